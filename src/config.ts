@@ -1,0 +1,74 @@
+import { resolve } from "node:path";
+
+/** The service's whole configuration, read and checked once at start-up. */
+export interface Config {
+  /** TCP port for HTTP/1.1 and HTTP/2 cleartext. 0 picks a free port. */
+  port: number;
+  host: string;
+  /** Base URL the service is reached at, for URLs we hand out (hosted pages). */
+  publicUrl: string | undefined;
+  /** MongoDB to use; when unset the embedded FerretDB is started. */
+  mongodbUri: string | undefined;
+  databaseName: string;
+  /** Where the embedded database and generated dev keys live. */
+  dataDir: string;
+  /** Where the embedded FerretDB binary is built once and kept. */
+  cacheDir: string;
+  /** Shop used when a request names none (single-merchant deployments). */
+  defaultShopId: string;
+  /** Largest request body accepted on the Genstore JSON routes. */
+  maxBodyBytes: number;
+  production: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = resolve(env.DATA_DIR || "data");
+  const mongodbUri = env.MONGODB_URI || undefined;
+  if (mongodbUri !== undefined && !/^mongodb(\+srv)?:\/\//.test(mongodbUri)) {
+    throw new ConfigError("MONGODB_URI must start with mongodb:// or mongodb+srv://");
+  }
+  const databaseName = env.MONGODB_DATABASE || "genstore_payments";
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(databaseName)) {
+    throw new ConfigError(`MONGODB_DATABASE must be 1-63 letters, digits, "_" or "-", got "${databaseName}"`);
+  }
+  const defaultShopId = env.DEFAULT_SHOP_ID || "default";
+  return {
+    port: integer(env, "PORT", 8080, 0, 65535),
+    host: env.HOST || "0.0.0.0",
+    publicUrl: url(env, "PUBLIC_URL"),
+    mongodbUri,
+    databaseName,
+    dataDir,
+    cacheDir: resolve(env.CACHE_DIR || ".cache"),
+    defaultShopId,
+    maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+    production: env.NODE_ENV === "production",
+  };
+}

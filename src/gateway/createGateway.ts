@@ -1,0 +1,180 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { create, fromJson, toJson, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { PaymentError, invalidArgument } from "../payments/errors.js";
+import { httpStatusOf, toConnectError } from "../server/errorMapping.js";
+import { resolveShopId, shopIdKey } from "../server/shop.js";
+import { genstoreJson, normalizeJson } from "./jsonCoercion.js";
+
+/** One row of a generated route table (gen/…/*_routes.ts). */
+export interface RouteBinding {
+  readonly verb: string;
+  readonly pattern: string;
+  readonly body: string;
+  readonly method: DescMethod;
+}
+
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+export type NodeResponse = ServerResponse | Http2ServerResponse;
+
+export interface GatewayOptions {
+  maxBodyBytes: number;
+  defaultShopId: string;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+interface CompiledRoute {
+  binding: RouteBinding;
+  regex: RegExp;
+  /** Path variables in order, as proto field names. */
+  variables: string[];
+}
+
+/** Compiles "/a/{payment_id}" into a regex; only whole-segment variables are supported. */
+function compile(binding: RouteBinding): CompiledRoute {
+  const variables: string[] = [];
+  const source = binding.pattern
+    .split("/")
+    .map((segment) => {
+      const m = /^\{([a-z_][a-z0-9_]*)(=\*)?\}$/.exec(segment);
+      if (m?.[1]) {
+        if (!binding.method.input.fields.some((f) => f.name === m[1])) {
+          throw new Error(`route ${binding.pattern}: ${binding.method.input.typeName} has no field ${m[1]}`);
+        }
+        variables.push(m[1]);
+        return "([^/]+)";
+      }
+      if (/[{}*]/.test(segment)) throw new Error(`route ${binding.pattern}: unsupported path template segment ${segment}`);
+      return segment.replace(/[.+?^$()[\]\\|]/g, "\\$&");
+    })
+    .join("/");
+  return { binding, regex: new RegExp(`^${source}/?$`), variables };
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+async function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined || value === "") return true; // absent: try to read it as JSON
+  const type = value.split(";")[0]?.trim().toLowerCase() ?? "";
+  return type === "application/json" || type.endsWith("+json");
+}
+
+function parseBody(body: Buffer, contentType: string | undefined): Record<string, unknown> {
+  if (body.length === 0) return {};
+  if (!isJsonContentType(contentType)) throw new HttpError(415, `content type ${contentType} is not supported: send application/json`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw invalidArgument(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidArgument("request body must be a JSON object");
+  return parsed as Record<string, unknown>;
+}
+
+function send(res: NodeResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  (res as ServerResponse).writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+    ...extraHeaders,
+  });
+  res.end(text);
+}
+
+/**
+ * Serves Genstore's JSON routes from a generated route table (design §2.1–2.3): path, query and
+ * JSON body mapped onto the request message, then the same service implementation that Connect
+ * and gRPC use. Returns false for paths that are not ours, so the caller can try Connect next.
+ */
+export function createGateway(service: DescService, impl: ServiceImpl<DescService>, routes: readonly RouteBinding[], opts: GatewayOptions) {
+  const compiled = routes.map(compile);
+  const methods = impl as unknown as Record<string, (req: Message, ctx: unknown) => Promise<unknown>>;
+
+  return async function gateway(req: NodeRequest, res: NodeResponse): Promise<boolean> {
+    const url = new URL(req.url ?? "/", "http://gateway.invalid");
+    const matches = compiled.map((r) => ({ r, m: r.regex.exec(url.pathname) })).filter((x) => x.m !== null);
+    if (matches.length === 0) return false;
+    const hit = matches.find((x) => x.r.binding.verb === req.method);
+    if (!hit || !hit.m) {
+      const allow = [...new Set(matches.map((x) => x.r.binding.verb))].join(", ");
+      send(res, 405, { error: `${req.method} is not allowed on ${url.pathname}; use ${allow}` }, { allow });
+      return true;
+    }
+    const { binding, variables } = hit.r;
+    const started = Date.now();
+    let status = 200;
+    try {
+      const body = await readBody(req, opts.maxBodyBytes);
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
+      const shopId = resolveShopId(url.searchParams, headers, opts.defaultShopId);
+
+      // A GET takes its parameters from the query and also from a JSON body (the API page shows both).
+      const json: Record<string, unknown> = binding.body === "*" || body.length > 0 ? parseBody(body, req.headers["content-type"]) : {};
+      const input = binding.method.input;
+      if (binding.body !== "*") {
+        for (const [k, v] of url.searchParams) {
+          const field = input.fields.find((f) => f.jsonName === k || f.name === k);
+          if (field && field.fieldKind === "scalar") json[field.jsonName] = v;
+        }
+      }
+      variables.forEach((name, i) => {
+        const field = input.fields.find((f) => f.name === name);
+        if (field) json[field.jsonName] = decodeURIComponent(hit.m?.[i + 1] ?? "");
+      });
+
+      let message: Message;
+      try {
+        message = fromJson(input, normalizeJson(input, json), { ignoreUnknownFields: true });
+      } catch (err) {
+        if (err instanceof PaymentError) throw err;
+        throw invalidArgument(`request body does not match ${input.name}: ${(err as Error).message}`);
+      }
+      const ctx = createHandlerContext({
+        service,
+        method: binding.method,
+        protocolName: "genstore-json",
+        requestMethod: req.method ?? "POST",
+        url: url.toString(),
+        requestHeader: headers,
+        contextValues: createContextValues().set(shopIdKey, shopId),
+      });
+      const fn = methods[binding.method.localName];
+      if (!fn) throw new Error(`no implementation for ${binding.method.name}`);
+      const output = create(binding.method.output, (await fn(message, ctx)) as never);
+      send(res, 200, genstoreJson(binding.method.output, toJson(binding.method.output, output)));
+    } catch (err) {
+      if (err instanceof HttpError) {
+        status = err.status;
+        send(res, status, { error: err.message }, status === 413 ? { connection: "close" } : {});
+      } else {
+        const ce: ConnectError = toConnectError(err);
+        status = httpStatusOf(ce.code);
+        if (status >= 500 && !(err instanceof ConnectError)) opts.log({ level: "error", msg: "gateway failure", route: binding.pattern, error: String(err) });
+        send(res, status, { error: ce.rawMessage });
+      }
+    }
+    opts.log({ level: "info", msg: "request", route: `${binding.verb} ${binding.pattern}`, rpc: binding.method.name, status, ms: Date.now() - started });
+    return true;
+  };
+}

@@ -1,0 +1,60 @@
+import { ConfigError, loadConfig } from "./config.js";
+import { createCardDecryptor } from "./crypto/cardDecryptor.js";
+import { KeyringError, loadKeyring } from "./crypto/keyring.js";
+import { createApp } from "./server/createApp.js";
+import { listen } from "./server/createServer.js";
+import { createJsonLogger } from "./server/logger.js";
+import { DatabaseError, openDatabase } from "./store/database.js";
+import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
+
+/** Starts the service; resolves once it listens. Exported for tests that run it in-process. */
+export async function main(env: Record<string, string | undefined> = process.env) {
+  const config = loadConfig(env);
+  const levels = ["debug", "info", "warn", "error"] as const;
+  const level = levels.find((l) => l === env.LOG_LEVEL) ?? "info";
+  const log = createJsonLogger(process.stdout, level);
+  const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
+  const db = await openDatabase(config, (line) => log({ level: "info", msg: line }));
+  let publicUrl = config.publicUrl ?? "";
+  const handler = createApp({
+    db: db.db,
+    cards: createCardDecryptor(keyring),
+    defaultShopId: config.defaultShopId,
+    maxBodyBytes: config.maxBodyBytes,
+    publicUrl: () => publicUrl,
+    log,
+  });
+  const server = await listen(handler, config.port, config.host);
+  publicUrl ||= server.url;
+  log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description });
+  log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
+  return {
+    url: server.url,
+    port: server.port,
+    async stop() {
+      await server.close();
+      await db.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  main().then(
+    (app) => {
+      const stop = (signal: string) => {
+        process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: `${signal}: shutting down` }) + "\n");
+        app.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    },
+    (err: unknown) => {
+      const known = err instanceof ConfigError || err instanceof KeyringError || err instanceof DatabaseError || err instanceof EmbeddedDatabaseError;
+      process.stderr.write(`genstore-payment-app: cannot start: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,69 @@
+import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+export type RequestHandler = (req: Request, res: Response) => void;
+
+/** The client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export interface ListeningServer {
+  port: number;
+  url: string;
+  /** Stops accepting connections and closes idle ones; in-flight requests finish first. */
+  close(): Promise<void>;
+}
+
+/**
+ * One port for HTTP/1.1 (Genstore JSON, Connect JSON) and HTTP/2 cleartext (gRPC, Connect):
+ * the first bytes of each connection tell which protocol it speaks.
+ */
+export function listen(handler: RequestHandler, port: number, host: string): Promise<ListeningServer> {
+  const http1 = createHttp1Server({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
+  const http2 = createHttp2Server({}, handler);
+  const sockets = new Set<Socket>();
+
+  const tcp: TcpServer = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isHttp2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isHttp2 && seen.length < PREFACE.length) return; // wait for the rest of the preface
+      socket.removeListener("data", onData);
+      socket.pause();
+      socket.unshift(seen);
+      (isHttp2 ? http2 : http1).emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", onData);
+  });
+
+  return new Promise((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(port, host, () => {
+      const address = tcp.address() as AddressInfo;
+      const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host;
+      resolve({
+        port: address.port,
+        url: `http://${shownHost}:${address.port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            tcp.close(() => done());
+            http1.closeIdleConnections();
+            http2.close();
+            // Connections still open after the grace period are cut.
+            setTimeout(() => {
+              for (const s of sockets) s.destroy();
+            }, 5000).unref();
+            if (sockets.size === 0) done();
+          }),
+      });
+    });
+  });
+}

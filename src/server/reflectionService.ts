@@ -1,0 +1,83 @@
+import { toBinary, type DescFile, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  ServerReflection,
+  type ServerReflectionRequest,
+  type ServerReflectionResponseSchema,
+} from "../../gen/grpc/reflection/v1/reflection_pb.js";
+
+type Answer = MessageInitShape<typeof ServerReflectionResponseSchema>;
+
+/** A file and everything it imports, as serialized FileDescriptorProtos (dependencies first). */
+function withDependencies(file: DescFile): Uint8Array[] {
+  const seen = new Set<string>();
+  const out: Uint8Array[] = [];
+  const visit = (f: DescFile) => {
+    if (seen.has(f.name)) return;
+    seen.add(f.name);
+    for (const dep of f.dependencies) visit(dep);
+    out.push(toBinary(FileDescriptorProtoSchema, f.proto));
+  };
+  visit(file);
+  return out;
+}
+
+/** grpc.reflection.v1.ServerReflection over the files of the services we serve. */
+export function createReflectionServiceImpl(served: readonly DescFile[], serviceNames: readonly string[]): ServiceImpl<typeof ServerReflection> {
+  const files = new Map<string, DescFile>();
+  const bySymbol = new Map<string, DescFile>();
+  const addMessage = (file: DescFile, m: DescMessage) => {
+    bySymbol.set(m.typeName, file);
+    for (const f of m.fields) bySymbol.set(`${m.typeName}.${f.name}`, file);
+    for (const e of m.nestedEnums) bySymbol.set(e.typeName, file);
+    for (const n of m.nestedMessages) addMessage(file, n);
+  };
+  const addFile = (file: DescFile) => {
+    if (files.has(file.proto.name)) return;
+    files.set(file.proto.name, file);
+    for (const m of file.messages) addMessage(file, m);
+    for (const e of file.enums) bySymbol.set(e.typeName, file);
+    for (const x of file.extensions) bySymbol.set(x.typeName, file);
+    for (const svc of file.services) {
+      bySymbol.set(svc.typeName, file);
+      for (const m of svc.methods) bySymbol.set(`${svc.typeName}.${m.name}`, file);
+    }
+    for (const dep of file.dependencies) addFile(dep);
+  };
+  for (const file of served) addFile(file);
+
+  function answer(req: ServerReflectionRequest): Answer {
+    const base = { validHost: req.host, originalRequest: req };
+    const notFound = (what: string): Answer => ({ ...base, messageResponse: { case: "errorResponse", value: { errorCode: 5, errorMessage: `${what} not found` } } });
+    const fileAnswer = (file: DescFile): Answer => ({
+      ...base,
+      messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } },
+    });
+    const r = req.messageRequest;
+    switch (r.case) {
+      case "listServices":
+        return { ...base, messageResponse: { case: "listServicesResponse", value: { service: serviceNames.map((name) => ({ name })) } } };
+      case "fileByFilename": {
+        const file = files.get(r.value);
+        return file ? fileAnswer(file) : notFound(`file ${r.value}`);
+      }
+      case "fileContainingSymbol": {
+        const file = bySymbol.get(r.value);
+        return file ? fileAnswer(file) : notFound(`symbol ${r.value}`);
+      }
+      case "allExtensionNumbersOfType":
+        return { ...base, messageResponse: { case: "allExtensionNumbersResponse", value: { baseTypeName: r.value, extensionNumber: [] } } };
+      case "fileContainingExtension":
+        return notFound(`extension ${r.value.containingType}(${r.value.extensionNumber})`);
+      default:
+        return { ...base, messageResponse: { case: "errorResponse", value: { errorCode: 3, errorMessage: "empty request" } } };
+    }
+  }
+
+  return {
+    async *serverReflectionInfo(requests) {
+      for await (const req of requests) yield answer(req);
+    },
+  };
+}

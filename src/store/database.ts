@@ -1,0 +1,62 @@
+import { MongoClient, type Db } from "mongodb";
+import type { Config } from "../config.js";
+import { startEmbeddedDatabase, type EmbeddedDatabase } from "./embeddedDatabase.js";
+
+export class DatabaseError extends Error {
+  override name = "DatabaseError";
+}
+
+export interface Database {
+  client: MongoClient;
+  db: Db;
+  /** Set when we started FerretDB ourselves. */
+  embedded: EmbeddedDatabase | undefined;
+  /** Where we connected, without credentials, for logs. */
+  description: string;
+  close(): Promise<void>;
+}
+
+function redact(uri: string): string {
+  return uri.replace(/\/\/[^@/]*@/, "//***@");
+}
+
+/** Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (design §5). */
+export async function openDatabase(
+  config: Pick<Config, "mongodbUri" | "databaseName" | "dataDir" | "cacheDir">,
+  log: (line: string) => void = () => {},
+): Promise<Database> {
+  let embedded: EmbeddedDatabase | undefined;
+  let uri = config.mongodbUri;
+  if (uri === undefined) {
+    embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, cacheDir: config.cacheDir, log });
+    uri = embedded.uri;
+  }
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: "genstore-payment-app" });
+  try {
+    await client.connect();
+    await client.db(config.databaseName).command({ ping: 1 });
+  } catch (err) {
+    await client.close().catch(() => {});
+    await embedded?.stop();
+    throw new DatabaseError(`cannot reach MongoDB at ${redact(uri)}: ${(err as Error).message}`);
+  }
+  const db = client.db(config.databaseName);
+  await ensureIndexes(db);
+  return {
+    client,
+    db,
+    embedded,
+    description: embedded ? `embedded FerretDB at ${uri} (data in ${config.dataDir}/ferretdb)` : redact(uri),
+    async close() {
+      await client.close();
+      await embedded?.stop();
+    },
+  };
+}
+
+async function ensureIndexes(db: Db): Promise<void> {
+  await db.collection("payments").createIndex({ shopId: 1, createdAt: -1 });
+  for (const name of ["captures", "voids", "refunds"]) {
+    await db.collection(name).createIndex({ paymentId: 1 });
+  }
+}

@@ -1,0 +1,59 @@
+// Command ferretdb runs FerretDB's embeddable package on loopback for the payment app.
+// It prints "ready <mongodb-uri>" on stdout once it accepts connections and exits when
+// its stdin closes (the parent died) or on SIGTERM/SIGINT.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	dir := flag.String("dir", "data/ferretdb", "directory holding the SQLite files")
+	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (loopback only)")
+	flag.Parse()
+
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: cannot create %s: %v\n", *dir, err)
+		os.Exit(1)
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dir + "/",
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	// The parent holds our stdin open; EOF means it is gone, so we must not outlive it.
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+
+	done := make(chan struct{})
+	go func() {
+		_ = f.Run(ctx)
+		close(done)
+	}()
+
+	// MongoDBURI blocks until the listener is bound.
+	fmt.Printf("ready %s\n", f.MongoDBURI())
+	<-done
+}

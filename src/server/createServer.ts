@@ -38,8 +38,14 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
       socket.removeListener("data", onData);
       socket.pause();
       socket.unshift(seen);
-      (isHttp2 ? http2 : http1).emit("connection", socket);
-      socket.resume();
+      if (isHttp2) {
+        // The HTTP/2 session drains the unshifted bytes and then reads the socket's handle
+        // natively; resuming the JS stream here would steal its input.
+        http2.emit("connection", socket);
+      } else {
+        http1.emit("connection", socket);
+        socket.resume();
+      }
     };
     socket.on("data", onData);
   });

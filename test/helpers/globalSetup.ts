@@ -1,0 +1,20 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../src/store/embeddedDatabase";
+
+/** One real embedded FerretDB for the whole run (design §6); each test file uses its own database. */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.TEST_MONGODB_URI) return;
+  const dataDir = mkdtempSync(join(tmpdir(), "genstore-test-db-"));
+  const db = await startEmbeddedDatabase({
+    dataDir,
+    cacheDir: resolve(__dirname, "../../.cache"),
+    log: (line) => {
+      if (line.startsWith("build")) process.stdout.write(`[test database] ${line}\n`);
+    },
+  });
+  process.env.TEST_MONGODB_URI = db.uri;
+  process.env.TEST_DATA_DIR = dataDir;
+  (globalThis as { __testDatabase?: EmbeddedDatabase }).__testDatabase = db;
+}

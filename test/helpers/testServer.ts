@@ -1,0 +1,95 @@
+import { request as httpRequest } from "node:http";
+import { randomBytes } from "node:crypto";
+import { MongoClient, type Db } from "mongodb";
+import { createCardDecryptor, type CardDecryptor } from "../../src/crypto/cardDecryptor";
+import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { createApp } from "../../src/server/createApp";
+import { listen } from "../../src/server/createServer";
+
+export interface TestServer {
+  url: string;
+  port: number;
+  db: Db;
+  cards: CardDecryptor;
+  publicKey: string;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** The real app on port 0 over the run's FerretDB, in a database of its own. */
+export async function startTestServer(opts: { defaultShopId?: string; maxBodyBytes?: number } = {}): Promise<TestServer> {
+  const uri = process.env.TEST_MONGODB_URI;
+  if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
+  const client = new MongoClient(uri);
+  await client.connect();
+  const db = client.db(`test_${randomBytes(6).toString("hex")}`);
+  const key = parsePrivateKey(generateCardKeyPem(), "test key");
+  const cards = createCardDecryptor({ keys: [key], source: "test" });
+  const logs: Record<string, unknown>[] = [];
+  let url = "";
+  const handler = createApp({
+    db,
+    cards,
+    defaultShopId: opts.defaultShopId ?? "test-shop",
+    maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
+    publicUrl: () => url,
+    log: (e) => logs.push(e),
+  });
+  const server = await listen(handler, 0, "127.0.0.1");
+  url = server.url;
+  return {
+    url,
+    port: server.port,
+    db,
+    cards,
+    publicKey: key.publicKeySpki,
+    logs,
+    async stop() {
+      await server.close();
+      await db.dropDatabase().catch(() => {});
+      await client.close();
+    },
+  };
+}
+
+/** Counts every document in every collection: "nothing was written" checks. */
+export async function countAllDocuments(db: Db): Promise<number> {
+  let n = 0;
+  for (const c of await db.listCollections().toArray()) n += await db.collection(c.name).countDocuments();
+  return n;
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export async function getJson(url: string, init: RequestInit = {}) {
+  const res = await fetch(url, init);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A request with any method and body (fetch refuses a GET with a body; Genstore's page shows one). */
+export function rawRequest(url: string, method: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers: { ...(body !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers });
+        } catch (err) {
+          reject(new Error(`non-JSON answer ${res.statusCode}: ${text.slice(0, 200)}`, { cause: err }));
+        }
+      });
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}

@@ -1,0 +1,153 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { PaymentStatus } from "../../gen/genstore/payment/v1/common_pb";
+import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
+import { ServerReflection, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1/reflection_pb";
+import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb";
+import examples from "../fixtures/apiPageExamples.json";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { createGrpcJsClient, grpcUnary, GrpcCallError } from "../helpers/grpcJsClient";
+import { getJson, postJson, startTestServer, type TestServer } from "../helpers/testServer";
+
+// The same handlers and data through Genstore JSON, Connect (HTTP/1.1 JSON and HTTP/2 binary)
+// and gRPC (@grpc/grpc-js), all on the server's one port.
+let server: TestServer;
+let grpcPayments: ReturnType<typeof createGrpcJsClient>;
+let connectJson: Client<typeof PaymentService>;
+let connectH2: Client<typeof PaymentService>;
+const shop = "proto-shop";
+const md = { "x-genstore-shop-id": shop };
+
+beforeAll(async () => {
+  server = await startTestServer();
+  grpcPayments = createGrpcJsClient(PaymentService, `127.0.0.1:${server.port}`);
+  connectJson = createClient(PaymentService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+  connectH2 = createClient(PaymentService, createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true }));
+});
+afterAll(async () => {
+  grpcPayments.close();
+  await server.stop();
+});
+
+let seq = 0;
+const uniqueId = (p: string) => `${p}${Date.now()}${++seq}`;
+
+function cardRequest(paymentId: string) {
+  const body = JSON.parse(examples.cardPayment);
+  return {
+    paymentId,
+    amount: "200.00",
+    currency: "USD",
+    test: true,
+    manualCapture: true,
+    paymentMethod: { data: { ...encryptLikeGenstore(server.publicKey, testCard()), returnUrl: "https://shop.example/return" } },
+    customer: { email: body.customer.email, shippingAddress: body.customer.shippingAddress, billingAddress: body.customer.billingAddress },
+    clientDetails: body.clientDetails,
+  };
+}
+
+const m = PaymentService.method;
+
+test("a payment created over gRPC is read back over Genstore JSON and Connect", async () => {
+  const id = uniqueId("PI");
+  const created = await grpcUnary(grpcPayments, m.createCardPayment, cardRequest(id), md);
+  expect(created).toMatchObject({ threeDsUrl: "", error: "" });
+  expect(await getJson(`${server.url}/genstore/v1/payments/${id}?shopId=${shop}`)).toEqual({ status: 200, body: { status: "PROCESSING" } });
+  const viaConnect = await connectJson.getPayment({ paymentId: id }, { headers: md });
+  expect(viaConnect.status).toBe(PaymentStatus.PROCESSING);
+});
+
+test("a payment created over Genstore JSON is read back over gRPC and Connect (HTTP/2)", async () => {
+  const id = uniqueId("PI");
+  const body = JSON.parse(examples.offsitePayment);
+  body.paymentId = id;
+  const created = await postJson(`${server.url}/genstore/v1/payments/offsite?shopId=${shop}`, body);
+  expect(created.status).toBe(200);
+  const viaGrpc = await grpcUnary<{ status: number }>(grpcPayments, m.getPayment, { paymentId: id }, md);
+  expect(viaGrpc.status).toBe(PaymentStatus.PROCESSING);
+  const viaConnect = await connectH2.getPayment({ paymentId: id }, { headers: md });
+  expect(viaConnect.status).toBe(PaymentStatus.PROCESSING);
+});
+
+test("a refund created over Connect is read back over gRPC and Genstore JSON, with the same channel id", async () => {
+  const id = uniqueId("PI");
+  await connectJson.createCardPayment(cardRequest(id), { headers: md });
+  const refundId = uniqueId("R");
+  const refund = await connectJson.refundPayment({ refundId, paymentId: id, amount: "10.00", test: true }, { headers: md });
+  expect(refund.channelRefundId).toMatch(/^ref_/);
+  const viaGrpc = await grpcUnary<{ channelRefundId: string }>(grpcPayments, m.getRefund, { refundId }, md);
+  expect(viaGrpc.channelRefundId).toBe(refund.channelRefundId);
+  const viaJson = await getJson(`${server.url}/genstore/v1/refunds/${refundId}?shopId=${shop}`);
+  expect(viaJson).toEqual({ status: 200, body: { channelRefundId: refund.channelRefundId, status: "PROCESSING" } });
+});
+
+test("errors keep their meaning on every protocol", async () => {
+  const missing = uniqueId("nope");
+  await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: missing }, md)).rejects.toEqual(new GrpcCallError(grpc.status.NOT_FOUND, `payment ${missing} not found`));
+  await expect(connectJson.getPayment({ paymentId: missing })).rejects.toMatchObject({ code: Code.NotFound, rawMessage: `payment ${missing} not found` });
+  await expect(grpcUnary(grpcPayments, m.capturePayment, { paymentId: "x", amount: "1", test: true }, md)).rejects.toEqual(
+    new GrpcCallError(grpc.status.INVALID_ARGUMENT, "captureId is required"),
+  );
+  const id = uniqueId("PI");
+  await connectJson.createCardPayment(cardRequest(id), { headers: md });
+  const err = await connectH2.createCardPayment({ ...cardRequest(id), amount: "1.00" }, { headers: md }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ConnectError);
+  expect((err as ConnectError).code).toBe(Code.AlreadyExists);
+});
+
+test("another shop's payment is not found over gRPC either", async () => {
+  const id = uniqueId("PI");
+  await grpcUnary(grpcPayments, m.createCardPayment, cardRequest(id), md);
+  await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: id }, { "x-genstore-shop-id": "other-shop" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+});
+
+test("connect-node's own gRPC transport reaches the same handlers", async () => {
+  const client = createClient(PaymentService, createGrpcTransport({ baseUrl: server.url }));
+  const id = uniqueId("PI");
+  await client.createCardPayment(cardRequest(id), { headers: md });
+  expect((await client.getPayment({ paymentId: id }, { headers: md })).status).toBe(PaymentStatus.PROCESSING);
+});
+
+describe("gRPC health and reflection on the same port", () => {
+  test("health answers SERVING for the server and for PaymentService, NOT_FOUND for an unknown service", async () => {
+    const health = createGrpcJsClient(Health, `127.0.0.1:${server.port}`);
+    try {
+      expect(await grpcUnary(health, Health.method.check, { service: "" })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+      expect(await grpcUnary(health, Health.method.check, { service: PaymentService.typeName })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+      await expect(grpcUnary(health, Health.method.check, { service: "no.Such" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    } finally {
+      health.close();
+    }
+  });
+
+  test("reflection lists the services and serves PaymentService's file with its imports", async () => {
+    const reflection = createGrpcJsClient(ServerReflection, `127.0.0.1:${server.port}`);
+    try {
+      const call = (reflection.serverReflectionInfo as () => grpc.ClientDuplexStream<object, ServerReflectionResponse>).call(reflection);
+      const answers: ServerReflectionResponse[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        call.on("data", (a: ServerReflectionResponse) => answers.push(a));
+        call.on("end", resolve);
+        call.on("error", reject);
+      });
+      call.write({ messageRequest: { case: "listServices", value: "" } });
+      call.write({ messageRequest: { case: "fileContainingSymbol", value: "genstore.payment.v1.PaymentService" } });
+      call.write({ messageRequest: { case: "fileContainingSymbol", value: "no.such.Symbol" } });
+      call.end();
+      await done;
+      expect(answers).toHaveLength(3);
+      const [list, file, missing] = answers;
+      expect(list?.messageResponse.case).toBe("listServicesResponse");
+      const names = list?.messageResponse.case === "listServicesResponse" ? list.messageResponse.value.service.map((s) => s.name) : [];
+      expect(names).toEqual(expect.arrayContaining(["genstore.payment.v1.PaymentService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]));
+      const files = file?.messageResponse.case === "fileDescriptorResponse" ? file.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name) : [];
+      expect(files).toEqual(expect.arrayContaining(["genstore/payment/v1/payment_service.proto", "genstore/payment/v1/common.proto", "google/api/annotations.proto"]));
+      expect(missing?.messageResponse.case).toBe("errorResponse");
+    } finally {
+      reflection.close();
+    }
+  });
+});

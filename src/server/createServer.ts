@@ -21,13 +21,36 @@ export interface ListeningServer {
  * the first bytes of each connection tell which protocol it speaks.
  */
 export function listen(handler: RequestHandler, port: number, host: string): Promise<ListeningServer> {
-  const http1 = createHttp1Server({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, handler);
+  // The HTTP servers never listen themselves, so Node does not track their connections for
+  // closeIdleConnections(); we count in-flight requests per HTTP/1.1 socket instead.
+  const inFlight = new Map<Socket, number>();
+  let closing = false;
+  const tracked: RequestHandler = (req, res) => {
+    const socket = req.socket as Socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const n = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, n);
+      if (closing && n === 0) socket.end();
+    });
+    handler(req, res);
+  };
+  const http1 = createHttp1Server({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, tracked);
   const http2 = createHttp2Server({}, handler);
+  const sessions = new Set<import("node:http2").ServerHttp2Session>();
+  http2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
   const sockets = new Set<Socket>();
 
   const tcp: TcpServer = createTcpServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      inFlight.delete(socket);
+    });
     socket.on("error", () => socket.destroy());
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -43,6 +66,7 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
         // natively; resuming the JS stream here would steal its input.
         http2.emit("connection", socket);
       } else {
+        inFlight.set(socket, 0);
         http1.emit("connection", socket);
         socket.resume();
       }
@@ -60,14 +84,16 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
         url: `http://${shownHost}:${address.port}`,
         close: () =>
           new Promise<void>((done) => {
+            closing = true;
             tcp.close(() => done());
-            http1.closeIdleConnections();
-            http2.close();
+            // Idle HTTP/1.1 keep-alive connections go now; busy ones after their answer.
+            for (const [socket, n] of inFlight) if (n === 0) socket.end();
+            // HTTP/2 sessions finish their open streams, then close.
+            for (const session of sessions) session.close();
             // Connections still open after the grace period are cut.
             setTimeout(() => {
               for (const s of sockets) s.destroy();
-            }, 5000).unref();
-            if (sockets.size === 0) done();
+            }, 10_000).unref();
           }),
       });
     });

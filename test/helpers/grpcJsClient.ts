@@ -6,7 +6,7 @@ import { create, fromBinary, toBinary, type DescMethod, type DescService } from 
  * (protobuf-es does the binary encoding; grpc-js does HTTP/2 and gRPC framing).
  */
 export function createGrpcJsClient(service: DescService, address: string): grpc.Client & Record<string, unknown> {
-  const definition: grpc.ServiceDefinition = {};
+  const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   for (const m of service.methods) {
     definition[m.localName] = {
       path: `/${service.typeName}/${m.name}`,
@@ -14,11 +14,11 @@ export function createGrpcJsClient(service: DescService, address: string): grpc.
       responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
       requestSerialize: (v: object) => Buffer.from(toBinary(m.input, create(m.input, v as never))),
       requestDeserialize: (b: Buffer) => fromBinary(m.input, b),
-      responseSerialize: (v: never) => Buffer.from(toBinary(m.output, v)),
+      responseSerialize: (v: object) => Buffer.from(toBinary(m.output, create(m.output, v as never))),
       responseDeserialize: (b: Buffer) => fromBinary(m.output, b),
     };
   }
-  const Client = grpc.makeGenericClientConstructor(definition, service.name);
+  const Client = grpc.makeGenericClientConstructor(definition as grpc.ServiceDefinition, service.name);
   return new Client(address, grpc.credentials.createInsecure()) as grpc.Client & Record<string, unknown>;
 }
 

@@ -1,0 +1,78 @@
+import { Code, createClient, createContextValues, createRouterTransport } from "@connectrpc/connect";
+import { randomBytes } from "node:crypto";
+import { MongoClient, type Db } from "mongodb";
+import { PaymentStatus } from "../../gen/genstore/payment/v1/common_pb";
+import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
+import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
+import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { createPaymentUseCases } from "../../src/payments/paymentUseCases";
+import { createPaymentServiceImpl } from "../../src/server/paymentServiceImpl";
+import { shopIdKey } from "../../src/server/shop";
+import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+
+// The service implementation with injected dependencies, through Connect's in-memory transport:
+// no HTTP, but the real repository on the run's FerretDB.
+let client: MongoClient;
+let db: Db;
+const key = parsePrivateKey(generateCardKeyPem(), "k");
+const fixedNow = new Date("2026-01-02T03:04:05Z");
+
+beforeAll(async () => {
+  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
+  await client.connect();
+  db = client.db(`router_${randomBytes(4).toString("hex")}`);
+});
+afterAll(async () => {
+  await db.dropDatabase();
+  await client.close();
+});
+
+function transportFor(shopId: string) {
+  const useCases = createPaymentUseCases({
+    repository: createPaymentRepository(db),
+    cards: createCardDecryptor({ keys: [key], source: "test" }),
+    publicUrl: () => "https://pay.example",
+    now: () => fixedNow,
+  });
+  const impl = createPaymentServiceImpl(useCases, "default-shop", () => {});
+  return createRouterTransport(({ service }) => service(PaymentService, impl), {
+    router: { interceptors: [(next) => (req) => next({ ...req, contextValues: createContextValues().set(shopIdKey, shopId) })] },
+  });
+}
+
+test("offsite payment: the redirect uses the configured public URL and the record carries shop and clock", async () => {
+  const payments = createClient(PaymentService, transportFor("shop-1"));
+  const res = await payments.createOffsitePayment({
+    paymentId: "OFF-1",
+    amount: "5",
+    currency: "JPY",
+    test: false,
+    manualCapture: false,
+    paymentMethod: { data: { returnUrl: "https://shop.example/r" } },
+    customer: {},
+    purchaseInfo: {},
+  });
+  expect(res.redirectUrl).toBe("https://pay.example/sandbox/checkout/OFF-1");
+  const stored = await db.collection("payments").findOne({ _id: "OFF-1" as never });
+  expect(stored).toMatchObject({ shopId: "shop-1", amount: { minor: 5, currency: "JPY" }, test: false, createdAt: fixedNow });
+});
+
+test("card payment through the injected decryptor, then GET payment; another shop gets NotFound", async () => {
+  const payments = createClient(PaymentService, transportFor("shop-2"));
+  await payments.createCardPayment({
+    paymentId: "CARD-1",
+    amount: "1.50",
+    currency: "EUR",
+    test: true,
+    manualCapture: true,
+    paymentMethod: { data: encryptLikeGenstore(key.publicKeySpki, testCard("5555555555554444")) },
+    customer: {},
+    clientDetails: {},
+  });
+  expect((await payments.getPayment({ paymentId: "CARD-1" })).status).toBe(PaymentStatus.PROCESSING);
+  const stored = await db.collection("payments").findOne({ _id: "CARD-1" as never });
+  expect(stored?.card).toMatchObject({ brand: "mastercard", last4: "4444" });
+  const other = createClient(PaymentService, transportFor("shop-3"));
+  await expect(other.getPayment({ paymentId: "CARD-1" })).rejects.toMatchObject({ code: Code.NotFound });
+});

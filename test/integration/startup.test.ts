@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { MongoClient } from "mongodb";
+
+// The README's run command path: `npm start` runs src/main.ts with tsx.
+const root = resolve(__dirname, "../..");
+const tsx = join(root, "node_modules/.bin/tsx");
+
+interface Started {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  stderr: string[];
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Started {
+  const child = spawn(tsx, ["src/main.ts"], { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    try {
+      lines.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      lines.push({ raw: l });
+    }
+  });
+  createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return { child, lines, stderr, exited };
+}
+
+async function waitFor<T>(fn: () => T | undefined, ms: number): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let dataDir: string;
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), "genstore-start-"));
+});
+afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key, answers, and stops both on SIGTERM", async () => {
+  const s = start({ PORT: "0", DATA_DIR: dataDir, CACHE_DIR: join(root, ".cache") });
+  try {
+    const listening = await waitFor(() => s.lines.find((l) => l.msg === "listening"), 60_000);
+    const keyLine = await waitFor(() => s.lines.find((l) => typeof l.publicKey === "string"), 5_000);
+    const url = String(listening.url);
+    expect(String(listening.database)).toMatch(/^embedded FerretDB at mongodb:\/\/127\.0\.0\.1:\d+\//);
+    const served = (await (await fetch(`${url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string };
+    expect(served.publicKey).toBe(keyLine.publicKey);
+    const res = await fetch(`${url}/genstore/v1/payments/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: "payment nope not found" });
+
+    const dbUri = /mongodb:\/\/\S+/.exec(String(listening.database))?.[0] ?? "";
+    s.child.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+    // FerretDB went with it.
+    const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 1000 });
+    await expect(client.connect()).rejects.toThrow();
+    await client.close();
+  } finally {
+    s.child.kill("SIGKILL");
+  }
+}, 90_000);
+
+test("with MONGODB_URI set it uses that server and keeps its generated dev key across restarts", async () => {
+  const env = { PORT: "0", DATA_DIR: dataDir, MONGODB_URI: process.env.TEST_MONGODB_URI ?? "", MONGODB_DATABASE: "startup_test" };
+  const keys: unknown[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = start(env);
+    try {
+      const listening = await waitFor(() => s.lines.find((l) => l.msg === "listening"), 30_000);
+      expect(listening.database).toBe(env.MONGODB_URI);
+      keys.push((await waitFor(() => s.lines.find((l) => typeof l.publicKey === "string"), 5_000)).publicKey);
+      s.child.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.child.kill("SIGKILL");
+    }
+  }
+  expect(keys[0]).toBe(keys[1]);
+}, 60_000);
+
+test.each([
+  ["no Go and no MONGODB_URI", () => ({ PATH: dirname(process.execPath) }), /^genstore-payment-app: cannot start: MONGODB_URI is not set and Go \(>= 1\.24\) is not on PATH/],
+  ["an unreachable MONGODB_URI", () => ({ MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1\//],
+  ["a bad PORT", () => ({ PORT: "eighty" }), /^genstore-payment-app: cannot start: PORT must be a whole number, got "eighty"$/],
+  ["production without a card key", () => ({ NODE_ENV: "production", MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: no card decryption key/],
+])("start-up fails with one clear line on %s", async (_name, env, message) => {
+  const s = start({ PORT: "0", DATA_DIR: dataDir, ...env() });
+  expect(await s.exited).toBe(1);
+  expect(s.stderr).toHaveLength(1);
+  expect(s.stderr[0]).toMatch(message);
+}, 30_000);

@@ -59,6 +59,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`MONGODB_DATABASE must be 1-63 letters, digits, "_" or "-", got "${databaseName}"`);
   }
   const defaultShopId = env.DEFAULT_SHOP_ID || "default";
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(defaultShopId)) {
+    throw new ConfigError(`DEFAULT_SHOP_ID must be 1-100 letters, digits, ".", "_" or "-", got "${defaultShopId}"`);
+  }
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
     host: env.HOST || "0.0.0.0",

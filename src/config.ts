@@ -19,6 +19,18 @@ export interface Config {
   /** Largest request body accepted on the Genstore JSON routes. */
   maxBodyBytes: number;
   production: boolean;
+  /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
+  pspTimeoutMs: number;
+  sandbox: { latencyMs: number; asyncDelayMs: number };
+  /** The default shop's settings, for single-merchant deployments (design §2.8). */
+  defaultShop: {
+    psp: string;
+    testCredentials: Record<string, string>;
+    liveCredentials: Record<string, string>;
+    genstoreAccessToken: string | undefined;
+    callbackBaseUrl: string | undefined;
+    manualCaptureMeansAuthorizeOnly: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -48,6 +60,29 @@ function url(env: Env, name: string): string | undefined {
   return raw.replace(/\/+$/, "");
 }
 
+function credentials(env: Env, name: string): Record<string, string> {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a JSON object of strings, e.g. {"secretKey":"..."}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== "string")) {
+    throw new ConfigError(`${name} must be a JSON object of strings, e.g. {"secretKey":"..."}`);
+  }
+  return parsed as Record<string, string>;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.DATA_DIR || "data");
   const mongodbUri = env.MONGODB_URI || undefined;
@@ -73,5 +108,18 @@ export function loadConfig(env: Env = process.env): Config {
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
     production: env.NODE_ENV === "production",
+    pspTimeoutMs: integer(env, "PSP_TIMEOUT_MS", 8000, 100, 120_000),
+    sandbox: {
+      latencyMs: integer(env, "SANDBOX_LATENCY_MS", 0, 0, 60_000),
+      asyncDelayMs: integer(env, "SANDBOX_ASYNC_DELAY_MS", 5000, 0, 3_600_000),
+    },
+    defaultShop: {
+      psp: env.DEFAULT_SHOP_PSP || "sandbox",
+      testCredentials: credentials(env, "DEFAULT_SHOP_PSP_TEST_CREDENTIALS"),
+      liveCredentials: credentials(env, "DEFAULT_SHOP_PSP_LIVE_CREDENTIALS"),
+      genstoreAccessToken: env.GENSTORE_ACCESS_TOKEN || undefined,
+      callbackBaseUrl: url(env, "GENSTORE_CALLBACK_BASE_URL"),
+      manualCaptureMeansAuthorizeOnly: bool(env, "MANUAL_CAPTURE_MEANS_AUTHORIZE_ONLY", true),
+    },
   };
 }

@@ -1,6 +1,9 @@
 import { ConfigError, loadConfig } from "./config.js";
 import { createCardDecryptor } from "./crypto/cardDecryptor.js";
 import { KeyringError, loadKeyring } from "./crypto/keyring.js";
+import { createSecretBox } from "./crypto/secretBox.js";
+import { loadSecretKey } from "./crypto/secretKeys.js";
+import { defaultCallbackBase } from "./payments/shops.js";
 import { createApp } from "./server/createApp.js";
 import { listen } from "./server/createServer.js";
 import { createJsonLogger } from "./server/logger.js";
@@ -14,19 +17,33 @@ export async function main(env: Record<string, string | undefined> = process.env
   const level = levels.find((l) => l === env.LOG_LEVEL) ?? "info";
   const log = createJsonLogger(process.stdout, level);
   const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
+  const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
+  const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
   const db = await openDatabase(config, (line) => log({ level: "info", msg: line }));
   let publicUrl = config.publicUrl ?? "";
+  const startedAt = new Date();
   const handler = createApp({
     db: db.db,
-    cards: createCardDecryptor(keyring),
+    cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key }),
+    secretBox: createSecretBox(secretsKey.key),
     defaultShopId: config.defaultShopId,
+    defaultShop: {
+      shopId: config.defaultShopId,
+      ...config.defaultShop,
+      callbackBaseUrl: config.defaultShop.callbackBaseUrl ?? defaultCallbackBase(config.defaultShopId),
+      createdAt: startedAt,
+      updatedAt: startedAt,
+    },
     maxBodyBytes: config.maxBodyBytes,
+    pspTimeoutMs: config.pspTimeoutMs,
+    sandbox: config.sandbox,
     publicUrl: () => publicUrl,
     log,
   });
   const server = await listen(handler, config.port, config.host);
   publicUrl ||= server.url;
-  log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description });
+  log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
+  log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
   log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
   return {
     url: server.url,

@@ -1,5 +1,4 @@
 import { invalidArgument } from "../payments/errors.js";
-import type { CardSummary } from "../payments/records.js";
 
 /** A decrypted card. Lives only in memory, inside src/crypto and the connector call. */
 export interface CardDetails {
@@ -80,8 +79,4 @@ export function parseCard(plaintext: Buffer, now: Date = new Date()): CardDetail
   const cvvLength = cardBrand(number) === "amex" ? 4 : 3;
   if (!new RegExp(`^\\d{${cvvLength}}$`).test(cvv)) throw invalidArgument(`the card security code must have ${cvvLength} digits`);
   return { number, expiryMonth: month, expiryYear: year, cvv, holderName: text(pick(o, aliases.holderName)) };
-}
-
-export function summarizeCard(card: CardDetails): CardSummary {
-  return { brand: cardBrand(card.number), last4: card.number.slice(-4), expiryMonth: card.expiryMonth, expiryYear: card.expiryYear };
 }

@@ -4,7 +4,8 @@ import { create, fromJson, toJson, type DescMethod, type DescService, type Messa
 import { ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { PaymentError, invalidArgument } from "../payments/errors.js";
 import { httpStatusOf, toConnectError } from "../server/errorMapping.js";
-import { resolveShopId, shopIdKey } from "../server/shop.js";
+import { requestIdFrom, requestIdKey, shopIdKey } from "../server/requestContext.js";
+import { resolveShopId } from "../server/shop.js";
 import { genstoreJson, normalizeJson } from "./jsonCoercion.js";
 
 /** One row of a generated route table (gen/…/*_routes.ts). */
@@ -157,7 +158,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
         requestMethod: req.method ?? "POST",
         url: url.toString(),
         requestHeader: headers,
-        contextValues: createContextValues().set(shopIdKey, shopId),
+        contextValues: createContextValues().set(shopIdKey, shopId).set(requestIdKey, requestIdFrom(headers)),
       });
       const fn = methods[binding.method.localName];
       if (!fn) throw new Error(`no implementation for ${binding.method.name}`);

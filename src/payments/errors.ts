@@ -5,6 +5,7 @@ export type PaymentErrorCode =
   | "idempotency_conflict"
   | "failed_precondition"
   | "unauthenticated"
+  | "permission_denied"
   | "rate_limited"
   | "unavailable"
   | "internal";
@@ -26,3 +27,4 @@ export class PaymentError extends Error {
 
 export const invalidArgument = (message: string) => new PaymentError("invalid_argument", message);
 export const notFound = (message: string) => new PaymentError("not_found", message);
+export const failedPrecondition = (message: string) => new PaymentError("failed_precondition", message);

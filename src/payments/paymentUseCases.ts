@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import type {
   CapturePaymentRequest,
@@ -17,31 +17,57 @@ import type {
   VoidPaymentResponseSchema,
 } from "../../gen/genstore/payment/v1/payment_service_pb.js";
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
-import { summarizeCard } from "../crypto/cardData.js";
+import type { CardDetails } from "../crypto/cardData.js";
 import { CardDecryptionError } from "../crypto/genstoreV1.js";
-import { PaymentError, invalidArgument, notFound } from "./errors.js";
-import { parseAmount } from "./money.js";
-import type { OperationKind, OperationRecord, PaymentRecord, PaymentRepository } from "./records.js";
+import type { Connector, OperationOutcome, PaymentOutcome, PspContext } from "../psp/connector.js";
+import type { ConnectorRegistry } from "../psp/registry.js";
+import { withinBudget } from "./budget.js";
+import { PaymentError, failedPrecondition, invalidArgument, notFound } from "./errors.js";
+import { pspIdempotencyKey } from "./idempotencyKeys.js";
+import { createKeyedMutex, type KeyedMutex } from "./keyedMutex.js";
+import { formatMinor, parseAmount, type Money } from "./money.js";
+import type { OperationKind, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
+import type { ShopConfig, ShopDirectory } from "./shops.js";
+import { canMove, openStates, statesBefore } from "./stateMachine.js";
 import { genstorePaymentStatus, genstoreRefundStatus } from "./status.js";
 
 type Answer<S extends DescMessage> = MessageInitShape<S>;
 
+/** Who is asking: the shop (tenancy) and the request, for the timeline. */
+export interface RequestMeta {
+  shopId: string;
+  requestId: string;
+}
+
 export interface PaymentUseCaseDeps {
   repository: PaymentRepository;
+  shops: ShopDirectory;
+  connectors: ConnectorRegistry;
   cards: CardDecryptor;
-  /** Base URL of this service, for the hosted pages we send buyers to. */
+  /** Base URL of this service, for the return endpoint the PSP sends buyers back to. */
   publicUrl: () => string;
+  /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
+  pspTimeoutMs: number;
+  log: (entry: Record<string, unknown>) => void;
   now?: () => Date;
+  mutex?: KeyedMutex;
 }
 
 export interface PaymentUseCases {
-  createCardPayment(shopId: string, req: CreateCardPaymentRequest): Promise<Answer<typeof CreateCardPaymentResponseSchema>>;
-  createOffsitePayment(shopId: string, req: CreateOffsitePaymentRequest): Promise<Answer<typeof CreateOffsitePaymentResponseSchema>>;
-  capturePayment(shopId: string, req: CapturePaymentRequest): Promise<Answer<typeof CapturePaymentResponseSchema>>;
-  voidPayment(shopId: string, req: VoidPaymentRequest): Promise<Answer<typeof VoidPaymentResponseSchema>>;
-  refundPayment(shopId: string, req: RefundPaymentRequest): Promise<Answer<typeof RefundPaymentResponseSchema>>;
-  getPayment(shopId: string, req: GetPaymentRequest): Promise<Answer<typeof GetPaymentResponseSchema>>;
-  getRefund(shopId: string, req: GetRefundRequest): Promise<Answer<typeof GetRefundResponseSchema>>;
+  createCardPayment(meta: RequestMeta, req: CreateCardPaymentRequest): Promise<Answer<typeof CreateCardPaymentResponseSchema>>;
+  createOffsitePayment(meta: RequestMeta, req: CreateOffsitePaymentRequest): Promise<Answer<typeof CreateOffsitePaymentResponseSchema>>;
+  capturePayment(meta: RequestMeta, req: CapturePaymentRequest): Promise<Answer<typeof CapturePaymentResponseSchema>>;
+  voidPayment(meta: RequestMeta, req: VoidPaymentRequest): Promise<Answer<typeof VoidPaymentResponseSchema>>;
+  refundPayment(meta: RequestMeta, req: RefundPaymentRequest): Promise<Answer<typeof RefundPaymentResponseSchema>>;
+  getPayment(meta: RequestMeta, req: GetPaymentRequest): Promise<Answer<typeof GetPaymentResponseSchema>>;
+  getRefund(meta: RequestMeta, req: GetRefundRequest): Promise<Answer<typeof GetRefundResponseSchema>>;
+  /**
+   * The buyer is back from 3-D Secure or the hosted page: record it, ask the PSP for the
+   * outcome, and tell where to send the buyer (Genstore's returnUrl, never fetched).
+   */
+  returnFromPsp(meta: RequestMeta, paymentId: string): Promise<{ redirectTo: string }>;
+  /** Asks the PSP about a payment whose outcome is open and applies the answer. */
+  refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null>;
 }
 
 /** Hash of what defines an operation: the same id with another hash is a conflicting reuse. */
@@ -49,28 +75,90 @@ function requestHash(parts: Record<string, unknown>): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
 }
 
-function conflict(kind: string, id: string): PaymentError {
-  return new PaymentError(
-    "idempotency_conflict",
-    `${kind} ${id} was already received with different parameters; use a new ${kind} for a new attempt`,
-  );
+function conflict(idName: string, id: string): PaymentError {
+  return new PaymentError("idempotency_conflict", `${idName} ${id} was already received with different parameters; use a new ${idName} for a new attempt`);
 }
 
-function paymentAnswerError(p: PaymentRecord): string {
+function paymentError(p: PaymentRecord): string {
   return p.state === "declined" || p.state === "failed" ? (p.error ?? "payment failed") : "";
+}
+
+function checkedUrl(value: string, field: string): string {
+  try {
+    const u = new URL(value);
+    if (u.protocol === "https:" || u.protocol === "http:") return value;
+  } catch {
+    // fall through
+  }
+  throw invalidArgument(`${field} must be an http(s) URL`);
+}
+
+/** The state a PSP outcome puts a payment in, and what we record with it. */
+function outcomeChange(p: PaymentRecord, outcome: PaymentOutcome): { to: PaymentState; set: Partial<PaymentRecord> } {
+  const reference = "reference" in outcome && outcome.reference ? { channelPaymentId: outcome.reference } : {};
+  switch (outcome.kind) {
+    case "approved":
+      return { to: "captured", set: { ...reference, authorizedMinor: p.amount.minor, capturedMinor: p.amount.minor, refundableMinor: p.amount.minor } };
+    case "authorized":
+      return { to: "authorized", set: { ...reference, authorizedMinor: p.amount.minor } };
+    case "requires_action":
+      return { to: "requires_action", set: { ...reference, actionUrl: outcome.url } };
+    case "pending":
+      return { to: "pending", set: reference };
+    case "declined":
+      return { to: "declined", set: { ...reference, error: outcome.reason } };
+    case "unknown":
+      return { to: "unknown", set: reference };
+  }
 }
 
 export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases {
   const { repository, cards } = deps;
   const now = deps.now ?? (() => new Date());
+  const mutex = deps.mutex ?? createKeyedMutex();
+  const lockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
-  /** Claims the payment id; a retry gets the stored payment, a conflicting reuse a 409. */
-  async function claimPayment(record: PaymentRecord): Promise<PaymentRecord> {
-    const claimed = await repository.claimPayment(record);
-    if (!claimed.inserted && (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash)) {
-      throw conflict("paymentId", record._id);
+  function pspContext(shop: ShopConfig, test: boolean): PspContext {
+    return { mode: test ? "test" : "live", credentials: test ? shop.testCredentials : shop.liveCredentials, shopId: shop.shopId };
+  }
+
+  function returnEndpoint(shopId: string, paymentId: string): string {
+    return `${deps.publicUrl()}/return/${encodeURIComponent(shopId)}/${encodeURIComponent(paymentId)}`;
+  }
+
+  /** Calls the PSP; a throw is an unknown outcome, never a decline. */
+  async function callPsp<T extends PaymentOutcome | OperationOutcome>(what: string, meta: RequestMeta, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      deps.log({ level: "error", msg: "PSP call failed", call: what, shopId: meta.shopId, requestId: meta.requestId, error: err instanceof Error ? err.message : String(err) });
+      return { kind: "unknown", reason: "the payment provider call failed" } as T;
     }
-    return claimed.record;
+  }
+
+  /** Moves a payment by a PSP outcome; an outcome that would move it backwards is ignored. */
+  async function applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, meta: RequestMeta, event: string): Promise<PaymentRecord> {
+    const { to, set } = outcomeChange(p, outcome);
+    const detail = outcome.kind === "declined" || outcome.kind === "unknown" ? outcome.reason : undefined;
+    if (p.state === to && !openStates.includes(to)) return p;
+    if (!canMove(p.state, to)) {
+      deps.log({ level: "warn", msg: "ignored an outcome that would move a payment backwards", paymentId: p._id, shopId: p.shopId, from: p.state, to });
+      return p;
+    }
+    const updated = await repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, {
+      set: { ...set, state: to },
+      event: { at: now(), event, requestId: meta.requestId, state: to, ...(detail ? { detail } : {}) },
+    });
+    return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
+  }
+
+  /** Runs `task` alone for this payment; answers from the record if it overruns the budget. */
+  async function serialized<T>(meta: RequestMeta, paymentId: string, task: () => Promise<T>, late: () => Promise<T>): Promise<T> {
+    const work = mutex.run(lockKey(meta.shopId, paymentId), task);
+    const result = await withinBudget(work, deps.pspTimeoutMs, (err) =>
+      deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) }),
+    );
+    return result.done ? result.value : late();
   }
 
   async function requirePayment(shopId: string, paymentId: string): Promise<PaymentRecord> {
@@ -79,139 +167,326 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     return payment;
   }
 
-  async function claimOperation(
-    kind: OperationKind,
-    idName: string,
-    shopId: string,
-    id: string,
-    payment: PaymentRecord,
-    test: boolean,
-    amountValue?: string,
-  ): Promise<OperationRecord> {
-    const amount = amountValue === undefined ? undefined : parseAmount(amountValue, payment.amount.currency);
+  function newPayment(meta: RequestMeta, shop: ShopConfig, fields: Pick<PaymentRecord, "_id" | "method" | "amount" | "test" | "manualCapture" | "requestHash"> & Partial<PaymentRecord>): PaymentRecord {
     const at = now();
-    const record: OperationRecord = {
-      _id: id,
-      shopId,
-      kind,
-      paymentId: payment._id,
-      test,
-      state: "processing",
-      requestHash: requestHash({ kind, paymentId: payment._id, amount: amount?.minor, test }),
-      channelId: `${kind.slice(0, 3)}_${randomBytes(12).toString("hex")}`,
+    const authorizeOnly = shop.manualCaptureMeansAuthorizeOnly ? fields.manualCapture : !fields.manualCapture;
+    return {
+      shopId: meta.shopId,
+      captureAtOnce: !authorizeOnly,
+      state: "received",
+      psp: shop.psp,
+      idempotencyKey: pspIdempotencyKey("payment", meta.shopId, fields._id),
+      channelPaymentId: "",
+      authorizedMinor: 0,
+      capturedMinor: 0,
+      refundableMinor: 0,
+      refundReservedMinor: 0,
+      refundedMinor: 0,
+      activeOperation: null,
+      timeline: [{ at, event: "payment received", requestId: meta.requestId, state: "received" }],
       createdAt: at,
       updatedAt: at,
-      ...(amount ? { amount } : {}),
+      ...fields,
     };
-    const claimed = await repository.claimOperation(record);
-    if (!claimed.inserted && (claimed.record.shopId !== shopId || claimed.record.requestHash !== record.requestHash)) {
-      throw conflict(idName, id);
-    }
-    return claimed.record;
   }
 
+  /**
+   * Claims the payment id and, for a new payment, calls the PSP. A retry with the same
+   * parameters gets the stored payment (no second PSP call); other parameters get a 409.
+   */
+  async function startPayment(meta: RequestMeta, record: PaymentRecord, pay: (p: PaymentRecord) => Promise<PaymentOutcome>): Promise<PaymentRecord> {
+    return serialized(
+      meta,
+      record._id,
+      async () => {
+        const claimed = await repository.claimPayment(record);
+        if (!claimed.inserted) {
+          if (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash) throw conflict("paymentId", record._id);
+          return claimed.record;
+        }
+        const outcome = await callPsp("payment", meta, () => pay(claimed.record));
+        return applyPaymentOutcome(claimed.record, outcome, meta, `psp: ${outcome.kind}`);
+      },
+      async () => (await repository.findPayment(meta.shopId, record._id)) ?? record,
+    );
+  }
+
+  /** The shared path of capture, void and refund: claim the id, reserve, call the PSP, settle. */
+  async function runOperation(
+    meta: RequestMeta,
+    kind: OperationKind,
+    idName: string,
+    id: string,
+    paymentId: string,
+    test: boolean,
+    amountValue: string | undefined,
+  ): Promise<OperationRecord | null> {
+    const shop = await deps.shops.get(meta.shopId);
+    const first = await requirePayment(meta.shopId, paymentId);
+    const amount: Money | undefined = amountValue === undefined ? undefined : parseAmount(amountValue, first.amount.currency);
+    const hash = requestHash({ kind, paymentId, amount: amount?.minor, test });
+    return serialized(
+      meta,
+      paymentId,
+      async () => {
+        const existing = await repository.findOperation(kind, meta.shopId, id);
+        if (existing) {
+          if (existing.requestHash !== hash || existing.paymentId !== paymentId) throw conflict(idName, id);
+          return existing;
+        }
+        const payment = await requirePayment(meta.shopId, paymentId);
+        const connector = deps.connectors.get(payment.psp);
+        refuseUnlessAllowed(kind, payment, amount, connector);
+        const at = now();
+        const claimed = await repository.claimOperation({
+          _id: id,
+          shopId: meta.shopId,
+          kind,
+          paymentId,
+          test,
+          state: "processing",
+          requestHash: hash,
+          idempotencyKey: pspIdempotencyKey(kind, meta.shopId, id),
+          channelId: "",
+          requestId: meta.requestId,
+          createdAt: at,
+          updatedAt: at,
+          ...(amount ? { amount } : {}),
+        });
+        if (!claimed.inserted) {
+          if (claimed.record.requestHash !== hash) throw conflict(idName, id);
+          return claimed.record;
+        }
+        const op = claimed.record;
+        const reserved = await reserve(kind, payment, op, meta);
+        if (!reserved) {
+          await repository.deleteOperation(kind, meta.shopId, id);
+          const current = await requirePayment(meta.shopId, paymentId);
+          refuseUnlessAllowed(kind, current, amount, connector);
+          throw failedPrecondition(`payment ${paymentId} changed while the ${kind} was being prepared; try again`);
+        }
+        const ctx = pspContext(shop, payment.test);
+        const outcome = await callPsp(kind, meta, () => {
+          const base = { idempotencyKey: op.idempotencyKey, reference: payment.channelPaymentId };
+          const money = { minor: amount?.minor ?? payment.amount.minor, currency: payment.amount.currency };
+          if (kind === "capture") return connector.capture(ctx, { ...base, amount: money });
+          if (kind === "void") return connector.void(ctx, base);
+          return connector.refund(ctx, { ...base, amount: money });
+        });
+        return settleOperation(op, reserved, outcome, meta);
+      },
+      () => repository.findOperation(kind, meta.shopId, id),
+    );
+  }
+
+  /** Our own rules, checked before anything is written (design §2.3: 422, state unchanged). */
+  function refuseUnlessAllowed(kind: OperationKind, p: PaymentRecord, amount: Money | undefined, connector: Connector): void {
+    const money = (minor: number) => `${formatMinor(minor, p.amount.currency)} ${p.amount.currency}`;
+    if (kind === "capture") {
+      if (p.state === "captured" || p.state === "partially_refunded" || p.state === "refunded") throw failedPrecondition(`payment ${p._id} is already captured`);
+      if (p.state !== "authorized") throw failedPrecondition(`payment ${p._id} cannot be captured: it is ${p.state}, not authorized`);
+      if (p.activeOperation) throw failedPrecondition(`payment ${p._id} has a ${p.activeOperation.kind} in progress (${p.activeOperation.id})`);
+      if (amount && amount.minor > p.authorizedMinor) throw failedPrecondition(`capture of ${money(amount.minor)} exceeds the authorized ${money(p.authorizedMinor)}`);
+      if (amount && amount.minor < p.authorizedMinor && !connector.capabilities.partialCapture) throw failedPrecondition(`the PSP ${connector.name} cannot capture part of a payment`);
+    } else if (kind === "void") {
+      if (p.state === "voided") throw failedPrecondition(`payment ${p._id} is already voided`);
+      if (p.state !== "authorized") throw failedPrecondition(`payment ${p._id} cannot be voided: it is ${p.state}; only an authorized, uncaptured payment can`);
+      if (p.activeOperation) throw failedPrecondition(`payment ${p._id} has a ${p.activeOperation.kind} in progress (${p.activeOperation.id})`);
+    } else {
+      if (p.state !== "captured" && p.state !== "partially_refunded") {
+        throw failedPrecondition(`payment ${p._id} cannot be refunded: it is ${p.state}${p.state === "authorized" ? " (not captured)" : ""}`);
+      }
+      if (amount && amount.minor > p.refundableMinor) throw failedPrecondition(`refund of ${money(amount.minor)} exceeds the ${money(p.refundableMinor)} left to refund`);
+    }
+  }
+
+  /** Holds the payment for the operation with a conditional update (design §4). */
+  function reserve(kind: OperationKind, p: PaymentRecord, op: OperationRecord, meta: RequestMeta): Promise<PaymentRecord | null> {
+    const event = { at: now(), event: `${kind} requested`, requestId: meta.requestId, operation: { kind, id: op._id } };
+    if (kind === "refund") {
+      const minor = op.amount?.minor ?? 0;
+      return repository.updatePayment(p.shopId, p._id, { states: ["captured", "partially_refunded"], refundableAtLeast: minor }, {
+        inc: { refundableMinor: -minor, refundReservedMinor: minor },
+        event,
+      });
+    }
+    return repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event });
+  }
+
+  /** Records the PSP's answer on the operation and the payment. */
+  async function settleOperation(op: OperationRecord, p: PaymentRecord, outcome: OperationOutcome, meta: RequestMeta): Promise<OperationRecord | null> {
+    const reference = "reference" in outcome && outcome.reference ? { channelId: outcome.reference } : {};
+    if (outcome.kind === "pending" || outcome.kind === "unknown") {
+      // The payment stays held until reconciliation learns the outcome.
+      await repository.updatePayment(p.shopId, p._id, {}, {
+        event: { at: now(), event: `${op.kind} ${outcome.kind}`, requestId: meta.requestId, operation: { kind: op.kind, id: op._id }, ...(outcome.kind === "unknown" ? { detail: outcome.reason } : {}) },
+      });
+      return outcome.reference ? ((await repository.finishOperation(op.kind, op.shopId, op._id, reference)) ?? op) : op;
+    }
+    const succeeded = outcome.kind === "succeeded";
+    const finished = await repository.finishOperation(op.kind, op.shopId, op._id, {
+      ...reference,
+      state: succeeded ? "succeeded" : "failed",
+      ...(succeeded ? {} : { error: outcome.reason }),
+    });
+    const event = { at: now(), event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`, requestId: meta.requestId, operation: { kind: op.kind, id: op._id }, ...(succeeded ? {} : { detail: outcome.reason }) };
+    const minor = op.amount?.minor ?? p.amount.minor;
+    if (op.kind === "refund") {
+      if (succeeded) {
+        const after = await repository.updatePayment(p.shopId, p._id, {}, { inc: { refundReservedMinor: -minor, refundedMinor: minor }, event });
+        if (after && after.refundedMinor >= after.capturedMinor) {
+          await repository.updatePayment(p.shopId, p._id, { states: ["captured", "partially_refunded"] }, { set: { state: "refunded" }, event: { ...event, event: "fully refunded", state: "refunded" } });
+        } else if (after?.state === "captured") {
+          await repository.updatePayment(p.shopId, p._id, { states: ["captured"] }, { set: { state: "partially_refunded" }, event: { ...event, event: "partially refunded", state: "partially_refunded" } });
+        }
+      } else {
+        await repository.updatePayment(p.shopId, p._id, {}, { inc: { refundReservedMinor: -minor, refundableMinor: minor }, event });
+      }
+    } else if (succeeded && op.kind === "capture") {
+      await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, {
+        set: { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor },
+        event: { ...event, state: "captured" },
+      });
+    } else if (succeeded) {
+      await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set: { state: "voided", activeOperation: null }, event: { ...event, state: "voided" } });
+    } else {
+      await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set: { activeOperation: null }, event });
+    }
+    return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));
+  }
+
+  async function refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
+    const shop = await deps.shops.get(meta.shopId);
+    return mutex.run(lockKey(meta.shopId, paymentId), async () => {
+      const p = await repository.findPayment(meta.shopId, paymentId);
+      if (!p || !openStates.includes(p.state)) return p;
+      const connector = deps.connectors.get(p.psp);
+      const outcome = await callPsp("payment status", meta, () => connector.paymentStatus(pspContext(shop, p.test), { idempotencyKey: p.idempotencyKey }));
+      // A status query that cannot answer leaves the payment as it is.
+      if (outcome.kind === "unknown") return p;
+      return applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
+    });
+  }
+
+  const operationAnswer = (op: OperationRecord | null) => ({ channelId: op?.channelId ?? "", error: op?.state === "failed" ? (op.error ?? "failed") : "" });
+
   return {
-    async createCardPayment(shopId, req) {
+    async createCardPayment(meta, req) {
+      const shop = await deps.shops.get(meta.shopId);
+      const connector = deps.connectors.get(shop.psp);
+      if (!connector.capabilities.card) throw failedPrecondition(`the shop's PSP ${connector.name} does not take card payments`);
       const amount = parseAmount(req.amount, req.currency);
       const data = req.paymentMethod?.data;
       if (!data) throw invalidArgument("paymentMethod.data is required");
-      let summary;
+      if (data.returnUrl) checkedUrl(data.returnUrl, "paymentMethod.data.returnUrl");
+      let card: CardDetails;
+      let fingerprint: string;
       try {
-        summary = summarizeCard(cards.decrypt(data));
+        ({ card, fingerprint } = cards.decrypt(data));
       } catch (err) {
         if (err instanceof CardDecryptionError) throw invalidArgument(err.message);
         throw err;
       }
-      const at = now();
-      const payment = await claimPayment({
+      const summary = cards.summarize(card, fingerprint);
+      const record = newPayment(meta, shop, {
         _id: req.paymentId,
-        shopId,
         method: "card",
         amount,
         test: req.test ?? false,
         manualCapture: req.manualCapture ?? false,
-        state: "received",
-        requestHash: requestHash({
-          method: "card",
-          amount: amount.minor,
-          currency: amount.currency,
-          test: req.test,
-          manualCapture: req.manualCapture,
-          card: [summary.brand, summary.last4, summary.expiryMonth, summary.expiryYear],
-        }),
-        channelPaymentId: "",
+        requestHash: requestHash({ method: "card", amount: amount.minor, currency: amount.currency, test: req.test, manualCapture: req.manualCapture, card: fingerprint }),
         card: summary,
         ...(data.returnUrl ? { returnUrl: data.returnUrl } : {}),
-        createdAt: at,
-        updatedAt: at,
       });
-      return {
-        threeDsUrl: payment.state === "requires_action" ? (payment.actionUrl ?? "") : "",
-        error: paymentAnswerError(payment),
-      };
+      const payment = await startPayment(meta, record, (p) =>
+        connector.payWithCard(pspContext(shop, p.test), {
+          idempotencyKey: p.idempotencyKey,
+          amount: { minor: p.amount.minor, currency: p.amount.currency },
+          capture: p.captureAtOnce,
+          card,
+          returnUrl: returnEndpoint(meta.shopId, p._id),
+          description: `Genstore payment ${p._id}`,
+        }),
+      );
+      return { threeDsUrl: payment.state === "requires_action" ? (payment.actionUrl ?? "") : "", error: paymentError(payment) };
     },
 
-    async createOffsitePayment(shopId, req) {
+    async createOffsitePayment(meta, req) {
+      const shop = await deps.shops.get(meta.shopId);
+      const connector = deps.connectors.get(shop.psp);
+      if (!connector.capabilities.offsite) throw failedPrecondition(`the shop's PSP ${connector.name} does not take offsite payments`);
       const amount = parseAmount(req.amount, req.currency);
       const data = req.paymentMethod?.data;
       if (!data) throw invalidArgument("paymentMethod.data is required");
-      const at = now();
-      const payment = await claimPayment({
+      const returnUrl = checkedUrl(data.returnUrl, "paymentMethod.data.returnUrl");
+      const record = newPayment(meta, shop, {
         _id: req.paymentId,
-        shopId,
         method: "offsite",
         amount,
         test: req.test ?? false,
         manualCapture: req.manualCapture ?? false,
-        state: "requires_action",
-        requestHash: requestHash({
-          method: "offsite",
-          amount: amount.minor,
-          currency: amount.currency,
-          test: req.test,
-          manualCapture: req.manualCapture,
-        }),
-        channelPaymentId: "",
-        actionUrl: `${deps.publicUrl()}/sandbox/checkout/${encodeURIComponent(req.paymentId)}`,
-        returnUrl: data.returnUrl,
-        ...(data.cancelUrl ? { cancelUrl: data.cancelUrl } : {}),
-        createdAt: at,
-        updatedAt: at,
+        requestHash: requestHash({ method: "offsite", amount: amount.minor, currency: amount.currency, test: req.test, manualCapture: req.manualCapture }),
+        returnUrl,
+        ...(data.cancelUrl ? { cancelUrl: checkedUrl(data.cancelUrl, "paymentMethod.data.cancelUrl") } : {}),
       });
-      return { redirectUrl: payment.actionUrl ?? "", error: paymentAnswerError(payment) };
+      const payment = await startPayment(meta, record, (p) =>
+        connector.payOffsite(pspContext(shop, p.test), {
+          idempotencyKey: p.idempotencyKey,
+          amount: { minor: p.amount.minor, currency: p.amount.currency },
+          capture: p.captureAtOnce,
+          returnUrl: returnEndpoint(meta.shopId, p._id),
+          description: `Genstore payment ${p._id}`,
+        }),
+      );
+      const redirectUrl = payment.state === "requires_action" ? (payment.actionUrl ?? "") : "";
+      const unavailable = !redirectUrl && !paymentError(payment) && payment.state !== "captured" && payment.state !== "authorized";
+      return { redirectUrl, error: paymentError(payment) || (unavailable ? "the payment provider has not answered yet; ask again with Get payment" : "") };
     },
 
-    async capturePayment(shopId, req) {
-      const payment = await requirePayment(shopId, req.paymentId);
-      const op = await claimOperation("capture", "captureId", shopId, req.captureId, payment, req.test ?? false, req.amount);
-      return { channelCaptureId: op.channelId, error: op.error ?? "" };
+    async capturePayment(meta, req) {
+      const op = await runOperation(meta, "capture", "captureId", req.captureId, req.paymentId, req.test ?? false, req.amount);
+      const a = operationAnswer(op);
+      return { channelCaptureId: a.channelId, error: a.error };
     },
 
-    async voidPayment(shopId, req) {
-      const payment = await requirePayment(shopId, req.paymentId);
-      const op = await claimOperation("void", "voidId", shopId, req.voidId, payment, req.test ?? false);
-      return { channelVoidId: op.channelId, error: op.error ?? "" };
+    async voidPayment(meta, req) {
+      const op = await runOperation(meta, "void", "voidId", req.voidId, req.paymentId, req.test ?? false, undefined);
+      const a = operationAnswer(op);
+      return { channelVoidId: a.channelId, error: a.error };
     },
 
-    async refundPayment(shopId, req) {
-      const payment = await requirePayment(shopId, req.paymentId);
-      const op = await claimOperation("refund", "refundId", shopId, req.refundId, payment, req.test ?? false, req.amount);
-      return { channelRefundId: op.channelId, error: op.error ?? "" };
+    async refundPayment(meta, req) {
+      const op = await runOperation(meta, "refund", "refundId", req.refundId, req.paymentId, req.test ?? false, req.amount);
+      const a = operationAnswer(op);
+      return { channelRefundId: a.channelId, error: a.error };
     },
 
-    async getPayment(shopId, req) {
-      const payment = await requirePayment(shopId, req.paymentId);
-      return {
-        channelPaymentId: payment.channelPaymentId,
-        status: genstorePaymentStatus(payment.state),
-        error: paymentAnswerError(payment),
-      };
+    async getPayment(meta, req) {
+      let payment = await requirePayment(meta.shopId, req.paymentId);
+      // Genstore polls this: an open outcome is worth one question to the PSP.
+      if (openStates.includes(payment.state) && payment.state !== "received") {
+        payment = (await refreshPayment(meta, req.paymentId)) ?? payment;
+      }
+      return { channelPaymentId: payment.channelPaymentId, status: genstorePaymentStatus(payment.state), error: paymentError(payment) };
     },
 
-    async getRefund(shopId, req) {
-      const refund = await repository.findOperation("refund", shopId, req.refundId);
+    async getRefund(meta, req) {
+      await deps.shops.get(meta.shopId);
+      const refund = await repository.findOperation("refund", meta.shopId, req.refundId);
       if (!refund) throw notFound(`refund ${req.refundId} not found`);
-      return { channelRefundId: refund.channelId, status: genstoreRefundStatus(refund.state), error: refund.error ?? "" };
+      return { channelRefundId: refund.channelId, status: genstoreRefundStatus(refund.state), error: refund.state === "failed" ? (refund.error ?? "refund failed") : "" };
     },
+
+    async returnFromPsp(meta, paymentId) {
+      const before = await requirePayment(meta.shopId, paymentId);
+      await repository.updatePayment(meta.shopId, paymentId, {}, { event: { at: now(), event: "buyer returned from the PSP page", requestId: meta.requestId } });
+      const after = (await refreshPayment(meta, paymentId)) ?? before;
+      const cancelled = after.state === "declined" && after.cancelUrl && /cancel/i.test(after.error ?? "");
+      const target = cancelled ? after.cancelUrl : after.returnUrl;
+      if (!target) throw failedPrecondition(`payment ${paymentId} has no return URL`);
+      return { redirectTo: target };
+    },
+
+    refreshPayment,
   };
 }

@@ -4,6 +4,7 @@ import type { Money } from "./money.js";
 export type PaymentState =
   | "received"
   | "requires_action"
+  | "pending"
   | "authorized"
   | "captured"
   | "partially_refunded"
@@ -19,6 +20,18 @@ export interface CardSummary {
   last4: string;
   expiryMonth: number;
   expiryYear: number;
+  /** Keyed HMAC of the number: same card, same fingerprint; not reversible without the key. */
+  fingerprint: string;
+}
+
+/** One entry of a payment's history: what happened, when, from which request. */
+export interface TimelineEvent {
+  at: Date;
+  event: string;
+  requestId?: string;
+  state?: PaymentState;
+  operation?: { kind: OperationKind; id: string };
+  detail?: string;
 }
 
 export interface PaymentRecord {
@@ -29,9 +42,15 @@ export interface PaymentRecord {
   amount: Money;
   test: boolean;
   manualCapture: boolean;
+  /** Whether the PSP was asked to capture at once (manualCapture read with the shop's setting). */
+  captureAtOnce: boolean;
   state: PaymentState;
   /** Hash of the parameters that define the payment, to tell a retry from a conflicting reuse. */
   requestHash: string;
+  psp: string;
+  /** Sent with every PSP call for this payment; stable across retries and crashes. */
+  idempotencyKey: string;
+  /** The PSP's id for the payment: Genstore's channelPaymentId. */
   channelPaymentId: string;
   card?: CardSummary;
   /** Where the buyer is sent for 3-D Secure or the hosted page. */
@@ -39,6 +58,15 @@ export interface PaymentRecord {
   returnUrl?: string;
   cancelUrl?: string;
   error?: string;
+  authorizedMinor: number;
+  capturedMinor: number;
+  /** Captured, less refunded, less refunds in flight: what a new refund may take. */
+  refundableMinor: number;
+  refundReservedMinor: number;
+  refundedMinor: number;
+  /** A capture or void in flight holds the payment; nothing else may capture or void it. */
+  activeOperation: { kind: "capture" | "void"; id: string } | null;
+  timeline: TimelineEvent[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -56,19 +84,43 @@ export interface OperationRecord {
   test: boolean;
   state: OperationState;
   requestHash: string;
+  idempotencyKey: string;
+  /** The PSP's id for the operation (channelCaptureId / channelVoidId / channelRefundId). */
   channelId: string;
   error?: string;
+  requestId?: string;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export type ClaimResult<T> = { inserted: true; record: T } | { inserted: false; record: T };
 
+/** Conditions a payment must meet for a change to apply (checked in the same update). */
+export interface PaymentGuard {
+  states?: readonly PaymentState[];
+  /** No capture or void is in flight. */
+  idle?: boolean;
+  /** The capture or void in flight is this one. */
+  activeOperationId?: string;
+  refundableAtLeast?: number;
+}
+
+export interface PaymentChange {
+  set?: Partial<Omit<PaymentRecord, "_id" | "shopId" | "timeline">>;
+  inc?: Partial<Record<"refundableMinor" | "refundReservedMinor" | "refundedMinor", number>>;
+  event: TimelineEvent;
+}
+
 /** Storage the use cases need; src/store implements it on MongoDB. */
 export interface PaymentRepository {
   /** Inserts the payment unless its _id exists; then returns the existing one. */
   claimPayment(record: PaymentRecord): Promise<ClaimResult<PaymentRecord>>;
   findPayment(shopId: string, paymentId: string): Promise<PaymentRecord | null>;
+  /** Applies `change` only if the payment meets `guard`; returns the changed payment or null. */
+  updatePayment(shopId: string, paymentId: string, guard: PaymentGuard, change: PaymentChange): Promise<PaymentRecord | null>;
   claimOperation(record: OperationRecord): Promise<ClaimResult<OperationRecord>>;
   findOperation(kind: OperationKind, shopId: string, id: string): Promise<OperationRecord | null>;
+  /** Changes an operation that is still processing; returns it, or null if it was already final. */
+  finishOperation(kind: OperationKind, shopId: string, id: string, set: Partial<OperationRecord>): Promise<OperationRecord | null>;
+  deleteOperation(kind: OperationKind, shopId: string, id: string): Promise<void>;
 }

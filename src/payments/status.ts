@@ -6,6 +6,7 @@ export function genstorePaymentStatus(state: PaymentState): PaymentStatus {
   switch (state) {
     case "received":
     case "requires_action":
+    case "pending":
     case "unknown":
       return PaymentStatus.PROCESSING;
     case "authorized":

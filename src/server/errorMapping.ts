@@ -7,6 +7,7 @@ const connectCode: Record<PaymentErrorCode, Code> = {
   idempotency_conflict: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
   unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
   rate_limited: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   internal: Code.Internal,

@@ -1,10 +1,6 @@
-import { createContextKey } from "@connectrpc/connect";
 import { invalidArgument } from "../payments/errors.js";
 
-/** The shop a request belongs to (design §2.8), resolved by the transport, read by the service. */
-export const shopIdKey = createContextKey<string | undefined>(undefined, { description: "Genstore shop id" });
-
-const shopPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const shopPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
  * `shopId` / `shop` query parameters (covered by Genstore's hmac), then the X-Genstore-Shop-Id

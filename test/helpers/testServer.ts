@@ -1,10 +1,13 @@
-import { request as httpRequest } from "node:http";
 import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { MongoClient, type Db } from "mongodb";
 import { createCardDecryptor, type CardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { createSecretBox } from "../../src/crypto/secretBox";
+import type { ShopConfig } from "../../src/payments/shops";
 import { createApp } from "../../src/server/createApp";
 import { listen } from "../../src/server/createServer";
+import { createShopRepository } from "../../src/store/shopRepository";
 
 export interface TestServer {
   url: string;
@@ -13,30 +16,60 @@ export interface TestServer {
   cards: CardDecryptor;
   publicKey: string;
   logs: Record<string, unknown>[];
+  /** Stores a shop directly (ShopService is tested on its own). */
+  addShop(shopId: string, settings?: Partial<ShopConfig>): Promise<void>;
   stop(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  defaultShopId?: string;
+  maxBodyBytes?: number;
+  pspTimeoutMs?: number;
+  sandbox?: { latencyMs: number; asyncDelayMs: number };
+}
+
+export const testSecretsKey = randomBytes(32);
+
 /** The real app on port 0 over the run's FerretDB, in a database of its own. */
-export async function startTestServer(opts: { defaultShopId?: string; maxBodyBytes?: number } = {}): Promise<TestServer> {
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const uri = process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
   const client = new MongoClient(uri);
   await client.connect();
   const db = client.db(`test_${randomBytes(6).toString("hex")}`);
   const key = parsePrivateKey(generateCardKeyPem(), "test key");
-  const cards = createCardDecryptor({ keys: [key], source: "test" });
+  const cards = createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: randomBytes(32) });
   const logs: Record<string, unknown>[] = [];
+  const secretBox = createSecretBox(testSecretsKey);
+  const defaultShopId = opts.defaultShopId ?? "test-shop";
+  const at = new Date();
+  const shopDefaults = (shopId: string): ShopConfig => ({
+    shopId,
+    psp: "sandbox",
+    testCredentials: { merchantId: `m-${shopId}-test` },
+    liveCredentials: { merchantId: `m-${shopId}-live` },
+    genstoreAccessToken: `token-${shopId}`,
+    callbackBaseUrl: `https://${shopId}.genmystore.com`,
+    manualCaptureMeansAuthorizeOnly: true,
+    createdAt: at,
+    updatedAt: at,
+  });
   let url = "";
   const handler = createApp({
     db,
     cards,
-    defaultShopId: opts.defaultShopId ?? "test-shop",
+    secretBox,
+    defaultShopId,
+    defaultShop: shopDefaults(defaultShopId),
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
+    pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
+    sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 },
     publicUrl: () => url,
     log: (e) => logs.push(e),
   });
   const server = await listen(handler, 0, "127.0.0.1");
   url = server.url;
+  const shops = createShopRepository(db, secretBox);
   return {
     url,
     port: server.port,
@@ -44,6 +77,9 @@ export async function startTestServer(opts: { defaultShopId?: string; maxBodyByt
     cards,
     publicKey: key.publicKeySpki,
     logs,
+    async addShop(shopId, settings = {}) {
+      await shops.create({ ...shopDefaults(shopId), ...settings });
+    },
     async stop() {
       await server.close();
       await db.dropDatabase().catch(() => {});

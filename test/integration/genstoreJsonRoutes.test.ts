@@ -40,7 +40,7 @@ describe("the API page's example bodies, verbatim", () => {
   test("offsite payment: 200 with a redirectUrl to the hosted page, stored with string booleans decoded", async () => {
     const res = await rawRequest(url("/genstore/v1/payments/offsite"), "POST", examples.offsitePayment);
     expect(res.status).toBe(200);
-    expect(res.body.redirectUrl).toBe(`${server.url}/sandbox/checkout/PI00202410161331562671344`);
+    expect(res.body.redirectUrl).toMatch(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`));
     expect(res.body.error).toBeUndefined();
     const stored = await server.db.collection("payments").findOne({ _id: "PI00202410161331562671344" as never });
     expect(stored).toMatchObject({ shopId: "test-shop", method: "offsite", test: true, manualCapture: true, amount: { minor: 10080, value: "100.80", currency: "USD" } });
@@ -74,29 +74,37 @@ describe("documented answers", () => {
   test("a card payment answers 200 and GET payment answers by query, path and JSON body", async () => {
     const id = uniqueId("PI");
     await createCardPayment(id);
-    const expected = { status: 200, body: { status: "PROCESSING" } };
+    const stored = await server.db.collection("payments").findOne({ _id: id as never });
+    // The example asks for manualCapture "true": authorized, waiting for capture.
+    const expected = { status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: stored?.channelPaymentId } };
+    expect(stored?.channelPaymentId).toMatch(/^ch_[0-9a-f]{24}$/);
     expect(await getJson(url(`/genstore/v1/payments?paymentId=${id}`))).toEqual(expected);
     expect(await getJson(url(`/genstore/v1/payments/${id}`))).toEqual(expected);
     expect(await rawRequest(url("/genstore/v1/payments"), "GET", JSON.stringify({ paymentId: id }))).toMatchObject(expected);
-    const stored = await server.db.collection("payments").findOne({ _id: id as never });
-    expect(stored?.card).toEqual({ brand: "visa", last4: "4242", expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3 });
+    expect(stored?.card).toEqual({ brand: "visa", last4: "4242", expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3, fingerprint: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
   });
 
-  test("capture, void and refund of a stored payment answer their channel ids; GET refund finds the refund", async () => {
+  test("capture and refund of a stored payment answer their channel ids; GET refund finds the refund", async () => {
     const id = uniqueId("PI");
     await createCardPayment(id);
     const capture = await postJson(url("/genstore/v1/captures"), { captureId: uniqueId("C"), paymentId: id, amount: "200.00", test: "true" });
     expect(capture.status).toBe(200);
-    expect(capture.body.channelCaptureId).toMatch(/^cap_[0-9a-f]{24}$/);
-    const voided = await postJson(url("/genstore/v1/voids"), { voidId: uniqueId("V"), paymentId: id, test: false });
-    expect(voided.status).toBe(200);
-    expect(voided.body.channelVoidId).toMatch(/^voi_[0-9a-f]{24}$/);
+    expect(capture.body.channelCaptureId).toMatch(/^cp_[0-9a-f]{24}$/);
     const refundId = uniqueId("R");
-    const refund = await postJson(url("/genstore/v1/refunds"), { refundId, paymentId: id, amount: "50", test: "false" });
+    const refund = await postJson(url("/genstore/v1/refunds"), { refundId, paymentId: id, amount: "50", test: "true" });
     expect(refund.status).toBe(200);
+    expect(refund.body.channelRefundId).toMatch(/^rf_[0-9a-f]{24}$/);
     const got = await getJson(url(`/genstore/v1/refunds/${refundId}`));
-    expect(got).toEqual({ status: 200, body: { channelRefundId: refund.body.channelRefundId, status: "PROCESSING" } });
+    expect(got).toEqual({ status: 200, body: { channelRefundId: refund.body.channelRefundId, status: "SUCCESS" } });
     expect(await getJson(url(`/genstore/v1/refunds?refundId=${refundId}`))).toEqual(got);
+  });
+
+  test("void of an authorized payment answers its channel id", async () => {
+    const id = uniqueId("PI");
+    await createCardPayment(id);
+    const voided = await postJson(url("/genstore/v1/voids"), { voidId: uniqueId("V"), paymentId: id, test: true });
+    expect(voided.status).toBe(200);
+    expect(voided.body.channelVoidId).toMatch(/^vd_[0-9a-f]{24}$/);
   });
 
   test("the same paymentId again answers the same; with another amount it is a 409 and changes nothing", async () => {
@@ -169,6 +177,11 @@ describe("bad input: a 4xx naming the problem, and nothing written", () => {
 });
 
 describe("shops", () => {
+  beforeAll(async () => {
+    await server.addShop("shop-a");
+    await server.addShop("shop-b");
+  });
+
   test("a payment is visible to its own shop only", async () => {
     const id = uniqueId("PI");
     const res = await postJson(url("/genstore/v1/payments/card?shopId=shop-a"), cardBody(id));
@@ -177,6 +190,13 @@ describe("shops", () => {
     expect((await getJson(url(`/genstore/v1/payments/${id}`), { headers: { "x-genstore-shop-id": "shop-a" } })).status).toBe(200);
     expect(await getJson(url(`/genstore/v1/payments/${id}?shopId=shop-b`))).toEqual({ status: 404, body: { error: `payment ${id} not found` } });
     expect((await getJson(url(`/genstore/v1/payments/${id}`))).status).toBe(404);
+  });
+
+  test("a shop this deployment does not serve gets a 403 and nothing is written", async () => {
+    const before = await countAllDocuments(server.db);
+    const res = await postJson(url("/genstore/v1/payments/card?shopId=stranger"), cardBody(uniqueId("PI")));
+    expect(res).toEqual({ status: 403, body: { error: "shop stranger is not set up in this payment app: an operator must add it with ShopService.CreateShop" } });
+    expect(await countAllDocuments(server.db)).toBe(before);
   });
 
   test("a malformed shop id is refused", async () => {

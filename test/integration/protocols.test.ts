@@ -23,6 +23,8 @@ const md = { "x-genstore-shop-id": shop };
 
 beforeAll(async () => {
   server = await startTestServer();
+  await server.addShop(shop);
+  await server.addShop("other-shop");
   grpcPayments = createGrpcJsClient(PaymentService, `127.0.0.1:${server.port}`);
   connectJson = createClient(PaymentService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
   connectH2 = createClient(PaymentService, createConnectTransport({ baseUrl: server.url, httpVersion: "2", useBinaryFormat: true }));
@@ -55,9 +57,10 @@ test("a payment created over gRPC is read back over Genstore JSON and Connect", 
   const id = uniqueId("PI");
   const created = await grpcUnary(grpcPayments, m.createCardPayment, cardRequest(id), md);
   expect(created).toMatchObject({ threeDsUrl: "", error: "" });
-  expect(await getJson(`${server.url}/genstore/v1/payments/${id}?shopId=${shop}`)).toEqual({ status: 200, body: { status: "PROCESSING" } });
+  const viaJson = await getJson(`${server.url}/genstore/v1/payments/${id}?shopId=${shop}`);
+  expect(viaJson).toEqual({ status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: expect.stringMatching(/^ch_/) } });
   const viaConnect = await connectJson.getPayment({ paymentId: id }, { headers: md });
-  expect(viaConnect.status).toBe(PaymentStatus.PROCESSING);
+  expect(viaConnect).toMatchObject({ status: PaymentStatus.AUTH_SUCCESS, channelPaymentId: viaJson.body.channelPaymentId });
 });
 
 test("a payment created over Genstore JSON is read back over gRPC and Connect (HTTP/2)", async () => {
@@ -75,13 +78,14 @@ test("a payment created over Genstore JSON is read back over gRPC and Connect (H
 test("a refund created over Connect is read back over gRPC and Genstore JSON, with the same channel id", async () => {
   const id = uniqueId("PI");
   await connectJson.createCardPayment(cardRequest(id), { headers: md });
+  await connectJson.capturePayment({ captureId: uniqueId("C"), paymentId: id, amount: "200.00", test: true }, { headers: md });
   const refundId = uniqueId("R");
   const refund = await connectJson.refundPayment({ refundId, paymentId: id, amount: "10.00", test: true }, { headers: md });
-  expect(refund.channelRefundId).toMatch(/^ref_/);
+  expect(refund.channelRefundId).toMatch(/^rf_/);
   const viaGrpc = await grpcUnary<{ channelRefundId: string }>(grpcPayments, m.getRefund, { refundId }, md);
   expect(viaGrpc.channelRefundId).toBe(refund.channelRefundId);
   const viaJson = await getJson(`${server.url}/genstore/v1/refunds/${refundId}?shopId=${shop}`);
-  expect(viaJson).toEqual({ status: 200, body: { channelRefundId: refund.channelRefundId, status: "PROCESSING" } });
+  expect(viaJson).toEqual({ status: 200, body: { channelRefundId: refund.channelRefundId, status: "SUCCESS" } });
 });
 
 test("errors keep their meaning on every protocol", async () => {
@@ -108,7 +112,7 @@ test("connect-node's own gRPC transport reaches the same handlers", async () => 
   const client = createClient(PaymentService, createGrpcTransport({ baseUrl: server.url }));
   const id = uniqueId("PI");
   await client.createCardPayment(cardRequest(id), { headers: md });
-  expect((await client.getPayment({ paymentId: id }, { headers: md })).status).toBe(PaymentStatus.PROCESSING);
+  expect((await client.getPayment({ paymentId: id }, { headers: md })).status).toBe(PaymentStatus.AUTH_SUCCESS);
 });
 
 describe("gRPC health and reflection on the same port", () => {

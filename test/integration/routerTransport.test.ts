@@ -5,10 +5,16 @@ import { PaymentStatus } from "../../gen/genstore/payment/v1/common_pb";
 import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { createSecretBox } from "../../src/crypto/secretBox";
 import { createPaymentUseCases } from "../../src/payments/paymentUseCases";
+import { createShopDirectory } from "../../src/payments/shops";
+import { createConnectorRegistry } from "../../src/psp/registry";
+import { createSandboxConnector } from "../../src/psp/sandbox/connector";
+import { createSandboxLedger } from "../../src/psp/sandbox/ledger";
 import { createPaymentServiceImpl } from "../../src/server/paymentServiceImpl";
-import { shopIdKey } from "../../src/server/shop";
+import { shopIdKey } from "../../src/server/requestContext";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { createShopRepository } from "../../src/store/shopRepository";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 
 // The service implementation with injected dependencies, through Connect's in-memory transport:
@@ -17,11 +23,26 @@ let client: MongoClient;
 let db: Db;
 const key = parsePrivateKey(generateCardKeyPem(), "k");
 const fixedNow = new Date("2026-01-02T03:04:05Z");
+const secretBox = createSecretBox(randomBytes(32));
 
 beforeAll(async () => {
   client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
   await client.connect();
   db = client.db(`router_${randomBytes(4).toString("hex")}`);
+  const shops = createShopRepository(db, secretBox);
+  for (const shopId of ["shop-1", "shop-2", "shop-3"]) {
+    await shops.create({
+      shopId,
+      psp: "sandbox",
+      testCredentials: {},
+      liveCredentials: {},
+      genstoreAccessToken: undefined,
+      callbackBaseUrl: `https://${shopId}.genmystore.com`,
+      manualCaptureMeansAuthorizeOnly: true,
+      createdAt: fixedNow,
+      updatedAt: fixedNow,
+    });
+  }
 });
 afterAll(async () => {
   await db.dropDatabase();
@@ -29,10 +50,15 @@ afterAll(async () => {
 });
 
 function transportFor(shopId: string) {
+  const publicUrl = () => "https://pay.example";
   const useCases = createPaymentUseCases({
     repository: createPaymentRepository(db),
-    cards: createCardDecryptor({ keys: [key], source: "test" }),
-    publicUrl: () => "https://pay.example",
+    shops: createShopDirectory(createShopRepository(db, secretBox), undefined),
+    connectors: createConnectorRegistry([createSandboxConnector({ ledger: createSandboxLedger(db), publicUrl })]),
+    cards: createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: randomBytes(32) }),
+    publicUrl,
+    pspTimeoutMs: 5000,
+    log: () => {},
     now: () => fixedNow,
   });
   const impl = createPaymentServiceImpl(useCases, "default-shop", () => {});
@@ -53,7 +79,7 @@ test("offsite payment: the redirect uses the configured public URL and the recor
     customer: {},
     purchaseInfo: {},
   });
-  expect(res.redirectUrl).toBe("https://pay.example/sandbox/checkout/OFF-1");
+  expect(res.redirectUrl).toMatch(/^https:\/\/pay\.example\/sandbox\/checkout\/ch_[0-9a-f]{24}$/);
   const stored = await db.collection("payments").findOne({ _id: "OFF-1" as never });
   expect(stored).toMatchObject({ shopId: "shop-1", amount: { minor: 5, currency: "JPY" }, test: false, createdAt: fixedNow });
 });
@@ -70,7 +96,7 @@ test("card payment through the injected decryptor, then GET payment; another sho
     customer: {},
     clientDetails: {},
   });
-  expect((await payments.getPayment({ paymentId: "CARD-1" })).status).toBe(PaymentStatus.PROCESSING);
+  expect((await payments.getPayment({ paymentId: "CARD-1" })).status).toBe(PaymentStatus.AUTH_SUCCESS);
   const stored = await db.collection("payments").findOne({ _id: "CARD-1" as never });
   expect(stored?.card).toMatchObject({ brand: "mastercard", last4: "4444" });
   const other = createClient(PaymentService, transportFor("shop-3"));

@@ -52,12 +52,12 @@ describe("GENSTORE-V1 decryption", () => {
 });
 
 describe("card data", () => {
-  const decryptor = createCardDecryptor({ keys: [key], source: "test" });
+  const decryptor = createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: Buffer.alloc(32, 7) });
   const year = new Date().getUTCFullYear();
 
   test("field aliases and two-digit years are accepted", () => {
     const packet = encryptLikeGenstore(key.publicKeySpki, { pan: "5555 5555 5555 4444", expMonth: 1, expYear: (year + 1) % 100, cvc: "321", cardholderName: "A B" });
-    expect(decryptor.decrypt(packet)).toEqual({ number: "5555555555554444", expiryMonth: 1, expiryYear: year + 1, cvv: "321", holderName: "A B" });
+    expect(decryptor.decrypt(packet).card).toEqual({ number: "5555555555554444", expiryMonth: 1, expiryYear: year + 1, cvv: "321", holderName: "A B" });
   });
 
   test.each([

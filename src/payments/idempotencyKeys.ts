@@ -1,0 +1,14 @@
+import { createHash } from "node:crypto";
+import type { OperationKind } from "./records.js";
+
+const prefix: Record<OperationKind | "payment", string> = { payment: "pay", capture: "cap", void: "voi", refund: "ref" };
+
+/**
+ * The idempotency key sent to the PSP for one of our operations: derived from the shop and
+ * Genstore's id, so it is the same on every retry and after a crash, and at most 40 characters
+ * (the shortest limit among common PSPs), design §2.6.
+ */
+export function pspIdempotencyKey(kind: OperationKind | "payment", shopId: string, id: string): string {
+  const digest = createHash("sha256").update(`${shopId}\u0000${kind}\u0000${id}`).digest("base64url").slice(0, 32);
+  return `gs${prefix[kind]}_${digest}`;
+}

@@ -1,0 +1,68 @@
+import { PaymentError } from "./errors.js";
+
+/** A Genstore shop this deployment serves, with its secrets in the clear (memory only). */
+export interface ShopConfig {
+  shopId: string;
+  psp: string;
+  testCredentials: Record<string, string>;
+  liveCredentials: Record<string, string>;
+  genstoreAccessToken: string | undefined;
+  /** Base URL of the shop's Genstore API for the Update * result callbacks. */
+  callbackBaseUrl: string;
+  /** Design §2.4: true reads manualCapture=true as "authorize only". */
+  manualCaptureMeansAuthorizeOnly: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ShopPatch = Partial<Omit<ShopConfig, "shopId" | "createdAt" | "updatedAt">>;
+
+/** Where shops are stored; src/store implements it with secrets encrypted at rest. */
+export interface ShopRepository {
+  /** false when the id is taken. */
+  create(shop: ShopConfig): Promise<boolean>;
+  update(shopId: string, patch: ShopPatch, at: Date): Promise<ShopConfig | null>;
+  get(shopId: string): Promise<ShopConfig | null>;
+  /** Shops with ids after `after`, in id order. */
+  list(after: string, limit: number): Promise<ShopConfig[]>;
+}
+
+/** The default callback base of a shop: https://{shop}.genmystore.com (design §2.7). */
+export function defaultCallbackBase(shopId: string): string {
+  return `https://${shopId}.genmystore.com`;
+}
+
+export interface ShopDirectory {
+  /** The shop's configuration; a 403 when this deployment does not serve the shop. */
+  get(shopId: string): Promise<ShopConfig>;
+  /** Drops cached configuration after an operator changed it. */
+  forget(shopId: string): void;
+}
+
+const CACHE_MS = 5000;
+
+/**
+ * Shops from the repository, cached briefly; the deployment's default shop comes from the
+ * environment unless an operator stored one under its id.
+ */
+export function createShopDirectory(repository: ShopRepository, defaultShop: ShopConfig | undefined, now: () => number = Date.now): ShopDirectory {
+  const cache = new Map<string, { shop: ShopConfig | null; at: number }>();
+  return {
+    async get(shopId) {
+      const hit = cache.get(shopId);
+      let shop: ShopConfig | null;
+      if (hit && now() - hit.at < CACHE_MS) {
+        shop = hit.shop;
+      } else {
+        shop = await repository.get(shopId);
+        cache.set(shopId, { shop, at: now() });
+      }
+      if (!shop && defaultShop && shopId === defaultShop.shopId) shop = defaultShop;
+      if (!shop) {
+        throw new PaymentError("permission_denied", `shop ${shopId} is not set up in this payment app: an operator must add it with ShopService.CreateShop`);
+      }
+      return shop;
+    },
+    forget: (shopId) => cache.delete(shopId),
+  };
+}

@@ -1,0 +1,76 @@
+import type { CardDetails } from "../crypto/cardData.js";
+
+/** Money as a connector takes it: integer minor units plus the ISO 4217 code. */
+export interface PspAmount {
+  minor: number;
+  currency: string;
+}
+
+/** Per-call settings: the shop's credentials for the request's mode. */
+export interface PspContext {
+  mode: "test" | "live";
+  credentials: Readonly<Record<string, string>>;
+  shopId: string;
+}
+
+/**
+ * The result of a payment call, tagged. A network error or timeout is `unknown`, never a
+ * decline; a PSP status we do not recognise is `pending`.
+ */
+export type PaymentOutcome =
+  | { kind: "approved"; reference: string }
+  | { kind: "authorized"; reference: string }
+  | { kind: "requires_action"; reference: string; url: string }
+  | { kind: "pending"; reference: string }
+  | { kind: "declined"; reference?: string; reason: string }
+  | { kind: "unknown"; reference?: string; reason: string };
+
+/** The result of a capture, void or refund. */
+export type OperationOutcome =
+  | { kind: "succeeded"; reference: string }
+  | { kind: "pending"; reference: string }
+  | { kind: "failed"; reference?: string; reason: string }
+  | { kind: "unknown"; reference?: string; reason: string };
+
+export interface ConnectorCapabilities {
+  card: boolean;
+  offsite: boolean;
+  manualCapture: boolean;
+  partialCapture: boolean;
+  multipleRefunds: boolean;
+  webhooks: boolean;
+}
+
+export interface CardPaymentInput {
+  idempotencyKey: string;
+  amount: PspAmount;
+  /** false: authorize only, capture later. */
+  capture: boolean;
+  card: CardDetails;
+  /** Where the PSP sends the buyer back after 3-D Secure (our return endpoint). */
+  returnUrl: string;
+  description: string;
+}
+
+export interface OffsitePaymentInput {
+  idempotencyKey: string;
+  amount: PspAmount;
+  capture: boolean;
+  returnUrl: string;
+  description: string;
+}
+
+/** What every PSP connector implements (design §3). Connectors see no domain internals. */
+export interface Connector {
+  readonly name: string;
+  readonly capabilities: ConnectorCapabilities;
+  payWithCard(ctx: PspContext, input: CardPaymentInput): Promise<PaymentOutcome>;
+  payOffsite(ctx: PspContext, input: OffsitePaymentInput): Promise<PaymentOutcome>;
+  capture(ctx: PspContext, input: { idempotencyKey: string; reference: string; amount: PspAmount }): Promise<OperationOutcome>;
+  void(ctx: PspContext, input: { idempotencyKey: string; reference: string }): Promise<OperationOutcome>;
+  refund(ctx: PspContext, input: { idempotencyKey: string; reference: string; amount: PspAmount }): Promise<OperationOutcome>;
+  /** Status of a payment, by the idempotency key it was created with (for reconciliation). */
+  paymentStatus(ctx: PspContext, input: { idempotencyKey: string }): Promise<PaymentOutcome>;
+  /** Status of a capture, void or refund, by its idempotency key. */
+  operationStatus(ctx: PspContext, input: { idempotencyKey: string }): Promise<OperationOutcome>;
+}

@@ -1,0 +1,105 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  ShopService,
+  type CreateShopRequest,
+  type GetShopRequest,
+  type ListShopsRequest,
+  type ShopSchema,
+  type ShopSettings,
+  type UpdateShopRequest,
+} from "../../gen/genstore/payment/v1/shop_service_pb.js";
+import { PaymentError, invalidArgument, notFound } from "../payments/errors.js";
+import { defaultCallbackBase, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
+import { handleWith, type Logger } from "./paymentServiceImpl.js";
+import { shopPattern } from "./shop.js";
+
+function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
+  return {
+    shopId: s.shopId,
+    psp: s.psp,
+    testCredentialNames: Object.keys(s.testCredentials).sort(),
+    liveCredentialNames: Object.keys(s.liveCredentials).sort(),
+    hasGenstoreAccessToken: Boolean(s.genstoreAccessToken),
+    callbackBaseUrl: s.callbackBaseUrl,
+    manualCaptureMeansAuthorizeOnly: s.manualCaptureMeansAuthorizeOnly,
+    createTime: timestampFromDate(s.createdAt),
+    updateTime: timestampFromDate(s.updatedAt),
+  };
+}
+
+function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly string[]): ShopPatch {
+  const patch: ShopPatch = {};
+  if (!settings) return patch;
+  if (settings.psp !== undefined) {
+    if (!knownPsps.includes(settings.psp)) throw invalidArgument(`settings.psp must be one of ${knownPsps.join(", ")}`);
+    patch.psp = settings.psp;
+  }
+  if (settings.testCredentials) patch.testCredentials = { ...settings.testCredentials.values };
+  if (settings.liveCredentials) patch.liveCredentials = { ...settings.liveCredentials.values };
+  if (settings.genstoreAccessToken !== undefined) patch.genstoreAccessToken = settings.genstoreAccessToken || undefined;
+  if (settings.callbackBaseUrl !== undefined) {
+    let ok = false;
+    try {
+      ok = ["https:", "http:"].includes(new URL(settings.callbackBaseUrl).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw invalidArgument("settings.callbackBaseUrl must be an http(s) URL");
+    patch.callbackBaseUrl = settings.callbackBaseUrl.replace(/\/+$/, "");
+  }
+  if (settings.manualCaptureMeansAuthorizeOnly !== undefined) patch.manualCaptureMeansAuthorizeOnly = settings.manualCaptureMeansAuthorizeOnly;
+  return patch;
+}
+
+/** ShopService (internal, operators): shops and their PSP and Genstore settings. */
+export function createShopServiceImpl(repository: ShopRepository, directory: ShopDirectory, knownPsps: readonly string[], log: Logger, now: () => Date = () => new Date()): ServiceImpl<typeof ShopService> {
+  const m = ShopService.method;
+  const checkId = (id: string) => {
+    if (!shopPattern.test(id)) throw invalidArgument(`shopId must be 1-100 letters, digits, ".", "_" or "-"`);
+  };
+  return {
+    createShop: handleWith(m.createShop.input, m.createShop.name, "", log, async (_meta, req: CreateShopRequest) => {
+      checkId(req.shopId);
+      const at = now();
+      const patch = patchFrom(req.settings, knownPsps);
+      const shop: ShopConfig = {
+        shopId: req.shopId,
+        psp: patch.psp ?? "sandbox",
+        testCredentials: patch.testCredentials ?? {},
+        liveCredentials: patch.liveCredentials ?? {},
+        genstoreAccessToken: patch.genstoreAccessToken,
+        callbackBaseUrl: patch.callbackBaseUrl ?? defaultCallbackBase(req.shopId),
+        manualCaptureMeansAuthorizeOnly: patch.manualCaptureMeansAuthorizeOnly ?? true,
+        createdAt: at,
+        updatedAt: at,
+      };
+      if (!(await repository.create(shop))) throw new PaymentError("idempotency_conflict", `shop ${req.shopId} already exists; use UpdateShop`);
+      directory.forget(req.shopId);
+      log({ level: "info", msg: "shop created", shopId: req.shopId, psp: shop.psp });
+      return { shop: toShop(shop) };
+    }),
+    updateShop: handleWith(m.updateShop.input, m.updateShop.name, "", log, async (_meta, req: UpdateShopRequest) => {
+      checkId(req.shopId);
+      const shop = await repository.update(req.shopId, patchFrom(req.settings, knownPsps), now());
+      if (!shop) throw notFound(`shop ${req.shopId} not found`);
+      directory.forget(req.shopId);
+      log({ level: "info", msg: "shop updated", shopId: req.shopId });
+      return { shop: toShop(shop) };
+    }),
+    getShop: handleWith(m.getShop.input, m.getShop.name, "", log, async (_meta, req: GetShopRequest) => {
+      const shop = await repository.get(req.shopId);
+      if (!shop) throw notFound(`shop ${req.shopId} not found`);
+      return { shop: toShop(shop) };
+    }),
+    listShops: handleWith(m.listShops.input, m.listShops.name, "", log, async (_meta, req: ListShopsRequest) => {
+      const size = req.pageSize <= 0 ? 100 : Math.min(req.pageSize, 1000);
+      const after = req.pageToken ? Buffer.from(req.pageToken, "base64url").toString("utf8") : "";
+      const shops = await repository.list(after, size + 1);
+      const page = shops.slice(0, size);
+      const last = page[page.length - 1];
+      return { shops: page.map(toShop), nextPageToken: shops.length > size && last ? Buffer.from(last.shopId, "utf8").toString("base64url") : "" };
+    }),
+  };
+}

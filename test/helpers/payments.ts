@@ -1,0 +1,46 @@
+import examples from "../fixtures/apiPageExamples.json";
+import { encryptLikeGenstore, testCard } from "./genstoreEncrypt";
+import { postJson, type TestServer } from "./testServer";
+
+let seq = 0;
+/** Ids unique across test files and runs. */
+export const uniqueId = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
+
+/** The API page's card example with a real encrypted card. */
+export function cardBody(server: TestServer, paymentId: string, opts: { card?: string; cvv?: string; manualCapture?: boolean | string; amount?: string; currency?: string; test?: boolean } = {}) {
+  const body = JSON.parse(examples.cardPayment);
+  body.paymentId = paymentId;
+  body.paymentMethod.data = { ...encryptLikeGenstore(server.publicKey, testCard(opts.card, opts.cvv)), returnUrl: "https://shop.example/pay/result" };
+  if (opts.manualCapture !== undefined) body.manualCapture = opts.manualCapture;
+  if (opts.amount !== undefined) body.amount = opts.amount;
+  if (opts.currency !== undefined) body.currency = opts.currency;
+  if (opts.test !== undefined) body.test = opts.test;
+  return body;
+}
+
+/** Thin Genstore-side client for one shop over the JSON routes. */
+export function genstoreClient(server: TestServer, shopId?: string) {
+  const q = shopId ? `?shopId=${encodeURIComponent(shopId)}` : "";
+  const post = (path: string, body: unknown) => postJson(`${server.url}${path}${q}`, body);
+  const get = async (path: string) => {
+    const res = await fetch(`${server.url}${path}${q}`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  return {
+    pay: (body: unknown) => post("/genstore/v1/payments/card", body),
+    payOffsite: (body: unknown) => post("/genstore/v1/payments/offsite", body),
+    capture: (paymentId: string, amount: string, captureId = uniqueId("cap")) => post("/genstore/v1/captures", { captureId, paymentId, amount, test: "true" }),
+    void: (paymentId: string, voidId = uniqueId("void")) => post("/genstore/v1/voids", { voidId, paymentId, test: "true" }),
+    refund: (paymentId: string, amount: string, refundId = uniqueId("ref")) => post("/genstore/v1/refunds", { refundId, paymentId, amount, test: "true" }),
+    getPayment: (paymentId: string) => get(`/genstore/v1/payments/${encodeURIComponent(paymentId)}`),
+    getRefund: (refundId: string) => get(`/genstore/v1/refunds/${encodeURIComponent(refundId)}`),
+  };
+}
+
+export async function storedPayment(server: TestServer, paymentId: string) {
+  return server.db.collection("payments").findOne({ _id: paymentId as never });
+}
+
+export async function ledger(server: TestServer, filter: Record<string, unknown> = {}) {
+  return server.db.collection("sandbox_ledger").find(filter).toArray();
+}

@@ -44,7 +44,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   publicUrl ||= server.url;
   log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
-  log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
+  log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, activeKeys: keyring.keys.length, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
   return {
     url: server.url,
     port: server.port,

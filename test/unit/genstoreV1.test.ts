@@ -1,6 +1,10 @@
 import { CardDecryptionError, decryptCardPacket } from "../../src/crypto/genstoreV1";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
-import { generateCardKeyPem, parsePrivateKey, parsePrivateKeys } from "../../src/crypto/keyring";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateCardKeyPem, loadKeyring, parsePrivateKey, parsePrivateKeys } from "../../src/crypto/keyring";
+import { randomCardNumber } from "../helpers/cards";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 
 const key = parsePrivateKey(generateCardKeyPem(), "k1");
@@ -80,4 +84,47 @@ test("a keys file may hold several PEM keys", () => {
   const both = parsePrivateKeys(generateCardKeyPem() + generateCardKeyPem(), "file");
   expect(both).toHaveLength(2);
   expect(both[0]?.publicKeySpki).not.toBe(both[1]?.publicKeySpki);
+});
+
+describe("key rotation and key sources", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "keys-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("random cards encrypted to any key of a rotated set decrypt to the same card", () => {
+    const file = join(dir, "keys.pem");
+    writeFileSync(file, generateCardKeyPem() + generateCardKeyPem() + generateCardKeyPem());
+    const keyring = loadKeyring({ env: { CARD_PRIVATE_KEYS_FILE: file }, dataDir: dir, production: true });
+    expect(keyring.keys).toHaveLength(3);
+    const decryptor = createCardDecryptor(keyring, { fingerprintKey: Buffer.alloc(32, 1) });
+    expect(decryptor.publicKeys()).toEqual(keyring.keys.map((k) => k.publicKeySpki));
+    for (const k of keyring.keys) {
+      for (let i = 0; i < 20; i++) {
+        const plain = testCard(randomCardNumber(i % 2 ? "4" : "5"), String(100 + i));
+        const { card, fingerprint } = decryptor.decrypt(encryptLikeGenstore(k.publicKeySpki, plain));
+        expect(card).toEqual({ ...plain, expiryMonth: 12, expiryYear: Number(plain.expiryYear) });
+        expect(fingerprint).toBe(decryptor.decrypt(encryptLikeGenstore(keyring.keys[0]!.publicKeySpki, plain)).fingerprint);
+      }
+    }
+  });
+
+  test("CARD_PRIVATE_KEY takes base64 PKCS#8 DER as well as PEM", () => {
+    const pem = generateCardKeyPem();
+    const der = pem.replace(/-----[A-Z ]+-----|\s/g, "");
+    const a = loadKeyring({ env: { CARD_PRIVATE_KEY: pem }, dataDir: dir, production: true });
+    const b = loadKeyring({ env: { CARD_PRIVATE_KEY: der }, dataDir: dir, production: true });
+    expect(b.keys[0]?.publicKeySpki).toBe(a.keys[0]?.publicKeySpki);
+    expect(() => loadKeyring({ env: { CARD_PRIVATE_KEY: "not a key" }, dataDir: dir, production: true })).toThrow("CARD_PRIVATE_KEY is not a PEM or base64 PKCS#8 private key");
+  });
+
+  test("outside production a dev key is generated once, private to its owner, and reused", () => {
+    const first = loadKeyring({ env: {}, dataDir: dir, production: false });
+    const second = loadKeyring({ env: {}, dataDir: dir, production: false });
+    expect(second.keys[0]?.publicKeySpki).toBe(first.keys[0]?.publicKeySpki);
+    expect(statSync(join(dir, "keys", "card-dev-key.pem")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, "keys", "card-dev-key.pem"), "utf8")).toContain("BEGIN PRIVATE KEY");
+    expect(() => loadKeyring({ env: {}, dataDir: dir, production: true })).toThrow(/no card decryption key/);
+  });
 });

@@ -26,9 +26,10 @@ import { PaymentError, failedPrecondition, invalidArgument, notFound } from "./e
 import { pspIdempotencyKey } from "./idempotencyKeys.js";
 import { createKeyedMutex, type KeyedMutex } from "./keyedMutex.js";
 import { formatMinor, parseAmount, type Money } from "./money.js";
-import type { OperationKind, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
+import type { OperationKind, OperationRecord, PaymentRecord, PaymentRepository } from "./records.js";
 import type { ShopConfig, ShopDirectory } from "./shops.js";
-import { canMove, openStates, statesBefore } from "./stateMachine.js";
+import { createOutcomeRecorder } from "./outcomes.js";
+import { openStates } from "./stateMachine.js";
 import { genstorePaymentStatus, genstoreRefundStatus } from "./status.js";
 
 type Answer<S extends DescMessage> = MessageInitShape<S>;
@@ -93,29 +94,12 @@ function checkedUrl(value: string, field: string): string {
   throw invalidArgument(`${field} must be an http(s) URL`);
 }
 
-/** The state a PSP outcome puts a payment in, and what we record with it. */
-function outcomeChange(p: PaymentRecord, outcome: PaymentOutcome): { to: PaymentState; set: Partial<PaymentRecord> } {
-  const reference = "reference" in outcome && outcome.reference ? { channelPaymentId: outcome.reference } : {};
-  switch (outcome.kind) {
-    case "approved":
-      return { to: "captured", set: { ...reference, authorizedMinor: p.amount.minor, capturedMinor: p.amount.minor, refundableMinor: p.amount.minor } };
-    case "authorized":
-      return { to: "authorized", set: { ...reference, authorizedMinor: p.amount.minor } };
-    case "requires_action":
-      return { to: "requires_action", set: { ...reference, actionUrl: outcome.url } };
-    case "pending":
-      return { to: "pending", set: reference };
-    case "declined":
-      return { to: "declined", set: { ...reference, error: outcome.reason } };
-    case "unknown":
-      return { to: "unknown", set: reference };
-  }
-}
-
 export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases {
   const { repository, cards } = deps;
   const now = deps.now ?? (() => new Date());
   const mutex = deps.mutex ?? createKeyedMutex();
+  const recorder = createOutcomeRecorder(repository, deps.log, now);
+  const applyPaymentOutcome = recorder.applyPaymentOutcome;
   const lockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
   function pspContext(shop: ShopConfig, test: boolean): PspContext {
@@ -134,22 +118,6 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       deps.log({ level: "error", msg: "PSP call failed", call: what, shopId: meta.shopId, requestId: meta.requestId, error: err instanceof Error ? err.message : String(err) });
       return { kind: "unknown", reason: "the payment provider call failed" } as T;
     }
-  }
-
-  /** Moves a payment by a PSP outcome; an outcome that would move it backwards is ignored. */
-  async function applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, meta: RequestMeta, event: string): Promise<PaymentRecord> {
-    const { to, set } = outcomeChange(p, outcome);
-    const detail = outcome.kind === "declined" || outcome.kind === "unknown" ? outcome.reason : undefined;
-    if (p.state === to && !openStates.includes(to)) return p;
-    if (!canMove(p.state, to)) {
-      deps.log({ level: "warn", msg: "ignored an outcome that would move a payment backwards", paymentId: p._id, shopId: p.shopId, from: p.state, to });
-      return p;
-    }
-    const updated = await repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, {
-      set: { ...set, state: to },
-      event: { at: now(), event, requestId: meta.requestId, state: to, ...(detail ? { detail } : {}) },
-    });
-    return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
   }
 
   /** Runs `task` alone for this payment; answers from the record if it overruns the budget. */
@@ -183,7 +151,10 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       refundReservedMinor: 0,
       refundedMinor: 0,
       activeOperation: null,
+      refundsInFlight: [],
       timeline: [{ at, event: "payment received", requestId: meta.requestId, state: "received" }],
+      callbacks: [],
+      nextCallbackAt: null,
       createdAt: at,
       updatedAt: at,
       ...fields,
@@ -273,7 +244,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           if (kind === "void") return connector.void(ctx, base);
           return connector.refund(ctx, { ...base, amount: money });
         });
-        return settleOperation(op, reserved, outcome, meta);
+        return recorder.settleOperation(op, outcome, meta);
       },
       () => repository.findOperation(kind, meta.shopId, id),
     );
@@ -307,52 +278,11 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       const minor = op.amount?.minor ?? 0;
       return repository.updatePayment(p.shopId, p._id, { states: ["captured", "partially_refunded"], refundableAtLeast: minor }, {
         inc: { refundableMinor: -minor, refundReservedMinor: minor },
+        addRefundInFlight: { id: op._id, minor },
         event,
       });
     }
     return repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event });
-  }
-
-  /** Records the PSP's answer on the operation and the payment. */
-  async function settleOperation(op: OperationRecord, p: PaymentRecord, outcome: OperationOutcome, meta: RequestMeta): Promise<OperationRecord | null> {
-    const reference = "reference" in outcome && outcome.reference ? { channelId: outcome.reference } : {};
-    if (outcome.kind === "pending" || outcome.kind === "unknown") {
-      // The payment stays held until reconciliation learns the outcome.
-      await repository.updatePayment(p.shopId, p._id, {}, {
-        event: { at: now(), event: `${op.kind} ${outcome.kind}`, requestId: meta.requestId, operation: { kind: op.kind, id: op._id }, ...(outcome.kind === "unknown" ? { detail: outcome.reason } : {}) },
-      });
-      return outcome.reference ? ((await repository.finishOperation(op.kind, op.shopId, op._id, reference)) ?? op) : op;
-    }
-    const succeeded = outcome.kind === "succeeded";
-    const finished = await repository.finishOperation(op.kind, op.shopId, op._id, {
-      ...reference,
-      state: succeeded ? "succeeded" : "failed",
-      ...(succeeded ? {} : { error: outcome.reason }),
-    });
-    const event = { at: now(), event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`, requestId: meta.requestId, operation: { kind: op.kind, id: op._id }, ...(succeeded ? {} : { detail: outcome.reason }) };
-    const minor = op.amount?.minor ?? p.amount.minor;
-    if (op.kind === "refund") {
-      if (succeeded) {
-        const after = await repository.updatePayment(p.shopId, p._id, {}, { inc: { refundReservedMinor: -minor, refundedMinor: minor }, event });
-        if (after && after.refundedMinor >= after.capturedMinor) {
-          await repository.updatePayment(p.shopId, p._id, { states: ["captured", "partially_refunded"] }, { set: { state: "refunded" }, event: { ...event, event: "fully refunded", state: "refunded" } });
-        } else if (after?.state === "captured") {
-          await repository.updatePayment(p.shopId, p._id, { states: ["captured"] }, { set: { state: "partially_refunded" }, event: { ...event, event: "partially refunded", state: "partially_refunded" } });
-        }
-      } else {
-        await repository.updatePayment(p.shopId, p._id, {}, { inc: { refundReservedMinor: -minor, refundableMinor: minor }, event });
-      }
-    } else if (succeeded && op.kind === "capture") {
-      await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, {
-        set: { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor },
-        event: { ...event, state: "captured" },
-      });
-    } else if (succeeded) {
-      await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set: { state: "voided", activeOperation: null }, event: { ...event, state: "voided" } });
-    } else {
-      await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set: { activeOperation: null }, event });
-    }
-    return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));
   }
 
   async function refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {

@@ -34,6 +34,37 @@ export interface TimelineEvent {
   detail?: string;
 }
 
+export type CallbackKind = "payment" | "pre_authorize" | "capture" | "void" | "refund";
+
+/** One try at delivering a callback. */
+export interface CallbackAttempt {
+  at: Date;
+  /** HTTP status, when Genstore answered. */
+  httpStatus?: number;
+  /** Network error, timeout, or the start of Genstore's error body. */
+  error?: string;
+  durationMs: number;
+}
+
+/**
+ * A result for Genstore's Update * result API, kept on the payment it belongs to (the outbox):
+ * written in the same update as the state change it reports, and never changed after.
+ */
+export interface CallbackRecord {
+  /** `${kind}:${targetId}`: one result per payment, pre-authorization or operation. */
+  id: string;
+  kind: CallbackKind;
+  /** paymentId, or the captureId / voidId / refundId. */
+  targetId: string;
+  body: Record<string, unknown>;
+  state: "pending" | "delivered" | "parked";
+  attempts: CallbackAttempt[];
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  deliveredAt?: Date;
+  parkedReason?: string;
+}
+
 export interface PaymentRecord {
   /** Genstore's paymentId: the unique _id is the claim that answers duplicates once. */
   _id: string;
@@ -66,7 +97,13 @@ export interface PaymentRecord {
   refundedMinor: number;
   /** A capture or void in flight holds the payment; nothing else may capture or void it. */
   activeOperation: { kind: "capture" | "void"; id: string } | null;
+  /** Refunds sent to the PSP and not settled yet; their amounts are in refundReservedMinor. */
+  refundsInFlight: { id: string; minor: number }[];
   timeline: TimelineEvent[];
+  /** The outbox: results for Genstore, delivered in this order. */
+  callbacks: CallbackRecord[];
+  /** When the dispatcher should look at this payment next; null when nothing is pending. */
+  nextCallbackAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -103,12 +140,18 @@ export interface PaymentGuard {
   /** The capture or void in flight is this one. */
   activeOperationId?: string;
   refundableAtLeast?: number;
+  /** This refund is still in flight (settling it twice is impossible). */
+  refundInFlightId?: string;
 }
 
 export interface PaymentChange {
-  set?: Partial<Omit<PaymentRecord, "_id" | "shopId" | "timeline">>;
+  set?: Partial<Omit<PaymentRecord, "_id" | "shopId" | "timeline" | "callbacks" | "refundsInFlight">>;
   inc?: Partial<Record<"refundableMinor" | "refundReservedMinor" | "refundedMinor", number>>;
   event: TimelineEvent;
+  /** A result for Genstore, written in the same update (transactional outbox). */
+  callback?: CallbackRecord;
+  addRefundInFlight?: { id: string; minor: number };
+  removeRefundInFlight?: string;
 }
 
 /** Storage the use cases need; src/store implements it on MongoDB. */
@@ -123,4 +166,13 @@ export interface PaymentRepository {
   /** Changes an operation that is still processing; returns it, or null if it was already final. */
   finishOperation(kind: OperationKind, shopId: string, id: string, set: Partial<OperationRecord>): Promise<OperationRecord | null>;
   deleteOperation(kind: OperationKind, shopId: string, id: string): Promise<void>;
+  findPaymentByIdempotencyKey(idempotencyKey: string): Promise<PaymentRecord | null>;
+  /** Payments whose outbox needs a look at or before `now`. */
+  findDueCallbacks(now: Date, limit: number): Promise<PaymentRecord[]>;
+  /** Replaces the outbox after a delivery attempt (the caller holds the payment's lock). */
+  saveCallbacks(shopId: string, paymentId: string, callbacks: CallbackRecord[], nextCallbackAt: Date | null): Promise<void>;
+  findParkedCallbacks(shopId: string | undefined, limit: number): Promise<PaymentRecord[]>;
+  /** Payments in `states` last changed before `before`, for reconciliation. */
+  findStalePayments(states: readonly PaymentState[], before: Date, limit: number): Promise<PaymentRecord[]>;
+  findStaleOperations(kind: OperationKind, before: Date, limit: number): Promise<OperationRecord[]>;
 }

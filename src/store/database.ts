@@ -55,8 +55,13 @@ export async function openDatabase(
 }
 
 async function ensureIndexes(db: Db): Promise<void> {
-  await db.collection("payments").createIndex({ shopId: 1, createdAt: -1 });
+  const payments = db.collection("payments");
+  await payments.createIndex({ shopId: 1, createdAt: -1 });
+  await payments.createIndex({ nextCallbackAt: 1 });
+  await payments.createIndex({ idempotencyKey: 1 });
+  await payments.createIndex({ state: 1, updatedAt: 1 });
   for (const name of ["captures", "voids", "refunds"]) {
     await db.collection(name).createIndex({ paymentId: 1 });
+    await db.collection(name).createIndex({ state: 1, updatedAt: 1 });
   }
 }

@@ -34,6 +34,7 @@ function guardFilter(shopId: string, paymentId: string, guard: PaymentGuard): Fi
   if (guard.idle) filter.activeOperation = null;
   if (guard.activeOperationId !== undefined) filter["activeOperation.id"] = guard.activeOperationId;
   if (guard.refundableAtLeast !== undefined) filter.refundableMinor = { $gte: guard.refundableAtLeast };
+  if (guard.refundInFlightId !== undefined) filter["refundsInFlight.id"] = guard.refundInFlightId;
   return filter;
 }
 
@@ -44,11 +45,16 @@ export function createPaymentRepository(db: Db): PaymentRepository {
     claimPayment: (record) => claim(payments, record),
     findPayment: (shopId, paymentId) => payments.findOne({ _id: paymentId, shopId }),
     async updatePayment(shopId, paymentId, guard, change) {
-      const update: UpdateFilter<PaymentRecord> = {
-        $set: { ...change.set, updatedAt: change.event.at },
-        $push: { timeline: change.event },
-      };
+      const push: Record<string, unknown> = { timeline: change.event };
+      const set: Record<string, unknown> = { ...change.set, updatedAt: change.event.at };
+      if (change.callback) {
+        push.callbacks = change.callback;
+        set.nextCallbackAt = change.event.at;
+      }
+      if (change.addRefundInFlight) push.refundsInFlight = change.addRefundInFlight;
+      const update: UpdateFilter<PaymentRecord> = { $set: set as never, $push: push as never };
       if (change.inc) update.$inc = change.inc;
+      if (change.removeRefundInFlight !== undefined) update.$pull = { refundsInFlight: { id: change.removeRefundInFlight } } as never;
       return payments.findOneAndUpdate(guardFilter(shopId, paymentId, guard), update, { returnDocument: "after" });
     },
     claimOperation: (record) => claim(operations(record.kind), record),
@@ -58,5 +64,16 @@ export function createPaymentRepository(db: Db): PaymentRepository {
     async deleteOperation(kind, shopId, id) {
       await operations(kind).deleteOne({ _id: id, shopId, state: "processing" });
     },
+    findPaymentByIdempotencyKey: (idempotencyKey) => payments.findOne({ idempotencyKey }),
+    findDueCallbacks: (now, limit) => payments.find({ nextCallbackAt: { $lte: now } }).sort({ nextCallbackAt: 1 }).limit(limit).toArray(),
+    async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
+      await payments.updateOne({ _id: paymentId, shopId }, { $set: { callbacks, nextCallbackAt } });
+    },
+    findParkedCallbacks: (shopId, limit) =>
+      payments.find({ "callbacks.state": "parked", ...(shopId ? { shopId } : {}) }).sort({ updatedAt: 1 }).limit(limit).toArray(),
+    findStalePayments: (states, before, limit) =>
+      payments.find({ state: { $in: [...states] }, updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray(),
+    findStaleOperations: (kind, before, limit) =>
+      operations(kind).find({ state: "processing", updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray(),
   };
 }

@@ -1,0 +1,115 @@
+import { operationCallback, paymentCallback } from "../callbacks/callbackBody.js";
+import type { OperationOutcome, PaymentOutcome } from "../psp/connector.js";
+import type { CallbackRecord, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
+import { canMove, openStates, statesBefore } from "./stateMachine.js";
+
+/** Who caused a change: the request (or the job) it came from, for the timeline. */
+export interface Cause {
+  requestId: string;
+}
+
+export interface OutcomeRecorder {
+  /** Moves a payment by a PSP outcome; an outcome that would move it backwards is ignored. */
+  applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, cause: Cause, event: string): Promise<PaymentRecord>;
+  /** Fails a payment whose outcome never came (expired 3-D Secure or checkout). */
+  failPayment(p: PaymentRecord, reason: string, cause: Cause): Promise<PaymentRecord>;
+  /** Records the PSP's answer to a capture, void or refund on the payment, then on the operation. */
+  settleOperation(op: OperationRecord, outcome: OperationOutcome, cause: Cause): Promise<OperationRecord | null>;
+}
+
+/** The state a PSP outcome puts a payment in, and what we record with it. */
+function outcomeChange(p: PaymentRecord, outcome: PaymentOutcome): { to: PaymentState; set: Partial<PaymentRecord> } {
+  const reference = "reference" in outcome && outcome.reference ? { channelPaymentId: outcome.reference } : {};
+  switch (outcome.kind) {
+    case "approved":
+      return { to: "captured", set: { ...reference, authorizedMinor: p.amount.minor, capturedMinor: p.amount.minor, refundableMinor: p.amount.minor } };
+    case "authorized":
+      return { to: "authorized", set: { ...reference, authorizedMinor: p.amount.minor } };
+    case "requires_action":
+      return { to: "requires_action", set: { ...reference, actionUrl: outcome.url } };
+    case "pending":
+      return { to: "pending", set: reference };
+    case "declined":
+      return { to: "declined", set: { ...reference, error: outcome.reason } };
+    case "unknown":
+      return { to: "unknown", set: reference };
+  }
+}
+
+/** The result Genstore must hear of when a payment enters `to`, if any (design §2.7). */
+function paymentResult(p: PaymentRecord, to: PaymentState, error: string | undefined, at: Date): CallbackRecord | undefined {
+  if (to === "captured") return paymentCallback(p, "payment", true, undefined, at);
+  if (to === "authorized") return paymentCallback(p, "pre_authorize", true, undefined, at);
+  if (to === "declined" || to === "failed") return paymentCallback(p, "payment", false, error, at);
+  return undefined;
+}
+
+/**
+ * The one place where PSP outcomes change payments and operations. Every final result is
+ * written together with its callback, in one single-document update (design §4).
+ */
+export function createOutcomeRecorder(repository: PaymentRepository, log: (e: Record<string, unknown>) => void, now: () => Date): OutcomeRecorder {
+  async function move(p: PaymentRecord, to: PaymentState, set: Partial<PaymentRecord>, cause: Cause, event: string, detail?: string): Promise<PaymentRecord> {
+    if (p.state === to && !openStates.includes(to)) return p;
+    if (!canMove(p.state, to)) {
+      log({ level: "warn", msg: "ignored an outcome that would move a payment backwards", paymentId: p._id, shopId: p.shopId, from: p.state, to });
+      return p;
+    }
+    const at = now();
+    const callback = p.state === to ? undefined : paymentResult({ ...p, ...set }, to, detail ?? set.error, at);
+    const updated = await repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, {
+      set: { ...set, state: to },
+      event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
+      ...(callback ? { callback } : {}),
+    });
+    return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
+  }
+
+  return {
+    applyPaymentOutcome(p, outcome, cause, event) {
+      const { to, set } = outcomeChange(p, outcome);
+      const detail = outcome.kind === "declined" || outcome.kind === "unknown" ? outcome.reason : undefined;
+      return move(p, to, set, cause, event, detail);
+    },
+
+    failPayment(p, reason, cause) {
+      return move(p, "failed", { error: reason }, cause, "payment expired", reason);
+    },
+
+    async settleOperation(op, outcome, cause) {
+      const at = now();
+      const operation = { kind: op.kind, id: op._id };
+      const p = await repository.findPayment(op.shopId, op.paymentId);
+      if (!p) return op;
+      if (outcome.kind === "pending" || outcome.kind === "unknown") {
+        // The payment stays held until reconciliation learns the outcome.
+        await repository.updatePayment(p.shopId, p._id, {}, {
+          event: { at, event: `${op.kind} ${outcome.kind}`, requestId: cause.requestId, operation, ...(outcome.kind === "unknown" ? { detail: outcome.reason } : {}) },
+        });
+        return outcome.reference ? ((await repository.finishOperation(op.kind, op.shopId, op._id, { channelId: outcome.reference })) ?? op) : op;
+      }
+      const succeeded = outcome.kind === "succeeded";
+      const channelId = outcome.reference ?? op.channelId;
+      const error = succeeded ? undefined : outcome.reason;
+      const callback = operationCallback(op, channelId, succeeded, error, at);
+      const event = { at, event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`, requestId: cause.requestId, operation, ...(error ? { detail: error } : {}) };
+      const minor = op.amount?.minor ?? p.amount.minor;
+      if (op.kind === "refund") {
+        const to: PaymentState = p.refundedMinor + minor >= p.capturedMinor ? "refunded" : "partially_refunded";
+        await repository.updatePayment(p.shopId, p._id, { refundInFlightId: op._id }, succeeded
+          ? { inc: { refundReservedMinor: -minor, refundedMinor: minor }, set: { state: to }, removeRefundInFlight: op._id, callback, event: { ...event, state: to } }
+          : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: op._id, callback, event });
+      } else {
+        const set: Partial<PaymentRecord> = !succeeded
+          ? { activeOperation: null }
+          : op.kind === "capture"
+            ? { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor }
+            : { state: "voided", activeOperation: null };
+        await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } });
+      }
+      // The operation's own record follows; its result is already safe in the outbox.
+      const finished = await repository.finishOperation(op.kind, op.shopId, op._id, { channelId, state: succeeded ? "succeeded" : "failed", ...(error ? { error } : {}) });
+      return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));
+    },
+  };
+}

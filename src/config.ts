@@ -21,7 +21,16 @@ export interface Config {
   production: boolean;
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
-  sandbox: { latencyMs: number; asyncDelayMs: number };
+  sandbox: { latencyMs: number; asyncDelayMs: number; webhookSecret: string | undefined };
+  callbacks: {
+    pollMs: number;
+    timeoutMs: number;
+    backoffBaseMs: number;
+    backoffMaxMs: number;
+    retryWindowMs: number;
+    rateLimit: { capacity: number; perSecond: number };
+  };
+  reconcile: { intervalMs: number; minAgeMs: number; actionExpiryMs: number };
   /** The default shop's settings, for single-merchant deployments (design §2.8). */
   defaultShop: {
     psp: string;
@@ -112,6 +121,23 @@ export function loadConfig(env: Env = process.env): Config {
     sandbox: {
       latencyMs: integer(env, "SANDBOX_LATENCY_MS", 0, 0, 60_000),
       asyncDelayMs: integer(env, "SANDBOX_ASYNC_DELAY_MS", 5000, 0, 3_600_000),
+      webhookSecret: env.SANDBOX_WEBHOOK_SECRET || undefined,
+    },
+    callbacks: {
+      pollMs: integer(env, "CALLBACK_POLL_MS", 500, 10, 60_000),
+      timeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 10_000, 100, 120_000),
+      backoffBaseMs: integer(env, "CALLBACK_BACKOFF_BASE_MS", 1000, 1, 3_600_000),
+      backoffMaxMs: integer(env, "CALLBACK_BACKOFF_MAX_MS", 3_600_000, 1, 86_400_000),
+      retryWindowMs: integer(env, "CALLBACK_RETRY_HOURS", 72, 72, 24 * 365) * 3_600_000,
+      rateLimit: {
+        capacity: integer(env, "GENSTORE_RATE_LIMIT_BURST", 40, 1, 100_000),
+        perSecond: integer(env, "GENSTORE_RATE_LIMIT_PER_SECOND", 2, 1, 100_000),
+      },
+    },
+    reconcile: {
+      intervalMs: integer(env, "RECONCILE_INTERVAL_MS", 30_000, 100, 3_600_000),
+      minAgeMs: integer(env, "RECONCILE_MIN_AGE_MS", 60_000, 0, 86_400_000),
+      actionExpiryMs: integer(env, "PAYMENT_ACTION_EXPIRY_MS", 30 * 60_000, 1000, 7 * 86_400_000),
     },
     defaultShop: {
       psp: env.DEFAULT_SHOP_PSP || "sandbox",

@@ -22,7 +22,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const db = await openDatabase(config, (line) => log({ level: "info", msg: line }));
   let publicUrl = config.publicUrl ?? "";
   const startedAt = new Date();
-  const handler = createApp({
+  const app = createApp({
     db: db.db,
     cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key }),
     secretBox: createSecretBox(secretsKey.key),
@@ -37,11 +37,14 @@ export async function main(env: Record<string, string | undefined> = process.env
     maxBodyBytes: config.maxBodyBytes,
     pspTimeoutMs: config.pspTimeoutMs,
     sandbox: config.sandbox,
+    callbacks: config.callbacks,
+    reconcile: config.reconcile,
     publicUrl: () => publicUrl,
     log,
   });
-  const server = await listen(handler, config.port, config.host);
+  const server = await listen(app.handler, config.port, config.host);
   publicUrl ||= server.url;
+  app.start();
   log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
   log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, activeKeys: keyring.keys.length, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
@@ -50,6 +53,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     port: server.port,
     async stop() {
       await server.close();
+      await app.stop();
       await db.close();
     },
   };

@@ -94,9 +94,10 @@ export function createOutcomeRecorder(repository: PaymentRepository, log: (e: Re
       const callback = operationCallback(op, channelId, succeeded, error, at);
       const event = { at, event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`, requestId: cause.requestId, operation, ...(error ? { detail: error } : {}) };
       const minor = op.amount?.minor ?? p.amount.minor;
+      let updated: PaymentRecord | null;
       if (op.kind === "refund") {
         const to: PaymentState = p.refundedMinor + minor >= p.capturedMinor ? "refunded" : "partially_refunded";
-        await repository.updatePayment(p.shopId, p._id, { refundInFlightId: op._id }, succeeded
+        updated = await repository.updatePayment(p.shopId, p._id, { refundInFlightId: op._id }, succeeded
           ? { inc: { refundReservedMinor: -minor, refundedMinor: minor }, set: { state: to }, removeRefundInFlight: op._id, callback, event: { ...event, state: to } }
           : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: op._id, callback, event });
       } else {
@@ -105,7 +106,12 @@ export function createOutcomeRecorder(repository: PaymentRepository, log: (e: Re
           : op.kind === "capture"
             ? { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor }
             : { state: "voided", activeOperation: null };
-        await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } });
+        updated = await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } });
+      }
+      // The payment was never held for this operation (a crash between claiming and holding),
+      // or was settled before: Genstore still hears the result, once.
+      if (!updated && !p.callbacks.some((c) => c.id === callback.id)) {
+        await repository.updatePayment(p.shopId, p._id, {}, { callback, event });
       }
       // The operation's own record follows; its result is already safe in the outbox.
       const finished = await repository.finishOperation(op.kind, op.shopId, op._id, { channelId, state: succeeded ? "succeeded" : "failed", ...(error ? { error } : {}) });

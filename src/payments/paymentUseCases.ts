@@ -19,7 +19,7 @@ import type {
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { CardDetails } from "../crypto/cardData.js";
 import { CardDecryptionError } from "../crypto/genstoreV1.js";
-import type { Connector, OperationOutcome, PaymentOutcome, PspContext } from "../psp/connector.js";
+import type { Connector, OperationOutcome, PaymentOutcome, PspContext, WebhookEvent } from "../psp/connector.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 import { withinBudget } from "./budget.js";
 import { PaymentError, failedPrecondition, invalidArgument, notFound } from "./errors.js";
@@ -69,7 +69,16 @@ export interface PaymentUseCases {
   returnFromPsp(meta: RequestMeta, paymentId: string): Promise<{ redirectTo: string }>;
   /** Asks the PSP about a payment whose outcome is open and applies the answer. */
   refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null>;
+  /** Asks the PSP about a capture, void or refund still processing and settles it. */
+  refreshOperation(meta: RequestMeta, kind: OperationKind, id: string): Promise<OperationRecord | null>;
+  /** A payment still waiting for the buyer past its time: cancel it at the PSP and fail it. */
+  expirePayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null>;
+  /** Applies a verified PSP webhook; a late or repeated event never moves a final state back. */
+  applyWebhook(connectorName: string, event: WebhookEvent): Promise<"applied" | "unknown payment">;
 }
+
+/** The per-payment lock shared by the use cases and the callback dispatcher. */
+export const paymentLockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
 /** Hash of what defines an operation: the same id with another hash is a conflicting reuse. */
 function requestHash(parts: Record<string, unknown>): string {
@@ -100,7 +109,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   const mutex = deps.mutex ?? createKeyedMutex();
   const recorder = createOutcomeRecorder(repository, deps.log, now);
   const applyPaymentOutcome = recorder.applyPaymentOutcome;
-  const lockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
+  const lockKey = paymentLockKey;
 
   function pspContext(shop: ShopConfig, test: boolean): PspContext {
     return { mode: test ? "test" : "live", credentials: test ? shop.testCredentials : shop.liveCredentials, shopId: shop.shopId };
@@ -298,6 +307,44 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     });
   }
 
+  async function refreshOperation(meta: RequestMeta, kind: OperationKind, id: string): Promise<OperationRecord | null> {
+    const first = await repository.findOperation(kind, meta.shopId, id);
+    if (!first || first.state !== "processing") return first;
+    const shop = await deps.shops.get(meta.shopId);
+    return mutex.run(lockKey(meta.shopId, first.paymentId), async () => {
+      const op = await repository.findOperation(kind, meta.shopId, id);
+      const p = op && (await repository.findPayment(meta.shopId, op.paymentId));
+      if (!op || !p || op.state !== "processing") return op;
+      const connector = deps.connectors.get(p.psp);
+      const outcome = await callPsp(`${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), { idempotencyKey: op.idempotencyKey }));
+      if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
+      return recorder.settleOperation(op, outcome, meta);
+    });
+  }
+
+  async function expirePayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
+    const shop = await deps.shops.get(meta.shopId);
+    return mutex.run(lockKey(meta.shopId, paymentId), async () => {
+      const p = await repository.findPayment(meta.shopId, paymentId);
+      if (!p || !openStates.includes(p.state)) return p;
+      const connector = deps.connectors.get(p.psp);
+      const ctx = pspContext(shop, p.test);
+      const outcome = await callPsp("payment status", meta, () => connector.paymentStatus(ctx, { idempotencyKey: p.idempotencyKey }));
+      // Money already taken must be reported as taken; a decline is a decline.
+      if (outcome.kind === "approved" || outcome.kind === "declined") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
+      const reference = ("reference" in outcome && outcome.reference) || p.channelPaymentId;
+      if (reference) {
+        const cancelled = await callPsp("void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }));
+        if (cancelled.kind !== "succeeded") {
+          deps.log({ level: "warn", msg: "could not cancel an expired payment at the PSP; will try again", paymentId, shopId: meta.shopId, outcome: cancelled.kind });
+          return p;
+        }
+      }
+      const what = p.method === "card" ? "3-D Secure" : "the hosted payment page";
+      return recorder.failPayment(p, `the buyer did not complete ${what} in time`, meta);
+    });
+  }
+
   const operationAnswer = (op: OperationRecord | null) => ({ channelId: op?.channelId ?? "", error: op?.state === "failed" ? (op.error ?? "failed") : "" });
 
   return {
@@ -418,5 +465,19 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     },
 
     refreshPayment,
+    refreshOperation,
+    expirePayment,
+
+    async applyWebhook(connectorName, event) {
+      const found = await repository.findPaymentByIdempotencyKey(event.idempotencyKey);
+      if (!found || found.psp !== connectorName) return "unknown payment";
+      if (event.target !== "payment") return "applied";
+      const meta = { shopId: found.shopId, requestId: `webhook:${event.id}` };
+      await mutex.run(lockKey(found.shopId, found._id), async () => {
+        const p = await repository.findPayment(found.shopId, found._id);
+        if (p) await recorder.applyPaymentOutcome(p, event.outcome as PaymentOutcome, meta, `psp webhook: ${event.outcome.kind}`);
+      });
+      return "applied";
+    },
   };
 }

@@ -63,6 +63,8 @@ export interface CallbackRecord {
   createdAt: Date;
   deliveredAt?: Date;
   parkedReason?: string;
+  /** Set when an operator redelivers: the retry window starts again from here. */
+  retryFrom?: Date;
 }
 
 export interface PaymentRecord {

@@ -60,6 +60,20 @@ export interface OffsitePaymentInput {
   description: string;
 }
 
+/** A PSP's notification about a payment or an operation, after its signature was checked. */
+export interface WebhookEvent {
+  /** The PSP's event id: the same event delivered twice is applied once. */
+  id: string;
+  target: "payment" | "operation";
+  /** The idempotency key we sent when creating the payment or operation. */
+  idempotencyKey: string;
+  outcome: PaymentOutcome | OperationOutcome;
+}
+
+export class WebhookSignatureError extends Error {
+  override name = "WebhookSignatureError";
+}
+
 /** What every PSP connector implements (design §3). Connectors see no domain internals. */
 export interface Connector {
   readonly name: string;
@@ -73,4 +87,6 @@ export interface Connector {
   paymentStatus(ctx: PspContext, input: { idempotencyKey: string }): Promise<PaymentOutcome>;
   /** Status of a capture, void or refund, by its idempotency key. */
   operationStatus(ctx: PspContext, input: { idempotencyKey: string }): Promise<OperationOutcome>;
+  /** Checks a webhook's signature and reads it; throws WebhookSignatureError when it is not genuine. */
+  parseWebhook?(rawBody: Buffer, headers: Headers): WebhookEvent;
 }

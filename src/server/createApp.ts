@@ -1,22 +1,28 @@
+import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Db } from "mongodb";
 import { file_genstore_payment_v1_payment_service, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb.js";
 import { paymentServiceRoutes } from "../../gen/genstore/payment/v1/payment_service_routes.js";
+import { file_genstore_payment_v1_operations_service, OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb.js";
 import { file_genstore_payment_v1_shop_service, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb.js";
+import { createCallbackDispatcher, type DispatcherOptions } from "../callbacks/dispatcher.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { SecretBox } from "../crypto/secretBox.js";
 import { createGateway, type NodeRequest, type NodeResponse } from "../gateway/createGateway.js";
 import { PaymentError } from "../payments/errors.js";
-import { createPaymentUseCases } from "../payments/paymentUseCases.js";
+import { createKeyedMutex } from "../payments/keyedMutex.js";
+import { createPaymentUseCases, paymentLockKey } from "../payments/paymentUseCases.js";
+import { createReconciler, type ReconcilerOptions } from "../payments/reconciler.js";
 import { createShopDirectory, type ShopConfig } from "../payments/shops.js";
 import { createConnectorRegistry } from "../psp/registry.js";
 import { createSandboxConnector } from "../psp/sandbox/connector.js";
 import { createSandboxLedger } from "../psp/sandbox/ledger.js";
 import { createSandboxPages } from "../psp/sandbox/pages.js";
+import { createSandboxWebhookSender } from "../psp/sandbox/webhooks.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { httpStatusOf, toConnectError } from "./errorMapping.js";
@@ -25,7 +31,9 @@ import { createPaymentServiceImpl, type Logger } from "./paymentServiceImpl.js";
 import { createReflectionServiceImpl } from "./reflectionService.js";
 import { requestIdFrom, requestIdKey, shopIdKey } from "./requestContext.js";
 import { resolveShopId } from "./shop.js";
+import { createOperationsServiceImpl } from "./operationsServiceImpl.js";
 import { createShopServiceImpl } from "./shopServiceImpl.js";
+import { createWebhookRoute } from "./webhookRoute.js";
 
 export interface AppOptions {
   db: Db;
@@ -36,14 +44,24 @@ export interface AppOptions {
   defaultShop: ShopConfig | undefined;
   maxBodyBytes: number;
   pspTimeoutMs: number;
-  sandbox: { latencyMs: number; asyncDelayMs: number };
+  sandbox: { latencyMs: number; asyncDelayMs: number; webhookSecret?: string | undefined };
+  callbacks?: Omit<DispatcherOptions, "repository" | "shops" | "mutex" | "lockKey" | "log">;
+  reconcile?: Omit<ReconcilerOptions, "repository" | "useCases" | "log">;
   /** Base URL buyers reach us at; known only once the port is bound. */
   publicUrl: () => string;
   log: Logger;
 }
 
+export interface App {
+  handler: (req: NodeRequest, res: NodeResponse) => void;
+  /** Starts the callback dispatcher and the reconciler. */
+  start(): void;
+  /** Stops them, waiting for work under way. */
+  stop(): Promise<void>;
+}
+
 /** The services we serve over gRPC and Connect, as health and reflection list them. */
-export const servedServices = [PaymentService.typeName, ShopService.typeName, Health.typeName, ServerReflection.typeName] as const;
+export const servedServices = [PaymentService.typeName, ShopService.typeName, OperationsService.typeName, Health.typeName, ServerReflection.typeName] as const;
 
 function sendJson(res: NodeResponse, status: number, body: unknown): void {
   (res as ServerResponse).writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
@@ -70,21 +88,37 @@ function requestContextInterceptor(defaultShopId: string): Interceptor {
 }
 
 /** Composes the one request handler: health, card key, sandbox pages, returns, Genstore JSON routes, then Connect/gRPC. */
-export function createApp(opts: AppOptions): (req: NodeRequest, res: NodeResponse) => void {
+export function createApp(opts: AppOptions): App {
   const ledger = createSandboxLedger(opts.db);
-  const sandbox = createSandboxConnector({ ledger, publicUrl: opts.publicUrl, latencyMs: opts.sandbox.latencyMs, asyncDelayMs: opts.sandbox.asyncDelayMs });
+  // The sandbox signs its webhooks like a PSP; a secret per process is enough when none is set.
+  const webhookSecret = opts.sandbox.webhookSecret ?? randomBytes(32).toString("hex");
+  const sandboxWebhooks = createSandboxWebhookSender(webhookSecret, () => `${opts.publicUrl()}/psp/sandbox/webhooks`, opts.log);
+  const sandbox = createSandboxConnector({
+    ledger,
+    publicUrl: opts.publicUrl,
+    latencyMs: opts.sandbox.latencyMs,
+    asyncDelayMs: opts.sandbox.asyncDelayMs,
+    webhookSecret,
+    webhooks: sandboxWebhooks,
+  });
   const connectors = createConnectorRegistry([sandbox]);
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
+  const repository = createPaymentRepository(opts.db);
+  const mutex = createKeyedMutex();
   const useCases = createPaymentUseCases({
-    repository: createPaymentRepository(opts.db),
+    repository,
     shops,
     connectors,
     cards: opts.cards,
     publicUrl: opts.publicUrl,
     pspTimeoutMs: opts.pspTimeoutMs,
     log: opts.log,
+    mutex,
   });
+  const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log });
+  const reconciler = createReconciler({ ...opts.reconcile, repository, useCases, log: opts.log });
+  const webhookRoute = createWebhookRoute(connectors, useCases, opts.db, opts.log);
   const paymentImpl = createPaymentServiceImpl(useCases, opts.defaultShopId, opts.log);
   const isServing = async () => {
     try {
@@ -94,11 +128,18 @@ export function createApp(opts: AppOptions): (req: NodeRequest, res: NodeRespons
       return false;
     }
   };
-  const servedFiles = [file_genstore_payment_v1_payment_service, file_genstore_payment_v1_shop_service, file_health_v1_health, file_grpc_reflection_v1_reflection];
+  const servedFiles = [
+    file_genstore_payment_v1_payment_service,
+    file_genstore_payment_v1_shop_service,
+    file_genstore_payment_v1_operations_service,
+    file_health_v1_health,
+    file_grpc_reflection_v1_reflection,
+  ];
 
   const routes = (router: ConnectRouter) => {
     router.service(PaymentService, paymentImpl);
     router.service(ShopService, createShopServiceImpl(shopRepository, shops, connectors.names(), opts.log));
+    router.service(OperationsService, createOperationsServiceImpl(repository, dispatcher, opts.log));
     router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
     router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));
   };
@@ -112,7 +153,7 @@ export function createApp(opts: AppOptions): (req: NodeRequest, res: NodeRespons
     defaultShopId: opts.defaultShopId,
     log: opts.log,
   });
-  const sandboxPages = createSandboxPages(ledger);
+  const sandboxPages = createSandboxPages(ledger, (entry) => sandboxWebhooks.chargeUpdated(entry));
 
   /** GET /return/{shopId}/{paymentId}: the buyer is back from a PSP page (3-D Secure, checkout). */
   async function returnRoute(req: NodeRequest, res: NodeResponse, shopId: string, paymentId: string): Promise<void> {
@@ -129,7 +170,7 @@ export function createApp(opts: AppOptions): (req: NodeRequest, res: NodeRespons
     }
   }
 
-  return (req, res) => {
+  const handler = (req: NodeRequest, res: NodeResponse): void => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") {
@@ -149,6 +190,11 @@ export function createApp(opts: AppOptions): (req: NodeRequest, res: NodeRespons
       opts.log({ level: "error", msg: "unhandled request failure", error: String(err) });
       if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
     };
+    const hook = /^\/psp\/([a-z0-9_-]+)\/webhooks$/.exec(path);
+    if (hook?.[1]) {
+      webhookRoute(req, res, hook[1]).catch(fail);
+      return;
+    }
     if (path.startsWith("/sandbox/")) {
       sandboxPages(req, res).then((handled) => {
         if (!handled) sendJson(res, 404, { error: `no route for ${req.method} ${path}` });
@@ -158,5 +204,18 @@ export function createApp(opts: AppOptions): (req: NodeRequest, res: NodeRespons
     gateway(req, res).then((handled) => {
       if (!handled) connect(req as never, res as never);
     }, fail);
+  };
+
+  return {
+    handler,
+    start() {
+      dispatcher.start();
+      reconciler.start();
+    },
+    async stop() {
+      sandbox.stop();
+      await Promise.all([dispatcher.stop(), reconciler.stop()]);
+      await sandboxWebhooks.flush();
+    },
   };
 }

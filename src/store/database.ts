@@ -54,7 +54,7 @@ export async function openDatabase(
   };
 }
 
-async function ensureIndexes(db: Db): Promise<void> {
+export async function ensureIndexes(db: Db): Promise<void> {
   const payments = db.collection("payments");
   await payments.createIndex({ shopId: 1, createdAt: -1 });
   await payments.createIndex({ nextCallbackAt: 1 });

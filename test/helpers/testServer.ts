@@ -5,7 +5,8 @@ import { createCardDecryptor, type CardDecryptor } from "../../src/crypto/cardDe
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { createSecretBox } from "../../src/crypto/secretBox";
 import type { ShopConfig } from "../../src/payments/shops";
-import { createApp } from "../../src/server/createApp";
+import { createApp, type App, type AppOptions } from "../../src/server/createApp";
+import { ensureIndexes } from "../../src/store/database";
 import { listen } from "../../src/server/createServer";
 import { createShopRepository } from "../../src/store/shopRepository";
 
@@ -13,6 +14,7 @@ export interface TestServer {
   url: string;
   port: number;
   db: Db;
+  app: App;
   cards: CardDecryptor;
   publicKey: string;
   logs: Record<string, unknown>[];
@@ -26,6 +28,12 @@ export interface TestServerOptions {
   maxBodyBytes?: number;
   pspTimeoutMs?: number;
   sandbox?: { latencyMs: number; asyncDelayMs: number };
+  /** Where the default shop's callbacks go (a fake Genstore); none when unset. */
+  callbackBaseUrl?: string;
+  callbacks?: AppOptions["callbacks"];
+  reconcile?: AppOptions["reconcile"];
+  /** Start the dispatcher and the reconciler (default true). */
+  background?: boolean;
 }
 
 export const testSecretsKey = randomBytes(32);
@@ -37,6 +45,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const client = new MongoClient(uri);
   await client.connect();
   const db = client.db(`test_${randomBytes(6).toString("hex")}`);
+  await ensureIndexes(db);
   const key = parsePrivateKey(generateCardKeyPem(), "test key");
   const cards = createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: randomBytes(32) });
   const logs: Record<string, unknown>[] = [];
@@ -49,13 +58,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     testCredentials: { merchantId: `m-${shopId}-test` },
     liveCredentials: { merchantId: `m-${shopId}-live` },
     genstoreAccessToken: `token-${shopId}`,
-    callbackBaseUrl: `https://${shopId}.genmystore.com`,
+    callbackBaseUrl: opts.callbackBaseUrl ?? "http://127.0.0.1:9/genstore-unreachable",
     manualCaptureMeansAuthorizeOnly: true,
     createdAt: at,
     updatedAt: at,
   });
   let url = "";
-  const handler = createApp({
+  const app = createApp({
     db,
     cards,
     secretBox,
@@ -64,16 +73,20 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
     sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 },
+    callbacks: { pollMs: 50, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
+    reconcile: { intervalMs: 200, minAgeMs: 500, ...opts.reconcile },
     publicUrl: () => url,
     log: (e) => logs.push(e),
   });
-  const server = await listen(handler, 0, "127.0.0.1");
+  const server = await listen(app.handler, 0, "127.0.0.1");
   url = server.url;
+  if (opts.background !== false) app.start();
   const shops = createShopRepository(db, secretBox);
   return {
     url,
     port: server.port,
     db,
+    app,
     cards,
     publicKey: key.publicKeySpki,
     logs,
@@ -82,6 +95,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     },
     async stop() {
       await server.close();
+      await app.stop();
       await db.dropDatabase().catch(() => {});
       await client.close();
     },

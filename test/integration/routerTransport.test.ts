@@ -54,7 +54,7 @@ function transportFor(shopId: string) {
   const useCases = createPaymentUseCases({
     repository: createPaymentRepository(db),
     shops: createShopDirectory(createShopRepository(db, secretBox), undefined),
-    connectors: createConnectorRegistry([createSandboxConnector({ ledger: createSandboxLedger(db), publicUrl })]),
+    connectors: createConnectorRegistry([createSandboxConnector({ ledger: createSandboxLedger(db), publicUrl, webhookSecret: "test" })]),
     cards: createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: randomBytes(32) }),
     publicUrl,
     pspTimeoutMs: 5000,

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Connector, OperationOutcome, PaymentOutcome, PspContext } from "../connector.js";
 import type { LedgerEntry, SandboxLedger } from "./ledger.js";
 import { behaviourOf } from "./testCards.js";
+import { verifySandboxSignature, type SandboxWebhookSender } from "./webhooks.js";
 
 export interface SandboxOptions {
   ledger: SandboxLedger;
@@ -11,6 +12,9 @@ export interface SandboxOptions {
   latencyMs?: number;
   /** How long the asynchronous card (…0259) stays pending. */
   asyncDelayMs?: number;
+  /** Signs webhooks; the sender posts them to our webhook endpoint. */
+  webhookSecret: string;
+  webhooks?: SandboxWebhookSender;
   now?: () => Date;
 }
 
@@ -52,10 +56,27 @@ function operationOutcome(entry: LedgerEntry): OperationOutcome {
  * The built-in `sandbox` PSP (design §2.10): behaves like an external PSP, driven by test
  * cards, with its own ledger keyed by the idempotency keys it receives.
  */
-export function createSandboxConnector(opts: SandboxOptions): Connector & { settle(entry: LedgerEntry): Promise<LedgerEntry> } {
+export function createSandboxConnector(opts: SandboxOptions): Connector & { settle(entry: LedgerEntry): Promise<LedgerEntry>; stop(): void } {
   const { ledger } = opts;
   const now = opts.now ?? (() => new Date());
   const asyncDelayMs = opts.asyncDelayMs ?? 5000;
+  const timers = new Set<NodeJS.Timeout>();
+
+  /** Settles an asynchronous charge when its time comes and says so by webhook. */
+  function settleLater(entry: LedgerEntry): void {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      void ledger
+        .byReference(entry.reference)
+        .then((e) => (e ? settle(e) : null))
+        .then((e) => {
+          if (e && e.status !== "pending") opts.webhooks?.chargeUpdated(e);
+        })
+        .catch(() => {});
+    }, asyncDelayMs);
+    t.unref();
+    timers.add(t);
+  }
 
   /** Settles an asynchronous charge whose time has come. */
   async function settle(entry: LedgerEntry): Promise<LedgerEntry> {
@@ -96,7 +117,8 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       if (charge.status !== "authorized") reason = `charge is ${charge.status}, not authorized`;
       else if (amount > charge.amount) reason = "capture amount exceeds the authorized amount";
     } else if (type === "void") {
-      if (charge.status !== "authorized") reason = `charge is ${charge.status}, not authorized`;
+      // A charge still waiting for the buyer can be cancelled too.
+      if (!["authorized", "requires_action", "pending"].includes(charge.status)) reason = `charge is ${charge.status}, not authorized`;
     } else {
       if (charge.status !== "captured") reason = `charge is ${charge.status}, not captured`;
       else if (charge.refundsFail) reason = "refund failed: this test card refuses refunds";
@@ -115,7 +137,9 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     if (claimed.conflict) return { kind: "failed", reason: "idempotency key reused with different parameters" };
     if (claimed.inserted && !reason) {
       if (type === "capture") await ledger.update(charge._id, { status: "captured", capturedAmount: amount });
-      if (type === "void") await ledger.update(charge._id, { status: "voided" });
+      if (type === "void") {
+        await ledger.update(charge._id, charge.status === "authorized" ? { status: "voided" } : { status: "cancelled", reason: "cancelled by the merchant" });
+      }
       if (type === "refund") await ledger.update(charge._id, { refundedAmount: (charge.refundedAmount ?? 0) + amount });
     }
     return operationOutcome(claimed.entry);
@@ -123,8 +147,12 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
 
   return {
     name: "sandbox",
-    capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: false },
+    capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: true },
     settle,
+    stop() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
 
     async payWithCard(ctx, input) {
       await sleep(opts.latencyMs ?? 0);
@@ -156,6 +184,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
         ...(status === "pending" ? { settlesAt: new Date(now().getTime() + asyncDelayMs) } : {}),
       });
       if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
+      if (claimed.inserted && status === "pending") settleLater(claimed.entry);
       // The charge is booked, but the answer is lost on the way back: only a status query tells.
       if (behaviour === "error_after_charge") return { kind: "unknown", reason: "sandbox: the PSP timed out" };
       return chargeOutcome(await settle(claimed.entry), opts.publicUrl());
@@ -187,6 +216,12 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       const entry = await ledger.byKey(merchantOf(ctx), input.idempotencyKey);
       if (!entry) return { kind: "declined", reason: "the PSP has no such payment" };
       return chargeOutcome(await settle(entry), opts.publicUrl());
+    },
+
+    parseWebhook(rawBody, headers) {
+      const event = verifySandboxSignature(opts.webhookSecret, rawBody, headers.get("sandbox-signature"), now().getTime());
+      const entry = { reference: event.data.reference, status: event.data.status, reason: event.data.reason } as LedgerEntry;
+      return { id: event.id, target: "payment", idempotencyKey: event.data.idempotencyKey, outcome: chargeOutcome(entry, opts.publicUrl()) };
     },
 
     async operationStatus(ctx, input) {

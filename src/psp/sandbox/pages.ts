@@ -70,7 +70,7 @@ const choices: Record<string, Record<string, { status: LedgerEntry["status"] | "
  * checkout. A choice updates the sandbox's ledger, then the shopper goes to the return URL the
  * charge was created with (our return endpoint), as with a real PSP.
  */
-export function createSandboxPages(ledger: SandboxLedger) {
+export function createSandboxPages(ledger: SandboxLedger, onChargeUpdated: (entry: LedgerEntry) => void = () => {}) {
   return async function sandboxPages(req: Req, res: Res): Promise<boolean> {
     const m = /^\/sandbox\/(3ds|checkout)\/(ch_[0-9a-f]{24})$/.exec((req.url ?? "").split("?")[0] ?? "");
     if (!m || !m[1] || !m[2]) return false;
@@ -104,11 +104,13 @@ export function createSandboxPages(ledger: SandboxLedger) {
     // Only the first choice counts, as on a real PSP page.
     if (entry.status === "requires_action") {
       const status = choice.status === "approve" ? (entry.capture ? "captured" : "authorized") : choice.status;
-      await ledger.update(entry._id, {
+      const change = {
         status,
         ...(choice.reason ? { reason: choice.reason } : {}),
         ...(status === "captured" ? { capturedAmount: entry.amount } : {}),
-      });
+      } as Partial<LedgerEntry>;
+      await ledger.update(entry._id, change);
+      onChargeUpdated({ ...entry, ...change });
     }
     if (entry.returnUrl) redirect(res, entry.returnUrl);
     else send(res, 200, page("Done", "<h1>Done</h1>"));

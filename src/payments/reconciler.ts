@@ -1,0 +1,91 @@
+import type { PaymentUseCases } from "./paymentUseCases.js";
+import type { OperationKind, PaymentRepository, PaymentState } from "./records.js";
+
+export interface ReconcilerOptions {
+  repository: PaymentRepository;
+  useCases: Pick<PaymentUseCases, "refreshPayment" | "refreshOperation" | "expirePayment">;
+  log: (e: Record<string, unknown>) => void;
+  intervalMs?: number;
+  /** Leave records younger than this alone: their request may still be working on them. */
+  minAgeMs?: number;
+  /** 3-D Secure and hosted-page payments fail after this long without the buyer. */
+  actionExpiryMs?: number;
+  now?: () => Date;
+}
+
+export interface Reconciler {
+  start(): void;
+  stop(): Promise<void>;
+  /** One pass; returns how many records it looked at. */
+  runOnce(): Promise<number>;
+}
+
+const openPaymentStates: readonly PaymentState[] = ["received", "pending", "unknown", "requires_action"];
+const kinds: readonly OperationKind[] = ["capture", "void", "refund"];
+
+/**
+ * Resolves what a crash, a PSP timeout or a lost webhook left open, by asking the PSP with the
+ * same idempotency keys, and expires payments the buyer abandoned (design §2.3, issue 5).
+ */
+export function createReconciler(opts: ReconcilerOptions): Reconciler {
+  const now = opts.now ?? (() => new Date());
+  const intervalMs = opts.intervalMs ?? 30_000;
+  const minAgeMs = opts.minAgeMs ?? 60_000;
+  const expiryMs = opts.actionExpiryMs ?? 30 * 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let pass: Promise<unknown> | undefined;
+
+  async function runOnce(): Promise<number> {
+    const at = now();
+    const before = new Date(at.getTime() - minAgeMs);
+    let seen = 0;
+    for (const p of await opts.repository.findStalePayments(openPaymentStates, before, 200)) {
+      seen++;
+      const meta = { shopId: p.shopId, requestId: "reconciler" };
+      try {
+        const waitingForBuyer = p.state === "requires_action" || (p.state === "pending" && p.actionUrl);
+        const after = waitingForBuyer && at.getTime() - new Date(p.createdAt).getTime() > expiryMs ? await opts.useCases.expirePayment(meta, p._id) : await opts.useCases.refreshPayment(meta, p._id);
+        if (after && after.state !== p.state) opts.log({ level: "info", msg: "reconciled a payment", shopId: p.shopId, paymentId: p._id, from: p.state, to: after.state });
+      } catch (err) {
+        opts.log({ level: "warn", msg: "reconciling a payment failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
+      }
+    }
+    for (const kind of kinds) {
+      for (const op of await opts.repository.findStaleOperations(kind, before, 200)) {
+        seen++;
+        try {
+          const after = await opts.useCases.refreshOperation({ shopId: op.shopId, requestId: "reconciler" }, kind, op._id);
+          if (after && after.state !== op.state) opts.log({ level: "info", msg: `reconciled a ${kind}`, shopId: op.shopId, paymentId: op.paymentId, id: op._id, to: after.state });
+        } catch (err) {
+          opts.log({ level: "warn", msg: `reconciling a ${kind} failed`, shopId: op.shopId, id: op._id, error: String(err) });
+        }
+      }
+    }
+    return seen;
+  }
+
+  function schedule(): void {
+    if (!running) return;
+    timer = setTimeout(() => {
+      pass = runOnce()
+        .catch((err) => opts.log({ level: "error", msg: "reconciliation pass failed", error: String(err) }))
+        .finally(schedule);
+    }, intervalMs);
+    timer.unref();
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      schedule();
+    },
+    async stop() {
+      running = false;
+      clearTimeout(timer);
+      await pass;
+    },
+    runOnce,
+  };
+}

@@ -27,7 +27,7 @@ export interface TestServerOptions {
   defaultShopId?: string;
   maxBodyBytes?: number;
   pspTimeoutMs?: number;
-  sandbox?: { latencyMs: number; asyncDelayMs: number };
+  sandbox?: AppOptions["sandbox"];
   /** Where the default shop's callbacks go (a fake Genstore); none when unset. */
   callbackBaseUrl?: string;
   callbacks?: AppOptions["callbacks"];

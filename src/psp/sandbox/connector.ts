@@ -61,6 +61,15 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
   const now = opts.now ?? (() => new Date());
   const asyncDelayMs = opts.asyncDelayMs ?? 5000;
   const timers = new Set<NodeJS.Timeout>();
+  const latency = opts.latencyMs ?? 0;
+
+  /** Like a remote PSP: half the latency on the way in, the booking, half on the way back. */
+  async function remote<T>(work: () => Promise<T>): Promise<T> {
+    await sleep(latency / 2);
+    const result = await work();
+    await sleep(latency - latency / 2);
+    return result;
+  }
 
   /** Settles an asynchronous charge when its time comes and says so by webhook. */
   function settleLater(entry: LedgerEntry): void {
@@ -103,7 +112,6 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     type: "capture" | "void" | "refund",
     input: { idempotencyKey: string; reference: string; amount?: { minor: number; currency: string } },
   ): Promise<OperationOutcome> {
-    await sleep(opts.latencyMs ?? 0);
     const charge = await ledger.byReference(input.reference);
     if (!charge || charge.type !== "charge" || charge.merchant !== merchantOf(ctx)) {
       return { kind: "failed", reason: `no such charge ${input.reference}` };
@@ -154,8 +162,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       timers.clear();
     },
 
-    async payWithCard(ctx, input) {
-      await sleep(opts.latencyMs ?? 0);
+    payWithCard: (ctx, input) => remote(async () => {
       const behaviour = behaviourOf(input.card.number);
       const declined = behaviour === "decline_card" ? "card declined" : behaviour === "decline_funds" ? "insufficient funds" : undefined;
       const status = declined
@@ -188,10 +195,9 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       // The charge is booked, but the answer is lost on the way back: only a status query tells.
       if (behaviour === "error_after_charge") return { kind: "unknown", reason: "sandbox: the PSP timed out" };
       return chargeOutcome(await settle(claimed.entry), opts.publicUrl());
-    },
+    }),
 
-    async payOffsite(ctx, input) {
-      await sleep(opts.latencyMs ?? 0);
+    payOffsite: (ctx, input) => remote(async () => {
       const claimed = await claim(ctx, input.idempotencyKey, {
         type: "charge",
         reference: newReference("ch"),
@@ -205,14 +211,14 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       });
       if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
       return chargeOutcome(claimed.entry, opts.publicUrl());
-    },
+    }),
 
-    capture: (ctx, input) => operation(ctx, "capture", input),
-    void: (ctx, input) => operation(ctx, "void", input),
-    refund: (ctx, input) => operation(ctx, "refund", input),
+    capture: (ctx, input) => remote(() => operation(ctx, "capture", input)),
+    void: (ctx, input) => remote(() => operation(ctx, "void", input)),
+    refund: (ctx, input) => remote(() => operation(ctx, "refund", input)),
 
     async paymentStatus(ctx, input) {
-      await sleep(opts.latencyMs ?? 0);
+      await sleep(latency);
       const entry = await ledger.byKey(merchantOf(ctx), input.idempotencyKey);
       if (!entry) return { kind: "declined", reason: "the PSP has no such payment" };
       return chargeOutcome(await settle(entry), opts.publicUrl());
@@ -225,7 +231,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     },
 
     async operationStatus(ctx, input) {
-      await sleep(opts.latencyMs ?? 0);
+      await sleep(latency);
       const entry = await ledger.byKey(merchantOf(ctx), input.idempotencyKey);
       if (!entry) return { kind: "failed", reason: "the PSP has no such operation" };
       return operationOutcome(entry);

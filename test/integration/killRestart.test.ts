@@ -1,0 +1,143 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MongoClient, type Db } from "mongodb";
+import examples from "../fixtures/apiPageExamples.json";
+import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
+
+// Issue 5's kill test: SIGKILL while PSP calls are booked but unanswered, captures are in flight
+// and callbacks are pending; after a restart everything ends final, every callback is delivered,
+// and no PSP effect happened twice (checked in the sandbox's own books).
+let genstore: FakeGenstore;
+let client: MongoClient;
+let db: Db;
+let dataDir: string;
+let env: Record<string, string>;
+let service: ServiceProcess | undefined;
+
+beforeAll(async () => {
+  genstore = await startFakeGenstore();
+  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
+  await client.connect();
+  const database = `kill_${randomBytes(4).toString("hex")}`;
+  db = client.db(database);
+  dataDir = mkdtempSync(join(tmpdir(), "genstore-kill-"));
+  env = {
+    DATA_DIR: dataDir,
+    MONGODB_URI: process.env.TEST_MONGODB_URI ?? "",
+    MONGODB_DATABASE: database,
+    GENSTORE_CALLBACK_BASE_URL: genstore.url,
+    GENSTORE_ACCESS_TOKEN: "tok-kill",
+    SANDBOX_LATENCY_MS: "1200",
+    PSP_TIMEOUT_MS: "300",
+    CALLBACK_POLL_MS: "50",
+    CALLBACK_BACKOFF_BASE_MS: "50",
+    CALLBACK_BACKOFF_MAX_MS: "400",
+    RECONCILE_INTERVAL_MS: "200",
+    RECONCILE_MIN_AGE_MS: "500",
+  };
+});
+afterAll(async () => {
+  service?.child.kill("SIGKILL");
+  await db.dropDatabase();
+  await client.close();
+  await genstore.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function post(url: string, path: string, body: unknown) {
+  const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+test("after a SIGKILL mid-flight and a restart, every payment ends final, every callback arrives, nothing is charged twice", async () => {
+  genstore.respondWith(() => ({ status: 503, body: '{"error":"maintenance"}' }));
+  service = await startServiceProcess(env);
+  const url = service.url;
+  const publicKey = ((await (await fetch(`${url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string }).publicKey;
+  const run = randomBytes(3).toString("hex");
+  const body = (id: string, card: string, manualCapture: boolean) => {
+    const b = JSON.parse(examples.cardPayment);
+    b.paymentId = id;
+    b.manualCapture = String(manualCapture);
+    b.paymentMethod.data = { ...encryptLikeGenstore(publicKey, testCard(card)), returnUrl: "https://shop.example/back" };
+    return b;
+  };
+
+  // Phase 1: payments that complete; their callbacks stay pending (Genstore answers 503).
+  const done = [
+    body(`K${run}-A1`, "4242424242424242", false),
+    body(`K${run}-A2`, "4242424242424242", true),
+    body(`K${run}-A3`, "4000000000000002", false),
+  ];
+  await Promise.all(done.map((b) => post(url, "/genstore/v1/payments/card", b)));
+  await sleep(1500);
+  const a2 = await (await fetch(`${url}/genstore/v1/payments/K${run}-A2`)).json();
+  expect(a2).toMatchObject({ status: "AUTH_SUCCESS" });
+
+  // Phase 2: PSP calls booked at the sandbox (half its latency in) but not answered yet,
+  // and a capture in the same state. Each request is answered PROCESSING within the budget.
+  const inflight = [
+    body(`K${run}-B1`, "4242424242424242", false),
+    body(`K${run}-B2`, "4242424242424242", true),
+    body(`K${run}-B3`, "4000000000009995", false),
+    body(`K${run}-B4`, "4000000000000119", true),
+  ];
+  const answers = await Promise.all([
+    ...inflight.map((b) => post(url, "/genstore/v1/payments/card", b)),
+    post(url, "/genstore/v1/captures", { captureId: `K${run}-CAP`, paymentId: `K${run}-A2`, amount: "200.00", test: true }),
+  ]);
+  for (const a of answers) expect(a).toMatchObject({ status: 200 });
+  await sleep(500); // now ~800 ms into 1200 ms of PSP latency: booked, unanswered
+  service.child.kill("SIGKILL");
+  expect(await service.exited).toBeNull();
+  const states = await db.collection("payments").find({ _id: { $regex: `^K${run}-B` } as never }).toArray();
+  expect(states.map((p) => p.state)).toEqual(["received", "received", "received", "received"]);
+  expect(await db.collection("captures").findOne({ _id: `K${run}-CAP` as never })).toMatchObject({ state: "processing" });
+  expect(genstore.acknowledged()).toHaveLength(0);
+
+  // Restart; Genstore is back.
+  genstore.respondWith(() => ({ status: 200 }));
+  service = await startServiceProcess(env);
+  const all = [...done, ...inflight].map((b) => b.paymentId as string);
+  const finalFor = (id: string) => genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`) || c.path.endsWith(`/pre_authorize/${id}`));
+  await genstore.waitFor(() => all.every((id) => finalFor(id).length > 0) && genstore.acknowledged().some((c) => c.path.endsWith(`/capture/K${run}-CAP`)), 20_000);
+
+  // Genstore retries the requests it got no final word on: the same answers, no new effects.
+  for (const b of inflight) expect((await post(service.url, "/genstore/v1/payments/card", b)).status).toBe(200);
+
+  const expected: Record<string, [string, boolean]> = {
+    A1: ["payment", true], A2: ["pre_authorize", true], A3: ["payment", false],
+    B1: ["payment", true], B2: ["pre_authorize", true], B3: ["payment", false], B4: ["pre_authorize", true],
+  };
+  for (const [suffix, [kind, status]] of Object.entries(expected)) {
+    const id = `K${run}-${suffix}`;
+    const calls = finalFor(id);
+    expect({ id, calls: calls.map((c) => [c.path.split("/")[4], c.body.status, c.token]) }).toEqual({ id, calls: [[kind, status, "tok-kill"]] });
+    const got = (await (await fetch(`${service.url}/genstore/v1/payments/${id}`)).json()) as { status: string };
+    expect({ id, status: got.status }).toEqual({ id, status: kind === "pre_authorize" ? (suffix === "A2" ? "SUCCESS" : "AUTH_SUCCESS") : status ? "SUCCESS" : "FAILURE" });
+  }
+  expect(genstore.acknowledged().filter((c) => c.path.endsWith(`/capture/K${run}-CAP`)).map((c) => c.body.status)).toEqual([true]);
+
+  // The sandbox's own books: one charge per payment, one capture, nothing twice.
+  const payments = await db.collection("payments").find({ _id: { $regex: `^K${run}-` } as never }).toArray();
+  const ledger = await db.collection("sandbox_ledger").find().toArray();
+  for (const p of payments) {
+    expect({ id: p._id, charges: ledger.filter((e) => String(e._id).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({ id: p._id, charges: 1 });
+  }
+  const charges = ledger.filter((e) => e.type === "charge");
+  expect(charges).toHaveLength(payments.length);
+  expect(ledger.filter((e) => e.type === "capture")).toHaveLength(1);
+  // No callback was acknowledged twice.
+  const keys = genstore.acknowledged().map((c) => c.path);
+  expect(new Set(keys).size).toBe(keys.length);
+
+  service.child.kill("SIGTERM");
+  expect(await service.exited).toBe(0);
+  service = undefined;
+}, 60_000);

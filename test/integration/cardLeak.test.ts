@@ -7,9 +7,10 @@ import { BSON, MongoClient } from "mongodb";
 import { luhnValid } from "../../src/crypto/cardData";
 import examples from "../fixtures/apiPageExamples.json";
 import { randomCardNumber } from "../helpers/cards";
+import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore } from "../helpers/genstoreEncrypt";
 
-// Design §7: the card number and CVV never reach a log, the database, an error or an answer.
+// Design §7: the card number and CVV never reach a log, the database, a callback, an error or an answer.
 // The real service runs as a process; every path a card can take is driven through it, then
 // everything it printed, stored and answered is searched.
 const root = resolve(__dirname, "../..");
@@ -20,12 +21,15 @@ let publicKey = "";
 const printed: string[] = [];
 const answers: string[] = [];
 let dataDir: string;
+let genstore: FakeGenstore;
 
 beforeAll(async () => {
+  genstore = await startFakeGenstore();
   dataDir = mkdtempSync(join(tmpdir(), "genstore-leak-"));
   child = spawn(join(root, "node_modules/.bin/tsx"), ["src/main.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", PORT: "0", DATA_DIR: dataDir, MONGODB_URI: process.env.TEST_MONGODB_URI ?? "", MONGODB_DATABASE: database, LOG_LEVEL: "debug", SANDBOX_ASYNC_DELAY_MS: "200" },
+    env: { PATH: process.env.PATH ?? "", PORT: "0", DATA_DIR: dataDir, MONGODB_URI: process.env.TEST_MONGODB_URI ?? "", MONGODB_DATABASE: database, LOG_LEVEL: "debug", SANDBOX_ASYNC_DELAY_MS: "200",
+      GENSTORE_CALLBACK_BASE_URL: genstore.url, GENSTORE_ACCESS_TOKEN: "tok-leak", CALLBACK_POLL_MS: "50", RECONCILE_INTERVAL_MS: "200", RECONCILE_MIN_AGE_MS: "300" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const collect = (chunk: Buffer) => printed.push(chunk.toString("utf8"));
@@ -48,6 +52,7 @@ afterAll(async () => {
   await client.db(database).dropDatabase();
   await client.close();
   rmSync(dataDir, { recursive: true, force: true });
+  await genstore.stop();
 });
 
 /** Every card and CVV the test sends. */
@@ -136,6 +141,11 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   again.paymentId = approved.id;
   expect((await call("POST", "/genstore/v1/payments/card", again)).status).toBe(409);
 
+  // Every result reaches Genstore before we look: 14 payments' and operations' callbacks.
+  await genstore.waitFor((calls) => calls.filter((c) => c.status === 200).length >= 14, 15_000);
+  const callbackBodies = genstore.calls.map((c) => JSON.stringify(c.body)).join("\n");
+  expect(callbackBodies).toContain('"status":true');
+
   // What the database holds, every collection.
   const client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
   await client.connect();
@@ -153,12 +163,12 @@ test("every card path leaves no card number or CVV anywhere", async () => {
 
   for (const { number, cvv } of used) {
     expect(luhnValid(number) || number === badLuhn).toBe(true);
-    for (const [where, text] of [["logs", logText], ["database", stored], ["answers", answered]] as const) {
+    for (const [where, text] of [["logs", logText], ["database", stored], ["answers", answered], ["callbacks", callbackBodies]] as const) {
       expect({ where, found: text.includes(number) }).toEqual({ where, found: false });
       expect({ where, found: text.includes(number.slice(0, 12)) }).toEqual({ where, found: false });
     }
     // A CVV is short, so look for it as a whole value anywhere in the structured output.
-    for (const [where, values] of [["logs", logValues], ["database", documents]] as const) {
+    for (const [where, values] of [["logs", logValues], ["database", documents], ["callbacks", genstore.calls.map((c) => c.body)]] as const) {
       expect({ where, cvv, found: containsValue(values, cvv) }).toEqual({ where, cvv, found: false });
     }
     expect(answered).not.toMatch(new RegExp(`"(cvv|cvc|securityCode)"`));

@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import { MongoClient, type Db } from "mongodb";
+import { paymentCallback } from "../../src/callbacks/callbackBody";
+import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
+import { createKeyedMutex } from "../../src/payments/keyedMutex";
+import { paymentLockKey } from "../../src/payments/paymentUseCases";
+import type { PaymentRecord } from "../../src/payments/records";
+import type { ShopDirectory } from "../../src/payments/shops";
+import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+
+// The dispatcher with a controlled clock: the retry window, backoff growth and jitter bounds.
+let client: MongoClient;
+let db: Db;
+let genstore: FakeGenstore;
+beforeAll(async () => {
+  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
+  await client.connect();
+  db = client.db(`dispatch_${randomBytes(4).toString("hex")}`);
+  genstore = await startFakeGenstore();
+});
+afterAll(async () => {
+  await db.dropDatabase();
+  await client.close();
+  await genstore.stop();
+});
+
+function payment(id: string, at: Date): PaymentRecord {
+  const p = {
+    _id: id, shopId: "s1", method: "card", amount: { minor: 100, value: "1.00", currency: "USD" }, test: true, manualCapture: false, captureAtOnce: true,
+    state: "captured", requestHash: "h", psp: "sandbox", idempotencyKey: `k-${id}`, channelPaymentId: "ch_1", authorizedMinor: 100, capturedMinor: 100,
+    refundableMinor: 100, refundReservedMinor: 0, refundedMinor: 0, activeOperation: null, refundsInFlight: [], timeline: [], callbacks: [], nextCallbackAt: at,
+    createdAt: at, updatedAt: at,
+  } as PaymentRecord;
+  p.callbacks = [paymentCallback(p, "payment", true, undefined, at)];
+  return p;
+}
+
+test("a callback failing for 72 hours is parked, with backoff growing and jittered below its ceiling", async () => {
+  genstore.respondWith(() => ({ status: 503 }));
+  const start = new Date("2026-01-01T00:00:00Z");
+  let now = start;
+  const repository = createPaymentRepository(db);
+  const shops: ShopDirectory = {
+    get: async () => ({ shopId: "s1", psp: "sandbox", testCredentials: {}, liveCredentials: {}, genstoreAccessToken: "t", callbackBaseUrl: genstore.url, manualCaptureMeansAuthorizeOnly: true, createdAt: start, updatedAt: start }),
+    forget: () => {},
+  };
+  const dispatcher = createCallbackDispatcher({
+    repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {},
+    now: () => now, random: () => 0.999, backoffBaseMs: 1000, backoffMaxMs: 3_600_000, rateLimit: { capacity: 1000, perSecond: 1000 },
+  });
+  await repository.claimPayment(payment("P-72h", start));
+  const waits: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    expect(await dispatcher.runOnce()).toBe(1);
+    const p = await repository.findPayment("s1", "P-72h");
+    const cb = p!.callbacks[0]!;
+    if (cb.state === "parked") break;
+    const wait = new Date(cb.nextAttemptAt!).getTime() - now.getTime();
+    waits.push(wait);
+    now = new Date(cb.nextAttemptAt!);
+  }
+  const p = await repository.findPayment("s1", "P-72h");
+  const cb = p!.callbacks[0]!;
+  expect(cb.state).toBe("parked");
+  expect(cb.parkedReason).toBe("still failing after 72 h: HTTP 503: {}");
+  expect(p!.nextCallbackAt).toBeNull();
+  // Full jitter below 1 s, 2 s, 4 s … capped at an hour; the last try is within 72 h.
+  expect(waits.slice(0, 4)).toEqual([999, 1998, 3996, 7992]);
+  expect(Math.max(...waits)).toBeLessThanOrEqual(3_600_000);
+  expect(now.getTime() - start.getTime()).toBeLessThanOrEqual(72 * 3_600_000);
+  expect(now.getTime() - start.getTime()).toBeGreaterThan(70 * 3_600_000);
+  expect(genstore.calls.length).toBe(cb.attempts.length);
+  // Nothing more is tried once parked.
+  now = new Date(now.getTime() + 86_400_000);
+  expect(await dispatcher.runOnce()).toBe(0);
+});

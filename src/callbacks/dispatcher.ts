@@ -55,19 +55,20 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   const windowMs = opts.retryWindowMs ?? 72 * 3_600_000;
   const buckets = createTokenBuckets(opts.rateLimit?.capacity ?? 40, opts.rateLimit?.perSecond ?? 2, () => now().getTime());
   const busy = new Set<string>();
+  /** Shops out of tokens, until when. */
+  const throttled = new Map<string, number>();
   const inFlight = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
   let running = false;
 
   /** Rewrites one callback of a payment under its lock, from a fresh read. */
-  function updateCallback(p: PaymentRecord, id: string, change: (cb: CallbackRecord) => void, notBefore?: Date): Promise<PaymentRecord | null> {
+  function updateCallback(p: PaymentRecord, id: string, change: (cb: CallbackRecord) => void): Promise<PaymentRecord | null> {
     return opts.mutex.run(opts.lockKey(p.shopId, p._id), async () => {
       const fresh = await opts.repository.findPayment(p.shopId, p._id);
       if (!fresh) return null;
       const cb = fresh.callbacks.find((c) => c.id === id);
       if (cb) change(cb);
-      let next = nextDue(fresh.callbacks);
-      if (next && notBefore && next < notBefore) next = notBefore;
+      const next = nextDue(fresh.callbacks);
       await opts.repository.saveCallbacks(fresh.shopId, fresh._id, fresh.callbacks, next);
       return { ...fresh, nextCallbackAt: next };
     });
@@ -129,9 +130,10 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
         opts.log({ level: "warn", msg: "callback parked", shopId: p?.shopId, paymentId: cb.body.paymentId, callback: cb.id, reason: error });
         return attempted;
       }
+      // Over Genstore's limit for this shop: leave it due (no write); other shops go first.
       const wait = buckets.take(p.shopId);
       if (wait > 0) {
-        await updateCallback(p, cb.id, () => {}, new Date(at.getTime() + wait));
+        throttled.set(p.shopId, at.getTime() + wait);
         return attempted;
       }
       attempted++;
@@ -156,7 +158,9 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   }
 
   async function runOnce(): Promise<number> {
-    const due = await opts.repository.findDueCallbacks(now(), 100);
+    const t = now().getTime();
+    for (const [shop, until] of throttled) if (until <= t) throttled.delete(shop);
+    const due = await opts.repository.findDueCallbacks(now(), 100, [...throttled.keys()]);
     const work = due
       .filter((p) => !busy.has(opts.lockKey(p.shopId, p._id)))
       .map(async (p) => {

@@ -169,8 +169,8 @@ export interface PaymentRepository {
   finishOperation(kind: OperationKind, shopId: string, id: string, set: Partial<OperationRecord>): Promise<OperationRecord | null>;
   deleteOperation(kind: OperationKind, shopId: string, id: string): Promise<void>;
   findPaymentByIdempotencyKey(idempotencyKey: string): Promise<PaymentRecord | null>;
-  /** Payments whose outbox needs a look at or before `now`. */
-  findDueCallbacks(now: Date, limit: number): Promise<PaymentRecord[]>;
+  /** Payments whose outbox needs a look at or before `now`, other than those of `skipShops`. */
+  findDueCallbacks(now: Date, limit: number, skipShops?: readonly string[]): Promise<PaymentRecord[]>;
   /** Replaces the outbox after a delivery attempt (the caller holds the payment's lock). */
   saveCallbacks(shopId: string, paymentId: string, callbacks: CallbackRecord[], nextCallbackAt: Date | null): Promise<void>;
   findParkedCallbacks(shopId: string | undefined, limit: number): Promise<PaymentRecord[]>;

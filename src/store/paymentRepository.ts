@@ -65,7 +65,12 @@ export function createPaymentRepository(db: Db): PaymentRepository {
       await operations(kind).deleteOne({ _id: id, shopId, state: "processing" });
     },
     findPaymentByIdempotencyKey: (idempotencyKey) => payments.findOne({ idempotencyKey }),
-    findDueCallbacks: (now, limit) => payments.find({ nextCallbackAt: { $lte: now } }).sort({ nextCallbackAt: 1 }).limit(limit).toArray(),
+    findDueCallbacks: (now, limit, skipShops = []) =>
+      payments
+        .find({ nextCallbackAt: { $lte: now }, ...(skipShops.length ? { shopId: { $nin: [...skipShops] } } : {}) })
+        .sort({ nextCallbackAt: 1 })
+        .limit(limit)
+        .toArray(),
     async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
       await payments.updateOne({ _id: paymentId, shopId }, { $set: { callbacks, nextCallbackAt } });
     },

@@ -124,7 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
       webhookSecret: env.SANDBOX_WEBHOOK_SECRET || undefined,
     },
     callbacks: {
-      pollMs: integer(env, "CALLBACK_POLL_MS", 500, 10, 60_000),
+      pollMs: integer(env, "CALLBACK_SCAN_MS", 30_000, 10, 3_600_000),
       timeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 10_000, 100, 120_000),
       backoffBaseMs: integer(env, "CALLBACK_BACKOFF_BASE_MS", 1000, 1, 3_600_000),
       backoffMaxMs: integer(env, "CALLBACK_BACKOFF_MAX_MS", 3_600_000, 1, 86_400_000),

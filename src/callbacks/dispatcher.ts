@@ -12,6 +12,7 @@ export interface DispatcherOptions {
   mutex: KeyedMutex;
   lockKey: (shopId: string, paymentId: string) => string;
   log: (e: Record<string, unknown>) => void;
+  /** How often the whole outbox is scanned for what no notification announced (restarts, other instances). */
   pollMs?: number;
   timeoutMs?: number;
   backoffBaseMs?: number;
@@ -27,6 +28,8 @@ export interface DispatcherOptions {
 
 export interface CallbackDispatcher {
   start(): void;
+  /** A callback was queued on this payment: deliver it now rather than at the next scan. */
+  notify(shopId: string, paymentId: string): void;
   /** Stops polling and waits for deliveries under way. */
   stop(): Promise<void>;
   /** One pass over due payments; returns how many callbacks were attempted. */
@@ -49,7 +52,7 @@ function nextDue(callbacks: CallbackRecord[]): Date | null {
 export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispatcher {
   const now = opts.now ?? (() => new Date());
   const random = opts.random ?? Math.random;
-  const pollMs = opts.pollMs ?? 500;
+  const pollMs = opts.pollMs ?? 30_000;
   const baseMs = opts.backoffBaseMs ?? 1000;
   const maxMs = opts.backoffMaxMs ?? 3_600_000;
   const windowMs = opts.retryWindowMs ?? 72 * 3_600_000;
@@ -60,6 +63,44 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   const inFlight = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
   let running = false;
+  /** Retry timers, one per payment: the earliest wins. */
+  const wakeups = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** Payments notified while being drained: drain them again after. */
+  const again = new Set<string>();
+
+  function wakeAt(shopId: string, paymentId: string, at: number): void {
+    if (!running) return;
+    const key = opts.lockKey(shopId, paymentId);
+    const existing = wakeups.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      wakeups.delete(key);
+      processOne(shopId, paymentId);
+    }, Math.max(0, at - now().getTime()));
+    timer.unref();
+    wakeups.set(key, { at, timer });
+  }
+
+  /** Drains one payment's outbox, unless it is being drained already (then once more after). */
+  function processOne(shopId: string, paymentId: string): void {
+    const key = opts.lockKey(shopId, paymentId);
+    if (busy.has(key)) {
+      again.add(key);
+      return;
+    }
+    busy.add(key);
+    const pass = opts.repository
+      .findPayment(shopId, paymentId)
+      .then(drain)
+      .catch((err) => opts.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) }))
+      .finally(() => {
+        busy.delete(key);
+        inFlight.delete(pass);
+        if (again.delete(key)) processOne(shopId, paymentId);
+      });
+    inFlight.add(pass);
+  }
 
   /** Rewrites one callback of a payment under its lock, from a fresh read. */
   function updateCallback(p: PaymentRecord, id: string, change: (cb: CallbackRecord) => void): Promise<PaymentRecord | null> {
@@ -115,6 +156,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       }
       if (cb.nextAttemptAt && new Date(cb.nextAttemptAt) > at) {
         if (!p.nextCallbackAt || new Date(p.nextCallbackAt).getTime() !== new Date(cb.nextAttemptAt).getTime()) await updateCallback(p, cb.id, () => {});
+        wakeAt(p.shopId, p._id, new Date(cb.nextAttemptAt).getTime());
         return attempted;
       }
       let shop;
@@ -134,6 +176,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       const wait = buckets.take(p.shopId);
       if (wait > 0) {
         throttled.set(p.shopId, at.getTime() + wait);
+        wakeAt(p.shopId, p._id, at.getTime() + wait);
         return attempted;
       }
       attempted++;
@@ -152,7 +195,10 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
         ...(result.kind !== "delivered" ? { error: result.error } : {}),
         ...(after?.nextAttemptAt ? { nextAttemptAt: after.nextAttemptAt } : {}),
       });
-      if (result.kind !== "delivered") return attempted;
+      if (result.kind !== "delivered") {
+        if (p && after?.nextAttemptAt) wakeAt(p.shopId, p._id, new Date(after.nextAttemptAt).getTime());
+        return attempted;
+      }
     }
     return attempted;
   }
@@ -200,12 +246,23 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     start() {
       if (running) return;
       running = true;
-      schedule();
+      // A first scan at once picks up what the last run left pending.
+      const pass = runOnce().catch((err) => opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }));
+      inFlight.add(pass);
+      void pass.finally(() => {
+        inFlight.delete(pass);
+        schedule();
+      });
+    },
+    notify(shopId, paymentId) {
+      if (running) processOne(shopId, paymentId);
     },
     async stop() {
       running = false;
       clearTimeout(timer);
-      await Promise.all([...inFlight]);
+      for (const w of wakeups.values()) clearTimeout(w.timer);
+      wakeups.clear();
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
     runOnce,
     async redeliver(shopId, paymentId, callbackId) {
@@ -224,6 +281,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
         }
         if (count > 0) await opts.repository.saveCallbacks(shopId, paymentId, p.callbacks, nextDue(p.callbacks));
       });
+      if (count > 0 && running) processOne(shopId, paymentId);
       return count;
     },
     get running() {

@@ -48,7 +48,13 @@ function paymentResult(p: PaymentRecord, to: PaymentState, error: string | undef
  * The one place where PSP outcomes change payments and operations. Every final result is
  * written together with its callback, in one single-document update (design §4).
  */
-export function createOutcomeRecorder(repository: PaymentRepository, log: (e: Record<string, unknown>) => void, now: () => Date): OutcomeRecorder {
+export function createOutcomeRecorder(
+  repository: PaymentRepository,
+  log: (e: Record<string, unknown>) => void,
+  now: () => Date,
+  /** Told after a callback was queued, so that delivery need not wait for a scan. */
+  onCallbackQueued: (shopId: string, paymentId: string) => void = () => {},
+): OutcomeRecorder {
   async function move(p: PaymentRecord, to: PaymentState, set: Partial<PaymentRecord>, cause: Cause, event: string, detail?: string): Promise<PaymentRecord> {
     if (p.state === to && !openStates.includes(to)) return p;
     if (!canMove(p.state, to)) {
@@ -62,6 +68,7 @@ export function createOutcomeRecorder(repository: PaymentRepository, log: (e: Re
       event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
       ...(callback ? { callback } : {}),
     });
+    if (updated && callback) onCallbackQueued(p.shopId, p._id);
     return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
   }
 
@@ -111,8 +118,9 @@ export function createOutcomeRecorder(repository: PaymentRepository, log: (e: Re
       // The payment was never held for this operation (a crash between claiming and holding),
       // or was settled before: Genstore still hears the result, once.
       if (!updated && !p.callbacks.some((c) => c.id === callback.id)) {
-        await repository.updatePayment(p.shopId, p._id, {}, { callback, event });
+        updated = await repository.updatePayment(p.shopId, p._id, {}, { callback, event });
       }
+      if (updated) onCallbackQueued(p.shopId, p._id);
       // The operation's own record follows; its result is already safe in the outbox.
       const finished = await repository.finishOperation(op.kind, op.shopId, op._id, { channelId, state: succeeded ? "succeeded" : "failed", ...(error ? { error } : {}) });
       return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));

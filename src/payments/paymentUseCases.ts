@@ -52,6 +52,8 @@ export interface PaymentUseCaseDeps {
   log: (entry: Record<string, unknown>) => void;
   now?: () => Date;
   mutex?: KeyedMutex;
+  /** Told when a result for Genstore was queued (the callback dispatcher's notify). */
+  onCallbackQueued?: (shopId: string, paymentId: string) => void;
 }
 
 export interface PaymentUseCases {
@@ -107,7 +109,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   const { repository, cards } = deps;
   const now = deps.now ?? (() => new Date());
   const mutex = deps.mutex ?? createKeyedMutex();
-  const recorder = createOutcomeRecorder(repository, deps.log, now);
+  const recorder = createOutcomeRecorder(repository, deps.log, now, deps.onCallbackQueued);
   const applyPaymentOutcome = recorder.applyPaymentOutcome;
   const lockKey = paymentLockKey;
 

@@ -106,6 +106,7 @@ export function createApp(opts: AppOptions): App {
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
   const repository = createPaymentRepository(opts.db);
   const mutex = createKeyedMutex();
+  const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log });
   const useCases = createPaymentUseCases({
     repository,
     shops,
@@ -115,8 +116,8 @@ export function createApp(opts: AppOptions): App {
     pspTimeoutMs: opts.pspTimeoutMs,
     log: opts.log,
     mutex,
+    onCallbackQueued: dispatcher.notify,
   });
-  const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log });
   const reconciler = createReconciler({ ...opts.reconcile, repository, useCases, log: opts.log });
   const webhookRoute = createWebhookRoute(connectors, useCases, opts.db, opts.log);
   const paymentImpl = createPaymentServiceImpl(useCases, opts.defaultShopId, opts.log);

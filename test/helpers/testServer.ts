@@ -73,7 +73,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
     sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 },
-    callbacks: { pollMs: 50, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
+    callbacks: { pollMs: 5000, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
     reconcile: { intervalMs: 200, minAgeMs: 500, ...opts.reconcile },
     publicUrl: () => url,
     log: (e) => logs.push(e),

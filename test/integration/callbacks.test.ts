@@ -168,7 +168,12 @@ describe("delivery through a Genstore outage", () => {
     expect(retryAfterHonoured).toBeGreaterThanOrEqual(950);
     expect(Date.now() - started).toBeLessThan(15_000);
 
-    const timeline = await ops.getPaymentTimeline({ shopId: "test-shop", paymentId: id });
+    // Genstore has answered; our record of the answer follows a moment later.
+    let timeline = await ops.getPaymentTimeline({ shopId: "test-shop", paymentId: id });
+    for (let i = 0; i < 100 && timeline.callbacks.some((c) => c.state !== "delivered"); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      timeline = await ops.getPaymentTimeline({ shopId: "test-shop", paymentId: id });
+    }
     const pre = timeline.callbacks.find((c) => c.kind === "pre_authorize");
     expect(pre?.state).toBe("delivered");
     expect(pre?.attempts.map((a) => a.httpStatus)).toEqual([500, 500, 500, 500, 429, 200]);

@@ -29,7 +29,7 @@ beforeAll(async () => {
   child = spawn(join(root, "node_modules/.bin/tsx"), ["src/main.ts"], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", PORT: "0", DATA_DIR: dataDir, MONGODB_URI: process.env.TEST_MONGODB_URI ?? "", MONGODB_DATABASE: database, LOG_LEVEL: "debug", SANDBOX_ASYNC_DELAY_MS: "200",
-      GENSTORE_CALLBACK_BASE_URL: genstore.url, GENSTORE_ACCESS_TOKEN: "tok-leak", CALLBACK_POLL_MS: "50", RECONCILE_INTERVAL_MS: "200", RECONCILE_MIN_AGE_MS: "300" },
+      GENSTORE_CALLBACK_BASE_URL: genstore.url, GENSTORE_ACCESS_TOKEN: "tok-leak", RECONCILE_INTERVAL_MS: "200", RECONCILE_MIN_AGE_MS: "300" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const collect = (chunk: Buffer) => printed.push(chunk.toString("utf8"));

@@ -1,0 +1,282 @@
+// npm run bench: throughput and latency of one instance against the floor the hardware and the
+// database set, measured side by side in one run. Prints tables; writes .cache/bench/*.json.
+// Flags: --quick (short steps, short soak), --no-soak, --no-profile.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { CreateCardPaymentRequestSchema, GetPaymentResponseSchema, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
+import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
+import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { genstoreJson, normalizeJson } from "../../src/gateway/jsonCoercion";
+import { startEmbeddedDatabase } from "../../src/store/embeddedDatabase";
+import examples from "../fixtures/apiPageExamples.json";
+import { startFakeGenstore } from "../helpers/fakeGenstore";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
+import { closedLoop, createJsonPoster, percentile, type StepResult } from "./loadGenerator";
+
+const root = resolve(__dirname, "../..");
+const args = new Set(process.argv.slice(2));
+const quick = args.has("--quick");
+const WARMUP_MS = quick ? 1000 : 2000;
+const STEP_MS = quick ? 3000 : 8000;
+const SOAK_MS = args.has("--no-soak") ? 0 : quick ? 20_000 : 120_000;
+const TICK_MS = 1000 / 100; // Linux clock ticks of /proc/<pid>/stat
+
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line?.replace(/\D+/g, "") ?? 0) / 1024;
+}
+
+async function spawnAndWait(cmd: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; exited: Promise<void> }> {
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  let tail = "";
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${cmd.join(" ")} did not start: ${tail}`)), 60_000);
+    const onLine = (line: string) => {
+      tail = (tail + line + "\n").slice(-2000);
+      const m = ready.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolveStart({ child, match: m, exited });
+      }
+    };
+    createInterface({ input: child.stdout! }).on("line", onLine);
+    createInterface({ input: child.stderr! }).on("line", onLine);
+    child.once("exit", (code) => reject(new Error(`${cmd.join(" ")} exited ${code}: ${tail}`)));
+  });
+}
+
+async function main() {
+  const started = Date.now();
+  const outDir = join(root, ".cache", "bench");
+  mkdirSync(outDir, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), "genstore-bench-"));
+  const machine = `${cpus()[0]?.model ?? "unknown cpu"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+  console.log(`genstore payment app benchmark — ${machine}\n`);
+
+  const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache") });
+  const genstore = await startFakeGenstore();
+  const pem = generateCardKeyPem();
+  const key = parsePrivateKey(pem, "bench");
+  const serviceEnv = {
+    PORT: "0",
+    DATA_DIR: join(work, "service"),
+    MONGODB_URI: database.uri,
+    MONGODB_DATABASE: "bench_service",
+    CARD_PRIVATE_KEY: pem,
+    GENSTORE_CALLBACK_BASE_URL: genstore.url,
+    GENSTORE_ACCESS_TOKEN: "bench",
+    // The fake Genstore has no rate limit; Genstore's 2/s per shop would only queue callbacks.
+    GENSTORE_RATE_LIMIT_BURST: "100000",
+    GENSTORE_RATE_LIMIT_PER_SECOND: "100000",
+    SANDBOX_LATENCY_MS: "0",
+    LOG_LEVEL: "info",
+  };
+  const startService = (extraNodeArgs: string[] = []) =>
+    spawnAndWait([process.execPath, ...extraNodeArgs, "--import", "tsx", "src/main.ts"], serviceEnv, /"msg":"listening","url":"([^"]+)"/);
+  let service = await startService();
+  const floor = await spawnAndWait([process.execPath, "--import", "tsx", "test/bench/floorServer.ts"], { MONGODB_URI: database.uri, MONGODB_DATABASE: "bench_floor", FLOOR_PRIVATE_KEY: pem }, /^listening (\d+)$/);
+  let serviceUrl = service.match[1]!;
+  const floorUrl = `http://127.0.0.1:${floor.match[1]}`;
+
+  // N payloads encrypted like Genstore, each with its own ephemeral key.
+  const packets = Array.from({ length: 2000 }, () => ({ ...encryptLikeGenstore(key.publicKeySpki, testCard()), returnUrl: "https://shop.example/r" }));
+  const template = JSON.parse(examples.cardPayment);
+  const run = randomBytes(3).toString("hex");
+  const cardJson = (id: string, seq: number, manualCapture: boolean) =>
+    JSON.stringify({ ...template, paymentId: id, manualCapture: String(manualCapture), paymentMethod: { data: packets[seq % packets.length] } });
+
+  const results: StepResult[] = [];
+  const procs = () => ({ service: service.child.pid!, ferretdb: database.pid, floor: floor.child.pid! });
+
+  async function step(name: string, concurrency: number, make: () => (worker: number, seq: number) => Promise<void>, measured: (keyof ReturnType<typeof procs>)[]) {
+    const call = make();
+    await closedLoop(call, concurrency, WARMUP_MS);
+    const pids = procs();
+    const before = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k])]));
+    const r = await closedLoop(call, concurrency, STEP_MS);
+    const sorted = r.latencies.sort((a, b) => a - b);
+    const result: StepResult = {
+      name,
+      concurrency,
+      seconds: r.elapsedMs / 1000,
+      requests: sorted.length,
+      errors: r.errors,
+      rps: sorted.length / (r.elapsedMs / 1000),
+      p50: percentile(sorted, 50),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      cpuMsPerRequest: Object.fromEntries(measured.map((k) => [k, (cpuMs(pids[k]) - before[k]!) / Math.max(1, sorted.length)])),
+      ...(r.firstError ? { firstError: r.firstError } : {}),
+    };
+    results.push(result);
+    const cpu = Object.entries(result.cpuMsPerRequest).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+    console.log(`${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}${result.firstError ? `  first error: ${result.firstError}` : ""}`);
+    return result;
+  }
+
+  let post = createJsonPoster(serviceUrl, 256);
+  const floorPost = createJsonPoster(floorUrl, 256);
+  const jsonCard = () => async (_w: number, seq: number) => {
+    const r = await post("/genstore/v1/payments/card", cardJson(`J${run}-${seq}-${randomBytes(3).toString("hex")}`, seq, false));
+    if (r.status !== 200 || r.text !== "{}") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
+  };
+  const floorCard = () => async (_w: number, seq: number) => {
+    const r = await floorPost("/", cardJson(`F${run}-${seq}-${randomBytes(3).toString("hex")}`, seq, false));
+    if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
+  };
+
+  console.log("Card payment: the Genstore JSON route next to the floor (decrypt + insert + update on the same database)");
+  const pairs: { c: number; ours: StepResult; floor: StepResult }[] = [];
+  for (const c of [1, 16, 64]) {
+    const ours = await step("JSON POST /payments/card", c, jsonCard, ["service", "ferretdb"]);
+    const fl = await step("floor (node:http)", c, floorCard, ["floor", "ferretdb"]);
+    pairs.push({ c, ours, floor: fl });
+  }
+
+  console.log("\ngRPC (@grpc/grpc-js) CreateCardPayment");
+  const grpcClient = createGrpcJsClient(PaymentService, new URL(serviceUrl).host);
+  const grpcCard = () => async (_w: number, seq: number) => {
+    const body = JSON.parse(cardJson(`G${run}-${seq}-${randomBytes(3).toString("hex")}`, seq, false));
+    const req = fromJson(CreateCardPaymentRequestSchema, normalizeJson(CreateCardPaymentRequestSchema, body), { ignoreUnknownFields: true });
+    const res = await grpcUnary<{ error: string }>(grpcClient, PaymentService.method.createCardPayment, req);
+    if (res.error) throw new Error(res.error);
+  };
+  const grpcResults: StepResult[] = [];
+  for (const c of [16, 64]) grpcResults.push(await step("gRPC CreateCardPayment", c, grpcCard, ["service", "ferretdb"]));
+
+  console.log("\nLifecycle mix: authorize, capture, two partial refunds, get payment, get refund (per request)");
+  const lifecycle = () => async (_w: number, seq: number) => {
+    const id = `L${run}-${seq}-${randomBytes(3).toString("hex")}`;
+    const ok = async (path: string, body: string, method = "POST") => {
+      const r = await post(path, body, method);
+      if (r.status !== 200 || r.text.includes('"error"')) throw new Error(`${path} ${r.status} ${r.text.slice(0, 120)}`);
+    };
+    await ok("/genstore/v1/payments/card", cardJson(id, seq, true));
+    await ok("/genstore/v1/captures", JSON.stringify({ captureId: `${id}-c`, paymentId: id, amount: "200.00", test: "true" }));
+    await ok("/genstore/v1/refunds", JSON.stringify({ refundId: `${id}-r1`, paymentId: id, amount: "50.00", test: "true" }));
+    await ok("/genstore/v1/refunds", JSON.stringify({ refundId: `${id}-r2`, paymentId: id, amount: "25.00", test: "true" }));
+    await ok(`/genstore/v1/payments/${id}`, "", "GET");
+    await ok(`/genstore/v1/refunds/${id}-r1`, "", "GET");
+  };
+  const lifecycleResult = await step("lifecycle (6 requests)", 16, lifecycle, ["service", "ferretdb"]);
+  lifecycleResult.rps *= 6;
+  console.log(`  = ${lifecycleResult.rps.toFixed(0)} requests/s`);
+
+  // Micro-benchmarks in this process.
+  console.log("\nMicro-benchmarks (this process, one core)");
+  const decryptor = createCardDecryptor({ keys: [key], source: "bench" }, { fingerprintKey: randomBytes(32) });
+  const micro = (label: string, n: number, fn: (i: number) => void) => {
+    for (let i = 0; i < Math.min(n, 500); i++) fn(i);
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn(i);
+    const us = Number(process.hrtime.bigint() - t) / 1000 / n;
+    console.log(`  ${label.padEnd(52)} ${us.toFixed(1).padStart(7)} µs/op`);
+    return us;
+  };
+  const decryptUs = micro("decrypt one GENSTORE-V1 packet (+ card checks)", 3000, (i) => decryptor.decrypt(packets[i % packets.length]!));
+  const exampleText = examples.cardPayment;
+  const jsonUs = micro("decode the API page's card example + encode an answer", 20_000, () => {
+    const msg = fromJson(CreateCardPaymentRequestSchema, normalizeJson(CreateCardPaymentRequestSchema, JSON.parse(exampleText)), { ignoreUnknownFields: true });
+    if (!msg.paymentId) throw new Error("decode");
+    JSON.stringify(genstoreJson(GetPaymentResponseSchema, toJson(GetPaymentResponseSchema, create(GetPaymentResponseSchema, { status: 3, channelPaymentId: "ch_1" }))));
+  });
+
+  // Soak: resident memory of the service under steady load.
+  let soak: { seconds: number; samplesMb: number[]; baselineMb: number; maxDriftPct: number; rps: number } | undefined;
+  if (SOAK_MS > 0) {
+    console.log(`\nSoak: JSON card payments at c=16 for ${SOAK_MS / 1000} s, service RSS every 5 s`);
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssMb(service.child.pid!)), 5000);
+    const r = await closedLoop(jsonCard(), 16, SOAK_MS);
+    clearInterval(sampler);
+    const baseline = samples[Math.min(2, samples.length - 1)] ?? 0; // after 15 s of load
+    const after = samples.slice(2);
+    const maxDriftPct = Math.max(...after.map((m) => Math.abs(m - baseline) / baseline)) * 100;
+    soak = { seconds: r.elapsedMs / 1000, samplesMb: samples.map((m) => Math.round(m)), baselineMb: baseline, maxDriftPct, rps: r.latencies.length / (r.elapsedMs / 1000) };
+    console.log(`  ${soak.rps.toFixed(0)} req/s, errors ${r.errors}; RSS MB: ${soak.samplesMb.join(" ")}; largest change from the 15 s mark: ${maxDriftPct.toFixed(1)}%`);
+  }
+
+  // CPU profile of the service under the c=16 JSON load.
+  let profile: { file: string; top: { fn: string; where: string; selfPct: number }[]; byArea: Record<string, number> } | undefined;
+  if (!args.has("--no-profile")) {
+    service.child.kill("SIGTERM");
+    await service.exited;
+    const profDir = join(outDir, "profile");
+    rmSync(profDir, { recursive: true, force: true });
+    service = await startService(["--cpu-prof", `--cpu-prof-dir=${profDir}`]);
+    serviceUrl = service.match[1]!;
+    post = createJsonPoster(serviceUrl, 256);
+    await closedLoop(jsonCard(), 16, WARMUP_MS + STEP_MS);
+    service.child.kill("SIGTERM");
+    await service.exited;
+    const file = join(profDir, readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))!);
+    profile = summarizeProfile(file);
+    console.log("\nWhere the service's CPU goes (node --cpu-prof, JSON card payments at c=16), by area:");
+    for (const [area, pct] of Object.entries(profile.byArea).slice(0, 10)) console.log(`  ${pct.toFixed(1).padStart(5)}%  ${area}`);
+    console.log("Top functions by self time:");
+    for (const t of profile.top.slice(0, 12)) console.log(`  ${t.selfPct.toFixed(1).padStart(5)}%  ${t.fn}  ${t.where}`);
+  } else {
+    service.child.kill("SIGTERM");
+    await service.exited;
+  }
+
+  console.log("\nSummary");
+  const c16 = pairs.find((p) => p.c === 16)!;
+  const ratio = c16.ours.rps / c16.floor.rps;
+  for (const p of pairs) console.log(`  c=${String(p.c).padEnd(3)} JSON route / floor throughput: ${(100 * p.ours.rps / p.floor.rps).toFixed(0)}%  (${p.ours.rps.toFixed(0)} vs ${p.floor.rps.toFixed(0)} req/s)`);
+  const g16 = grpcResults.find((g) => g.concurrency === 16)!;
+  console.log(`  targets: c=16 ≥ 80% of the floor: ${(ratio * 100).toFixed(0)}% ${ratio >= 0.8 ? "met" : "missed"}; p99 ≤ 25 ms: ${c16.ours.p99.toFixed(1)} ms ${c16.ours.p99 <= 25 ? "met" : "missed"}; gRPC ≥ JSON: ${g16.rps.toFixed(0)} vs ${c16.ours.rps.toFixed(0)} req/s ${g16.rps >= c16.ours.rps ? "met" : "missed"}${soak ? `; RSS within ±10%: ${soak.maxDriftPct.toFixed(1)}% ${soak.maxDriftPct <= 10 ? "met" : "missed"}` : ""}`);
+
+  const report = { at: new Date().toISOString(), machine, quick, steps: results, pairs: pairs.map((p) => ({ concurrency: p.c, ratio: p.ours.rps / p.floor.rps })), micro: { decryptUs, jsonUs }, soak, profile, wallSeconds: (Date.now() - started) / 1000 };
+  const out = join(outDir, `results-${report.at.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(out, JSON.stringify(report, null, 2));
+  writeFileSync(join(outDir, "latest.json"), JSON.stringify(report, null, 2));
+  console.log(`\nresults: ${out} (also .cache/bench/latest.json); ${report.wallSeconds.toFixed(0)} s in all`);
+
+  grpcClient.close();
+  floor.child.kill("SIGTERM");
+  await floor.exited;
+  await genstore.stop();
+  await database.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+
+/** Self time by function and by area (our code, each dependency, node internals, GC, idle). */
+function summarizeProfile(file: string) {
+  const prof = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfileNode[] };
+  const total = prof.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
+  const byFn = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  for (const n of prof.nodes) {
+    const hits = n.hitCount ?? 0;
+    if (!hits) continue;
+    const url = n.callFrame.url.replace(`file://${root}/`, "");
+    const fn = `${n.callFrame.functionName || "(anonymous)"}`;
+    const where = url ? `${url}:${n.callFrame.lineNumber + 1}` : "";
+    byFn.set(`${fn}\u0000${where}`, (byFn.get(`${fn}\u0000${where}`) ?? 0) + hits);
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    const area = m ? m[1]! : url.startsWith("src/") ? url.split("/").slice(0, 2).join("/") : url.startsWith("gen/") ? "gen" : url.startsWith("node:") ? `node internals (${url.split("/")[0]})` : fn.startsWith("(") ? fn : "other";
+    byArea.set(area, (byArea.get(area) ?? 0) + hits);
+  }
+  const pct = (h: number) => (100 * h) / total;
+  const top = [...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, h]) => ({ fn: k.split("\u0000")[0]!, where: k.split("\u0000")[1]!, selfPct: pct(h) }));
+  return { file, top, byArea: Object.fromEntries([...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([k, h]) => [k, pct(h)])) };
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -24,6 +24,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const startedAt = new Date();
   const app = createApp({
     db: db.db,
+    atomicConditionalUpdates: db.atomicConditionalUpdates,
     cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key }),
     secretBox: createSecretBox(secretsKey.key),
     defaultShopId: config.defaultShopId,
@@ -45,7 +46,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const server = await listen(app.handler, config.port, config.host);
   publicUrl ||= server.url;
   app.start();
-  log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
+  log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, atomicConditionalUpdates: db.atomicConditionalUpdates, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
   log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, activeKeys: keyring.keys.length, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
   return {

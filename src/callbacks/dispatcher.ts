@@ -147,8 +147,12 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   /** Delivers this payment's pending callbacks in order until one is not delivered. */
   async function drain(p: PaymentRecord | null): Promise<number> {
     let attempted = 0;
+    const tried = new Set<string>();
     while (p) {
       const cb = p.callbacks.find((c) => c.state === "pending");
+      // One attempt per callback per drain, whatever the record says afterwards.
+      if (cb && tried.has(cb.id)) return attempted;
+      if (cb) tried.add(cb.id);
       const at = now();
       if (!cb) {
         if (p.nextCallbackAt) p = await updateCallback(p, "", () => {});

@@ -105,8 +105,8 @@ export function createOutcomeRecorder(
       if (op.kind === "refund") {
         const to: PaymentState = p.refundedMinor + minor >= p.capturedMinor ? "refunded" : "partially_refunded";
         updated = await repository.updatePayment(p.shopId, p._id, { refundInFlightId: op._id }, succeeded
-          ? { inc: { refundReservedMinor: -minor, refundedMinor: minor }, set: { state: to }, removeRefundInFlight: op._id, callback, event: { ...event, state: to } }
-          : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: op._id, callback, event });
+          ? { inc: { refundReservedMinor: -minor, refundedMinor: minor }, set: { state: to }, removeRefundInFlight: { id: op._id, minor }, callback, event: { ...event, state: to } }
+          : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: { id: op._id, minor }, callback, event });
       } else {
         const set: Partial<PaymentRecord> = !succeeded
           ? { activeOperation: null }

@@ -458,7 +458,10 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
 
     async returnFromPsp(meta, paymentId) {
       const before = await requirePayment(meta.shopId, paymentId);
-      await repository.updatePayment(meta.shopId, paymentId, {}, { event: { at: now(), event: "buyer returned from the PSP page", requestId: meta.requestId } });
+      // Every write to a payment goes through its lock: FerretDB rewrites whole documents.
+      await mutex.run(lockKey(meta.shopId, paymentId), () =>
+        repository.updatePayment(meta.shopId, paymentId, {}, { event: { at: now(), event: "buyer returned from the PSP page", requestId: meta.requestId } }),
+      );
       const after = (await refreshPayment(meta, paymentId)) ?? before;
       const cancelled = after.state === "declined" && after.cancelUrl && /cancel/i.test(after.error ?? "");
       const target = cancelled ? after.cancelUrl : after.returnUrl;

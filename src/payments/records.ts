@@ -153,7 +153,8 @@ export interface PaymentChange {
   /** A result for Genstore, written in the same update (transactional outbox). */
   callback?: CallbackRecord;
   addRefundInFlight?: { id: string; minor: number };
-  removeRefundInFlight?: string;
+  /** The exact entry added for it (FerretDB pulls array elements by equality only). */
+  removeRefundInFlight?: { id: string; minor: number };
 }
 
 /** Storage the use cases need; src/store implements it on MongoDB. */

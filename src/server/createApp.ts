@@ -37,6 +37,8 @@ import { createWebhookRoute } from "./webhookRoute.js";
 
 export interface AppOptions {
   db: Db;
+  /** false on FerretDB (see createPaymentRepository). */
+  atomicConditionalUpdates: boolean;
   cards: CardDecryptor;
   secretBox: SecretBox;
   defaultShopId: string;
@@ -104,7 +106,7 @@ export function createApp(opts: AppOptions): App {
   const connectors = createConnectorRegistry([sandbox]);
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
-  const repository = createPaymentRepository(opts.db);
+  const repository = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
   const mutex = createKeyedMutex();
   const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log });
   const useCases = createPaymentUseCases({

@@ -13,6 +13,8 @@ export interface Database {
   embedded: EmbeddedDatabase | undefined;
   /** Where we connected, without credentials, for logs. */
   description: string;
+  /** false on FerretDB: conditional updates there are read-then-write (design §4). */
+  atomicConditionalUpdates: boolean;
   close(): Promise<void>;
 }
 
@@ -42,10 +44,12 @@ export async function openDatabase(
   }
   const db = client.db(config.databaseName);
   await ensureIndexes(db);
+  const atomicConditionalUpdates = !(await isFerretDB(db));
   return {
     client,
     db,
     embedded,
+    atomicConditionalUpdates,
     description: embedded ? `embedded FerretDB at ${uri} (data in ${config.dataDir}/ferretdb)` : redact(uri),
     async close() {
       await client.close();
@@ -54,11 +58,16 @@ export async function openDatabase(
   };
 }
 
+/** FerretDB says so in buildInfo; MongoDB does not. */
+export async function isFerretDB(db: Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  return "ferretdb" in info;
+}
+
 export async function ensureIndexes(db: Db): Promise<void> {
   const payments = db.collection("payments");
   await payments.createIndex({ shopId: 1, createdAt: -1 });
   await payments.createIndex({ nextCallbackAt: 1 });
-  await payments.createIndex({ idempotencyKey: 1 });
   await payments.createIndex({ state: 1, updatedAt: 1 });
   for (const name of ["captures", "voids", "refunds"]) {
     await db.collection(name).createIndex({ paymentId: 1 });

@@ -1,8 +1,10 @@
-import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter } from "mongodb";
+import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
+import { pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import type {
   ClaimResult,
   OperationKind,
   OperationRecord,
+  PaymentChange,
   PaymentGuard,
   PaymentRecord,
   PaymentRepository,
@@ -10,75 +12,167 @@ import type {
 
 const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
 
+/**
+ * Records are stored under a key derived from the shop and Genstore's id (the PSP idempotency
+ * key): the unique _id is still the claim, scoped to the shop, and every lookup is by _id, the
+ * one query the embedded FerretDB answers from an index. Genstore's id is kept as genstoreId.
+ */
+type Stored<T extends { _id: string }> = Omit<T, "_id"> & { _id: string; genstoreId: string };
+
+function toStored<T extends { _id: string }>(record: T, key: string): Stored<T> {
+  return { ...record, _id: key, genstoreId: record._id };
+}
+
+function fromStored<T extends { _id: string }>(doc: WithId<Stored<T>> | Stored<T> | null): T | null {
+  if (!doc) return null;
+  const { genstoreId, ...rest } = doc;
+  return { ...rest, _id: genstoreId } as unknown as T;
+}
+
 function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
 }
 
-/** Inserts `record`; when its _id is taken, returns the record that holds it. */
-async function claim<T extends { _id: string }>(collection: Collection<T>, record: T): Promise<ClaimResult<T>> {
+/** Inserts `record` under `key`; when the key is taken, returns the record that holds it. */
+async function claim<T extends { _id: string }>(collection: Collection<Stored<T>>, record: T, key: string): Promise<ClaimResult<T>> {
   try {
-    await collection.insertOne(record as never);
+    await collection.insertOne(toStored(record, key) as never);
     return { inserted: true, record };
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const existing = await collection.findOne({ _id: record._id } as never);
+    const existing = fromStored<T>(await collection.findOne({ _id: key } as never));
     if (!existing) throw err;
-    return { inserted: false, record: existing as T };
+    return { inserted: false, record: existing };
   }
 }
 
-/** The guard becomes part of the update's filter: one conditional single-document update. */
-function guardFilter(shopId: string, paymentId: string, guard: PaymentGuard): Filter<PaymentRecord> {
-  const filter: Filter<PaymentRecord> = { _id: paymentId, shopId };
+function meets(p: Stored<PaymentRecord>, shopId: string, guard: PaymentGuard): boolean {
+  if (p.shopId !== shopId) return false;
+  if (guard.states && !guard.states.includes(p.state)) return false;
+  if (guard.idle && p.activeOperation) return false;
+  if (guard.activeOperationId !== undefined && p.activeOperation?.id !== guard.activeOperationId) return false;
+  if (guard.refundableAtLeast !== undefined && p.refundableMinor < guard.refundableAtLeast) return false;
+  if (guard.refundInFlightId !== undefined && !p.refundsInFlight.some((r) => r.id === guard.refundInFlightId)) return false;
+  return true;
+}
+
+/** The guard as part of the update's filter: one conditional single-document update. */
+function guardFilter(key: string, shopId: string, guard: PaymentGuard): Filter<Stored<PaymentRecord>> {
+  const filter: Record<string, unknown> = { _id: key, shopId };
   if (guard.states) filter.state = { $in: [...guard.states] };
   if (guard.idle) filter.activeOperation = null;
   if (guard.activeOperationId !== undefined) filter["activeOperation.id"] = guard.activeOperationId;
   if (guard.refundableAtLeast !== undefined) filter.refundableMinor = { $gte: guard.refundableAtLeast };
   if (guard.refundInFlightId !== undefined) filter["refundsInFlight.id"] = guard.refundInFlightId;
-  return filter;
+  return filter as Filter<Stored<PaymentRecord>>;
 }
 
-export function createPaymentRepository(db: Db): PaymentRepository {
-  const payments = db.collection<PaymentRecord>("payments");
-  const operations = (kind: OperationKind) => db.collection<OperationRecord>(collectionOf[kind]);
+function toUpdate(change: PaymentChange): UpdateFilter<Stored<PaymentRecord>> {
+  const push: Record<string, unknown> = { timeline: change.event };
+  const set: Record<string, unknown> = { ...change.set, updatedAt: change.event.at };
+  if (change.callback) {
+    push.callbacks = change.callback;
+    set.nextCallbackAt = change.event.at;
+  }
+  if (change.addRefundInFlight) push.refundsInFlight = change.addRefundInFlight;
+  const update: UpdateFilter<Stored<PaymentRecord>> = { $set: set as never, $push: push as never };
+  if (change.inc) update.$inc = change.inc as never;
+  if (change.removeRefundInFlight !== undefined) {
+    update.$pull = { refundsInFlight: { id: change.removeRefundInFlight.id, minor: change.removeRefundInFlight.minor } } as never;
+  }
+  return update;
+}
+
+export interface PaymentRepositoryOptions {
+  /**
+   * true on MongoDB: guards go into the update's filter, atomic across instances. false on the
+   * embedded FerretDB, whose updates are read-then-write anyway and which can use an index only
+   * for a filter on _id alone: the guard is checked on a read by _id, and the per-payment lock in
+   * the service makes read and write one step (design §4).
+   */
+  atomicConditionalUpdates: boolean;
+}
+
+export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions = { atomicConditionalUpdates: true }): PaymentRepository {
+  const payments = db.collection<Stored<PaymentRecord>>("payments");
+  const operations = (kind: OperationKind) => db.collection<Stored<OperationRecord>>(collectionOf[kind]);
+  const paymentKey = (shopId: string, paymentId: string) => pspIdempotencyKey("payment", shopId, paymentId);
+  const operationKey = (kind: OperationKind, shopId: string, id: string) => pspIdempotencyKey(kind, shopId, id);
+  const ofShop = <T extends { shopId: string }>(shopId: string, record: T | null) => (record && record.shopId === shopId ? record : null);
+
   return {
-    claimPayment: (record) => claim(payments, record),
-    findPayment: (shopId, paymentId) => payments.findOne({ _id: paymentId, shopId }),
+    claimPayment: (record) => claim(payments, record, paymentKey(record.shopId, record._id)),
+
+    async findPayment(shopId, paymentId) {
+      return ofShop(shopId, fromStored<PaymentRecord>(await payments.findOne({ _id: paymentKey(shopId, paymentId) })));
+    },
+
     async updatePayment(shopId, paymentId, guard, change) {
-      const push: Record<string, unknown> = { timeline: change.event };
-      const set: Record<string, unknown> = { ...change.set, updatedAt: change.event.at };
-      if (change.callback) {
-        push.callbacks = change.callback;
-        set.nextCallbackAt = change.event.at;
+      const key = paymentKey(shopId, paymentId);
+      if (opts.atomicConditionalUpdates) {
+        return fromStored<PaymentRecord>(await payments.findOneAndUpdate(guardFilter(key, shopId, guard), toUpdate(change), { returnDocument: "after" }));
       }
-      if (change.addRefundInFlight) push.refundsInFlight = change.addRefundInFlight;
-      const update: UpdateFilter<PaymentRecord> = { $set: set as never, $push: push as never };
-      if (change.inc) update.$inc = change.inc;
-      if (change.removeRefundInFlight !== undefined) update.$pull = { refundsInFlight: { id: change.removeRefundInFlight } } as never;
-      return payments.findOneAndUpdate(guardFilter(shopId, paymentId, guard), update, { returnDocument: "after" });
+      const current = await payments.findOne({ _id: key });
+      if (!current || !meets(current, shopId, guard)) return null;
+      return fromStored<PaymentRecord>(await payments.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: "after" }));
     },
-    claimOperation: (record) => claim(operations(record.kind), record),
-    findOperation: (kind, shopId, id) => operations(kind).findOne({ _id: id, shopId }),
-    finishOperation: (kind, shopId, id, set) =>
-      operations(kind).findOneAndUpdate({ _id: id, shopId, state: "processing" }, { $set: { ...set, updatedAt: new Date() } }, { returnDocument: "after" }),
+
+    claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id)),
+
+    async findOperation(kind, shopId, id) {
+      return ofShop(shopId, fromStored<OperationRecord>(await operations(kind).findOne({ _id: operationKey(kind, shopId, id) })));
+    },
+
+    async finishOperation(kind, shopId, id, set) {
+      const key = operationKey(kind, shopId, id);
+      const update = { $set: { ...set, updatedAt: new Date() } } as UpdateFilter<Stored<OperationRecord>>;
+      if (opts.atomicConditionalUpdates) {
+        return fromStored<OperationRecord>(await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }));
+      }
+      const current = await operations(kind).findOne({ _id: key });
+      if (!current || current.shopId !== shopId || current.state !== "processing") return null;
+      return fromStored<OperationRecord>(await operations(kind).findOneAndUpdate({ _id: key }, update, { returnDocument: "after" }));
+    },
+
     async deleteOperation(kind, shopId, id) {
-      await operations(kind).deleteOne({ _id: id, shopId, state: "processing" });
+      const key = operationKey(kind, shopId, id);
+      if (opts.atomicConditionalUpdates) {
+        await operations(kind).deleteOne({ _id: key, shopId, state: "processing" });
+        return;
+      }
+      const current = await operations(kind).findOne({ _id: key });
+      if (current && current.shopId === shopId && current.state === "processing") await operations(kind).deleteOne({ _id: key });
     },
-    findPaymentByIdempotencyKey: (idempotencyKey) => payments.findOne({ idempotencyKey }),
-    findDueCallbacks: (now, limit, skipShops = []) =>
-      payments
+
+    // The payment's storage key is its PSP idempotency key.
+    findPaymentByIdempotencyKey: async (idempotencyKey) => fromStored<PaymentRecord>(await payments.findOne({ _id: idempotencyKey })),
+
+    async findDueCallbacks(now, limit, skipShops = []) {
+      const docs = await payments
         .find({ nextCallbackAt: { $lte: now }, ...(skipShops.length ? { shopId: { $nin: [...skipShops] } } : {}) })
         .sort({ nextCallbackAt: 1 })
         .limit(limit)
-        .toArray(),
-    async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
-      await payments.updateOne({ _id: paymentId, shopId }, { $set: { callbacks, nextCallbackAt } });
+        .toArray();
+      return docs.map((d) => fromStored<PaymentRecord>(d)!);
     },
-    findParkedCallbacks: (shopId, limit) =>
-      payments.find({ "callbacks.state": "parked", ...(shopId ? { shopId } : {}) }).sort({ updatedAt: 1 }).limit(limit).toArray(),
-    findStalePayments: (states, before, limit) =>
-      payments.find({ state: { $in: [...states] }, updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray(),
-    findStaleOperations: (kind, before, limit) =>
-      operations(kind).find({ state: "processing", updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray(),
+
+    async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
+      await payments.updateOne({ _id: paymentKey(shopId, paymentId) }, { $set: { callbacks, nextCallbackAt } });
+    },
+
+    async findParkedCallbacks(shopId, limit) {
+      const docs = await payments.find({ "callbacks.state": "parked", ...(shopId ? { shopId } : {}) }).sort({ updatedAt: 1 }).limit(limit).toArray();
+      return docs.map((d) => fromStored<PaymentRecord>(d)!);
+    },
+
+    async findStalePayments(states, before, limit) {
+      const docs = await payments.find({ state: { $in: [...states] }, updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray();
+      return docs.map((d) => fromStored<PaymentRecord>(d)!);
+    },
+
+    async findStaleOperations(kind, before, limit) {
+      const docs = await operations(kind).find({ state: "processing", updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray();
+      return docs.map((d) => fromStored<OperationRecord>(d)!);
+    },
   };
 }

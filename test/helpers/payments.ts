@@ -38,7 +38,7 @@ export function genstoreClient(server: TestServer, shopId?: string) {
 }
 
 export async function storedPayment(server: TestServer, paymentId: string) {
-  return server.db.collection("payments").findOne({ _id: paymentId as never });
+  return server.db.collection("payments").findOne({ genstoreId: paymentId });
 }
 
 export async function ledger(server: TestServer, filter: Record<string, unknown> = {}) {

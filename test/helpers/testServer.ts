@@ -6,7 +6,7 @@ import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { createSecretBox } from "../../src/crypto/secretBox";
 import type { ShopConfig } from "../../src/payments/shops";
 import { createApp, type App, type AppOptions } from "../../src/server/createApp";
-import { ensureIndexes } from "../../src/store/database";
+import { ensureIndexes, isFerretDB } from "../../src/store/database";
 import { listen } from "../../src/server/createServer";
 import { createShopRepository } from "../../src/store/shopRepository";
 
@@ -66,6 +66,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   let url = "";
   const app = createApp({
     db,
+    atomicConditionalUpdates: !(await isFerretDB(db)),
     cards,
     secretBox,
     defaultShopId,

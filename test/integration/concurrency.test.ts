@@ -24,7 +24,7 @@ test("50 identical payment requests at once: one charge at the PSP and 50 identi
   const p = await storedPayment(server, id);
   expect(p?.state).toBe("captured");
   expect(await ledger(server, { type: "charge", reference: p?.channelPaymentId })).toHaveLength(1);
-  expect(await ledger(server, { type: "charge", _id: `m-test-shop-test/${p?.idempotencyKey}` })).toHaveLength(1);
+  expect(await ledger(server, { type: "charge", key: `m-test-shop-test/${p?.idempotencyKey}` })).toHaveLength(1);
 });
 
 test("50 identical declined payments over gRPC and JSON at once: one PSP call, the same decline for all", async () => {
@@ -37,7 +37,7 @@ test("50 identical declined payments over gRPC and JSON at once: one PSP call, t
   );
   expect(new Set(answers)).toEqual(new Set(["insufficient funds"]));
   const p = await storedPayment(server, id);
-  expect(await ledger(server, { _id: `m-test-shop-test/${p?.idempotencyKey}` })).toHaveLength(1);
+  expect(await ledger(server, { key: `m-test-shop-test/${p?.idempotencyKey}` })).toHaveLength(1);
   expect((await ledger(server, { type: "charge", cardLast4: "9995" })).filter((c) => c.createdAt >= p?.createdAt)).toHaveLength(1);
 });
 
@@ -50,7 +50,7 @@ test("20 different refunds at once whose sum exceeds the captured amount never r
   expect(ok.length + refused.length).toBe(20);
   expect(ok).toHaveLength(14); // 14 × 7.00 = 98.00; a 15th would be 105.00
   const p = await storedPayment(server, id);
-  expect(p).toMatchObject({ refundedMinor: 9800, refundableMinor: 200, refundReservedMinor: 0, state: "partially_refunded" });
+  expect(p).toMatchObject({ refundedMinor: 9800, refundableMinor: 200, refundReservedMinor: 0, refundsInFlight: [], state: "partially_refunded" });
   const refunds = await ledger(server, { type: "refund", chargeReference: p?.channelPaymentId, status: "succeeded" });
   expect(refunds.reduce((sum, r) => sum + r.amount, 0)).toBe(9800);
 });

@@ -42,7 +42,7 @@ describe("the API page's example bodies, verbatim", () => {
     expect(res.status).toBe(200);
     expect(res.body.redirectUrl).toMatch(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`));
     expect(res.body.error).toBeUndefined();
-    const stored = await server.db.collection("payments").findOne({ _id: "PI00202410161331562671344" as never });
+    const stored = await server.db.collection("payments").findOne({ genstoreId: "PI00202410161331562671344" });
     expect(stored).toMatchObject({ shopId: "test-shop", method: "offsite", test: true, manualCapture: true, amount: { minor: 10080, value: "100.80", currency: "USD" } });
     expect(stored?.returnUrl).toBe("https://www.xxx.shop/pay/result");
   });
@@ -74,7 +74,7 @@ describe("documented answers", () => {
   test("a card payment answers 200 and GET payment answers by query, path and JSON body", async () => {
     const id = uniqueId("PI");
     await createCardPayment(id);
-    const stored = await server.db.collection("payments").findOne({ _id: id as never });
+    const stored = await server.db.collection("payments").findOne({ genstoreId: id });
     // The example asks for manualCapture "true": authorized, waiting for capture.
     const expected = { status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: stored?.channelPaymentId } };
     expect(stored?.channelPaymentId).toMatch(/^ch_[0-9a-f]{24}$/);
@@ -115,7 +115,7 @@ describe("documented answers", () => {
     const conflict = await postJson(url("/genstore/v1/payments/card"), { ...body, amount: "201.00" });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error).toContain(`paymentId ${id} was already received with different parameters`);
-    const stored = await server.db.collection("payments").findOne({ _id: id as never });
+    const stored = await server.db.collection("payments").findOne({ genstoreId: id });
     expect(stored?.amount).toEqual({ minor: 20000, value: "200.00", currency: "USD" });
   });
 });
@@ -170,7 +170,7 @@ describe("bad input: a 4xx naming the problem, and nothing written", () => {
     const id = uniqueId("PI");
     const res = await postJson(url("/genstore/v1/payments/card"), cardBody(id, { surprise: { $where: "1" }, futureField: "x" }));
     expect(res.status).toBe(200);
-    const stored = await server.db.collection("payments").findOne({ _id: id as never });
+    const stored = await server.db.collection("payments").findOne({ genstoreId: id });
     expect(JSON.stringify(stored)).not.toContain("surprise");
     expect(JSON.stringify(stored)).not.toContain("futureField");
   });

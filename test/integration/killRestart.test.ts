@@ -95,9 +95,9 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   await sleep(500); // now ~800 ms into 1200 ms of PSP latency: booked, unanswered
   service.child.kill("SIGKILL");
   expect(await service.exited).toBeNull();
-  const states = await db.collection("payments").find({ _id: { $regex: `^K${run}-B` } as never }).toArray();
+  const states = await db.collection("payments").find({ genstoreId: { $regex: `^K${run}-B` } }).toArray();
   expect(states.map((p) => p.state)).toEqual(["received", "received", "received", "received"]);
-  expect(await db.collection("captures").findOne({ _id: `K${run}-CAP` as never })).toMatchObject({ state: "processing" });
+  expect(await db.collection("captures").findOne({ genstoreId: `K${run}-CAP` })).toMatchObject({ state: "processing" });
   expect(genstore.acknowledged()).toHaveLength(0);
 
   // Restart; Genstore is back.
@@ -124,10 +124,10 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   expect(genstore.acknowledged().filter((c) => c.path.endsWith(`/capture/K${run}-CAP`)).map((c) => c.body.status)).toEqual([true]);
 
   // The sandbox's own books: one charge per payment, one capture, nothing twice.
-  const payments = await db.collection("payments").find({ _id: { $regex: `^K${run}-` } as never }).toArray();
+  const payments = await db.collection("payments").find({ genstoreId: { $regex: `^K${run}-` } }).toArray();
   const ledger = await db.collection("sandbox_ledger").find().toArray();
   for (const p of payments) {
-    expect({ id: p._id, charges: ledger.filter((e) => String(e._id).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({ id: p._id, charges: 1 });
+    expect({ id: p.genstoreId, charges: ledger.filter((e) => String(e.key).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({ id: p.genstoreId, charges: 1 });
   }
   const charges = ledger.filter((e) => e.type === "charge");
   expect(charges).toHaveLength(payments.length);

@@ -85,7 +85,7 @@ describe.each([
     expect(p?.timeline.map((e: { event: string }) => e.event)).toEqual(["payment received", "psp: unknown"]);
     // Get payment asks the PSP by our idempotency key: the charge went through.
     expect((await gs.getPayment(id)).body.status).toBe(approvedStatus);
-    expect(await ledger(server, { _id: `m-test-shop-test/${p?.idempotencyKey}` })).toHaveLength(1);
+    expect(await ledger(server, { key: `m-test-shop-test/${p?.idempotencyKey}` })).toHaveLength(1);
   });
 
   test("4000000000005126 is approved, but its refunds fail with a readable error", async () => {
@@ -118,7 +118,7 @@ describe("authorize, capture, refund", () => {
     expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
 
     expect((await gs.refund(id, "50.00")).status).toBe(200);
-    expect(await storedPayment(server, id)).toMatchObject({ state: "refunded", refundedMinor: 8000, refundableMinor: 0, refundReservedMinor: 0 });
+    expect(await storedPayment(server, id)).toMatchObject({ state: "refunded", refundedMinor: 8000, refundableMinor: 0, refundReservedMinor: 0, refundsInFlight: [] });
     expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
     const refunds = await ledger(server, { type: "refund", chargeReference: (await storedPayment(server, id))?.channelPaymentId });
     expect(refunds.map((r) => r.amount).sort()).toEqual([3000, 5000]);

@@ -80,7 +80,7 @@ test("offsite payment: the redirect uses the configured public URL and the recor
     purchaseInfo: {},
   });
   expect(res.redirectUrl).toMatch(/^https:\/\/pay\.example\/sandbox\/checkout\/ch_[0-9a-f]{24}$/);
-  const stored = await db.collection("payments").findOne({ _id: "OFF-1" as never });
+  const stored = await db.collection("payments").findOne({ genstoreId: "OFF-1" });
   expect(stored).toMatchObject({ shopId: "shop-1", amount: { minor: 5, currency: "JPY" }, test: false, createdAt: fixedNow });
 });
 
@@ -97,7 +97,7 @@ test("card payment through the injected decryptor, then GET payment; another sho
     clientDetails: {},
   });
   expect((await payments.getPayment({ paymentId: "CARD-1" })).status).toBe(PaymentStatus.AUTH_SUCCESS);
-  const stored = await db.collection("payments").findOne({ _id: "CARD-1" as never });
+  const stored = await db.collection("payments").findOne({ genstoreId: "CARD-1" });
   expect(stored?.card).toMatchObject({ brand: "mastercard", last4: "4444" });
   const other = createClient(PaymentService, transportFor("shop-3"));
   await expect(other.getPayment({ paymentId: "CARD-1" })).rejects.toMatchObject({ code: Code.NotFound });

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Connector, OperationOutcome, PaymentOutcome, PspContext } from "../connector.js";
-import type { LedgerEntry, SandboxLedger } from "./ledger.js";
+import { ledgerId, type LedgerEntry, type SandboxLedger } from "./ledger.js";
 import { behaviourOf } from "./testCards.js";
 import { verifySandboxSignature, type SandboxWebhookSender } from "./webhooks.js";
 
@@ -18,7 +18,6 @@ export interface SandboxOptions {
   now?: () => Date;
 }
 
-const newReference = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 const hashOf = (parts: unknown[]) => createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
 const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
@@ -97,10 +96,12 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
   }
 
   /** Claims an idempotency key; a replay with the same request returns the first entry. */
-  async function claim(ctx: PspContext, key: string, entry: Omit<LedgerEntry, "_id" | "merchant" | "mode" | "createdAt" | "updatedAt">) {
+  async function claim(ctx: PspContext, key: string, entry: Omit<LedgerEntry, "_id" | "key" | "reference" | "merchant" | "mode" | "createdAt" | "updatedAt">, prefix: string) {
     const merchant = merchantOf(ctx);
     const at = now();
-    const result = await ledger.claim({ ...entry, _id: `${merchant}/${key}`, merchant, mode: ctx.mode, createdAt: at, updatedAt: at });
+    const _id = ledgerId(entry.type === "charge" ? "charge" : "operation", merchant, key);
+    const reference = `${prefix}_${_id.slice(3)}`;
+    const result = await ledger.claim({ ...entry, _id, key: `${merchant}/${key}`, reference, merchant, mode: ctx.mode, createdAt: at, updatedAt: at });
     if (!result.inserted && result.entry.requestHash !== entry.requestHash) {
       return { conflict: true as const, entry: result.entry };
     }
@@ -134,14 +135,13 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     }
     const claimed = await claim(ctx, input.idempotencyKey, {
       type,
-      reference: newReference(prefix),
       chargeReference: charge.reference,
       amount,
       currency: charge.currency,
       requestHash,
       status: reason ? "failed" : "succeeded",
       ...(reason ? { reason } : {}),
-    });
+    }, prefix);
     if (claimed.conflict) return { kind: "failed", reason: "idempotency key reused with different parameters" };
     if (claimed.inserted && !reason) {
       if (type === "capture") await ledger.update(charge._id, { status: "captured", capturedAmount: amount });
@@ -176,7 +176,6 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
               : "authorized";
       const claimed = await claim(ctx, input.idempotencyKey, {
         type: "charge",
-        reference: newReference("ch"),
         amount: input.amount.minor,
         currency: input.amount.currency,
         requestHash: hashOf(["card", input.amount.minor, input.amount.currency, input.capture, input.card.number.slice(-4)]),
@@ -189,7 +188,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
         ...(status === "captured" ? { capturedAmount: input.amount.minor } : {}),
         ...(behaviour === "refunds_fail" ? { refundsFail: true } : {}),
         ...(status === "pending" ? { settlesAt: new Date(now().getTime() + asyncDelayMs) } : {}),
-      });
+      }, "ch");
       if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
       if (claimed.inserted && status === "pending") settleLater(claimed.entry);
       // The charge is booked, but the answer is lost on the way back: only a status query tells.
@@ -200,7 +199,6 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     payOffsite: (ctx, input) => remote(async () => {
       const claimed = await claim(ctx, input.idempotencyKey, {
         type: "charge",
-        reference: newReference("ch"),
         amount: input.amount.minor,
         currency: input.amount.currency,
         requestHash: hashOf(["offsite", input.amount.minor, input.amount.currency, input.capture]),
@@ -208,7 +206,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
         capture: input.capture,
         flow: "offsite",
         returnUrl: input.returnUrl,
-      });
+      }, "ch");
       if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
       return chargeOutcome(claimed.entry, opts.publicUrl());
     }),
@@ -219,7 +217,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
 
     async paymentStatus(ctx, input) {
       await sleep(latency);
-      const entry = await ledger.byKey(merchantOf(ctx), input.idempotencyKey);
+      const entry = await ledger.byKey("charge", merchantOf(ctx), input.idempotencyKey);
       if (!entry) return { kind: "declined", reason: "the PSP has no such payment" };
       return chargeOutcome(await settle(entry), opts.publicUrl());
     },
@@ -232,7 +230,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
 
     async operationStatus(ctx, input) {
       await sleep(latency);
-      const entry = await ledger.byKey(merchantOf(ctx), input.idempotencyKey);
+      const entry = await ledger.byKey("operation", merchantOf(ctx), input.idempotencyKey);
       if (!entry) return { kind: "failed", reason: "the PSP has no such operation" };
       return operationOutcome(entry);
     },

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { MongoServerError, type Collection, type Db } from "mongodb";
 
 /** The sandbox PSP's own books, in its own collection, so they outlive our restarts. */
@@ -5,8 +6,13 @@ export type ChargeStatus = "requires_action" | "pending" | "authorized" | "captu
 export type OperationStatus = "succeeded" | "failed";
 
 export interface LedgerEntry {
-  /** `${merchant}/${idempotency key}`: the same key from the same merchant is the same request. */
+  /**
+   * Charges: their reference ("ch_…"); operations: "op_…". Both derive from the merchant and the
+   * idempotency key, so the same key from the same merchant is the same request, found by _id.
+   */
   _id: string;
+  /** `${merchant}/${idempotency key}`. */
+  key: string;
   merchant: string;
   mode: "test" | "live";
   type: "charge" | "capture" | "void" | "refund";
@@ -32,10 +38,16 @@ export interface LedgerEntry {
   updatedAt: Date;
 }
 
+/** The _id of what the sandbox books for this merchant and key: a charge or an operation. */
+export function ledgerId(type: "charge" | "operation", merchant: string, key: string): string {
+  return `${type === "charge" ? "ch" : "op"}_${createHash("sha256").update(`${merchant}/${key}`).digest("hex").slice(0, 24)}`;
+}
+
 export interface SandboxLedger {
-  /** Inserts the entry unless its key exists; returns what holds the key. */
+  /** Inserts the entry unless its _id exists; returns what holds the _id. */
   claim(entry: LedgerEntry): Promise<{ inserted: boolean; entry: LedgerEntry }>;
-  byKey(merchant: string, key: string): Promise<LedgerEntry | null>;
+  byKey(type: "charge" | "operation", merchant: string, key: string): Promise<LedgerEntry | null>;
+  /** A charge by its reference (its _id). */
   byReference(reference: string): Promise<LedgerEntry | null>;
   update(id: string, set: Partial<LedgerEntry>): Promise<void>;
   /** Every entry, for tests and operators that audit the sandbox's effects. */
@@ -45,8 +57,8 @@ export interface SandboxLedger {
 export const SANDBOX_LEDGER_COLLECTION = "sandbox_ledger";
 
 export function createSandboxLedger(db: Db): SandboxLedger {
+  // Every lookup is by _id: the only query the embedded FerretDB answers from an index.
   const entries: Collection<LedgerEntry> = db.collection<LedgerEntry>(SANDBOX_LEDGER_COLLECTION);
-  void entries.createIndex({ reference: 1 }).catch(() => {});
   return {
     async claim(entry) {
       try {
@@ -59,8 +71,8 @@ export function createSandboxLedger(db: Db): SandboxLedger {
         return { inserted: false, entry: existing };
       }
     },
-    byKey: (merchant, key) => entries.findOne({ _id: `${merchant}/${key}` }),
-    byReference: (reference) => entries.findOne({ reference }),
+    byKey: (type, merchant, key) => entries.findOne({ _id: ledgerId(type, merchant, key) }),
+    byReference: (reference) => (reference.startsWith("ch_") ? entries.findOne({ _id: reference }) : Promise.resolve(null)),
     async update(id, set) {
       await entries.updateOne({ _id: id }, { $set: { ...set, updatedAt: new Date() } });
     },

@@ -69,7 +69,7 @@ export function createSandboxWebhookSender(secret: string, url: () => string, lo
   }
   return {
     chargeUpdated(entry) {
-      const key = entry._id.slice(entry.merchant.length + 1);
+      const key = entry.key.slice(entry.merchant.length + 1);
       const event: SandboxEvent = {
         id: `evt_${randomBytes(12).toString("hex")}`,
         type: "charge.updated",

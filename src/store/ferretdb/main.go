@@ -1,4 +1,5 @@
-// Command ferretdb runs FerretDB's embeddable package on loopback for the payment app.
+// Command ferretdb runs FerretDB's embeddable package on loopback for the payment app, and
+// keeps its tables indexed for lookups by _id (see idindex.go).
 // It prints "ready <mongodb-uri>" on stdout once it accepts connections and exits when
 // its stdin closes (the parent died) or on SIGTERM/SIGINT.
 package main
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -55,5 +57,6 @@ func main() {
 
 	// MongoDBURI blocks until the listener is bound.
 	fmt.Printf("ready %s\n", f.MongoDBURI())
+	go keepIndexed(ctx, *dir, 2*time.Second, logger)
 	<-done
 }

@@ -60,6 +60,36 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   const busy = new Set<string>();
   /** Shops out of tokens, until when. */
   const throttled = new Map<string, number>();
+  /** Payments waiting for their shop's next token, and one timer per shop to let them go. */
+  const waiting = new Map<string, Map<string, string>>();
+  const shopTimers = new Map<string, NodeJS.Timeout>();
+  const tokenMs = 1000 / (opts.rateLimit?.perSecond ?? 2);
+
+  function waitForToken(shopId: string, paymentId: string, ms: number): void {
+    const queue = waiting.get(shopId) ?? new Map<string, string>();
+    queue.set(opts.lockKey(shopId, paymentId), paymentId);
+    waiting.set(shopId, queue);
+    if (!shopTimers.has(shopId)) armShop(shopId, ms);
+  }
+
+  function armShop(shopId: string, ms: number): void {
+    const timer = setTimeout(() => {
+      shopTimers.delete(shopId);
+      const queue = waiting.get(shopId);
+      if (!queue || !running) return;
+      // Let go only as many as there are tokens; the rest wait without touching the database.
+      let n = buckets.available(shopId);
+      for (const [key, paymentId] of queue) {
+        if (n-- <= 0) break;
+        queue.delete(key);
+        processOne(shopId, paymentId);
+      }
+      if (queue.size > 0) armShop(shopId, tokenMs);
+      else waiting.delete(shopId);
+    }, Math.max(1, ms));
+    timer.unref();
+    shopTimers.set(shopId, timer);
+  }
   const inFlight = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
   let running = false;
@@ -180,7 +210,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       const wait = buckets.take(p.shopId);
       if (wait > 0) {
         throttled.set(p.shopId, at.getTime() + wait);
-        wakeAt(p.shopId, p._id, at.getTime() + wait);
+        waitForToken(p.shopId, p._id, wait);
         return attempted;
       }
       attempted++;
@@ -266,6 +296,9 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       clearTimeout(timer);
       for (const w of wakeups.values()) clearTimeout(w.timer);
       wakeups.clear();
+      for (const t of shopTimers.values()) clearTimeout(t);
+      shopTimers.clear();
+      waiting.clear();
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
     runOnce,

@@ -58,10 +58,10 @@ export async function openDatabase(
   };
 }
 
-/** FerretDB says so in buildInfo; MongoDB does not. */
+/** FerretDB says so in buildInfo (ferretdbVersion, ferretdbFeatures); MongoDB does not. */
 export async function isFerretDB(db: Db): Promise<boolean> {
   const info = await db.admin().command({ buildInfo: 1 });
-  return "ferretdb" in info;
+  return Object.keys(info).some((k) => k.toLowerCase().startsWith("ferretdb"));
 }
 
 export async function ensureIndexes(db: Db): Promise<void> {

@@ -42,7 +42,7 @@ export const testSecretsKey = randomBytes(32);
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const uri = process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
-  const client = new MongoClient(uri);
+  const client = new MongoClient(uri, { monitorCommands: true });
   await client.connect();
   const db = client.db(`test_${randomBytes(6).toString("hex")}`);
   await ensureIndexes(db);

@@ -243,6 +243,22 @@ describe("PSP webhooks", () => {
   });
 });
 
+test("Genstore's rate limit is kept per shop: a burst, then the refill rate, and every callback arrives", async () => {
+  const limited = await startTestServer({ callbackBaseUrl: genstore.url, callbacks: { rateLimit: { capacity: 3, perSecond: 5 } } });
+  try {
+    const ids = Array.from({ length: 8 }, () => uniqueId("RL"));
+    await Promise.all(ids.map((id) => genstoreClient(limited).pay(cardBody(limited, id, { manualCapture: false }))));
+    await genstore.waitFor(() => ids.every((id) => acked(id).length === 1), 10_000);
+    const times = ids.map((id) => acked(id)[0]!.at).sort((a, b) => a - b);
+    const spread = times[times.length - 1]! - times[0]!;
+    // 3 at once, then 5 more at 5 per second: about a second, never all at once.
+    expect(spread).toBeGreaterThanOrEqual(800);
+    expect(spread).toBeLessThan(4000);
+  } finally {
+    await limited.stop();
+  }
+});
+
 describe("expiry", () => {
   test("an abandoned 3-D Secure payment fails after its time, is cancelled at the PSP, and Genstore hears it", async () => {
     const fast = await startTestServer({ callbackBaseUrl: genstore.url, reconcile: { intervalMs: 100, minAgeMs: 0, actionExpiryMs: 300 } });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
 import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
 import type { PaymentRecord } from "../../src/payments/records";
+import { isFerretDB } from "../../src/store/database";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 
 // Both ways of guarding a payment update give the same answers: in the filter (MongoDB, atomic)
@@ -73,4 +74,8 @@ describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
     await repo.deleteOperation("capture", "shop-a", op._id);
     expect(await repo.findOperation("capture", "shop-a", op._id)).toMatchObject({ state: "succeeded" });
   });
+});
+
+test("the embedded FerretDB is recognised, so the service checks guards itself under its lock", async () => {
+  expect(await isFerretDB(db)).toBe(true);
 });

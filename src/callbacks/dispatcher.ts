@@ -28,8 +28,11 @@ export interface DispatcherOptions {
 
 export interface CallbackDispatcher {
   start(): void;
-  /** A callback was queued on this payment: deliver it now rather than at the next scan. */
-  notify(shopId: string, paymentId: string): void;
+  /**
+   * A callback was queued on this payment: deliver it now rather than at the next scan.
+   * `snapshot`, the payment as just written, saves a read.
+   */
+  notify(shopId: string, paymentId: string, snapshot?: PaymentRecord): void;
   /** Stops polling and waits for deliveries under way. */
   stop(): Promise<void>;
   /** One pass over due payments; returns how many callbacks were attempted. */
@@ -113,15 +116,14 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   }
 
   /** Drains one payment's outbox, unless it is being drained already (then once more after). */
-  function processOne(shopId: string, paymentId: string): void {
+  function processOne(shopId: string, paymentId: string, snapshot?: PaymentRecord): void {
     const key = opts.lockKey(shopId, paymentId);
     if (busy.has(key)) {
       again.add(key);
       return;
     }
     busy.add(key);
-    const pass = opts.repository
-      .findPayment(shopId, paymentId)
+    const pass = (snapshot ? Promise.resolve(snapshot) : opts.repository.findPayment(shopId, paymentId))
       .then(drain)
       .catch((err) => opts.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) }))
       .finally(() => {
@@ -288,8 +290,8 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
         schedule();
       });
     },
-    notify(shopId, paymentId) {
-      if (running) processOne(shopId, paymentId);
+    notify(shopId, paymentId, snapshot) {
+      if (running) processOne(shopId, paymentId, snapshot);
     },
     async stop() {
       running = false;

@@ -3,7 +3,10 @@ import type { OperationOutcome, PaymentOutcome } from "../psp/connector.js";
 import type { CallbackRecord, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
 import { canMove, openStates, statesBefore } from "./stateMachine.js";
 
-/** Who caused a change: the request (or the job) it came from, for the timeline. */
+/**
+ * Who caused a change: the request (or the job) it came from, for the timeline.
+ * Callers hold the payment's lock and pass the payment as last read under it.
+ */
 export interface Cause {
   requestId: string;
 }
@@ -53,7 +56,7 @@ export function createOutcomeRecorder(
   log: (e: Record<string, unknown>) => void,
   now: () => Date,
   /** Told after a callback was queued, so that delivery need not wait for a scan. */
-  onCallbackQueued: (shopId: string, paymentId: string) => void = () => {},
+  onCallbackQueued: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void = () => {},
 ): OutcomeRecorder {
   async function move(p: PaymentRecord, to: PaymentState, set: Partial<PaymentRecord>, cause: Cause, event: string, detail?: string): Promise<PaymentRecord> {
     if (p.state === to && !openStates.includes(to)) return p;
@@ -67,8 +70,8 @@ export function createOutcomeRecorder(
       set: { ...set, state: to },
       event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
       ...(callback ? { callback } : {}),
-    });
-    if (updated && callback) onCallbackQueued(p.shopId, p._id);
+    }, p);
+    if (updated && callback) onCallbackQueued(p.shopId, p._id, updated);
     return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
   }
 
@@ -120,7 +123,7 @@ export function createOutcomeRecorder(
       if (!updated && !p.callbacks.some((c) => c.id === callback.id)) {
         updated = await repository.updatePayment(p.shopId, p._id, {}, { callback, event });
       }
-      if (updated) onCallbackQueued(p.shopId, p._id);
+      if (updated) onCallbackQueued(p.shopId, p._id, updated);
       // The operation's own record follows; its result is already safe in the outbox.
       const finished = await repository.finishOperation(op.kind, op.shopId, op._id, { channelId, state: succeeded ? "succeeded" : "failed", ...(error ? { error } : {}) });
       return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));

@@ -53,7 +53,7 @@ export interface PaymentUseCaseDeps {
   now?: () => Date;
   mutex?: KeyedMutex;
   /** Told when a result for Genstore was queued (the callback dispatcher's notify). */
-  onCallbackQueued?: (shopId: string, paymentId: string) => void;
+  onCallbackQueued?: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void;
 }
 
 export interface PaymentUseCases {

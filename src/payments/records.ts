@@ -162,8 +162,12 @@ export interface PaymentRepository {
   /** Inserts the payment unless its _id exists; then returns the existing one. */
   claimPayment(record: PaymentRecord): Promise<ClaimResult<PaymentRecord>>;
   findPayment(shopId: string, paymentId: string): Promise<PaymentRecord | null>;
-  /** Applies `change` only if the payment meets `guard`; returns the changed payment or null. */
-  updatePayment(shopId: string, paymentId: string, guard: PaymentGuard, change: PaymentChange): Promise<PaymentRecord | null>;
+  /**
+   * Applies `change` only if the payment meets `guard`; returns the changed payment or null.
+   * `current`: the payment as last read under its lock, which spares a read where the guard is
+   * checked by us (FerretDB).
+   */
+  updatePayment(shopId: string, paymentId: string, guard: PaymentGuard, change: PaymentChange, current?: PaymentRecord): Promise<PaymentRecord | null>;
   claimOperation(record: OperationRecord): Promise<ClaimResult<OperationRecord>>;
   findOperation(kind: OperationKind, shopId: string, id: string): Promise<OperationRecord | null>;
   /** Changes an operation that is still processing; returns it, or null if it was already final. */

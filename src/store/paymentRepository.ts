@@ -107,12 +107,12 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return ofShop(shopId, fromStored<PaymentRecord>(await payments.findOne({ _id: paymentKey(shopId, paymentId) })));
     },
 
-    async updatePayment(shopId, paymentId, guard, change) {
+    async updatePayment(shopId, paymentId, guard, change, known) {
       const key = paymentKey(shopId, paymentId);
       if (opts.atomicConditionalUpdates) {
         return fromStored<PaymentRecord>(await payments.findOneAndUpdate(guardFilter(key, shopId, guard), toUpdate(change), { returnDocument: "after" }));
       }
-      const current = await payments.findOne({ _id: key });
+      const current = known ? toStored(known, key) : await payments.findOne({ _id: key });
       if (!current || !meets(current, shopId, guard)) return null;
       return fromStored<PaymentRecord>(await payments.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: "after" }));
     },

@@ -22,8 +22,8 @@ import { closedLoop, createJsonPoster, percentile, type StepResult } from "./loa
 const root = resolve(__dirname, "../..");
 const args = new Set(process.argv.slice(2));
 const quick = args.has("--quick");
-const WARMUP_MS = quick ? 1000 : 2000;
-const STEP_MS = quick ? 3000 : 8000;
+const WARMUP_MS = quick ? 1000 : 1500;
+const STEP_MS = quick ? 3000 : 6000;
 const SOAK_MS = args.has("--no-soak") ? 0 : quick ? 20_000 : 120_000;
 const TICK_MS = 1000 / 100; // Linux clock ticks of /proc/<pid>/stat
 

@@ -31,6 +31,19 @@ export interface Config {
     rateLimit: { capacity: number; perSecond: number };
   };
   reconcile: { intervalMs: number; minAgeMs: number; actionExpiryMs: number };
+  security: {
+    /** The Genstore app's client secret (shops may override it). */
+    genstoreClientSecret: string | undefined;
+    /** Refuse unsigned Genstore requests (default in production). */
+    requireSignature: boolean;
+    /** Bearer token of the internal ShopService and OperationsService. */
+    adminToken: string | undefined;
+    /** Requests per second (and twice that in a burst) per client IP and per shop. */
+    rateLimitPerIp: number;
+    rateLimitPerShop: number;
+  };
+  logLevel: "debug" | "info" | "warn" | "error";
+  shutdownTimeoutMs: number;
   /** The default shop's settings, for single-merchant deployments (design §2.8). */
   defaultShop: {
     psp: string;
@@ -92,6 +105,19 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+function adminToken(env: Env): string | undefined {
+  const t = env.ADMIN_TOKEN;
+  if (!t) return undefined;
+  if (t.length < 16) throw new ConfigError("ADMIN_TOKEN must be at least 16 characters");
+  return t;
+}
+
+function logLevel(env: Env): Config["logLevel"] {
+  const v = env.LOG_LEVEL || "info";
+  if (v !== "debug" && v !== "info" && v !== "warn" && v !== "error") throw new ConfigError(`LOG_LEVEL must be debug, info, warn or error, got "${v}"`);
+  return v;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.DATA_DIR || "data");
   const mongodbUri = env.MONGODB_URI || undefined;
@@ -134,6 +160,15 @@ export function loadConfig(env: Env = process.env): Config {
         perSecond: integer(env, "GENSTORE_RATE_LIMIT_PER_SECOND", 2, 1, 100_000),
       },
     },
+    security: {
+      genstoreClientSecret: env.GENSTORE_CLIENT_SECRET || undefined,
+      requireSignature: bool(env, "REQUIRE_GENSTORE_SIGNATURE", env.NODE_ENV === "production"),
+      adminToken: adminToken(env),
+      rateLimitPerIp: integer(env, "RATE_LIMIT_PER_IP", 1000, 1, 1_000_000),
+      rateLimitPerShop: integer(env, "RATE_LIMIT_PER_SHOP", 200, 1, 1_000_000),
+    },
+    logLevel: logLevel(env),
+    shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     reconcile: {
       intervalMs: integer(env, "RECONCILE_INTERVAL_MS", 30_000, 100, 3_600_000),
       minAgeMs: integer(env, "RECONCILE_MIN_AGE_MS", 60_000, 0, 86_400_000),

@@ -13,9 +13,7 @@ import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
 /** Starts the service; resolves once it listens. Exported for tests that run it in-process. */
 export async function main(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(env);
-  const levels = ["debug", "info", "warn", "error"] as const;
-  const level = levels.find((l) => l === env.LOG_LEVEL) ?? "info";
-  const log = createJsonLogger(process.stdout, level);
+  const log = createJsonLogger(process.stdout, config.logLevel);
   const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
   const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
   const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
@@ -40,6 +38,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     sandbox: config.sandbox,
     callbacks: config.callbacks,
     reconcile: config.reconcile,
+    security: config.security,
     publicUrl: () => publicUrl,
     log,
   });
@@ -48,12 +47,19 @@ export async function main(env: Record<string, string | undefined> = process.env
   app.start();
   log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, atomicConditionalUpdates: db.atomicConditionalUpdates, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
+  log({
+    level: config.security.requireSignature ? "info" : "warn",
+    msg: config.security.requireSignature ? "Genstore request signatures are required" : "Genstore request signatures are checked when present but not required (REQUIRE_GENSTORE_SIGNATURE=false)",
+    clientSecretConfigured: Boolean(config.security.genstoreClientSecret),
+    internalServices: config.security.adminToken ? "enabled (bearer token)" : "disabled: set ADMIN_TOKEN",
+  });
   log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, activeKeys: keyring.keys.length, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
   return {
     url: server.url,
     port: server.port,
+    /** Stops accepting, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), flushes the dispatcher, stops the database. */
     async stop() {
-      await server.close();
+      await Promise.race([server.close(), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
       await app.stop();
       await db.close();
     },

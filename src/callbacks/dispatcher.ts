@@ -1,4 +1,5 @@
 import type { KeyedMutex } from "../payments/keyedMutex.js";
+import { noObserver, type CallbackObserver } from "../payments/observer.js";
 import type { CallbackAttempt, CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { ShopDirectory } from "../payments/shops.js";
 import { callbackPath } from "./callbackBody.js";
@@ -24,6 +25,7 @@ export interface DispatcherOptions {
   now?: () => Date;
   random?: () => number;
   fetchImpl?: typeof fetch;
+  observer?: CallbackObserver;
 }
 
 export interface CallbackDispatcher {
@@ -55,6 +57,7 @@ function nextDue(callbacks: CallbackRecord[]): Date | null {
 export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispatcher {
   const now = opts.now ?? (() => new Date());
   const random = opts.random ?? Math.random;
+  const observer = opts.observer ?? noObserver;
   const pollMs = opts.pollMs ?? 30_000;
   const baseMs = opts.backoffBaseMs ?? 1000;
   const maxMs = opts.backoffMaxMs ?? 3_600_000;
@@ -205,6 +208,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       if (!shop.genstoreAccessToken) {
         const error = "the shop has no Genstore access token: set it with ShopService.UpdateShop, then redeliver";
         p = await updateCallback(p, cb.id, (c) => record(c, { kind: "refused", error, durationMs: 0 }, at));
+        observer.parked(cb.kind);
         opts.log({ level: "warn", msg: "callback parked", shopId: p?.shopId, paymentId: cb.body.paymentId, callback: cb.id, reason: error });
         return attempted;
       }
@@ -220,6 +224,9 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       const paymentId = p._id;
       p = await updateCallback(p, cb.id, (c) => record(c, result, now()));
       const after = p?.callbacks.find((c) => c.id === cb.id);
+      observer.attempt(result.kind);
+      if (after?.state === "delivered") observer.delivered(cb.kind, now().getTime() - new Date(cb.createdAt).getTime());
+      if (after?.state === "parked") observer.parked(cb.kind);
       opts.log({
         level: result.kind === "delivered" ? "info" : "warn",
         msg: result.kind === "delivered" ? "callback delivered" : after?.state === "parked" ? "callback parked" : "callback failed, will retry",

@@ -23,6 +23,16 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   defaultShopId: string;
   log: (entry: Record<string, unknown>) => void;
+  /** Checks Genstore's signature before anything is decoded or written; throws to refuse. */
+  authenticate?: (shopId: string, rawQuery: string, rawBody: Buffer, headers: Headers) => Promise<void>;
+  /** Per-shop admission; throws a rate_limited error to refuse. */
+  admit?: (shopId: string) => void;
+}
+
+/** Genstore's id for the operation a request names, for the request log line. */
+function genstoreIdOf(json: Record<string, unknown>): string | undefined {
+  for (const k of ["captureId", "voidId", "refundId", "paymentId"]) if (typeof json[k] === "string") return json[k] as string;
+  return undefined;
 }
 
 interface CompiledRoute {
@@ -124,11 +134,17 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     const { binding, variables } = hit.r;
     const started = Date.now();
     let status = 200;
+    let shopId: string | undefined;
+    let genstoreId: string | undefined;
+    let error: string | undefined;
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
+    const requestId = requestIdFrom(headers);
     try {
       const body = await readBody(req, opts.maxBodyBytes);
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
-      const shopId = resolveShopId(url.searchParams, headers, opts.defaultShopId);
+      shopId = resolveShopId(url.searchParams, headers, opts.defaultShopId);
+      opts.admit?.(shopId);
+      await opts.authenticate?.(shopId, (req.url ?? "").split("?").slice(1).join("?"), body, headers);
 
       // A GET takes its parameters from the query and also from a JSON body (the API page shows both).
       const json: Record<string, unknown> = binding.body === "*" || body.length > 0 ? parseBody(body, req.headers["content-type"]) : {};
@@ -143,6 +159,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
         const field = input.fields.find((f) => f.name === name);
         if (field) json[field.jsonName] = decodeURIComponent(hit.m?.[i + 1] ?? "");
       });
+      genstoreId = genstoreIdOf(json);
 
       let message: Message;
       try {
@@ -158,24 +175,42 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
         requestMethod: req.method ?? "POST",
         url: url.toString(),
         requestHeader: headers,
-        contextValues: createContextValues().set(shopIdKey, shopId).set(requestIdKey, requestIdFrom(headers)),
+        contextValues: createContextValues().set(shopIdKey, shopId).set(requestIdKey, requestId),
       });
       const fn = methods[binding.method.localName];
       if (!fn) throw new Error(`no implementation for ${binding.method.name}`);
       const output = create(binding.method.output, (await fn(message, ctx)) as never);
-      send(res, 200, genstoreJson(binding.method.output, toJson(binding.method.output, output)));
+      const answer = genstoreJson(binding.method.output, toJson(binding.method.output, output)) as Record<string, unknown>;
+      if (typeof answer.error === "string") error = answer.error;
+      send(res, 200, answer, { "x-request-id": requestId });
     } catch (err) {
       if (err instanceof HttpError) {
         status = err.status;
-        send(res, status, { error: err.message }, status === 413 ? { connection: "close" } : {});
+        error = err.message;
+        send(res, status, { error: err.message }, { "x-request-id": requestId, ...(status === 413 ? { connection: "close" } : {}) });
       } else {
         const ce: ConnectError = toConnectError(err);
         status = httpStatusOf(ce.code);
-        if (status >= 500 && !(err instanceof ConnectError)) opts.log({ level: "error", msg: "gateway failure", route: binding.pattern, error: String(err) });
-        send(res, status, { error: ce.rawMessage });
+        error = ce.rawMessage;
+        if (status >= 500 && !(err instanceof ConnectError)) opts.log({ level: "error", msg: "gateway failure", route: binding.pattern, requestId, error: String(err) });
+        const retryAfter: Record<string, string> = err instanceof PaymentError && err.code === "rate_limited" ? { "retry-after": "1" } : {};
+        send(res, status, { error: ce.rawMessage }, { "x-request-id": requestId, ...retryAfter });
       }
     }
-    opts.log({ level: "info", msg: "request", route: `${binding.verb} ${binding.pattern}`, rpc: binding.method.name, status, ms: Date.now() - started });
+    // One line per request: who, what, which Genstore id, how it ended, how long it took.
+    opts.log({
+      level: status >= 500 ? "error" : "info",
+      msg: "request",
+      requestId,
+      shopId,
+      rpc: binding.method.name,
+      route: `${binding.verb} ${binding.pattern}`,
+      genstoreId,
+      status,
+      outcome: status === 200 ? (error ? "declined" : "ok") : "refused",
+      ...(error ? { error } : {}),
+      ms: Date.now() - started,
+    });
     return true;
   };
 }

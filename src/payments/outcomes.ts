@@ -1,6 +1,7 @@
 import { operationCallback, paymentCallback } from "../callbacks/callbackBody.js";
 import type { OperationOutcome, PaymentOutcome } from "../psp/connector.js";
 import type { CallbackRecord, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
+import { noObserver, type PaymentObserver } from "./observer.js";
 import { canMove, openStates, statesBefore } from "./stateMachine.js";
 
 /**
@@ -57,6 +58,7 @@ export function createOutcomeRecorder(
   now: () => Date,
   /** Told after a callback was queued, so that delivery need not wait for a scan. */
   onCallbackQueued: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void = () => {},
+  observer: Pick<PaymentObserver, "paymentFinal"> = noObserver,
 ): OutcomeRecorder {
   async function move(p: PaymentRecord, to: PaymentState, set: Partial<PaymentRecord>, cause: Cause, event: string, detail?: string): Promise<PaymentRecord> {
     if (p.state === to && !openStates.includes(to)) return p;
@@ -72,6 +74,7 @@ export function createOutcomeRecorder(
       ...(callback ? { callback } : {}),
     }, p);
     if (updated && callback) onCallbackQueued(p.shopId, p._id, updated);
+    if (updated && !openStates.includes(to) && p.state !== to) observer.paymentFinal(to);
     return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
   }
 

@@ -28,6 +28,7 @@ import { createKeyedMutex, type KeyedMutex } from "./keyedMutex.js";
 import { formatMinor, parseAmount, type Money } from "./money.js";
 import type { OperationKind, OperationRecord, PaymentRecord, PaymentRepository } from "./records.js";
 import type { ShopConfig, ShopDirectory } from "./shops.js";
+import { noObserver, type PaymentObserver } from "./observer.js";
 import { createOutcomeRecorder } from "./outcomes.js";
 import { openStates } from "./stateMachine.js";
 import { genstorePaymentStatus, genstoreRefundStatus } from "./status.js";
@@ -52,6 +53,7 @@ export interface PaymentUseCaseDeps {
   log: (entry: Record<string, unknown>) => void;
   now?: () => Date;
   mutex?: KeyedMutex;
+  observer?: PaymentObserver;
   /** Told when a result for Genstore was queued (the callback dispatcher's notify). */
   onCallbackQueued?: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void;
 }
@@ -109,7 +111,8 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   const { repository, cards } = deps;
   const now = deps.now ?? (() => new Date());
   const mutex = deps.mutex ?? createKeyedMutex();
-  const recorder = createOutcomeRecorder(repository, deps.log, now, deps.onCallbackQueued);
+  const observer = deps.observer ?? noObserver;
+  const recorder = createOutcomeRecorder(repository, deps.log, now, deps.onCallbackQueued, observer);
   const applyPaymentOutcome = recorder.applyPaymentOutcome;
   const lockKey = paymentLockKey;
 
@@ -122,13 +125,17 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   }
 
   /** Calls the PSP; a throw is an unknown outcome, never a decline. */
-  async function callPsp<T extends PaymentOutcome | OperationOutcome>(what: string, meta: RequestMeta, call: () => Promise<T>): Promise<T> {
+  async function callPsp<T extends PaymentOutcome | OperationOutcome>(connector: string, what: string, meta: RequestMeta, call: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    let outcome: T;
     try {
-      return await call();
+      outcome = await call();
     } catch (err) {
-      deps.log({ level: "error", msg: "PSP call failed", call: what, shopId: meta.shopId, requestId: meta.requestId, error: err instanceof Error ? err.message : String(err) });
-      return { kind: "unknown", reason: "the payment provider call failed" } as T;
+      deps.log({ level: "error", msg: "PSP call failed", connector, call: what, shopId: meta.shopId, requestId: meta.requestId, error: err instanceof Error ? err.message : String(err) });
+      outcome = { kind: "unknown", reason: "the payment provider call failed" } as T;
     }
+    observer.pspCall(connector, what, outcome.kind, Date.now() - started);
+    return outcome;
   }
 
   /** Runs `task` alone for this payment; answers from the record if it overruns the budget. */
@@ -186,7 +193,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           if (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash) throw conflict("paymentId", record._id);
           return claimed.record;
         }
-        const outcome = await callPsp("payment", meta, () => pay(claimed.record));
+        const outcome = await callPsp(claimed.record.psp, "payment", meta, () => pay(claimed.record));
         return applyPaymentOutcome(claimed.record, outcome, meta, `psp: ${outcome.kind}`);
       },
       async () => (await repository.findPayment(meta.shopId, record._id)) ?? record,
@@ -248,7 +255,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           throw failedPrecondition(`payment ${paymentId} changed while the ${kind} was being prepared; try again`);
         }
         const ctx = pspContext(shop, payment.test);
-        const outcome = await callPsp(kind, meta, () => {
+        const outcome = await callPsp(connector.name, kind, meta, () => {
           const base = { idempotencyKey: op.idempotencyKey, reference: payment.channelPaymentId };
           const money = { minor: amount?.minor ?? payment.amount.minor, currency: payment.amount.currency };
           if (kind === "capture") return connector.capture(ctx, { ...base, amount: money });
@@ -302,7 +309,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       const p = await repository.findPayment(meta.shopId, paymentId);
       if (!p || !openStates.includes(p.state)) return p;
       const connector = deps.connectors.get(p.psp);
-      const outcome = await callPsp("payment status", meta, () => connector.paymentStatus(pspContext(shop, p.test), { idempotencyKey: p.idempotencyKey }));
+      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(pspContext(shop, p.test), { idempotencyKey: p.idempotencyKey }));
       // A status query that cannot answer leaves the payment as it is.
       if (outcome.kind === "unknown") return p;
       return applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
@@ -318,7 +325,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       const p = op && (await repository.findPayment(meta.shopId, op.paymentId));
       if (!op || !p || op.state !== "processing") return op;
       const connector = deps.connectors.get(p.psp);
-      const outcome = await callPsp(`${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), { idempotencyKey: op.idempotencyKey }));
+      const outcome = await callPsp(connector.name, `${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), { idempotencyKey: op.idempotencyKey }));
       if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
       return recorder.settleOperation(op, outcome, meta);
     });
@@ -331,12 +338,12 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       if (!p || !openStates.includes(p.state)) return p;
       const connector = deps.connectors.get(p.psp);
       const ctx = pspContext(shop, p.test);
-      const outcome = await callPsp("payment status", meta, () => connector.paymentStatus(ctx, { idempotencyKey: p.idempotencyKey }));
+      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, { idempotencyKey: p.idempotencyKey }));
       // Money already taken must be reported as taken; a decline is a decline.
       if (outcome.kind === "approved" || outcome.kind === "declined") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
       const reference = ("reference" in outcome && outcome.reference) || p.channelPaymentId;
       if (reference) {
-        const cancelled = await callPsp("void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }));
+        const cancelled = await callPsp(connector.name, "void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }));
         if (cancelled.kind !== "succeeded") {
           deps.log({ level: "warn", msg: "could not cancel an expired payment at the PSP; will try again", paymentId, shopId: meta.shopId, outcome: cancelled.kind });
           return p;
@@ -363,7 +370,10 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       try {
         ({ card, fingerprint } = cards.decrypt(data));
       } catch (err) {
-        if (err instanceof CardDecryptionError) throw invalidArgument(err.message);
+        if (err instanceof CardDecryptionError) {
+          observer.decryptFailed();
+          throw invalidArgument(err.message);
+        }
         throw err;
       }
       const summary = cards.summarize(card, fingerprint);

@@ -182,4 +182,6 @@ export interface PaymentRepository {
   /** Payments in `states` last changed before `before`, for reconciliation. */
   findStalePayments(states: readonly PaymentState[], before: Date, limit: number): Promise<PaymentRecord[]>;
   findStaleOperations(kind: OperationKind, before: Date, limit: number): Promise<OperationRecord[]>;
+  /** For metrics: payments with callbacks still to deliver, and with parked ones. */
+  countCallbacks(): Promise<{ pending: number; parked: number }>;
 }

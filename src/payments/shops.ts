@@ -7,6 +7,8 @@ export interface ShopConfig {
   testCredentials: Record<string, string>;
   liveCredentials: Record<string, string>;
   genstoreAccessToken: string | undefined;
+  /** Verifies this shop's requests; the deployment's secret when unset. */
+  genstoreClientSecret?: string | undefined;
   /** Base URL of the shop's Genstore API for the Update * result callbacks. */
   callbackBaseUrl: string;
   /** Design §2.4: true reads manualCapture=true as "authorize only". */

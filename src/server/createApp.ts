@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { timingSafeEqual } from "node:crypto";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Db } from "mongodb";
 import { file_genstore_payment_v1_payment_service, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb.js";
@@ -8,6 +9,7 @@ import { paymentServiceRoutes } from "../../gen/genstore/payment/v1/payment_serv
 import { file_genstore_payment_v1_operations_service, OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb.js";
 import { file_genstore_payment_v1_shop_service, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { createCallbackDispatcher, type DispatcherOptions } from "../callbacks/dispatcher.js";
+import { createTokenBuckets } from "../callbacks/tokenBucket.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
@@ -31,7 +33,9 @@ import { createPaymentServiceImpl, type Logger } from "./paymentServiceImpl.js";
 import { createReflectionServiceImpl } from "./reflectionService.js";
 import { requestIdFrom, requestIdKey, shopIdKey } from "./requestContext.js";
 import { resolveShopId } from "./shop.js";
+import { createMetrics } from "./metrics.js";
 import { createOperationsServiceImpl } from "./operationsServiceImpl.js";
+import { verifyGenstoreRequest } from "./requestAuth.js";
 import { createShopServiceImpl } from "./shopServiceImpl.js";
 import { createWebhookRoute } from "./webhookRoute.js";
 
@@ -52,6 +56,46 @@ export interface AppOptions {
   /** Base URL buyers reach us at; known only once the port is bound. */
   publicUrl: () => string;
   log: Logger;
+  security?: {
+    genstoreClientSecret?: string | undefined;
+    requireSignature?: boolean;
+    adminToken?: string | undefined;
+    rateLimitPerIp?: number;
+    rateLimitPerShop?: number;
+  };
+}
+
+/** Operators' services: a bearer token, never reachable through Genstore's routes. */
+const internalServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
+
+const securityHeaders: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "strict-transport-security": "max-age=31536000; includeSubDomains",
+};
+
+/** A bounded label for metrics: ids in paths become placeholders. */
+function routeLabel(method: string, path: string): string {
+  if (/^\/genstore\.payment\.v1\.\w+\/\w+$/.test(path) || /^\/grpc\.(health|reflection)\.v1\.\w+\/\w+$/.test(path)) return path;
+  const known: [RegExp, string][] = [
+    [/^\/genstore\/v1\/payments\/(card|offsite)$/, "/genstore/v1/payments/$1"],
+    [/^\/genstore\/v1\/(captures|voids|refunds|payments)$/, "/genstore/v1/$1"],
+    [/^\/genstore\/v1\/(payments|refunds)\/[^/]+$/, "/genstore/v1/$1/{id}"],
+    [/^\/genstore\/v1\/card-encryption-key$/, "/genstore/v1/card-encryption-key"],
+    [/^\/sandbox\/(3ds|checkout)\/[^/]+$/, "/sandbox/$1/{ref}"],
+    [/^\/return\/[^/]+\/[^/]+$/, "/return/{shop}/{payment}"],
+    [/^\/psp\/([a-z0-9_-]+)\/webhooks$/, "/psp/$1/webhooks"],
+    [/^\/(healthz|readyz|metrics)$/, "/$1"],
+  ];
+  for (const [re, label] of known) if (re.test(path)) return `${method} ${path.replace(re, label)}`;
+  return "other";
+}
+
+function bearerMatches(header: string | null, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? "")?.[1] ?? "");
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 export interface App {
@@ -70,22 +114,48 @@ function sendJson(res: NodeResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** Resolves the shop and request id of a Connect or gRPC call from its headers (and a Connect GET's query). */
-function requestContextInterceptor(defaultShopId: string): Interceptor {
+/**
+ * Every Connect and gRPC call: the shop and request id from its headers (and a Connect GET's
+ * query), the operators' bearer token for internal services, per-shop admission, and one log line.
+ */
+function requestContextInterceptor(opts: {
+  defaultShopId: string;
+  adminToken: string | undefined;
+  admit: (shopId: string) => void;
+  log: Logger;
+}): Interceptor {
   return (next) => async (req) => {
-    let query: URLSearchParams | undefined;
+    const started = Date.now();
+    const requestId = requestIdFrom(req.header);
+    const rpc = `${req.service.typeName}/${req.method.name}`;
+    let shopId: string | undefined;
     try {
-      query = new URL(req.url).searchParams;
-    } catch {
-      query = undefined;
-    }
-    try {
-      req.contextValues.set(shopIdKey, resolveShopId(query, req.header, defaultShopId));
+      if (internalServices.includes(req.service.typeName)) {
+        if (!opts.adminToken) throw new ConnectError("internal services are disabled: set ADMIN_TOKEN", Code.Unauthenticated);
+        if (!bearerMatches(req.header.get("authorization"), opts.adminToken)) throw new ConnectError("a valid operator bearer token is required", Code.Unauthenticated);
+      }
+      let query: URLSearchParams | undefined;
+      try {
+        query = new URL(req.url).searchParams;
+      } catch {
+        query = undefined;
+      }
+      try {
+        shopId = resolveShopId(query, req.header, opts.defaultShopId);
+        if (req.service.typeName === PaymentService.typeName) opts.admit(shopId);
+      } catch (err) {
+        throw toConnectError(err);
+      }
+      req.contextValues.set(shopIdKey, shopId);
+      req.contextValues.set(requestIdKey, requestId);
+      const res = await next(req);
+      opts.log({ level: "info", msg: "request", requestId, shopId, rpc, protocol: req.requestMethod === "GET" ? "connect-get" : req.header.get("content-type")?.split(";")[0], code: "ok", ms: Date.now() - started });
+      return res;
     } catch (err) {
-      throw toConnectError(err);
+      const ce = ConnectError.from(err);
+      opts.log({ level: ce.code === Code.Internal ? "error" : "info", msg: "request", requestId, shopId, rpc, code: Code[ce.code], error: ce.rawMessage, ms: Date.now() - started });
+      throw ce;
     }
-    req.contextValues.set(requestIdKey, requestIdFrom(req.header));
-    return next(req);
   };
 }
 
@@ -108,7 +178,11 @@ export function createApp(opts: AppOptions): App {
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
   const repository = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
   const mutex = createKeyedMutex();
-  const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log });
+  const metrics = createMetrics(
+    async () => (await repository.countCallbacks()).pending,
+    async () => (await repository.countCallbacks()).parked,
+  );
+  const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log, observer: metrics });
   const useCases = createPaymentUseCases({
     repository,
     shops,
@@ -119,18 +193,41 @@ export function createApp(opts: AppOptions): App {
     log: opts.log,
     mutex,
     onCallbackQueued: dispatcher.notify,
+    observer: metrics,
   });
+  const security = opts.security ?? {};
+  const ipBuckets = createTokenBuckets((security.rateLimitPerIp ?? 1000) * 2, security.rateLimitPerIp ?? 1000);
+  const shopBuckets = createTokenBuckets((security.rateLimitPerShop ?? 200) * 2, security.rateLimitPerShop ?? 200);
+  const admitShop = (shopId: string) => {
+    if (shopBuckets.take(shopId) > 0) throw new PaymentError("rate_limited", `too many requests for shop ${shopId}; slow down and retry`);
+  };
+  /** Genstore's signature, with the shop's client secret or the deployment's (genstore-protocol.md §5). */
+  const authenticate = async (shopId: string, rawQuery: string, rawBody: Buffer, headers: Headers) => {
+    const shop = await shops.get(shopId).catch(() => undefined);
+    verifyGenstoreRequest({
+      rawQuery,
+      rawBody,
+      headers,
+      secret: shop?.genstoreClientSecret ?? security.genstoreClientSecret,
+      required: security.requireSignature ?? false,
+      now: Date.now(),
+    });
+  };
   const reconciler = createReconciler({ ...opts.reconcile, repository, useCases, log: opts.log });
   const webhookRoute = createWebhookRoute(connectors, useCases, opts.db, opts.log);
   const paymentImpl = createPaymentServiceImpl(useCases, opts.defaultShopId, opts.log);
-  const isServing = async () => {
+  /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
+  const readiness = async (): Promise<{ database: boolean; cardKeys: boolean; dispatcher: boolean }> => {
+    let database = false;
     try {
-      await opts.db.command({ ping: 1 });
-      return true;
+      await opts.db.command({ ping: 1 }, { timeoutMS: 2000 });
+      database = true;
     } catch {
-      return false;
+      database = false;
     }
+    return { database, cardKeys: opts.cards.publicKeys().length > 0, dispatcher: dispatcher.running };
   };
+  const isServing = async () => Object.values(await readiness()).every(Boolean);
   const servedFiles = [
     file_genstore_payment_v1_payment_service,
     file_genstore_payment_v1_shop_service,
@@ -148,13 +245,15 @@ export function createApp(opts: AppOptions): App {
   };
   const connect = connectNodeAdapter({
     routes,
-    interceptors: [requestContextInterceptor(opts.defaultShopId)],
+    interceptors: [requestContextInterceptor({ defaultShopId: opts.defaultShopId, adminToken: security.adminToken, admit: admitShop, log: opts.log })],
     fallback: (req, res) => sendJson(res as NodeResponse, 404, { error: `no route for ${req.method} ${new URL(req.url ?? "/", "http://x").pathname}` }),
   });
   const gateway = createGateway(PaymentService, paymentImpl as never, paymentServiceRoutes, {
     maxBodyBytes: opts.maxBodyBytes,
     defaultShopId: opts.defaultShopId,
     log: opts.log,
+    authenticate,
+    admit: admitShop,
   });
   const sandboxPages = createSandboxPages(ledger, (entry) => sandboxWebhooks.chargeUpdated(entry));
 
@@ -175,10 +274,29 @@ export function createApp(opts: AppOptions): App {
 
   const handler = (req: NodeRequest, res: NodeResponse): void => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const started = process.hrtime.bigint();
+    for (const [k, v] of Object.entries(securityHeaders)) res.setHeader(k, v);
+    res.once("finish", () => metrics.request(routeLabel(req.method ?? "GET", path), req.method ?? "GET", res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") {
-      void isServing().then((ok) => sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "database unreachable" }));
+      void readiness().then((r) => {
+        const ok = Object.values(r).every(Boolean);
+        sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", ...r });
+      });
       return;
+    }
+    if (req.method === "GET" && path === "/metrics") {
+      void metrics.registry.metrics().then((text) => {
+        (res as ServerResponse).writeHead(200, { "content-type": metrics.registry.contentType });
+        res.end(text);
+      });
+      return;
+    }
+    // Per client address, before any work (health and metrics above are exempt).
+    const ip = req.socket?.remoteAddress ?? "unknown";
+    if (ipBuckets.take(ip) > 0) {
+      (res as ServerResponse).setHeader("retry-after", "1");
+      return sendJson(res, 429, { error: "too many requests from this address; slow down and retry" });
     }
     if (req.method === "GET" && path === "/genstore/v1/card-encryption-key") {
       const keys = opts.cards.publicKeys();

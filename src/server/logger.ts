@@ -1,3 +1,4 @@
+import { pino } from "pino";
 import { luhnValid } from "../crypto/cardData.js";
 import type { Logger } from "./paymentServiceImpl.js";
 
@@ -30,12 +31,23 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** One JSON object per line on stdout, with card and secret fields redacted by name. */
+/** pino, one JSON object per line, with card and secret fields redacted by name at any depth. */
 export function createJsonLogger(stream: NodeJS.WritableStream = process.stdout, minLevel: "debug" | "info" | "warn" | "error" = "info"): Logger {
-  const order = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+  const logger = pino(
+    {
+      level: minLevel,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (obj) => redact(obj) as Record<string, unknown>,
+      },
+    },
+    stream as pino.DestinationStream,
+  );
   return (entry) => {
-    const level = (entry.level as keyof typeof order | undefined) ?? "info";
-    if (order[level] < order[minLevel]) return;
-    stream.write(JSON.stringify({ time: new Date().toISOString(), ...(redact(entry) as object), level }) + "\n");
+    const { level, msg, ...rest } = entry;
+    const at = level === "debug" || level === "warn" || level === "error" ? level : "info";
+    logger[at](rest, typeof msg === "string" ? maskPans(msg) : undefined);
   };
 }

@@ -22,6 +22,7 @@ function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
     testCredentialNames: Object.keys(s.testCredentials).sort(),
     liveCredentialNames: Object.keys(s.liveCredentials).sort(),
     hasGenstoreAccessToken: Boolean(s.genstoreAccessToken),
+    hasGenstoreClientSecret: Boolean(s.genstoreClientSecret),
     callbackBaseUrl: s.callbackBaseUrl,
     manualCaptureMeansAuthorizeOnly: s.manualCaptureMeansAuthorizeOnly,
     createTime: timestampFromDate(s.createdAt),
@@ -39,6 +40,7 @@ function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly strin
   if (settings.testCredentials) patch.testCredentials = { ...settings.testCredentials.values };
   if (settings.liveCredentials) patch.liveCredentials = { ...settings.liveCredentials.values };
   if (settings.genstoreAccessToken !== undefined) patch.genstoreAccessToken = settings.genstoreAccessToken || undefined;
+  if (settings.genstoreClientSecret !== undefined) patch.genstoreClientSecret = settings.genstoreClientSecret || undefined;
   if (settings.callbackBaseUrl !== undefined) {
     let ok = false;
     try {
@@ -70,6 +72,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
         testCredentials: patch.testCredentials ?? {},
         liveCredentials: patch.liveCredentials ?? {},
         genstoreAccessToken: patch.genstoreAccessToken,
+        genstoreClientSecret: patch.genstoreClientSecret,
         callbackBaseUrl: patch.callbackBaseUrl ?? defaultCallbackBase(req.shopId),
         manualCaptureMeansAuthorizeOnly: patch.manualCaptureMeansAuthorizeOnly ?? true,
         createdAt: at,

@@ -170,6 +170,14 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return docs.map((d) => fromStored<PaymentRecord>(d)!);
     },
 
+    async countCallbacks() {
+      const [pending, parked] = await Promise.all([
+        payments.countDocuments({ nextCallbackAt: { $ne: null } }),
+        payments.countDocuments({ "callbacks.state": "parked" }),
+      ]);
+      return { pending, parked };
+    },
+
     async findStaleOperations(kind, before, limit) {
       const docs = await operations(kind).find({ state: "processing", updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray();
       return docs.map((d) => fromStored<OperationRecord>(d)!);

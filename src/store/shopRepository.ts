@@ -9,6 +9,7 @@ interface ShopDocument {
   testCredentials: string;
   liveCredentials: string;
   genstoreAccessToken: string | null;
+  genstoreClientSecret?: string | null;
   callbackBaseUrl: string;
   manualCaptureMeansAuthorizeOnly: boolean;
   createdAt: Date;
@@ -28,6 +29,9 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
     if ("genstoreAccessToken" in patch) {
       out.genstoreAccessToken = patch.genstoreAccessToken ? seal(shopId, "genstoreAccessToken", patch.genstoreAccessToken) : null;
     }
+    if ("genstoreClientSecret" in patch) {
+      out.genstoreClientSecret = patch.genstoreClientSecret ? seal(shopId, "genstoreClientSecret", patch.genstoreClientSecret) : null;
+    }
     if (patch.callbackBaseUrl !== undefined) out.callbackBaseUrl = patch.callbackBaseUrl;
     if (patch.manualCaptureMeansAuthorizeOnly !== undefined) out.manualCaptureMeansAuthorizeOnly = patch.manualCaptureMeansAuthorizeOnly;
     return out;
@@ -40,6 +44,7 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
       testCredentials: JSON.parse(open(d._id, "testCredentials", d.testCredentials)) as Record<string, string>,
       liveCredentials: JSON.parse(open(d._id, "liveCredentials", d.liveCredentials)) as Record<string, string>,
       genstoreAccessToken: d.genstoreAccessToken ? open(d._id, "genstoreAccessToken", d.genstoreAccessToken) : undefined,
+      genstoreClientSecret: d.genstoreClientSecret ? open(d._id, "genstoreClientSecret", d.genstoreClientSecret) : undefined,
       callbackBaseUrl: d.callbackBaseUrl,
       manualCaptureMeansAuthorizeOnly: d.manualCaptureMeansAuthorizeOnly,
       createdAt: d.createdAt,

@@ -83,7 +83,7 @@ async function main() {
     LOG_LEVEL: "info",
   };
   const startService = (extraNodeArgs: string[] = []) =>
-    spawnAndWait([process.execPath, ...extraNodeArgs, "--import", "tsx", "src/main.ts"], serviceEnv, /"msg":"listening","url":"([^"]+)"/);
+    spawnAndWait([process.execPath, ...extraNodeArgs, "--import", "tsx", "src/main.ts"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
   let service = await startService();
   const floor = await spawnAndWait([process.execPath, "--import", "tsx", "test/bench/floorServer.ts"], { MONGODB_URI: database.uri, MONGODB_DATABASE: "bench_floor", FLOOR_PRIVATE_KEY: pem }, /^listening (\d+)$/);
   let serviceUrl = service.match[1]!;

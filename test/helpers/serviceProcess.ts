@@ -25,7 +25,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
   child.stderr?.on("data", (c: Buffer) => output.push(c.toString("utf8")));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   for (let i = 0; i < 1200; i++) {
-    const m = /"msg":"listening","url":"([^"]+)"/.exec(output.join(""));
+    const m = /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m.exec(output.join(""));
     if (m?.[1]) return { child, url: m[1], output, exited };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));

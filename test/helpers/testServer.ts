@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
+import type { Interceptor } from "@connectrpc/connect";
 import { MongoClient, type Db } from "mongodb";
 import { createCardDecryptor, type CardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
@@ -34,7 +35,16 @@ export interface TestServerOptions {
   reconcile?: AppOptions["reconcile"];
   /** Start the dispatcher and the reconciler (default true). */
   background?: boolean;
+  security?: AppOptions["security"];
 }
+
+export const testAdminToken = "test-admin-token-0123456789";
+
+/** A Connect interceptor adding the operators' bearer token. */
+export const withAdminToken: Interceptor = (next) => (req) => {
+  req.header.set("authorization", `Bearer ${testAdminToken}`);
+  return next(req);
+};
 
 export const testSecretsKey = randomBytes(32);
 
@@ -78,6 +88,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     reconcile: { intervalMs: 200, minAgeMs: 500, ...opts.reconcile },
     publicUrl: () => url,
     log: (e) => logs.push(e),
+    security: { adminToken: testAdminToken, ...opts.security },
   });
   const server = await listen(app.handler, 0, "127.0.0.1");
   url = server.url;

@@ -5,7 +5,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { signSandboxPayload } from "../../src/psp/sandbox/webhooks";
 import { startFakeGenstore, type FakeGenstore, type RecordedCall } from "../helpers/fakeGenstore";
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
-import { startTestServer, type TestServer } from "../helpers/testServer";
+import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 
 // Results reach Genstore (design §2.7): the service against a fake Genstore recording every call.
 let genstore: FakeGenstore;
@@ -17,7 +17,7 @@ beforeAll(async () => {
   genstore = await startFakeGenstore();
   server = await startTestServer({ callbackBaseUrl: genstore.url, sandbox: { latencyMs: 0, asyncDelayMs: 300, webhookSecret: "whsec_test" }, reconcile: { intervalMs: 150, minAgeMs: 400 } });
   gs = genstoreClient(server);
-  ops = createClient(OperationsService, createGrpcTransport({ baseUrl: server.url }));
+  ops = createClient(OperationsService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
 });
 afterAll(async () => {
   await server.stop();

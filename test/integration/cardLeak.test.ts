@@ -36,7 +36,7 @@ beforeAll(async () => {
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
   for (let i = 0; i < 600 && !url; i++) {
-    const m = /"msg":"listening","url":"([^"]+)"/.exec(printed.join(""));
+    const m = /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m.exec(printed.join(""));
     if (m?.[1]) url = m[1];
     else await new Promise((r) => setTimeout(r, 50));
   }

@@ -3,14 +3,14 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { toJsonString } from "@bufbuild/protobuf";
 import { CreateShopResponseSchema, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
-import { startTestServer, type TestServer } from "../helpers/testServer";
+import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 
 // Tenancy (design §2.8): shops managed over the internal ShopService, secrets sealed at rest.
 let server: TestServer;
 let shops: ReturnType<typeof createClient<typeof ShopService>>;
 beforeAll(async () => {
   server = await startTestServer();
-  shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url }));
+  shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
 });
 afterAll(async () => {
   await server.stop();

@@ -36,6 +36,8 @@ export interface TestServerOptions {
   /** Start the dispatcher and the reconciler (default true). */
   background?: boolean;
   security?: AppOptions["security"];
+  /** Another database than the run's (readiness tests stop and restart their own). */
+  mongodbUri?: string;
 }
 
 export const testAdminToken = "test-admin-token-0123456789";
@@ -50,9 +52,9 @@ export const testSecretsKey = randomBytes(32);
 
 /** The real app on port 0 over the run's FerretDB, in a database of its own. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const uri = process.env.TEST_MONGODB_URI;
+  const uri = opts.mongodbUri ?? process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
-  const client = new MongoClient(uri, { monitorCommands: true });
+  const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000 });
   await client.connect();
   const db = client.db(`test_${randomBytes(6).toString("hex")}`);
   await ensureIndexes(db);

@@ -1,5 +1,6 @@
 import type { KeyedMutex } from "../payments/keyedMutex.js";
 import { noObserver, type CallbackObserver } from "../payments/observer.js";
+import { createPeriodicTask } from "../payments/periodicTask.js";
 import type { CallbackAttempt, CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { ShopDirectory } from "../payments/shops.js";
 import { callbackPath } from "./callbackBody.js";
@@ -97,7 +98,6 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     shopTimers.set(shopId, timer);
   }
   const inFlight = new Set<Promise<unknown>>();
-  let timer: NodeJS.Timeout | undefined;
   let running = false;
   /** Retry timers, one per payment: the earliest wins. */
   const wakeups = new Map<string, { at: number; timer: NodeJS.Timeout }>();
@@ -272,37 +272,21 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     return attempted;
   }
 
-  function schedule(): void {
-    if (!running) return;
-    timer = setTimeout(() => {
-      const pass = runOnce().catch((err) => opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }));
-      inFlight.add(pass);
-      void pass.finally(() => {
-        inFlight.delete(pass);
-        schedule();
-      });
-    }, pollMs);
-    timer.unref();
-  }
+  const scans = createPeriodicTask(runOnce, pollMs, (err) => opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }));
 
   return {
     start() {
       if (running) return;
       running = true;
-      // A first scan at once picks up what the last run left pending.
-      const pass = runOnce().catch((err) => opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }));
-      inFlight.add(pass);
-      void pass.finally(() => {
-        inFlight.delete(pass);
-        schedule();
-      });
+      // The first scan runs at once: it picks up what the last run left pending.
+      scans.start(true);
     },
     notify(shopId, paymentId, snapshot) {
       if (running) processOne(shopId, paymentId, snapshot);
     },
     async stop() {
       running = false;
-      clearTimeout(timer);
+      await scans.stop();
       for (const w of wakeups.values()) clearTimeout(w.timer);
       wakeups.clear();
       for (const t of shopTimers.values()) clearTimeout(t);

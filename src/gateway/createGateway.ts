@@ -1,9 +1,8 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { create, fromJson, toJson, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { PaymentError, invalidArgument } from "../payments/errors.js";
 import { httpStatusOf, toConnectError } from "../server/errorMapping.js";
+import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "../server/httpJson.js";
 import { requestIdFrom, requestIdKey, shopIdKey } from "../server/requestContext.js";
 import { resolveShopId } from "../server/shop.js";
 import { genstoreJson, normalizeJson } from "./jsonCoercion.js";
@@ -16,8 +15,7 @@ export interface RouteBinding {
   readonly method: DescMethod;
 }
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest;
-export type NodeResponse = ServerResponse | Http2ServerResponse;
+export type { NodeRequest, NodeResponse };
 
 export interface GatewayOptions {
   maxBodyBytes: number;
@@ -101,17 +99,6 @@ function parseBody(body: Buffer, contentType: string | undefined): Record<string
   return parsed as Record<string, unknown>;
 }
 
-function send(res: NodeResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  (res as ServerResponse).writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": String(Buffer.byteLength(text)),
-    "cache-control": "no-store",
-    ...extraHeaders,
-  });
-  res.end(text);
-}
-
 /**
  * Serves Genstore's JSON routes from a generated route table (design §2.1–2.3): path, query and
  * JSON body mapped onto the request message, then the same service implementation that Connect
@@ -128,7 +115,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     const hit = matches.find((x) => x.r.binding.verb === req.method);
     if (!hit || !hit.m) {
       const allow = [...new Set(matches.map((x) => x.r.binding.verb))].join(", ");
-      send(res, 405, { error: `${req.method} is not allowed on ${url.pathname}; use ${allow}` }, { allow });
+      sendJson(res, 405, { error: `${req.method} is not allowed on ${url.pathname}; use ${allow}` }, { allow });
       return true;
     }
     const { binding, variables } = hit.r;
@@ -137,8 +124,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     let shopId: string | undefined;
     let genstoreId: string | undefined;
     let error: string | undefined;
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
+    const headers = headersOf(req);
     const requestId = requestIdFrom(headers);
     try {
       const body = await readBody(req, opts.maxBodyBytes);
@@ -182,19 +168,19 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
       const output = create(binding.method.output, (await fn(message, ctx)) as never);
       const answer = genstoreJson(binding.method.output, toJson(binding.method.output, output)) as Record<string, unknown>;
       if (typeof answer.error === "string") error = answer.error;
-      send(res, 200, answer, { "x-request-id": requestId });
+      sendJson(res, 200, answer, { "x-request-id": requestId });
     } catch (err) {
       if (err instanceof HttpError) {
         status = err.status;
         error = err.message;
-        send(res, status, { error: err.message }, { "x-request-id": requestId, ...(status === 413 ? { connection: "close" } : {}) });
+        sendJson(res, status, { error: err.message }, { "x-request-id": requestId, ...(status === 413 ? { connection: "close" } : {}) });
       } else {
         const ce: ConnectError = toConnectError(err);
         status = httpStatusOf(ce.code);
         error = ce.rawMessage;
         if (status >= 500 && !(err instanceof ConnectError)) opts.log({ level: "error", msg: "gateway failure", route: binding.pattern, requestId, error: String(err) });
         const retryAfter: Record<string, string> = err instanceof PaymentError && err.code === "rate_limited" ? { "retry-after": "1" } : {};
-        send(res, status, { error: ce.rawMessage }, { "x-request-id": requestId, ...retryAfter });
+        sendJson(res, status, { error: ce.rawMessage }, { "x-request-id": requestId, ...retryAfter });
       }
     }
     // One line per request: who, what, which Genstore id, how it ended, how long it took.

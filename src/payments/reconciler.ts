@@ -1,4 +1,5 @@
 import type { PaymentUseCases } from "./paymentUseCases.js";
+import { createPeriodicTask } from "./periodicTask.js";
 import type { OperationKind, PaymentRepository, PaymentState } from "./records.js";
 
 export interface ReconcilerOptions {
@@ -32,9 +33,6 @@ export function createReconciler(opts: ReconcilerOptions): Reconciler {
   const intervalMs = opts.intervalMs ?? 30_000;
   const minAgeMs = opts.minAgeMs ?? 60_000;
   const expiryMs = opts.actionExpiryMs ?? 30 * 60_000;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-  let pass: Promise<unknown> | undefined;
 
   async function runOnce(): Promise<number> {
     const at = now();
@@ -65,27 +63,11 @@ export function createReconciler(opts: ReconcilerOptions): Reconciler {
     return seen;
   }
 
-  function schedule(): void {
-    if (!running) return;
-    timer = setTimeout(() => {
-      pass = runOnce()
-        .catch((err) => opts.log({ level: "error", msg: "reconciliation pass failed", error: String(err) }))
-        .finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  }
+  const task = createPeriodicTask(runOnce, intervalMs, (err) => opts.log({ level: "error", msg: "reconciliation pass failed", error: String(err) }));
 
   return {
-    start() {
-      if (running) return;
-      running = true;
-      schedule();
-    },
-    async stop() {
-      running = false;
-      clearTimeout(timer);
-      await pass;
-    },
+    start: () => task.start(),
+    stop: () => task.stop(),
     runOnce,
   };
 }

@@ -14,7 +14,7 @@ import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/
 import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { SecretBox } from "../crypto/secretBox.js";
-import { createGateway, type NodeRequest, type NodeResponse } from "../gateway/createGateway.js";
+import { createGateway } from "../gateway/createGateway.js";
 import { PaymentError } from "../payments/errors.js";
 import { createKeyedMutex } from "../payments/keyedMutex.js";
 import { createPaymentUseCases, paymentLockKey } from "../payments/paymentUseCases.js";
@@ -29,6 +29,7 @@ import { createPaymentRepository } from "../store/paymentRepository.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { httpStatusOf, toConnectError } from "./errorMapping.js";
 import { createHealthServiceImpl } from "./healthService.js";
+import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import { createPaymentServiceImpl, type Logger } from "./paymentServiceImpl.js";
 import { createReflectionServiceImpl } from "./reflectionService.js";
 import { requestIdFrom, requestIdKey, shopIdKey } from "./requestContext.js";
@@ -108,11 +109,6 @@ export interface App {
 
 /** The services we serve over gRPC and Connect, as health and reflection list them. */
 export const servedServices = [PaymentService.typeName, ShopService.typeName, OperationsService.typeName, Health.typeName, ServerReflection.typeName] as const;
-
-function sendJson(res: NodeResponse, status: number, body: unknown): void {
-  (res as ServerResponse).writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
-  res.end(JSON.stringify(body));
-}
 
 /**
  * Every Connect and gRPC call: the shop and request id from its headers (and a Connect GET's
@@ -259,8 +255,7 @@ export function createApp(opts: AppOptions): App {
 
   /** GET /return/{shopId}/{paymentId}: the buyer is back from a PSP page (3-D Secure, checkout). */
   async function returnRoute(req: NodeRequest, res: NodeResponse, shopId: string, paymentId: string): Promise<void> {
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
+    const headers = headersOf(req);
     try {
       const { redirectTo } = await useCases.returnFromPsp({ shopId, requestId: requestIdFrom(headers) }, paymentId);
       (res as ServerResponse).writeHead(303, { location: redirectTo, "cache-control": "no-store" });

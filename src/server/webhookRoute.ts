@@ -1,16 +1,10 @@
-import type { ServerResponse } from "node:http";
 import { MongoServerError, type Db } from "mongodb";
-import type { NodeRequest, NodeResponse } from "../gateway/createGateway.js";
+import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import type { PaymentUseCases } from "../payments/paymentUseCases.js";
 import { WebhookSignatureError } from "../psp/connector.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 
 const MAX_BYTES = 256 * 1024;
-
-function send(res: NodeResponse, status: number, body: unknown): void {
-  (res as ServerResponse).writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
-  res.end(JSON.stringify(body));
-}
 
 /**
  * POST /psp/{connector}/webhooks: the PSP's notifications. The signature is checked by the
@@ -20,44 +14,43 @@ function send(res: NodeResponse, status: number, body: unknown): void {
 export function createWebhookRoute(connectors: ConnectorRegistry, useCases: PaymentUseCases, db: Db, log: (e: Record<string, unknown>) => void) {
   const seen = db.collection<{ _id: string; receivedAt: Date; idempotencyKey: string }>("webhook_events");
   return async function webhookRoute(req: NodeRequest, res: NodeResponse, name: string): Promise<void> {
-    if (req.method !== "POST") return send(res, 405, { error: "webhooks are POSTed" });
-    if (!connectors.names().includes(name)) return send(res, 404, { error: `no connector named ${name}` });
+    if (req.method !== "POST") return sendJson(res, 405, { error: "webhooks are POSTed" });
+    if (!connectors.names().includes(name)) return sendJson(res, 404, { error: `no connector named ${name}` });
     const connector = connectors.get(name);
-    if (!connector.parseWebhook) return send(res, 404, { error: `connector ${name} takes no webhooks` });
+    if (!connector.parseWebhook) return sendJson(res, 404, { error: `connector ${name} takes no webhooks` });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_BYTES) return send(res, 413, { error: "webhook body too large" });
+      if (size > MAX_BYTES) return sendJson(res, 413, { error: "webhook body too large" });
       chunks.push(chunk);
     }
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
+    const headers = headersOf(req);
     let event;
     try {
       event = connector.parseWebhook(Buffer.concat(chunks), headers);
     } catch (err) {
       if (err instanceof WebhookSignatureError) {
         log({ level: "warn", msg: "webhook refused", connector: name, reason: err.message });
-        return send(res, 401, { error: err.message });
+        return sendJson(res, 401, { error: err.message });
       }
       throw err;
     }
     try {
       await seen.insertOne({ _id: `${name}:${event.id}`, receivedAt: new Date(), idempotencyKey: event.idempotencyKey });
     } catch (err) {
-      if (err instanceof MongoServerError && err.code === 11000) return send(res, 200, { received: true, duplicate: true });
+      if (err instanceof MongoServerError && err.code === 11000) return sendJson(res, 200, { received: true, duplicate: true });
       throw err;
     }
     try {
       const result = await useCases.applyWebhook(name, event);
       log({ level: "info", msg: "webhook applied", connector: name, event: event.id, outcome: event.outcome.kind, result });
-      send(res, 200, { received: true });
+      sendJson(res, 200, { received: true });
     } catch (err) {
       // Let the PSP retry: forget the event id so the retry is not taken for a duplicate.
       await seen.deleteOne({ _id: `${name}:${event.id}` }).catch(() => {});
       log({ level: "error", msg: "webhook failed", connector: name, event: event.id, error: String(err) });
-      send(res, 500, { error: "internal error" });
+      sendJson(res, 500, { error: "internal error" });
     }
   };
 }

@@ -43,6 +43,8 @@ export interface Config {
     rateLimitPerShop: number;
   };
   logLevel: "debug" | "info" | "warn" | "error";
+  /** HKDF info for card decryption; Genstore has not published one (design §2.9). */
+  cardHkdfInfo: Buffer;
   shutdownTimeoutMs: number;
   /** The default shop's settings, for single-merchant deployments (design §2.8). */
   defaultShop: {
@@ -168,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
       rateLimitPerShop: integer(env, "RATE_LIMIT_PER_SHOP", 200, 1, 1_000_000),
     },
     logLevel: logLevel(env),
+    cardHkdfInfo: Buffer.from(env.CARD_HKDF_INFO ?? "", "utf8"),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     reconcile: {
       intervalMs: integer(env, "RECONCILE_INTERVAL_MS", 30_000, 100, 3_600_000),

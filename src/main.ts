@@ -23,7 +23,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const app = createApp({
     db: db.db,
     atomicConditionalUpdates: db.atomicConditionalUpdates,
-    cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key }),
+    cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key, info: config.cardHkdfInfo }),
     secretBox: createSecretBox(secretsKey.key),
     defaultShopId: config.defaultShopId,
     defaultShop: {

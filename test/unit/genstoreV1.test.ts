@@ -49,6 +49,12 @@ describe("GENSTORE-V1 decryption", () => {
     expect((error as Error).message).toBe(new CardDecryptionError().message);
   });
 
+  test("a configured HKDF info must match the sender's", () => {
+    const packet = encryptLikeGenstore(key.publicKeySpki, testCard(), { info: Buffer.from("genstore card v1") });
+    expect(JSON.parse(decryptCardPacket([key.privateKey], packet, Buffer.from("genstore card v1")).toString()).number).toBe("4242424242424242");
+    expect(() => decryptCardPacket([key.privateKey], packet)).toThrow(CardDecryptionError);
+  });
+
   test("an unknown suite is refused by name", () => {
     const packet = { ...encryptLikeGenstore(key.publicKeySpki, testCard()), suit: "ROT13" };
     expect(() => decryptCardPacket([key.privateKey], packet)).toThrow('paymentMethod.data.suit "ROT13" is not supported');

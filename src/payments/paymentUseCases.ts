@@ -84,6 +84,9 @@ export interface PaymentUseCases {
 /** The per-payment lock shared by the use cases and the callback dispatcher. */
 export const paymentLockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
+/** What a status query sends: the key always, the PSP's reference once it gave one. */
+const statusQuery = (idempotencyKey: string, reference: string) => (reference ? { idempotencyKey, reference } : { idempotencyKey });
+
 /** Hash of what defines an operation: the same id with another hash is a conflicting reuse. */
 function requestHash(parts: Record<string, unknown>): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
@@ -309,7 +312,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       const p = await repository.findPayment(meta.shopId, paymentId);
       if (!p || !openStates.includes(p.state)) return p;
       const connector = deps.connectors.get(p.psp);
-      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(pspContext(shop, p.test), { idempotencyKey: p.idempotencyKey }));
+      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(pspContext(shop, p.test), statusQuery(p.idempotencyKey, p.channelPaymentId)));
       // A status query that cannot answer leaves the payment as it is.
       if (outcome.kind === "unknown") return p;
       return applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
@@ -325,7 +328,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       const p = op && (await repository.findPayment(meta.shopId, op.paymentId));
       if (!op || !p || op.state !== "processing") return op;
       const connector = deps.connectors.get(p.psp);
-      const outcome = await callPsp(connector.name, `${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), { idempotencyKey: op.idempotencyKey }));
+      const outcome = await callPsp(connector.name, `${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), statusQuery(op.idempotencyKey, op.channelId)));
       if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
       return recorder.settleOperation(op, outcome, meta);
     });
@@ -338,7 +341,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       if (!p || !openStates.includes(p.state)) return p;
       const connector = deps.connectors.get(p.psp);
       const ctx = pspContext(shop, p.test);
-      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, { idempotencyKey: p.idempotencyKey }));
+      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, statusQuery(p.idempotencyKey, p.channelPaymentId)));
       // Money already taken must be reported as taken; a decline is a decline.
       if (outcome.kind === "approved" || outcome.kind === "declined") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
       const reference = ("reference" in outcome && outcome.reference) || p.channelPaymentId;

@@ -83,10 +83,13 @@ export interface Connector {
   capture(ctx: PspContext, input: { idempotencyKey: string; reference: string; amount: PspAmount }): Promise<OperationOutcome>;
   void(ctx: PspContext, input: { idempotencyKey: string; reference: string }): Promise<OperationOutcome>;
   refund(ctx: PspContext, input: { idempotencyKey: string; reference: string; amount: PspAmount }): Promise<OperationOutcome>;
-  /** Status of a payment, by the idempotency key it was created with (for reconciliation). */
-  paymentStatus(ctx: PspContext, input: { idempotencyKey: string }): Promise<PaymentOutcome>;
-  /** Status of a capture, void or refund, by its idempotency key. */
-  operationStatus(ctx: PspContext, input: { idempotencyKey: string }): Promise<OperationOutcome>;
+  /**
+   * Status of a payment, by the idempotency key it was created with and, once the PSP named it,
+   * its reference (some PSPs, Stripe among them, cannot look anything up by idempotency key).
+   */
+  paymentStatus(ctx: PspContext, input: { idempotencyKey: string; reference?: string }): Promise<PaymentOutcome>;
+  /** Status of a capture, void or refund, by its idempotency key and, when known, its reference. */
+  operationStatus(ctx: PspContext, input: { idempotencyKey: string; reference?: string }): Promise<OperationOutcome>;
   /** Checks a webhook's signature and reads it; throws WebhookSignatureError when it is not genuine. */
   parseWebhook?(rawBody: Buffer, headers: Headers): WebhookEvent;
 }

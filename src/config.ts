@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { shopPattern } from "./payments/shops.js";
 
 /** The service's whole configuration, read and checked once at start-up. */
 export interface Config {
@@ -131,7 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`MONGODB_DATABASE must be 1-63 letters, digits, "_" or "-", got "${databaseName}"`);
   }
   const defaultShopId = env.DEFAULT_SHOP_ID || "default";
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(defaultShopId)) {
+  if (!shopPattern.test(defaultShopId)) {
     throw new ConfigError(`DEFAULT_SHOP_ID must be 1-100 letters, digits, ".", "_" or "-", got "${defaultShopId}"`);
   }
   return {

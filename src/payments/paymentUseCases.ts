@@ -306,17 +306,31 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     return repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event });
   }
 
-  async function refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
+  /**
+   * Under the payment's lock: if its outcome is still open, asks the PSP for its status and lets
+   * `decide` act on the answer; otherwise returns the payment as it is.
+   */
+  async function withPspStatus(
+    meta: RequestMeta,
+    paymentId: string,
+    decide: (p: PaymentRecord, outcome: PaymentOutcome, connector: Connector, ctx: PspContext) => Promise<PaymentRecord>,
+  ): Promise<PaymentRecord | null> {
     const shop = await deps.shops.get(meta.shopId);
     return mutex.run(lockKey(meta.shopId, paymentId), async () => {
       const p = await repository.findPayment(meta.shopId, paymentId);
       if (!p || !openStates.includes(p.state)) return p;
       const connector = deps.connectors.get(p.psp);
-      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(pspContext(shop, p.test), statusQuery(p.idempotencyKey, p.channelPaymentId)));
-      // A status query that cannot answer leaves the payment as it is.
-      if (outcome.kind === "unknown") return p;
-      return applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
+      const ctx = pspContext(shop, p.test);
+      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, statusQuery(p.idempotencyKey, p.channelPaymentId)));
+      return decide(p, outcome, connector, ctx);
     });
+  }
+
+  function refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
+    return withPspStatus(meta, paymentId, async (p, outcome) =>
+      // A status query that cannot answer leaves the payment as it is.
+      outcome.kind === "unknown" ? p : applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`),
+    );
   }
 
   async function refreshOperation(meta: RequestMeta, kind: OperationKind, id: string): Promise<OperationRecord | null> {
@@ -334,14 +348,8 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     });
   }
 
-  async function expirePayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
-    const shop = await deps.shops.get(meta.shopId);
-    return mutex.run(lockKey(meta.shopId, paymentId), async () => {
-      const p = await repository.findPayment(meta.shopId, paymentId);
-      if (!p || !openStates.includes(p.state)) return p;
-      const connector = deps.connectors.get(p.psp);
-      const ctx = pspContext(shop, p.test);
-      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, statusQuery(p.idempotencyKey, p.channelPaymentId)));
+  function expirePayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
+    return withPspStatus(meta, paymentId, async (p, outcome, connector, ctx) => {
       // Money already taken must be reported as taken; a decline is a decline.
       if (outcome.kind === "approved" || outcome.kind === "declined") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
       const reference = ("reference" in outcome && outcome.reference) || p.channelPaymentId;

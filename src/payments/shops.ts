@@ -1,5 +1,8 @@
 import { PaymentError } from "./errors.js";
 
+/** What a shop id may look like, wherever it comes from (request, setting, operator). */
+export const shopPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 /** A Genstore shop this deployment serves, with its secrets in the clear (memory only). */
 export interface ShopConfig {
   shopId: string;

@@ -174,9 +174,15 @@ export function createApp(opts: AppOptions): App {
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
   const repository = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
   const mutex = createKeyedMutex();
+  // Both callback gauges come from one count per scrape (two collection scans on FerretDB, not four).
+  let counting: { at: number; counts: ReturnType<typeof repository.countCallbacks> } | undefined;
+  const countCallbacks = () => {
+    if (!counting || Date.now() - counting.at > 1000) counting = { at: Date.now(), counts: repository.countCallbacks() };
+    return counting.counts;
+  };
   const metrics = createMetrics(
-    async () => (await repository.countCallbacks()).pending,
-    async () => (await repository.countCallbacks()).parked,
+    async () => (await countCallbacks()).pending,
+    async () => (await countCallbacks()).parked,
   );
   const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository, shops, mutex, lockKey: paymentLockKey, log: opts.log, observer: metrics });
   const useCases = createPaymentUseCases({

@@ -1,6 +1,5 @@
 import { invalidArgument } from "../payments/errors.js";
-
-export const shopPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+import { shopPattern } from "../payments/shops.js";
 
 /**
  * `shopId` / `shop` query parameters (covered by Genstore's hmac), then the X-Genstore-Shop-Id

@@ -11,9 +11,8 @@ import {
   type UpdateShopRequest,
 } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { PaymentError, invalidArgument, notFound } from "../payments/errors.js";
-import { defaultCallbackBase, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
+import { defaultCallbackBase, shopPattern, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
 import { handleWith, type Logger } from "./paymentServiceImpl.js";
-import { shopPattern } from "./shop.js";
 
 function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
   return {

@@ -19,7 +19,7 @@ import type {
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { CardDetails } from "../crypto/cardData.js";
 import { CardDecryptionError } from "../crypto/genstoreV1.js";
-import type { Connector, OperationOutcome, PaymentOutcome, PspContext, WebhookEvent } from "../psp/connector.js";
+import { PspConfigurationError, type Connector, type OperationOutcome, type PaymentOutcome, type PspContext, type WebhookEvent } from "../psp/connector.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 import { withinBudget } from "./budget.js";
 import { PaymentError, failedPrecondition, invalidArgument, notFound } from "./errors.js";
@@ -77,15 +77,25 @@ export interface PaymentUseCases {
   refreshOperation(meta: RequestMeta, kind: OperationKind, id: string): Promise<OperationRecord | null>;
   /** A payment still waiting for the buyer past its time: cancel it at the PSP and fail it. */
   expirePayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null>;
-  /** Applies a verified PSP webhook; a late or repeated event never moves a final state back. */
-  applyWebhook(connectorName: string, event: WebhookEvent): Promise<"applied" | "unknown payment">;
+  /**
+   * Applies a verified PSP webhook; a late or repeated event never moves a final state back.
+   * `shopId` is set when the webhook came to a shop's own URL: it may only touch that shop.
+   */
+  applyWebhook(connectorName: string, event: WebhookEvent, shopId?: string): Promise<"applied" | "unknown payment" | "ignored">;
 }
 
 /** The per-payment lock shared by the use cases and the callback dispatcher. */
 export const paymentLockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
-/** What a status query sends: the key always, the PSP's reference once it gave one. */
-const statusQuery = (idempotencyKey: string, reference: string) => (reference ? { idempotencyKey, reference } : { idempotencyKey });
+/** What a payment status query sends: the key always, the PSP's reference once it gave one. */
+const paymentQuery = (p: PaymentRecord) => ({ idempotencyKey: p.idempotencyKey, createdAt: new Date(p.createdAt), ...(p.channelPaymentId ? { reference: p.channelPaymentId } : {}) });
+
+const operationQuery = (op: OperationRecord, p: PaymentRecord) => ({
+  kind: op.kind,
+  idempotencyKey: op.idempotencyKey,
+  paymentReference: p.channelPaymentId,
+  ...(op.channelId ? { reference: op.channelId } : {}),
+});
 
 /** Hash of what defines an operation: the same id with another hash is a conflicting reuse. */
 function requestHash(parts: Record<string, unknown>): string {
@@ -127,15 +137,28 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     return `${deps.publicUrl()}/return/${encodeURIComponent(shopId)}/${encodeURIComponent(paymentId)}`;
   }
 
-  /** Calls the PSP; a throw is an unknown outcome, never a decline. */
-  async function callPsp<T extends PaymentOutcome | OperationOutcome>(connector: string, what: string, meta: RequestMeta, call: () => Promise<T>): Promise<T> {
+  /**
+   * Calls the PSP; a throw is an unknown outcome, never a decline. A refusal of the shop's
+   * credentials means nothing happened: `refused` says what that makes of the call (a decline
+   * or a failed operation); status queries leave it unknown.
+   */
+  async function callPsp<T extends PaymentOutcome | OperationOutcome>(connector: string, what: string, meta: RequestMeta, call: () => Promise<T>, refused?: (reason: string) => T): Promise<T> {
     const started = Date.now();
     let outcome: T;
     try {
       outcome = await call();
     } catch (err) {
-      deps.log({ level: "error", msg: "PSP call failed", connector, call: what, shopId: meta.shopId, requestId: meta.requestId, error: err instanceof Error ? err.message : String(err) });
-      outcome = { kind: "unknown", reason: "the payment provider call failed" } as T;
+      const config = err instanceof PspConfigurationError;
+      deps.log({
+        level: "error",
+        msg: config ? "PSP refused the shop's configuration" : "PSP call failed",
+        connector,
+        call: what,
+        shopId: meta.shopId,
+        requestId: meta.requestId,
+        error: config ? err.operatorMessage : err instanceof Error ? err.message : String(err),
+      });
+      outcome = config && refused ? refused(err.message) : ({ kind: "unknown", reason: "the payment provider call failed" } as T);
     }
     observer.pspCall(connector, what, outcome.kind, Date.now() - started);
     return outcome;
@@ -196,7 +219,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           if (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash) throw conflict("paymentId", record._id);
           return claimed.record;
         }
-        const outcome = await callPsp(claimed.record.psp, "payment", meta, () => pay(claimed.record));
+        const outcome = await callPsp(claimed.record.psp, "payment", meta, () => pay(claimed.record), (reason): PaymentOutcome => ({ kind: "declined", reason }));
         return applyPaymentOutcome(claimed.record, outcome, meta, `psp: ${outcome.kind}`);
       },
       async () => (await repository.findPayment(meta.shopId, record._id)) ?? record,
@@ -264,7 +287,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           if (kind === "capture") return connector.capture(ctx, { ...base, amount: money });
           if (kind === "void") return connector.void(ctx, base);
           return connector.refund(ctx, { ...base, amount: money });
-        });
+        }, (reason): OperationOutcome => ({ kind: "failed", reason }));
         return recorder.settleOperation(op, outcome, meta);
       },
       () => repository.findOperation(kind, meta.shopId, id),
@@ -321,7 +344,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       if (!p || !openStates.includes(p.state)) return p;
       const connector = deps.connectors.get(p.psp);
       const ctx = pspContext(shop, p.test);
-      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, statusQuery(p.idempotencyKey, p.channelPaymentId)));
+      const outcome = await callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, paymentQuery(p)));
       return decide(p, outcome, connector, ctx);
     });
   }
@@ -342,7 +365,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       const p = op && (await repository.findPayment(meta.shopId, op.paymentId));
       if (!op || !p || op.state !== "processing") return op;
       const connector = deps.connectors.get(p.psp);
-      const outcome = await callPsp(connector.name, `${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), statusQuery(op.idempotencyKey, op.channelId)));
+      const outcome = await callPsp(connector.name, `${kind} status`, meta, () => connector.operationStatus(pspContext(shop, p.test), operationQuery(op, p)));
       if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
       return recorder.settleOperation(op, outcome, meta);
     });
@@ -494,10 +517,13 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     refreshOperation,
     expirePayment,
 
-    async applyWebhook(connectorName, event) {
+    async applyWebhook(connectorName, event, shopId) {
       const found = await repository.findPaymentByIdempotencyKey(event.idempotencyKey);
-      if (!found || found.psp !== connectorName) return "unknown payment";
-      if (event.target !== "payment") return "applied";
+      if (!found || found.psp !== connectorName || (shopId !== undefined && found.shopId !== shopId)) return "unknown payment";
+      // A test-mode event never moves a live payment, nor the reverse.
+      if (event.mode && event.mode !== (found.test ? "test" : "live")) return "unknown payment";
+      // Operations are settled by their call's answer or by the reconciler's status query.
+      if (event.target !== "payment") return "ignored";
       const meta = { shopId: found.shopId, requestId: `webhook:${event.id}` };
       await mutex.run(lockKey(found.shopId, found._id), async () => {
         const p = await repository.findPayment(found.shopId, found._id);

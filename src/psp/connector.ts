@@ -68,10 +68,49 @@ export interface WebhookEvent {
   /** The idempotency key we sent when creating the payment or operation. */
   idempotencyKey: string;
   outcome: PaymentOutcome | OperationOutcome;
+  /** Which of the shop's modes the event belongs to, when the PSP says. */
+  mode?: "test" | "live";
 }
 
 export class WebhookSignatureError extends Error {
   override name = "WebhookSignatureError";
+}
+
+/**
+ * The PSP refused the shop's credentials (wrong, revoked, or for the other mode). Nothing
+ * happened at the PSP; the operator must fix the shop. `message` is safe to show anyone,
+ * `operatorMessage` says what to fix and goes to the log only.
+ */
+export class PspConfigurationError extends Error {
+  override name = "PspConfigurationError";
+  constructor(
+    message: string,
+    readonly operatorMessage: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a connector needs to check a webhook sent to a shop's own URL. */
+export interface WebhookShop {
+  shopId: string;
+  testCredentials: Readonly<Record<string, string>>;
+  liveCredentials: Readonly<Record<string, string>>;
+}
+
+export interface PaymentStatusQuery {
+  idempotencyKey: string;
+  reference?: string;
+  /** When the payment was first sent: a PSP whose lookups lag may not know it yet. */
+  createdAt: Date;
+}
+
+export interface OperationStatusQuery {
+  kind: "capture" | "void" | "refund";
+  idempotencyKey: string;
+  reference?: string;
+  /** The payment's reference at the PSP, which the operation acted on. */
+  paymentReference: string;
 }
 
 /** What every PSP connector implements (design §3). Connectors see no domain internals. */
@@ -87,9 +126,18 @@ export interface Connector {
    * Status of a payment, by the idempotency key it was created with and, once the PSP named it,
    * its reference (some PSPs, Stripe among them, cannot look anything up by idempotency key).
    */
-  paymentStatus(ctx: PspContext, input: { idempotencyKey: string; reference?: string }): Promise<PaymentOutcome>;
+  paymentStatus(ctx: PspContext, input: PaymentStatusQuery): Promise<PaymentOutcome>;
   /** Status of a capture, void or refund, by its idempotency key and, when known, its reference. */
-  operationStatus(ctx: PspContext, input: { idempotencyKey: string; reference?: string }): Promise<OperationOutcome>;
-  /** Checks a webhook's signature and reads it; throws WebhookSignatureError when it is not genuine. */
-  parseWebhook?(rawBody: Buffer, headers: Headers): WebhookEvent;
+  operationStatus(ctx: PspContext, input: OperationStatusQuery): Promise<OperationOutcome>;
+  /**
+   * What is wrong with a shop's credentials for one mode (empty: nothing), checked when an
+   * operator stores them. Never echoes a secret.
+   */
+  credentialProblems?(mode: "test" | "live", credentials: Readonly<Record<string, string>>): string[];
+  /**
+   * Checks a webhook's signature and reads it; throws WebhookSignatureError when it is not
+   * genuine, returns null for a genuine event that concerns no payment of ours. `shop` is set
+   * when the PSP posts to the shop's own URL (PSPs that sign with a secret per account).
+   */
+  parseWebhook?(rawBody: Buffer, headers: Headers, shop?: WebhookShop): WebhookEvent | null;
 }

@@ -12,6 +12,7 @@ import {
 } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { PaymentError, invalidArgument, notFound } from "../payments/errors.js";
 import { defaultCallbackBase, shopPattern, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
+import type { ConnectorRegistry } from "../psp/registry.js";
 import { handleWith, type Logger } from "./paymentServiceImpl.js";
 
 function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
@@ -54,9 +55,17 @@ function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly strin
   return patch;
 }
 
+/** Refuses credentials the shop's PSP says are unusable, before anything is stored. */
+function checkCredentials(connectors: ConnectorRegistry, shop: Pick<ShopConfig, "psp" | "testCredentials" | "liveCredentials">): void {
+  const connector = connectors.get(shop.psp);
+  const problems = [...(connector.credentialProblems?.("test", shop.testCredentials) ?? []), ...(connector.credentialProblems?.("live", shop.liveCredentials) ?? [])];
+  if (problems.length) throw invalidArgument(`settings for ${shop.psp}: ${problems.join("; ")}`);
+}
+
 /** ShopService (internal, operators): shops and their PSP and Genstore settings. */
-export function createShopServiceImpl(repository: ShopRepository, directory: ShopDirectory, knownPsps: readonly string[], log: Logger, now: () => Date = () => new Date()): ServiceImpl<typeof ShopService> {
+export function createShopServiceImpl(repository: ShopRepository, directory: ShopDirectory, connectors: ConnectorRegistry, log: Logger, now: () => Date = () => new Date()): ServiceImpl<typeof ShopService> {
   const m = ShopService.method;
+  const knownPsps = connectors.names();
   const checkId = (id: string) => {
     if (!shopPattern.test(id)) throw invalidArgument(`shopId must be 1-100 letters, digits, ".", "_" or "-"`);
   };
@@ -77,6 +86,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
         createdAt: at,
         updatedAt: at,
       };
+      checkCredentials(connectors, shop);
       if (!(await repository.create(shop))) throw new PaymentError("idempotency_conflict", `shop ${req.shopId} already exists; use UpdateShop`);
       directory.forget(req.shopId);
       log({ level: "info", msg: "shop created", shopId: req.shopId, psp: shop.psp });
@@ -84,7 +94,11 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
     }),
     updateShop: handleWith(m.updateShop.input, m.updateShop.name, "", log, async (_meta, req: UpdateShopRequest) => {
       checkId(req.shopId);
-      const shop = await repository.update(req.shopId, patchFrom(req.settings, knownPsps), now());
+      const patch = patchFrom(req.settings, knownPsps);
+      const current = await repository.get(req.shopId);
+      if (!current) throw notFound(`shop ${req.shopId} not found`);
+      checkCredentials(connectors, { ...current, ...patch });
+      const shop = await repository.update(req.shopId, patch, now());
       if (!shop) throw notFound(`shop ${req.shopId} not found`);
       directory.forget(req.shopId);
       log({ level: "info", msg: "shop updated", shopId: req.shopId });

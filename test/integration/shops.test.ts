@@ -44,7 +44,7 @@ test("create, get, update and list shops; secrets are write-only and sealed in t
   expect(updated.shop).toMatchObject({ callbackBaseUrl: "https://acme.example", manualCaptureMeansAuthorizeOnly: false, testCredentialNames: ["apiKey", "merchantId"] });
   expect((await shops.getShop({ shopId: "acme" })).shop?.callbackBaseUrl).toBe("https://acme.example");
   await expect(shops.getShop({ shopId: "nobody" })).rejects.toMatchObject({ code: Code.NotFound });
-  await expect(shops.createShop({ shopId: "x", settings: { psp: "paypal" } })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "settings.psp must be one of sandbox" });
+  await expect(shops.createShop({ shopId: "x", settings: { psp: "paypal" } })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "settings.psp must be one of sandbox, stripe" });
 
   await shops.createShop({ shopId: "beta" });
   await shops.createShop({ shopId: "gamma" });

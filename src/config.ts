@@ -23,6 +23,7 @@ export interface Config {
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
   sandbox: { latencyMs: number; asyncDelayMs: number; webhookSecret: string | undefined };
+  stripe: { apiBase: string | undefined; timeoutMs: number; maxNetworkRetries: number };
   callbacks: {
     pollMs: number;
     timeoutMs: number;
@@ -151,6 +152,11 @@ export function loadConfig(env: Env = process.env): Config {
       latencyMs: integer(env, "SANDBOX_LATENCY_MS", 0, 0, 60_000),
       asyncDelayMs: integer(env, "SANDBOX_ASYNC_DELAY_MS", 5000, 0, 3_600_000),
       webhookSecret: env.SANDBOX_WEBHOOK_SECRET || undefined,
+    },
+    stripe: {
+      apiBase: url(env, "STRIPE_API_BASE"),
+      timeoutMs: integer(env, "STRIPE_TIMEOUT_MS", 30_000, 1000, 120_000),
+      maxNetworkRetries: integer(env, "STRIPE_MAX_NETWORK_RETRIES", 2, 0, 10),
     },
     callbacks: {
       pollMs: integer(env, "CALLBACK_SCAN_MS", 30_000, 10, 3_600_000),

@@ -36,6 +36,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     maxBodyBytes: config.maxBodyBytes,
     pspTimeoutMs: config.pspTimeoutMs,
     sandbox: config.sandbox,
+    stripe: config.stripe,
     callbacks: config.callbacks,
     reconcile: config.reconcile,
     security: config.security,

@@ -25,6 +25,7 @@ import { createSandboxConnector } from "../psp/sandbox/connector.js";
 import { createSandboxLedger } from "../psp/sandbox/ledger.js";
 import { createSandboxPages } from "../psp/sandbox/pages.js";
 import { createSandboxWebhookSender } from "../psp/sandbox/webhooks.js";
+import { createStripeConnector, type StripeOptions } from "../psp/stripe/connector.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { httpStatusOf, toConnectError } from "./errorMapping.js";
@@ -52,6 +53,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   pspTimeoutMs: number;
   sandbox: { latencyMs: number; asyncDelayMs: number; webhookSecret?: string | undefined };
+  /** The Stripe connector's settings (API base for stripe-mock, timeouts, retries). */
+  stripe?: StripeOptions;
   callbacks?: Omit<DispatcherOptions, "repository" | "shops" | "mutex" | "lockKey" | "log">;
   reconcile?: Omit<ReconcilerOptions, "repository" | "useCases" | "log">;
   /** Base URL buyers reach us at; known only once the port is bound. */
@@ -87,6 +90,7 @@ function routeLabel(method: string, path: string): string {
     [/^\/sandbox\/(3ds|checkout)\/[^/]+$/, "/sandbox/$1/{ref}"],
     [/^\/return\/[^/]+\/[^/]+$/, "/return/{shop}/{payment}"],
     [/^\/psp\/([a-z0-9_-]+)\/webhooks$/, "/psp/$1/webhooks"],
+    [/^\/psp\/([a-z0-9_-]+)\/webhooks\/[^/]+$/, "/psp/$1/webhooks/{shop}"],
     [/^\/(healthz|readyz|metrics)$/, "/$1"],
   ];
   for (const [re, label] of known) if (re.test(path)) return `${method} ${path.replace(re, label)}`;
@@ -169,7 +173,7 @@ export function createApp(opts: AppOptions): App {
     webhookSecret,
     webhooks: sandboxWebhooks,
   });
-  const connectors = createConnectorRegistry([sandbox]);
+  const connectors = createConnectorRegistry([sandbox, createStripeConnector(opts.stripe)]);
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
   const repository = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
@@ -216,7 +220,7 @@ export function createApp(opts: AppOptions): App {
     });
   };
   const reconciler = createReconciler({ ...opts.reconcile, repository, useCases, log: opts.log });
-  const webhookRoute = createWebhookRoute(connectors, useCases, opts.db, opts.log);
+  const webhookRoute = createWebhookRoute(connectors, shops, useCases, opts.db, opts.log);
   const paymentImpl = createPaymentServiceImpl(useCases, opts.defaultShopId, opts.log);
   /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
   const readiness = async (): Promise<{ database: boolean; cardKeys: boolean; dispatcher: boolean }> => {
@@ -240,7 +244,7 @@ export function createApp(opts: AppOptions): App {
 
   const routes = (router: ConnectRouter) => {
     router.service(PaymentService, paymentImpl);
-    router.service(ShopService, createShopServiceImpl(shopRepository, shops, connectors.names(), opts.log));
+    router.service(ShopService, createShopServiceImpl(shopRepository, shops, connectors, opts.log));
     router.service(OperationsService, createOperationsServiceImpl(repository, dispatcher, opts.log));
     router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
     router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));
@@ -312,9 +316,9 @@ export function createApp(opts: AppOptions): App {
       opts.log({ level: "error", msg: "unhandled request failure", error: String(err) });
       if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
     };
-    const hook = /^\/psp\/([a-z0-9_-]+)\/webhooks$/.exec(path);
+    const hook = /^\/psp\/([a-z0-9_-]+)\/webhooks(?:\/([^/]+))?$/.exec(path);
     if (hook?.[1]) {
-      webhookRoute(req, res, hook[1]).catch(fail);
+      webhookRoute(req, res, hook[1], hook[2] === undefined ? undefined : decodeURIComponent(hook[2])).catch(fail);
       return;
     }
     if (path.startsWith("/sandbox/")) {

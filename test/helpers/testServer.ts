@@ -29,6 +29,7 @@ export interface TestServerOptions {
   maxBodyBytes?: number;
   pspTimeoutMs?: number;
   sandbox?: AppOptions["sandbox"];
+  stripe?: AppOptions["stripe"];
   /** Where the default shop's callbacks go (a fake Genstore); none when unset. */
   callbackBaseUrl?: string;
   callbacks?: AppOptions["callbacks"];
@@ -86,6 +87,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
     sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 },
+    ...(opts.stripe ? { stripe: opts.stripe } : {}),
     callbacks: { pollMs: 5000, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
     reconcile: { intervalMs: 200, minAgeMs: 500, ...opts.reconcile },
     publicUrl: () => url,

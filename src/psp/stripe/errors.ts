@@ -1,0 +1,40 @@
+import Stripe from "stripe";
+import { PspConfigurationError, type PspContext } from "../connector.js";
+import { StripeAmountError } from "./amounts.js";
+
+/** What a Stripe error means for the call that raised it. */
+export type StripeFailure =
+  /** Stripe did nothing and will not (a card decline, a refused request): a decline or a failed operation. */
+  | { kind: "refused"; reason: string; reference?: string }
+  /** Stripe may or may not have acted (network, 5xx, rate limit): only a status query tells. */
+  | { kind: "unknown"; reason: string; reference?: string };
+
+/** "Your card was declined. (insufficient_funds)": Stripe's buyer-safe text plus its code. */
+export function declineReason(message: string | undefined, code: string | undefined | null): string {
+  const text = message || "The card was declined.";
+  return code ? `${text} (${code})` : text;
+}
+
+/**
+ * Classifies an error of a Stripe call (issue 6): card declines are refusals with a readable
+ * reason, network errors and 5xx are unknown, and rejected credentials are the operator's to
+ * fix (thrown as PspConfigurationError, nothing happened at Stripe).
+ */
+export function classifyStripeError(err: unknown, ctx: PspContext): StripeFailure {
+  if (err instanceof StripeAmountError) return { kind: "refused", reason: err.message };
+  if (!(err instanceof Stripe.errors.StripeError)) return { kind: "unknown", reason: "the call to Stripe failed" };
+  const reference = err.payment_intent?.id;
+  const ref = reference ? { reference } : {};
+  if (err instanceof Stripe.errors.StripeCardError) return { kind: "refused", reason: declineReason(err.message, err.decline_code ?? err.code), ...ref };
+  if (err instanceof Stripe.errors.StripeAuthenticationError || err instanceof Stripe.errors.StripePermissionError) {
+    throw new PspConfigurationError(
+      "the payment provider refused this shop's credentials",
+      `Stripe refused the ${ctx.mode} secret key of shop ${ctx.shopId} (HTTP ${err.statusCode ?? "?"}): ${err.message.replace(/\.$/, "")}. Set a valid ${ctx.mode} key with ShopService.UpdateShop.`,
+    );
+  }
+  if (err instanceof Stripe.errors.StripeInvalidRequestError && err.statusCode !== undefined && err.statusCode < 500 && err.statusCode !== 409) {
+    return { kind: "refused", reason: `Stripe refused the request: ${err.message}`, ...ref };
+  }
+  // Connection errors, 5xx, 429 and idempotency conflicts: Stripe may have acted.
+  return { kind: "unknown", reason: `Stripe did not answer clearly (${err.type}${err.statusCode ? ` ${err.statusCode}` : ""})`, ...ref };
+}

@@ -2,9 +2,19 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../src/store/embeddedDatabase";
+import { ensureStripeMock, startStripeMock, type StripeMock } from "./stripeMock";
 
-/** One real embedded FerretDB for the whole run (design §6); each test file uses its own database. */
+/**
+ * One real embedded FerretDB and one stripe-mock for the whole run (design §6); each test file
+ * uses its own database.
+ */
 export default async function globalSetup(): Promise<void> {
+  if (!process.env.STRIPE_MOCK_URL) {
+    const exe = ensureStripeMock(resolve(__dirname, "../../.cache"), (line) => process.stdout.write(`[stripe-mock] ${line}\n`));
+    const mock = await startStripeMock(exe);
+    process.env.STRIPE_MOCK_URL = mock.url;
+    (globalThis as { __stripeMock?: StripeMock }).__stripeMock = mock;
+  }
   if (process.env.TEST_MONGODB_URI) return;
   const dataDir = mkdtempSync(join(tmpdir(), "genstore-test-db-"));
   const db = await startEmbeddedDatabase({

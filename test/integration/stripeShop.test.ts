@@ -1,0 +1,123 @@
+import { randomBytes } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
+import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { cardBody, genstoreClient, storedPayment, uniqueId } from "../helpers/payments";
+import { startStripeEmulator, type StripeEmulator } from "../helpers/stripeEmulator";
+import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
+
+// A shop configured with psp "stripe" through ShopService, paid through Genstore's JSON routes,
+// with Stripe (stripe-mock + its state) behind the official SDK and a fake Genstore for callbacks.
+let emulator: StripeEmulator;
+let genstore: FakeGenstore;
+let server: TestServer;
+let shops: ReturnType<typeof createClient<typeof ShopService>>;
+let gs: ReturnType<typeof genstoreClient>;
+const shopId = "stripe-shop";
+const creds = (mode: "test" | "live") => ({ secretKey: `sk_${mode}_${randomBytes(8).toString("hex")}`, webhookSecret: `whsec_${randomBytes(12).toString("hex")}` });
+const testCreds = creds("test");
+const liveCreds = creds("live");
+
+beforeAll(async () => {
+  emulator = await startStripeEmulator(process.env.STRIPE_MOCK_URL!);
+  genstore = await startFakeGenstore();
+  server = await startTestServer({ callbackBaseUrl: genstore.url, stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 } });
+  shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
+  await shops.createShop({
+    shopId,
+    settings: { psp: "stripe", testCredentials: { values: testCreds }, liveCredentials: { values: liveCreds }, callbackBaseUrl: genstore.url, genstoreAccessToken: "gat_stripe" },
+  });
+  gs = genstoreClient(server, shopId);
+  genstore.respondWith(() => ({ status: 200 }));
+});
+afterAll(async () => {
+  await server.stop();
+  await genstore.stop();
+  await emulator.close();
+});
+
+const callbacksFor = (id: string) => genstore.acknowledged().filter((c) => JSON.stringify(c.body).includes(`"${id}"`));
+const postWebhook = (path: string, signed: { body: string; headers: Record<string, string> }) => fetch(`${server.url}${path}`, { method: "POST", headers: signed.headers, body: signed.body });
+
+test("ShopService refuses Stripe credentials that cannot work, naming the problem but not the secret", async () => {
+  const wrong = creds("test");
+  await expect(shops.createShop({ shopId: "stripe-bad", settings: { psp: "stripe", liveCredentials: { values: wrong } } })).rejects.toMatchObject({
+    code: Code.InvalidArgument,
+    rawMessage: "settings for stripe: live credentials: secretKey must be a Stripe live key (sk_live_… or rk_live_…)",
+  });
+  await expect(shops.updateShop({ shopId, settings: { testCredentials: { values: { secretKey: "pk_test_publishable" } } } })).rejects.toMatchObject({ code: Code.InvalidArgument });
+});
+
+test("test payments use the shop's test key, live payments its live key, and Genstore hears each result", async () => {
+  const testId = uniqueId("ST");
+  const liveId = uniqueId("SL");
+  expect(await gs.pay(cardBody(server, testId, { amount: "10.00", currency: "EUR", test: true, manualCapture: false }))).toEqual({ status: 200, body: {} });
+  expect(await gs.pay(cardBody(server, liveId, { amount: "12.00", currency: "EUR", test: false, manualCapture: false }))).toEqual({ status: 200, body: {} });
+  const [t, l] = [await storedPayment(server, testId), await storedPayment(server, liveId)];
+  expect(emulator.intent(t?.channelPaymentId)).toMatchObject({ livemode: false, amount: 1000, status: "succeeded" });
+  expect(emulator.intent(l?.channelPaymentId)).toMatchObject({ livemode: true, amount: 1200, status: "succeeded" });
+  expect(new Set(emulator.requests.filter((r) => r.apiKey === testCreds.secretKey).map((r) => r.path))).toContain("/v1/payment_intents");
+  expect(new Set(emulator.requests.filter((r) => r.apiKey === liveCreds.secretKey).map((r) => r.path))).toContain("/v1/payment_intents");
+  await genstore.waitFor(() => callbacksFor(testId).length >= 1 && callbacksFor(liveId).length >= 1);
+  expect(callbacksFor(testId)[0]).toMatchObject({ token: "gat_stripe", body: { paymentId: testId, status: true, channelPaymentId: t?.channelPaymentId } });
+});
+
+test("manual capture, a partial capture and two refunds reach Stripe with its ids", async () => {
+  const id = uniqueId("SM");
+  await gs.pay(cardBody(server, id, { amount: "50.00", currency: "EUR", test: true, manualCapture: true }));
+  const pi = (await storedPayment(server, id))?.channelPaymentId as string;
+  expect(emulator.intent(pi)).toMatchObject({ status: "requires_capture", capture_method: "manual" });
+  expect(await gs.capture(id, "30.00")).toEqual({ status: 200, body: { channelCaptureId: pi } });
+  const r1 = await gs.refund(id, "10.00");
+  const r2 = await gs.refund(id, "20.00");
+  expect([r1.body.error, r2.body.error]).toEqual([undefined, undefined]);
+  expect(r1.body.channelRefundId).toMatch(/^re_/);
+  expect(emulator.intent(pi)).toMatchObject({ amount_received: 3000 });
+  expect(emulator.refundsOf(pi).map((r) => r.amount)).toEqual([1000, 2000]);
+  expect((await gs.getPayment(id)).body).toMatchObject({ channelPaymentId: pi });
+});
+
+test("3-D Secure: Stripe's redirect is the threeDsUrl; the signed webhook at the shop's URL captures the payment once", async () => {
+  const id = uniqueId("S3");
+  const answer = await gs.pay(cardBody(server, id, { card: "4000000000003220", amount: "20.00", currency: "EUR", test: true, manualCapture: false }));
+  expect(answer.body.threeDsUrl).toMatch(new RegExp(`^${emulator.url}/3ds/pi_`));
+  const pi = (await storedPayment(server, id))?.channelPaymentId as string;
+  // Stripe sends the buyer back to our return endpoint, the one the PaymentIntent was given.
+  expect(emulator.intent(pi)?.next_action).toMatchObject({ redirect_to_url: { return_url: `${server.url}/return/${shopId}/${id}` } });
+
+  const event = emulator.signedEvent("payment_intent.succeeded", emulator.authenticate(pi), testCreds.webhookSecret);
+  expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, { ...event, headers: { ...event.headers, "stripe-signature": "t=1,v1=00" } })).status).toBe(401);
+  expect((await postWebhook(`/psp/stripe/webhooks/test-shop`, event)).status).toBe(404);
+  expect((await postWebhook(`/psp/stripe/webhooks`, event)).status).toBe(401);
+  const res = await postWebhook(`/psp/stripe/webhooks/${shopId}`, event);
+  expect(res.status).toBe(200);
+  expect(await (await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).json()).toEqual({ received: true, duplicate: true });
+  expect((await storedPayment(server, id))?.state).toBe("captured");
+  await genstore.waitFor(() => callbacksFor(id).length >= 1);
+  await new Promise((r) => setTimeout(r, 150));
+  expect(callbacksFor(id).map((c) => c.body)).toEqual([{ paymentId: id, status: true, channelPaymentId: pi }]);
+});
+
+test("a test-mode event never moves a live payment", async () => {
+  const id = uniqueId("SX");
+  await gs.pay(cardBody(server, id, { card: "4000000000003220", amount: "20.00", currency: "EUR", test: false, manualCapture: false }));
+  const pi = (await storedPayment(server, id))?.channelPaymentId as string;
+  const forged = emulator.signedEvent("payment_intent.succeeded", { ...emulator.intent(pi), status: "succeeded", livemode: false }, testCreds.webhookSecret);
+  expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, forged)).status).toBe(200);
+  expect((await storedPayment(server, id))?.state).toBe("requires_action");
+  expect(server.logs).toContainEqual(expect.objectContaining({ msg: "webhook applied", shopId, result: "unknown payment" }));
+});
+
+test("a revoked key: Genstore gets a declined payment with a plain reason, the operator log says what to fix", async () => {
+  const revokedShop = "stripe-revoked";
+  const revoked = creds("test");
+  await shops.createShop({ shopId: revokedShop, settings: { psp: "stripe", testCredentials: { values: revoked }, callbackBaseUrl: genstore.url } });
+  emulator.revokeKey(revoked.secretKey);
+  const id = uniqueId("SR");
+  const answer = await genstoreClient(server, revokedShop).pay(cardBody(server, id, { amount: "10.00", currency: "EUR", test: true }));
+  expect(answer).toEqual({ status: 200, body: { error: "the payment provider refused this shop's credentials" } });
+  const entry = server.logs.find((e) => e.msg === "PSP refused the shop's configuration" && e.shopId === revokedShop);
+  expect(entry?.error).toMatch(/Stripe refused the test secret key of shop stripe-revoked \(HTTP 401\).*ShopService\.UpdateShop/);
+  expect(JSON.stringify(server.logs)).not.toContain(revoked.secretKey);
+});

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { shopPattern } from "./payments/shops.js";
+import { stripeCredentialProblems } from "./psp/stripe/connector.js";
 
 /** The service's whole configuration, read and checked once at start-up. */
 export interface Config {
@@ -84,6 +85,19 @@ function url(env: Env, name: string): string | undefined {
     throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
   }
   return raw.replace(/\/+$/, "");
+}
+
+/** The default shop's PSP and credentials, refused at start-up when they cannot work. */
+function defaultShopPsp(env: Env): { psp: string; testCredentials: Record<string, string>; liveCredentials: Record<string, string> } {
+  const psp = env.DEFAULT_SHOP_PSP || "sandbox";
+  if (psp !== "sandbox" && psp !== "stripe") throw new ConfigError(`DEFAULT_SHOP_PSP must be sandbox or stripe, got "${psp}"`);
+  const testCredentials = credentials(env, "DEFAULT_SHOP_PSP_TEST_CREDENTIALS");
+  const liveCredentials = credentials(env, "DEFAULT_SHOP_PSP_LIVE_CREDENTIALS");
+  if (psp === "stripe") {
+    const problems = [...stripeCredentialProblems("test", testCredentials), ...stripeCredentialProblems("live", liveCredentials)];
+    if (problems.length) throw new ConfigError(`DEFAULT_SHOP_PSP_*_CREDENTIALS for stripe: ${problems.join("; ")}`);
+  }
+  return { psp, testCredentials, liveCredentials };
 }
 
 function credentials(env: Env, name: string): Record<string, string> {
@@ -185,9 +199,7 @@ export function loadConfig(env: Env = process.env): Config {
       actionExpiryMs: integer(env, "PAYMENT_ACTION_EXPIRY_MS", 30 * 60_000, 1000, 7 * 86_400_000),
     },
     defaultShop: {
-      psp: env.DEFAULT_SHOP_PSP || "sandbox",
-      testCredentials: credentials(env, "DEFAULT_SHOP_PSP_TEST_CREDENTIALS"),
-      liveCredentials: credentials(env, "DEFAULT_SHOP_PSP_LIVE_CREDENTIALS"),
+      ...defaultShopPsp(env),
       genstoreAccessToken: env.GENSTORE_ACCESS_TOKEN || undefined,
       callbackBaseUrl: url(env, "GENSTORE_CALLBACK_BASE_URL"),
       manualCaptureMeansAuthorizeOnly: bool(env, "MANUAL_CAPTURE_MEANS_AUTHORIZE_ONLY", true),

@@ -1,4 +1,5 @@
 import type { PspAmount } from "../connector.js";
+import { NothingSentError } from "./errors.js";
 
 /** Stripe's zero-decimal currencies: amounts in whole units (docs.stripe.com/currencies). */
 const zeroDecimal = new Set(["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]);
@@ -6,7 +7,7 @@ const zeroDecimal = new Set(["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "M
 const threeDecimal = new Set(["BHD", "JOD", "KWD", "OMR", "TND"]);
 
 /** Stripe cannot take the amount as given (e.g. 1.234 KWD); nothing was sent. */
-export class StripeAmountError extends Error {
+export class StripeAmountError extends NothingSentError {
   override name = "StripeAmountError";
 }
 
@@ -15,9 +16,9 @@ function isoExponent(currency: string): number {
 }
 
 /**
- * Our amount (ISO 4217 minor units) in Stripe's units. Mostly the same number; ISK is
- * zero-decimal in ISO but two-decimal at Stripe (1 ISK = 100), and three-decimal currencies
- * must end in 0.
+ * Our amount (minor units by Intl's digits, as money.ts parses them) in Stripe's units. Mostly
+ * the same number; ISK and HUF have no decimals for us but two at Stripe (1 ISK = 100), and
+ * three-decimal currencies must end in 0.
  */
 export function toStripeAmount(amount: PspAmount): { amount: number; currency: string } {
   const code = amount.currency.toUpperCase();

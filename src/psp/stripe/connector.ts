@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { PspConfigurationError, type Connector, type OperationOutcome, type PaymentOutcome, type PspContext } from "../connector.js";
 import { toStripeAmount } from "./amounts.js";
-import { classifyStripeError } from "./errors.js";
+import { NothingSentError, classifyStripeError } from "./errors.js";
 import { intentOutcome, keyField, refundOutcome, sessionOutcome } from "./outcomes.js";
 import { parseStripeWebhook } from "./webhooks.js";
 
@@ -76,7 +76,7 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
     if (!reference.startsWith("cs_")) return reference;
     const session = await stripe.checkout.sessions.retrieve(reference);
     const pi = session.payment_intent;
-    if (!pi) throw new Stripe.errors.StripeInvalidRequestError({ message: `Checkout Session ${reference} has no payment yet`, type: "invalid_request_error", statusCode: 400 } as never);
+    if (!pi) throw new NothingSentError(`the buyer has not paid on Checkout Session ${reference} yet`);
     return typeof pi === "string" ? pi : pi.id;
   }
 

@@ -1,6 +1,10 @@
 import Stripe from "stripe";
 import { PspConfigurationError, type PspContext } from "../connector.js";
-import { StripeAmountError } from "./amounts.js";
+
+/** We refused the call before sending it (Stripe could not take it as it is); nothing happened. */
+export class NothingSentError extends Error {
+  override name = "NothingSentError";
+}
 
 /** What a Stripe error means for the call that raised it. */
 export type StripeFailure =
@@ -21,7 +25,7 @@ export function declineReason(message: string | undefined, code: string | undefi
  * fix (thrown as PspConfigurationError, nothing happened at Stripe).
  */
 export function classifyStripeError(err: unknown, ctx: PspContext): StripeFailure {
-  if (err instanceof StripeAmountError) return { kind: "refused", reason: err.message };
+  if (err instanceof NothingSentError) return { kind: "refused", reason: err.message };
   if (!(err instanceof Stripe.errors.StripeError)) return { kind: "unknown", reason: "the call to Stripe failed" };
   const reference = err.payment_intent?.id;
   const ref = reference ? { reference } : {};
@@ -36,5 +40,5 @@ export function classifyStripeError(err: unknown, ctx: PspContext): StripeFailur
     return { kind: "refused", reason: `Stripe refused the request: ${err.message}`, ...ref };
   }
   // Connection errors, 5xx, 429 and idempotency conflicts: Stripe may have acted.
-  return { kind: "unknown", reason: `Stripe did not answer clearly (${err.type}${err.statusCode ? ` ${err.statusCode}` : ""})`, ...ref };
+  return { kind: "unknown", reason: `Stripe did not answer clearly (${err.rawType ?? err.type}${err.statusCode ? ` ${err.statusCode}` : ""})`, ...ref };
 }

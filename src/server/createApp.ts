@@ -79,6 +79,15 @@ const securityHeaders: Record<string, string> = {
   "strict-transport-security": "max-age=31536000; includeSubDomains",
 };
 
+/** A path segment decoded; undefined for malformed percent-encoding (a throw there would escape the request). */
+function decodePart(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A bounded label for metrics: ids in paths become placeholders. */
 function routeLabel(method: string, path: string): string {
   if (/^\/genstore\.payment\.v1\.\w+\/\w+$/.test(path) || /^\/grpc\.(health|reflection)\.v1\.\w+\/\w+$/.test(path)) return path;
@@ -309,7 +318,9 @@ export function createApp(opts: AppOptions): App {
     }
     const ret = /^\/return\/([^/]+)\/([^/]+)$/.exec(path);
     if (req.method === "GET" && ret?.[1] && ret[2]) {
-      void returnRoute(req, res, decodeURIComponent(ret[1]), decodeURIComponent(ret[2]));
+      const [shopId, paymentId] = [decodePart(ret[1]), decodePart(ret[2])];
+      if (shopId === undefined || paymentId === undefined) return sendJson(res, 400, { error: "malformed percent-encoding in the path" });
+      void returnRoute(req, res, shopId, paymentId);
       return;
     }
     const fail = (err: unknown) => {
@@ -318,7 +329,9 @@ export function createApp(opts: AppOptions): App {
     };
     const hook = /^\/psp\/([a-z0-9_-]+)\/webhooks(?:\/([^/]+))?$/.exec(path);
     if (hook?.[1]) {
-      webhookRoute(req, res, hook[1], hook[2] === undefined ? undefined : decodeURIComponent(hook[2])).catch(fail);
+      const shopId = hook[2] === undefined ? undefined : decodePart(hook[2]);
+      if (hook[2] !== undefined && shopId === undefined) return sendJson(res, 400, { error: "malformed percent-encoding in the path" });
+      webhookRoute(req, res, hook[1], shopId).catch(fail);
       return;
     }
     if (path.startsWith("/sandbox/")) {

@@ -98,6 +98,12 @@ describe("hardened input and operators' services", () => {
     expect(stored).not.toMatch(/\$where|"a\.b"|\$gt/);
   });
 
+  test("malformed percent-encoding in a path gets 400 and the service keeps serving", async () => {
+    expect(await rawRequest(`${server.url}/return/%E0%A4/x`, "GET", "")).toMatchObject({ status: 400, body: { error: "malformed percent-encoding in the path" } });
+    expect(await rawRequest(`${server.url}/psp/stripe/webhooks/%E0%A4`, "POST", "{}")).toMatchObject({ status: 400 });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   test("a 1 MiB body gets 413", async () => {
     const res = await rawRequest(`${server.url}/genstore/v1/payments/card`, "POST", JSON.stringify({ pad: "x".repeat(1024 * 1024) }));
     expect(res).toMatchObject({ status: 413, body: { error: "request body is larger than 65536 bytes" } });

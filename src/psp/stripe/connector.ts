@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { PspConfigurationError, type Connector, type OperationOutcome, type PaymentOutcome, type PspContext } from "../connector.js";
 import { toStripeAmount } from "./amounts.js";
-import { NothingSentError, classifyStripeError } from "./errors.js";
+import { NothingSentError, classifyStripeError, type StripeFailure } from "./errors.js";
 import { intentOutcome, keyField, refundOutcome, sessionOutcome } from "./outcomes.js";
 import { parseStripeWebhook } from "./webhooks.js";
 
@@ -18,6 +18,12 @@ export interface StripeOptions {
   searchLagMs?: number;
   now?: () => Date;
 }
+
+/** A payment Stripe refused is declined; one it may have taken is unknown. */
+const paymentFailure = (f: StripeFailure): PaymentOutcome => ({ kind: f.kind === "refused" ? "declined" : "unknown", reason: f.reason, ...(f.reference ? { reference: f.reference } : {}) });
+const operationFailure = (f: StripeFailure): OperationOutcome => ({ kind: f.kind === "refused" ? "failed" : "unknown", reason: f.reason });
+/** A status query that fails tells nothing. */
+const statusFailure = (f: StripeFailure) => ({ kind: "unknown" as const, reason: f.reason });
 
 const keyPattern = { test: /^(sk|rk)_test_\w+$/, live: /^(sk|rk)_live_\w+$/ } as const;
 const credentialNames = ["secretKey", "webhookSecret"];
@@ -80,24 +86,13 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
     return typeof pi === "string" ? pi : pi.id;
   }
 
-  async function paymentCall(ctx: PspContext, call: (stripe: Stripe) => Promise<PaymentOutcome>): Promise<PaymentOutcome> {
+  /** Runs a call with the shop's client; `failed` says what a Stripe error makes of it. */
+  async function withStripe<T>(ctx: PspContext, call: (stripe: Stripe) => Promise<T>, failed: (f: StripeFailure) => T): Promise<T> {
     const stripe = client(ctx);
     try {
       return await call(stripe);
     } catch (err) {
-      const f = classifyStripeError(err, ctx);
-      const ref = f.reference ? { reference: f.reference } : {};
-      return f.kind === "refused" ? { kind: "declined", reason: f.reason, ...ref } : { kind: "unknown", reason: f.reason, ...ref };
-    }
-  }
-
-  async function operationCall(ctx: PspContext, call: (stripe: Stripe) => Promise<OperationOutcome>): Promise<OperationOutcome> {
-    const stripe = client(ctx);
-    try {
-      return await call(stripe);
-    } catch (err) {
-      const f = classifyStripeError(err, ctx);
-      return f.kind === "refused" ? { kind: "failed", reason: f.reason } : { kind: "unknown", reason: f.reason };
+      return failed(classifyStripeError(err, ctx));
     }
   }
 
@@ -108,7 +103,7 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
     capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: true },
 
     payWithCard: (ctx, input) =>
-      paymentCall(ctx, async (stripe) => {
+      withStripe(ctx, async (stripe) => {
         const money = toStripeAmount(input.amount);
         const { card } = input;
         // Raw card numbers need Stripe's "raw card data" permission on the account (README).
@@ -134,10 +129,10 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
           { idempotencyKey: input.idempotencyKey },
         );
         return intentOutcome(pi);
-      }),
+      }, paymentFailure),
 
     payOffsite: (ctx, input) =>
-      paymentCall(ctx, async (stripe) => {
+      withStripe(ctx, async (stripe) => {
         const money = toStripeAmount(input.amount);
         const session = await stripe.checkout.sessions.create(
           {
@@ -152,19 +147,19 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
           { idempotencyKey: input.idempotencyKey },
         );
         return sessionOutcome(session);
-      }),
+      }, paymentFailure),
 
     capture: (ctx, input) =>
-      operationCall(ctx, async (stripe) => {
+      withStripe<OperationOutcome>(ctx, async (stripe) => {
         const { amount } = toStripeAmount(input.amount);
         const pi = await stripe.paymentIntents.capture(await intentId(stripe, input.reference), { amount_to_capture: amount }, { idempotencyKey: input.idempotencyKey });
         if (pi.status === "succeeded") return { kind: "succeeded", reference: pi.id };
         if (pi.status === "processing") return { kind: "pending", reference: pi.id };
         return { kind: "failed", reference: pi.id, reason: `the payment is ${pi.status} at Stripe after the capture` };
-      }),
+      }, operationFailure),
 
     void: (ctx, input) =>
-      operationCall(ctx, async (stripe) => {
+      withStripe<OperationOutcome>(ctx, async (stripe) => {
         if (input.reference.startsWith("cs_")) {
           // A Checkout Session the buyer has not paid is expired; a paid one has a PaymentIntent to cancel.
           const session = await stripe.checkout.sessions.retrieve(input.reference);
@@ -176,21 +171,20 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
         }
         const pi = await stripe.paymentIntents.cancel(await intentId(stripe, input.reference), {}, { idempotencyKey: input.idempotencyKey });
         return pi.status === "canceled" ? { kind: "succeeded", reference: pi.id } : { kind: "failed", reference: pi.id, reason: `the payment is ${pi.status} at Stripe, not cancelled` };
-      }),
+      }, operationFailure),
 
     refund: (ctx, input) =>
-      operationCall(ctx, async (stripe) => {
+      withStripe<OperationOutcome>(ctx, async (stripe) => {
         const { amount } = toStripeAmount(input.amount);
         const refund = await stripe.refunds.create(
           { payment_intent: await intentId(stripe, input.reference), amount, metadata: metadata(ctx, input.idempotencyKey) },
           { idempotencyKey: input.idempotencyKey },
         );
         return refundOutcome(refund);
-      }),
+      }, operationFailure),
 
-    async paymentStatus(ctx, query) {
-      const stripe = client(ctx);
-      try {
+    paymentStatus: (ctx, query) =>
+      withStripe<PaymentOutcome>(ctx, async (stripe) => {
         if (query.reference?.startsWith("cs_")) return sessionOutcome(await stripe.checkout.sessions.retrieve(query.reference, { expand: ["payment_intent"] }));
         if (query.reference) return intentOutcome(await stripe.paymentIntents.retrieve(query.reference));
         // Stripe looks nothing up by idempotency key; our key is in the PaymentIntent's metadata.
@@ -199,15 +193,10 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
         if (pi) return intentOutcome(pi);
         if (now().getTime() - query.createdAt.getTime() > searchLagMs) return { kind: "declined", reason: "Stripe has no payment for this attempt: the request never reached Stripe" };
         return { kind: "unknown", reason: "Stripe's search does not show this payment yet" };
-      } catch (err) {
-        const f = classifyStripeError(err, ctx);
-        return { kind: "unknown", reason: f.reason };
-      }
-    },
+      }, statusFailure),
 
-    async operationStatus(ctx, query) {
-      const stripe = client(ctx);
-      try {
+    operationStatus: (ctx, query) =>
+      withStripe<OperationOutcome>(ctx, async (stripe) => {
         if (query.kind === "refund") {
           if (query.reference) return refundOutcome(await stripe.refunds.retrieve(query.reference));
           for await (const r of stripe.refunds.list({ payment_intent: await intentId(stripe, query.paymentReference), limit: 100 })) {
@@ -227,11 +216,7 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
           return { kind: "failed", reference: pi.id, reason: `Stripe did not capture the payment (it is ${pi.status})` };
         }
         return pi.status === "canceled" ? { kind: "succeeded", reference: pi.id } : { kind: "failed", reference: pi.id, reason: `Stripe did not cancel the payment (it is ${pi.status})` };
-      } catch (err) {
-        const f = classifyStripeError(err, ctx);
-        return { kind: "unknown", reason: f.reason };
-      }
-    },
+      }, statusFailure),
 
     credentialProblems: stripeCredentialProblems,
     parseWebhook: parseStripeWebhook,

@@ -70,7 +70,7 @@ export interface PaymentUseCases {
    * The buyer is back from 3-D Secure or the hosted page: record it, ask the PSP for the
    * outcome, and tell where to send the buyer (Genstore's returnUrl, never fetched).
    */
-  returnFromPsp(meta: RequestMeta, paymentId: string): Promise<{ redirectTo: string }>;
+  returnFromPsp(meta: RequestMeta, paymentId: string, buyerCancelled?: boolean): Promise<{ redirectTo: string }>;
   /** Asks the PSP about a payment whose outcome is open and applies the answer. */
   refreshPayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null>;
   /** Asks the PSP about a capture, void or refund still processing and settles it. */
@@ -371,22 +371,28 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     });
   }
 
-  function expirePayment(meta: RequestMeta, paymentId: string): Promise<PaymentRecord | null> {
+  /**
+   * A payment still waiting for the buyer that the buyer left (cancelled, or gone too long):
+   * unless the PSP says it was paid or declined meanwhile, cancel it there and fail it.
+   */
+  function abandonPayment(meta: RequestMeta, paymentId: string, reason: (p: PaymentRecord) => string): Promise<PaymentRecord | null> {
     return withPspStatus(meta, paymentId, async (p, outcome, connector, ctx) => {
       // Money already taken must be reported as taken; a decline is a decline.
-      if (outcome.kind === "approved" || outcome.kind === "declined") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
+      if (outcome.kind === "approved" || outcome.kind === "declined" || outcome.kind === "authorized") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
       const reference = ("reference" in outcome && outcome.reference) || p.channelPaymentId;
       if (reference) {
         const cancelled = await callPsp(connector.name, "void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }));
         if (cancelled.kind !== "succeeded") {
-          deps.log({ level: "warn", msg: "could not cancel an expired payment at the PSP; will try again", paymentId, shopId: meta.shopId, outcome: cancelled.kind });
+          deps.log({ level: "warn", msg: "could not cancel an abandoned payment at the PSP; will try again", paymentId, shopId: meta.shopId, outcome: cancelled.kind });
           return p;
         }
       }
-      const what = p.method === "card" ? "3-D Secure" : "the hosted payment page";
-      return recorder.failPayment(p, `the buyer did not complete ${what} in time`, meta);
+      return recorder.failPayment(p, reason(p), meta);
     });
   }
+
+  const expirePayment = (meta: RequestMeta, paymentId: string) =>
+    abandonPayment(meta, paymentId, (p) => `the buyer did not complete ${p.method === "card" ? "3-D Secure" : "the hosted payment page"} in time`);
 
   const operationAnswer = (op: OperationRecord | null) => ({ channelId: op?.channelId ?? "", error: op?.state === "failed" ? (op.error ?? "failed") : "" });
 
@@ -458,6 +464,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           amount: { minor: p.amount.minor, currency: p.amount.currency },
           capture: p.captureAtOnce,
           returnUrl: returnEndpoint(meta.shopId, p._id),
+          cancelUrl: `${returnEndpoint(meta.shopId, p._id)}?cancelled=1`,
           description: `Genstore payment ${p._id}`,
         }),
       );
@@ -500,14 +507,15 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       return { channelRefundId: refund.channelId, status: genstoreRefundStatus(refund.state), error: refund.state === "failed" ? (refund.error ?? "refund failed") : "" };
     },
 
-    async returnFromPsp(meta, paymentId) {
+    async returnFromPsp(meta, paymentId, buyerCancelled = false) {
       const before = await requirePayment(meta.shopId, paymentId);
       // Every write to a payment goes through its lock: FerretDB rewrites whole documents.
       await mutex.run(lockKey(meta.shopId, paymentId), () =>
-        repository.updatePayment(meta.shopId, paymentId, {}, { event: { at: now(), event: "buyer returned from the PSP page", requestId: meta.requestId } }),
+        repository.updatePayment(meta.shopId, paymentId, {}, { event: { at: now(), event: buyerCancelled ? "buyer cancelled on the PSP page" : "buyer returned from the PSP page", requestId: meta.requestId } }),
       );
-      const after = (await refreshPayment(meta, paymentId)) ?? before;
-      const cancelled = after.state === "declined" && after.cancelUrl && /cancel/i.test(after.error ?? "");
+      // A PSP whose page stays open after the buyer cancels (Stripe Checkout) is told so here.
+      const after = (buyerCancelled ? await abandonPayment(meta, paymentId, () => "cancelled by the buyer on the payment page") : await refreshPayment(meta, paymentId)) ?? before;
+      const cancelled = (after.state === "declined" || after.state === "failed") && after.cancelUrl && /cancel/i.test(after.error ?? "");
       const target = cancelled ? after.cancelUrl : after.returnUrl;
       if (!target) throw failedPrecondition(`payment ${paymentId} has no return URL`);
       return { redirectTo: target };

@@ -57,6 +57,8 @@ export interface OffsitePaymentInput {
   amount: PspAmount;
   capture: boolean;
   returnUrl: string;
+  /** Where the PSP's page sends a buyer who cancels (our return endpoint, marked cancelled). */
+  cancelUrl: string;
   description: string;
 }
 

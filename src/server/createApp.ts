@@ -276,7 +276,8 @@ export function createApp(opts: AppOptions): App {
   async function returnRoute(req: NodeRequest, res: NodeResponse, shopId: string, paymentId: string): Promise<void> {
     const headers = headersOf(req);
     try {
-      const { redirectTo } = await useCases.returnFromPsp({ shopId, requestId: requestIdFrom(headers) }, paymentId);
+      const cancelled = new URL(req.url ?? "/", "http://x").searchParams.get("cancelled") === "1";
+      const { redirectTo } = await useCases.returnFromPsp({ shopId, requestId: requestIdFrom(headers) }, paymentId, cancelled);
       (res as ServerResponse).writeHead(303, { location: redirectTo, "cache-control": "no-store" });
       res.end();
     } catch (err) {

@@ -26,6 +26,7 @@ export interface StripeEmulator {
   /** Requests with this key get 401, as Stripe answers for a revoked key. */
   revokeKey(apiKey: string): void;
   intent(id: string): Record<string, unknown> | undefined;
+  session(id: string): Record<string, unknown> | undefined;
   /** PaymentIntents created with our idempotency key in their metadata. */
   intentsWithKey(key: string): Record<string, unknown>[];
   refundsOf(intentId: string): Record<string, unknown>[];
@@ -351,6 +352,7 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     },
     revokeKey: (apiKey) => void revoked.add(apiKey),
     intent: (intentId) => intents.get(intentId),
+    session: (sessionId) => sessions.get(sessionId),
     intentsWithKey: (key) => [...intents.values()].filter((pi) => (pi.metadata as Obj).genstore_key === key),
     refundsOf: (intentId) => [...refunds.values()].filter((r) => r.payment_intent === intentId),
     signedEvent(type, object, secret, livemode = false) {

@@ -129,7 +129,7 @@ describe.each(harnesses)("connector contract: %s", (_name, start) => {
 
   test("offsite: a hosted page URL, then approved once the buyer pays there", async () => {
     const k = key();
-    const first = await h.connector.payOffsite(h.ctx, { idempotencyKey: k, amount: eur(2500), capture: true, returnUrl: "http://127.0.0.1:9/return/shop/p", description: "Genstore payment contract" });
+    const first = await h.connector.payOffsite(h.ctx, { idempotencyKey: k, amount: eur(2500), capture: true, returnUrl: "http://127.0.0.1:9/return/shop/p", cancelUrl: "http://127.0.0.1:9/return/shop/p?cancelled=1", description: "Genstore payment contract" });
     expect(first).toMatchObject({ kind: "requires_action", url: expect.stringMatching(/^https?:\/\//) });
     const hook = await h.payHostedPage(referenceOf(first), (first as { url: string }).url);
     const after = await status(k, referenceOf(first));

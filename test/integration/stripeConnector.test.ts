@@ -104,7 +104,7 @@ describe("offsite", () => {
   test("voiding an unpaid Checkout Session expires it, and its status then says the buyer did not pay", async () => {
     const c = connector();
     const k = key();
-    const first = await c.payOffsite(ctx, { idempotencyKey: k, amount: { minor: 4200, currency: "EUR" }, capture: false, returnUrl: "http://127.0.0.1:9/r", description: "d" });
+    const first = await c.payOffsite(ctx, { idempotencyKey: k, amount: { minor: 4200, currency: "EUR" }, capture: false, returnUrl: "http://127.0.0.1:9/r", cancelUrl: "http://127.0.0.1:9/r?cancelled=1", description: "d" });
     const ref = (first as { reference: string }).reference;
     expect(ref).toMatch(/^cs_test_/);
     const voidKey = key();
@@ -115,7 +115,7 @@ describe("offsite", () => {
 
   test("an authorized Checkout payment is captured through its PaymentIntent", async () => {
     const c = connector();
-    const first = await c.payOffsite(ctx, { idempotencyKey: key(), amount: { minor: 4200, currency: "EUR" }, capture: false, returnUrl: "http://127.0.0.1:9/r", description: "d" });
+    const first = await c.payOffsite(ctx, { idempotencyKey: key(), amount: { minor: 4200, currency: "EUR" }, capture: false, returnUrl: "http://127.0.0.1:9/r", cancelUrl: "http://127.0.0.1:9/r?cancelled=1", description: "d" });
     const session = emulator.payCheckout((first as { reference: string }).reference);
     const cap = await c.capture(ctx, { idempotencyKey: key(), reference: session.id as string, amount: { minor: 4200, currency: "EUR" } });
     expect(cap).toEqual({ kind: "succeeded", reference: session.payment_intent });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
+import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { cardBody, genstoreClient, storedPayment, uniqueId } from "../helpers/payments";
 import { startStripeEmulator, type StripeEmulator } from "../helpers/stripeEmulator";
@@ -120,4 +121,38 @@ test("a revoked key: Genstore gets a declined payment with a plain reason, the o
   const entry = server.logs.find((e) => e.msg === "PSP refused the shop's configuration" && e.shopId === revokedShop);
   expect(entry?.error).toMatch(/Stripe refused the test secret key of shop stripe-revoked \(HTTP 401\).*ShopService\.UpdateShop/);
   expect(JSON.stringify(server.logs)).not.toContain(revoked.secretKey);
+});
+
+describe("offsite through Stripe Checkout", () => {
+  const offsite = async (id: string) => {
+    const body = JSON.parse(examples.offsitePayment);
+    Object.assign(body, { paymentId: id, test: true, manualCapture: "false", amount: "42.00", currency: "EUR" });
+    const res = await gs.payOffsite(body);
+    const session = emulator.session((await storedPayment(server, id))?.channelPaymentId as string);
+    return { redirectUrl: String(res.body.redirectUrl), session: session!, genstoreUrls: body.paymentMethod.data as { returnUrl: string; cancelUrl: string } };
+  };
+
+  test("the buyer pays: back through our return endpoint to Genstore's returnUrl, payment captured", async () => {
+    const id = uniqueId("SO");
+    const { redirectUrl, session, genstoreUrls } = await offsite(id);
+    expect(redirectUrl).toBe(`${emulator.url}/checkout/${session.id as string}`);
+    expect(session).toMatchObject({ amount_total: 4200, currency: "eur", success_url: `${server.url}/return/${shopId}/${id}` });
+    emulator.payCheckout(session.id as string);
+    const back = await fetch(session.success_url as string, { redirect: "manual" });
+    expect(back.headers.get("location")).toBe(genstoreUrls.returnUrl);
+    expect(await storedPayment(server, id)).toMatchObject({ state: "captured" });
+    expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
+  });
+
+  test("the buyer cancels on Checkout: the session is expired at Stripe, the payment fails, the buyer goes to cancelUrl", async () => {
+    const id = uniqueId("SC");
+    const { session, genstoreUrls } = await offsite(id);
+    expect(session.cancel_url).toBe(`${server.url}/return/${shopId}/${id}?cancelled=1`);
+    const back = await fetch(session.cancel_url as string, { redirect: "manual" });
+    expect(back.headers.get("location")).toBe(genstoreUrls.cancelUrl);
+    expect(emulator.session(session.id as string)?.status).toBe("expired");
+    expect(await gs.getPayment(id)).toMatchObject({ body: { status: "FAILURE", error: "cancelled by the buyer on the payment page" } });
+    await genstore.waitFor(() => callbacksFor(id).length >= 1);
+    expect(callbacksFor(id)[0]?.body).toMatchObject({ paymentId: id, status: false });
+  });
 });

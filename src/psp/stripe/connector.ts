@@ -140,9 +140,9 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
             line_items: [{ quantity: 1, price_data: { currency: money.currency, unit_amount: money.amount, product_data: { name: input.description } } }],
             payment_intent_data: { capture_method: input.capture ? "automatic" : "manual", description: input.description, metadata: metadata(ctx, input.idempotencyKey) },
             metadata: metadata(ctx, input.idempotencyKey),
-            // Both lead to our return endpoint, which asks Stripe how it ended.
+            // Both lead to our return endpoint: it asks Stripe how it ended, or expires the session.
             success_url: input.returnUrl,
-            cancel_url: input.returnUrl,
+            cancel_url: input.cancelUrl,
           },
           { idempotencyKey: input.idempotencyKey },
         );

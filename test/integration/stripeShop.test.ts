@@ -156,3 +156,11 @@ describe("offsite through Stripe Checkout", () => {
     expect(callbacksFor(id)[0]?.body).toMatchObject({ paymentId: id, status: false });
   });
 });
+
+test("after every Stripe flow above, no card number is in a log line or a stored document", async () => {
+  const stored: unknown[] = [];
+  for (const c of await server.db.listCollections().toArray()) stored.push(...(await server.db.collection(c.name).find().toArray()));
+  const text = JSON.stringify([server.logs, stored, genstore.calls]);
+  expect(text.length).toBeGreaterThan(10_000);
+  for (const pan of ["4242424242424242", "4000000000003220", "424242424242", "400000000000"]) expect(text).not.toContain(pan);
+});

@@ -123,6 +123,35 @@ test("a revoked key: Genstore gets a declined payment with a plain reason, the o
   expect(JSON.stringify(server.logs)).not.toContain(revoked.secretKey);
 });
 
+test("one lost answer: the SDK's retry with the same key gets Stripe's replay, one charge", async () => {
+  const id = uniqueId("SL1");
+  emulator.loseAnswers(1, "/v1/payment_intents");
+  await gs.pay(cardBody(server, id, { amount: "15.00", currency: "EUR", test: true, manualCapture: false }));
+  const p = await storedPayment(server, id);
+  expect(p).toMatchObject({ state: "captured" });
+  expect((p?.timeline as { event: string }[]).map((e) => e.event)).toEqual(["payment received", "psp: approved"]);
+  // Two POSTs with one key (the reconciler's GETs for other payments run meanwhile).
+  expect(emulator.requests.filter((r) => r.method === "POST" && r.path === "/v1/payment_intents").slice(-2).map((r) => r.status)).toEqual([200, 200]);
+  expect(emulator.intentsWithKey(p?.idempotencyKey)).toHaveLength(1);
+});
+
+test("every answer lost after Stripe charged: unknown, then reconciliation finds it by key and Genstore hears success once", async () => {
+  const id = uniqueId("SL2");
+  // The first answer and the SDK's own retry of a closed connection.
+  emulator.loseAnswers(2, "/v1/payment_intents");
+  expect((await gs.pay(cardBody(server, id, { amount: "15.00", currency: "EUR", test: true, manualCapture: false }))).status).toBe(200);
+  await genstore.waitFor(() => callbacksFor(id).length >= 1, 10_000);
+  const p = await storedPayment(server, id);
+  expect(p).toMatchObject({ state: "captured", channelPaymentId: expect.stringMatching(/^pi_/) });
+  const events = (p?.timeline as { event: string }[]).map((e) => e.event);
+  expect(events.slice(0, 2)).toEqual(["payment received", "psp: unknown"]);
+  expect(events).toContain("psp status: approved");
+  expect(emulator.intentsWithKey(p?.idempotencyKey)).toHaveLength(1);
+  expect(emulator.requests.some((r) => r.path === "/v1/payment_intents/search" && r.mockStatus === 200)).toBe(true);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(callbacksFor(id).map((c) => c.body)).toEqual([{ paymentId: id, status: true, channelPaymentId: p?.channelPaymentId }]);
+});
+
 describe("offsite through Stripe Checkout", () => {
   const offsite = async (id: string) => {
     const body = JSON.parse(examples.offsitePayment);

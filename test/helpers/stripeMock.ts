@@ -44,9 +44,10 @@ export function startStripeMock(exe: string): Promise<StripeMock> {
       clearTimeout(timer);
       child.stdout?.removeAllListeners("data");
       child.stderr?.removeAllListeners("data");
-      // Drain its request log so the pipe never fills.
+      // Drain its request log so the pipe never fills; never outlive the test run (Ctrl-C included).
       child.stdout?.resume();
       child.stderr?.resume();
+      process.once("exit", () => child.kill("SIGKILL"));
       resolve({
         url: `http://${m[1]}`,
         stop: () =>

@@ -40,6 +40,7 @@ export function stripeCredentialProblems(mode: "test" | "live", credentials: Rea
   if (credentials.webhookSecret !== undefined && !/^whsec_\w+$/.test(credentials.webhookSecret)) problems.push(`${mode} credentials: webhookSecret must be a Stripe endpoint secret (whsec_…)`);
   return problems;
 }
+
 const MAX_CLIENTS = 1000;
 
 /**

@@ -12,3 +12,9 @@ export function pspIdempotencyKey(kind: OperationKind | "payment", shopId: strin
   const digest = createHash("sha256").update(`${shopId}\u0000${kind}\u0000${id}`).digest("base64url").slice(0, 32);
   return `gs${prefix[kind]}_${digest}`;
 }
+
+/** The operation kind a key was made for (its prefix), or undefined for a payment's or a foreign key. */
+export function operationKindOfKey(key: string): OperationKind | undefined {
+  const kinds: OperationKind[] = ["capture", "void", "refund"];
+  return kinds.find((k) => key.startsWith(`gs${prefix[k]}_`));
+}

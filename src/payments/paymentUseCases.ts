@@ -394,6 +394,31 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   const expirePayment = (meta: RequestMeta, paymentId: string) =>
     abandonPayment(meta, paymentId, (p) => `the buyer did not complete ${p.method === "card" ? "3-D Secure" : "the hosted payment page"} in time`);
 
+  /**
+   * A PSP's word on a capture, void or refund: settles one still processing (its answer was
+   * lost); a final result is never changed, and a late failure of a success is an operator's job.
+   */
+  async function applyOperationEvent(connectorName: string, event: WebhookEvent, shopId: string | undefined): Promise<"applied" | "unknown payment" | "ignored"> {
+    const found = await repository.findOperationByIdempotencyKey(event.idempotencyKey);
+    if (!found || (shopId !== undefined && found.shopId !== shopId)) return "unknown payment";
+    const outcome = event.outcome as OperationOutcome;
+    const meta = { shopId: found.shopId, requestId: `webhook:${event.id}` };
+    return mutex.run(lockKey(found.shopId, found.paymentId), async () => {
+      const [op, p] = [await repository.findOperation(found.kind, found.shopId, found._id), await repository.findPayment(found.shopId, found.paymentId)];
+      if (!op || !p || p.psp !== connectorName) return "unknown payment";
+      if (event.mode && event.mode !== (p.test ? "test" : "live")) return "unknown payment";
+      if (outcome.kind === "pending" || outcome.kind === "unknown") return "ignored";
+      if (op.state === "processing") {
+        await recorder.settleOperation(op, outcome, meta);
+        return "applied";
+      }
+      if (op.state === "succeeded" && outcome.kind === "failed") {
+        deps.log({ level: "error", msg: `the PSP reports a ${op.kind} failed after it succeeded; Genstore was told it succeeded`, shopId: op.shopId, paymentId: op.paymentId, id: op._id, reason: outcome.reason });
+      }
+      return "ignored";
+    });
+  }
+
   const operationAnswer = (op: OperationRecord | null) => ({ channelId: op?.channelId ?? "", error: op?.state === "failed" ? (op.error ?? "failed") : "" });
 
   return {
@@ -526,12 +551,11 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     expirePayment,
 
     async applyWebhook(connectorName, event, shopId) {
+      if (event.target === "operation") return applyOperationEvent(connectorName, event, shopId);
       const found = await repository.findPaymentByIdempotencyKey(event.idempotencyKey);
       if (!found || found.psp !== connectorName || (shopId !== undefined && found.shopId !== shopId)) return "unknown payment";
       // A test-mode event never moves a live payment, nor the reverse.
       if (event.mode && event.mode !== (found.test ? "test" : "live")) return "unknown payment";
-      // Operations are settled by their call's answer or by the reconciler's status query.
-      if (event.target !== "payment") return "ignored";
       const meta = { shopId: found.shopId, requestId: `webhook:${event.id}` };
       await mutex.run(lockKey(found.shopId, found._id), async () => {
         const p = await repository.findPayment(found.shopId, found._id);

@@ -174,6 +174,8 @@ export interface PaymentRepository {
   finishOperation(kind: OperationKind, shopId: string, id: string, set: Partial<OperationRecord>): Promise<OperationRecord | null>;
   deleteOperation(kind: OperationKind, shopId: string, id: string): Promise<void>;
   findPaymentByIdempotencyKey(idempotencyKey: string): Promise<PaymentRecord | null>;
+  /** A capture, void or refund by the idempotency key it was sent to the PSP with. */
+  findOperationByIdempotencyKey(idempotencyKey: string): Promise<OperationRecord | null>;
   /** Payments whose outbox needs a look at or before `now`, other than those of `skipShops`. */
   findDueCallbacks(now: Date, limit: number, skipShops?: readonly string[]): Promise<PaymentRecord[]>;
   /** Replaces the outbox after a delivery attempt (the caller holds the payment's lock). */

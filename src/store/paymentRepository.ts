@@ -1,5 +1,5 @@
 import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
-import { pspIdempotencyKey } from "../payments/idempotencyKeys.js";
+import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import type {
   ClaimResult,
   OperationKind,
@@ -146,6 +146,12 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
 
     // The payment's storage key is its PSP idempotency key.
     findPaymentByIdempotencyKey: async (idempotencyKey) => fromStored<PaymentRecord>(await payments.findOne({ _id: idempotencyKey })),
+
+    async findOperationByIdempotencyKey(idempotencyKey) {
+      // Operations are stored under their key, whose prefix names the kind.
+      const kind = operationKindOfKey(idempotencyKey);
+      return kind ? fromStored<OperationRecord>(await operations(kind).findOne({ _id: idempotencyKey })) : null;
+    },
 
     async findDueCallbacks(now, limit, skipShops = []) {
       const docs = await payments

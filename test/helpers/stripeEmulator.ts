@@ -30,6 +30,8 @@ export interface StripeEmulator {
   /** PaymentIntents created with our idempotency key in their metadata. */
   intentsWithKey(key: string): Record<string, unknown>[];
   refundsOf(intentId: string): Record<string, unknown>[];
+  /** A refund fails after it succeeded, as with Stripe's test card 4000000000005126. */
+  failRefund(refundId: string, reason: string): Record<string, unknown>;
   /** A webhook delivery as Stripe would post it, signed with `secret`. */
   signedEvent(type: string, object: Record<string, unknown>, secret: string, livemode?: boolean): { body: string; headers: Record<string, string> };
   close(): Promise<void>;
@@ -355,6 +357,11 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     session: (sessionId) => sessions.get(sessionId),
     intentsWithKey: (key) => [...intents.values()].filter((pi) => (pi.metadata as Obj).genstore_key === key),
     refundsOf: (intentId) => [...refunds.values()].filter((r) => r.payment_intent === intentId),
+    failRefund(refundId, reason) {
+      const r = refunds.get(refundId);
+      if (!r) throw new Error(`no refund ${refundId}`);
+      return Object.assign(r, { status: "failed", failure_reason: reason });
+    },
     signedEvent(type, object, secret, livemode = false) {
       const body = JSON.stringify({ id: id("evt"), object: "event", type, livemode, created: Math.floor(Date.now() / 1000), api_version: Stripe.API_VERSION, data: { object } });
       const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret });

@@ -23,7 +23,8 @@ const liveCreds = creds("live");
 beforeAll(async () => {
   emulator = await startStripeEmulator(process.env.STRIPE_MOCK_URL!);
   genstore = await startFakeGenstore();
-  server = await startTestServer({ callbackBaseUrl: genstore.url, stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 } });
+  // Reconciliation waits 3 s, so that webhooks are seen settling what is open before it does.
+  server = await startTestServer({ callbackBaseUrl: genstore.url, stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 }, reconcile: { intervalMs: 200, minAgeMs: 3000 } });
   shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
   await shops.createShop({
     shopId,
@@ -150,6 +151,41 @@ test("every answer lost after Stripe charged: unknown, then reconciliation finds
   expect(emulator.requests.some((r) => r.path === "/v1/payment_intents/search" && r.mockStatus === 200)).toBe(true);
   await new Promise((r) => setTimeout(r, 300));
   expect(callbacksFor(id).map((c) => c.body)).toEqual([{ paymentId: id, status: true, channelPaymentId: p?.channelPaymentId }]);
+});
+
+describe("refund webhooks", () => {
+  const refunded = async (id: string) => {
+    await gs.pay(cardBody(server, id, { amount: "30.00", currency: "EUR", test: true, manualCapture: false }));
+    return (await storedPayment(server, id))?.channelPaymentId as string;
+  };
+
+  test("a refund whose answers were lost is settled by Stripe's refund.updated, and Genstore hears it once", async () => {
+    const id = uniqueId("SW");
+    const pi = await refunded(id);
+    emulator.loseAnswers(2, "/v1/refunds");
+    const refundId = uniqueId("R");
+    await gs.refund(id, "12.00", refundId);
+    expect((await gs.getRefund(refundId)).body).toMatchObject({ status: "PROCESSING" });
+    const [refund] = emulator.refundsOf(pi);
+    const event = emulator.signedEvent("refund.updated", refund!, testCreds.webhookSecret);
+    expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).status).toBe(200);
+    expect(server.logs).toContainEqual(expect.objectContaining({ msg: "webhook applied", event: JSON.parse(event.body).id, result: "applied" }));
+    expect((await gs.getRefund(refundId)).body).toEqual({ channelRefundId: refund!.id, status: "SUCCESS" });
+    await genstore.waitFor(() => callbacksFor(refundId).length >= 1);
+    expect(callbacksFor(refundId).map((c) => c.body)).toEqual([expect.objectContaining({ refundId, status: true })]);
+  });
+
+  test("a refund that fails after it succeeded (Stripe's 5126 case) is logged for the operator, the reported result stays", async () => {
+    const id = uniqueId("SF");
+    const pi = await refunded(id);
+    const refundId = uniqueId("R");
+    expect((await gs.refund(id, "5.00", refundId)).body.error).toBeUndefined();
+    const [refund] = emulator.refundsOf(pi);
+    const event = emulator.signedEvent("refund.updated", emulator.failRefund(refund!.id as string, "expired_or_canceled_card"), testCreds.webhookSecret);
+    expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).status).toBe(200);
+    expect(server.logs).toContainEqual(expect.objectContaining({ level: "error", msg: "the PSP reports a refund failed after it succeeded; Genstore was told it succeeded", id: refundId, reason: "Stripe could not refund: expired or canceled card" }));
+    expect((await gs.getRefund(refundId)).body).toMatchObject({ status: "SUCCESS" });
+  });
 });
 
 describe("offsite through Stripe Checkout", () => {

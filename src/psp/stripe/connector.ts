@@ -2,7 +2,7 @@ import Stripe from "stripe";
 import { PspConfigurationError, type Connector, type OperationOutcome, type PaymentOutcome, type PspContext } from "../connector.js";
 import { toStripeAmount } from "./amounts.js";
 import { NothingSentError, classifyStripeError, type StripeFailure } from "./errors.js";
-import { intentOutcome, keyField, refundOutcome, sessionOutcome } from "./outcomes.js";
+import { intentOutcome, keyField, refundOutcome, sessionIntentId, sessionOutcome } from "./outcomes.js";
 import { parseStripeWebhook } from "./webhooks.js";
 
 export interface StripeOptions {
@@ -78,13 +78,16 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
     return c;
   }
 
+  /** The PaymentIntent a Checkout Session created; there is none until the buyer paid. */
+  function paidIntentOf(session: Stripe.Checkout.Session): string {
+    const id = sessionIntentId(session);
+    if (!id) throw new NothingSentError(`the buyer has not paid on Checkout Session ${session.id} yet`);
+    return id;
+  }
+
   /** The PaymentIntent behind a reference: offsite payments are known by their Checkout Session first. */
   async function intentId(stripe: Stripe, reference: string): Promise<string> {
-    if (!reference.startsWith("cs_")) return reference;
-    const session = await stripe.checkout.sessions.retrieve(reference);
-    const pi = session.payment_intent;
-    if (!pi) throw new NothingSentError(`the buyer has not paid on Checkout Session ${reference} yet`);
-    return typeof pi === "string" ? pi : pi.id;
+    return reference.startsWith("cs_") ? paidIntentOf(await stripe.checkout.sessions.retrieve(reference)) : reference;
   }
 
   /** Runs a call with the shop's client; `failed` says what a Stripe error makes of it. */
@@ -161,6 +164,7 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
 
     void: (ctx, input) =>
       withStripe<OperationOutcome>(ctx, async (stripe) => {
+        let piId = input.reference;
         if (input.reference.startsWith("cs_")) {
           // A Checkout Session the buyer has not paid is expired; a paid one has a PaymentIntent to cancel.
           const session = await stripe.checkout.sessions.retrieve(input.reference);
@@ -169,8 +173,9 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
             const expired = await stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: input.idempotencyKey });
             return expired.status === "expired" ? { kind: "succeeded", reference: expired.id } : { kind: "failed", reason: `the Checkout Session is ${expired.status}` };
           }
+          piId = paidIntentOf(session);
         }
-        const pi = await stripe.paymentIntents.cancel(await intentId(stripe, input.reference), {}, { idempotencyKey: input.idempotencyKey });
+        const pi = await stripe.paymentIntents.cancel(piId, {}, { idempotencyKey: input.idempotencyKey });
         return pi.status === "canceled" ? { kind: "succeeded", reference: pi.id } : { kind: "failed", reference: pi.id, reason: `the payment is ${pi.status} at Stripe, not cancelled` };
       }, operationFailure),
 
@@ -205,12 +210,14 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
           }
           return { kind: "failed", reason: "Stripe has no refund for this attempt" };
         }
-        if (query.kind === "void" && query.paymentReference.startsWith("cs_")) {
+        let piId = query.paymentReference;
+        if (query.paymentReference.startsWith("cs_")) {
           const session = await stripe.checkout.sessions.retrieve(query.paymentReference);
-          if (session.status === "expired") return { kind: "succeeded", reference: session.id };
-          if (session.status === "open") return { kind: "failed", reason: "the Checkout Session is still open" };
+          if (query.kind === "void" && session.status === "expired") return { kind: "succeeded", reference: session.id };
+          if (query.kind === "void" && session.status === "open") return { kind: "failed", reason: "the Checkout Session is still open" };
+          piId = paidIntentOf(session);
         }
-        const pi = await stripe.paymentIntents.retrieve(await intentId(stripe, query.paymentReference));
+        const pi = await stripe.paymentIntents.retrieve(piId);
         if (query.kind === "capture") {
           if (pi.status === "succeeded") return { kind: "succeeded", reference: pi.id };
           if (pi.status === "processing") return { kind: "pending", reference: pi.id };

@@ -29,14 +29,21 @@ export function intentOutcome(pi: Stripe.PaymentIntent): PaymentOutcome {
   }
 }
 
+/** The id of the PaymentIntent a Checkout Session created (once the buyer paid), expanded or not. */
+export function sessionIntentId(s: Stripe.Checkout.Session): string | undefined {
+  const intent = s.payment_intent;
+  return (typeof intent === "string" ? intent : intent?.id) ?? undefined;
+}
+
 /** A Checkout Session as our outcome; with its PaymentIntent expanded the outcome is exact. */
 export function sessionOutcome(s: Stripe.Checkout.Session): PaymentOutcome {
   const intent = s.payment_intent;
   if (s.status === "open") return s.url ? { kind: "requires_action", reference: s.id, url: s.url } : { kind: "pending", reference: s.id };
   if (s.status === "expired") return { kind: "declined", reference: s.id, reason: "the buyer did not complete the Stripe Checkout page" };
   if (intent && typeof intent === "object") return intentOutcome(intent);
-  if (s.status === "complete" && s.payment_status === "paid") return { kind: "approved", reference: intent ?? s.id };
-  return { kind: "pending", reference: intent ?? s.id };
+  const reference = sessionIntentId(s) ?? s.id;
+  if (s.status === "complete" && s.payment_status === "paid") return { kind: "approved", reference };
+  return { kind: "pending", reference };
 }
 
 /** A Refund as our outcome. */

@@ -1,6 +1,6 @@
 import Stripe from "stripe";
 import { WebhookSignatureError, type WebhookEvent, type WebhookShop } from "../connector.js";
-import { intentOutcome, keyField, refundOutcome, sessionOutcome } from "./outcomes.js";
+import { intentOutcome, keyField, refundOutcome, sessionIntentId, sessionOutcome } from "./outcomes.js";
 
 /**
  * Verifies a Stripe webhook with the shop's test or live endpoint secret and maps the event.
@@ -51,7 +51,7 @@ function mapEvent(event: Stripe.Event, mode: "test" | "live"): WebhookEvent | nu
       const key = s.metadata?.[keyField];
       if (!key) return null;
       const outcome = event.type === "checkout.session.async_payment_failed"
-        ? { kind: "declined" as const, reference: (typeof s.payment_intent === "string" ? s.payment_intent : s.payment_intent?.id) ?? s.id, reason: "the payment failed after the buyer completed Stripe Checkout" }
+        ? { kind: "declined" as const, reference: sessionIntentId(s) ?? s.id, reason: "the payment failed after the buyer completed Stripe Checkout" }
         : sessionOutcome(s);
       return { ...base, target: "payment", idempotencyKey: key, outcome };
     }

@@ -97,6 +97,9 @@ const operationQuery = (op: OperationRecord, p: PaymentRecord) => ({
   ...(op.channelId ? { reference: op.channelId } : {}),
 });
 
+/** A test-mode event never moves a live payment, nor the reverse. */
+const otherMode = (event: WebhookEvent, p: PaymentRecord) => event.mode !== undefined && event.mode !== (p.test ? "test" : "live");
+
 /** Hash of what defines an operation: the same id with another hash is a conflicting reuse. */
 function requestHash(parts: Record<string, unknown>): string {
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
@@ -406,7 +409,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     return mutex.run(lockKey(found.shopId, found.paymentId), async () => {
       const [op, p] = [await repository.findOperation(found.kind, found.shopId, found._id), await repository.findPayment(found.shopId, found.paymentId)];
       if (!op || !p || p.psp !== connectorName) return "unknown payment";
-      if (event.mode && event.mode !== (p.test ? "test" : "live")) return "unknown payment";
+      if (otherMode(event, p)) return "unknown payment";
       if (outcome.kind === "pending" || outcome.kind === "unknown") return "ignored";
       if (op.state === "processing") {
         await recorder.settleOperation(op, outcome, meta);
@@ -554,8 +557,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
       if (event.target === "operation") return applyOperationEvent(connectorName, event, shopId);
       const found = await repository.findPaymentByIdempotencyKey(event.idempotencyKey);
       if (!found || found.psp !== connectorName || (shopId !== undefined && found.shopId !== shopId)) return "unknown payment";
-      // A test-mode event never moves a live payment, nor the reverse.
-      if (event.mode && event.mode !== (found.test ? "test" : "live")) return "unknown payment";
+      if (otherMode(event, found)) return "unknown payment";
       const meta = { shopId: found.shopId, requestId: `webhook:${event.id}` };
       await mutex.run(lockKey(found.shopId, found._id), async () => {
         const p = await repository.findPayment(found.shopId, found._id);

@@ -2,7 +2,7 @@ import { create, fromJson, toJson, type DescMethod, type DescService, type Messa
 import { ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { PaymentError, invalidArgument } from "../payments/errors.js";
 import { httpStatusOf, toConnectError } from "../server/errorMapping.js";
-import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "../server/httpJson.js";
+import { decodePathSegment, headersOf, sendJson, type NodeRequest, type NodeResponse } from "../server/httpJson.js";
 import { requestIdFrom, requestIdKey, shopIdKey } from "../server/requestContext.js";
 import { resolveShopId } from "../server/shop.js";
 import { genstoreJson, normalizeJson } from "./jsonCoercion.js";
@@ -143,7 +143,10 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
       }
       variables.forEach((name, i) => {
         const field = input.fields.find((f) => f.name === name);
-        if (field) json[field.jsonName] = decodeURIComponent(hit.m?.[i + 1] ?? "");
+        if (!field) return;
+        const value = decodePathSegment(hit.m?.[i + 1] ?? "");
+        if (value === undefined) throw invalidArgument("malformed percent-encoding in the path");
+        json[field.jsonName] = value;
       });
       genstoreId = genstoreIdOf(json);
 

@@ -30,7 +30,7 @@ import { createPaymentRepository } from "../store/paymentRepository.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { httpStatusOf, toConnectError } from "./errorMapping.js";
 import { createHealthServiceImpl } from "./healthService.js";
-import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
+import { decodePathSegment, headersOf, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import { createPaymentServiceImpl, type Logger } from "./paymentServiceImpl.js";
 import { createReflectionServiceImpl } from "./reflectionService.js";
 import { requestIdFrom, requestIdKey, shopIdKey } from "./requestContext.js";
@@ -78,15 +78,6 @@ const securityHeaders: Record<string, string> = {
   "referrer-policy": "no-referrer",
   "strict-transport-security": "max-age=31536000; includeSubDomains",
 };
-
-/** A path segment decoded; undefined for malformed percent-encoding (a throw there would escape the request). */
-function decodePart(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
 
 /** A bounded label for metrics: ids in paths become placeholders. */
 function routeLabel(method: string, path: string): string {
@@ -319,7 +310,7 @@ export function createApp(opts: AppOptions): App {
     }
     const ret = /^\/return\/([^/]+)\/([^/]+)$/.exec(path);
     if (req.method === "GET" && ret?.[1] && ret[2]) {
-      const [shopId, paymentId] = [decodePart(ret[1]), decodePart(ret[2])];
+      const [shopId, paymentId] = [decodePathSegment(ret[1]), decodePathSegment(ret[2])];
       if (shopId === undefined || paymentId === undefined) return sendJson(res, 400, { error: "malformed percent-encoding in the path" });
       void returnRoute(req, res, shopId, paymentId);
       return;
@@ -330,7 +321,7 @@ export function createApp(opts: AppOptions): App {
     };
     const hook = /^\/psp\/([a-z0-9_-]+)\/webhooks(?:\/([^/]+))?$/.exec(path);
     if (hook?.[1]) {
-      const shopId = hook[2] === undefined ? undefined : decodePart(hook[2]);
+      const shopId = hook[2] === undefined ? undefined : decodePathSegment(hook[2]);
       if (hook[2] !== undefined && shopId === undefined) return sendJson(res, 400, { error: "malformed percent-encoding in the path" });
       webhookRoute(req, res, hook[1], shopId).catch(fail);
       return;

@@ -22,3 +22,12 @@ export function headersOf(req: NodeRequest): Headers {
   for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !k.startsWith(":")) headers.set(k, v);
   return headers;
 }
+
+/** A path segment decoded; undefined for malformed percent-encoding (a client error, not ours). */
+export function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}

@@ -101,6 +101,7 @@ describe("hardened input and operators' services", () => {
   test("malformed percent-encoding in a path gets 400 and the service keeps serving", async () => {
     expect(await rawRequest(`${server.url}/return/%E0%A4/x`, "GET", "")).toMatchObject({ status: 400, body: { error: "malformed percent-encoding in the path" } });
     expect(await rawRequest(`${server.url}/psp/stripe/webhooks/%E0%A4`, "POST", "{}")).toMatchObject({ status: 400 });
+    expect(await rawRequest(`${server.url}/genstore/v1/payments/%E0%A4`, "GET", "")).toMatchObject({ status: 400, body: { error: "malformed percent-encoding in the path" } });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 

@@ -1,11 +1,11 @@
-import type { KeyedMutex } from "../payments/keyedMutex.js";
+import type { KeyedMutex } from "../runtime/keyedMutex.js";
 import { noObserver, type CallbackObserver } from "../payments/observer.js";
-import { createPeriodicTask } from "../payments/periodicTask.js";
+import { createPeriodicTask } from "../runtime/periodicTask.js";
 import type { CallbackAttempt, CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { ShopDirectory } from "../payments/shops.js";
 import { callbackPath } from "./callbackBody.js";
 import { deliverCallback, type DeliveryResult } from "./deliver.js";
-import { createTokenBuckets } from "./tokenBucket.js";
+import { createTokenBuckets } from "../runtime/tokenBucket.js";
 
 export interface DispatcherOptions {
   repository: PaymentRepository;

@@ -1,5 +1,5 @@
 import type { PaymentUseCases } from "./paymentUseCases.js";
-import { createPeriodicTask } from "./periodicTask.js";
+import { createPeriodicTask } from "../runtime/periodicTask.js";
 import type { OperationKind, PaymentRepository, PaymentState } from "./records.js";
 
 export interface ReconcilerOptions {

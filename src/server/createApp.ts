@@ -9,14 +9,14 @@ import { paymentServiceRoutes } from "../../gen/genstore/payment/v1/payment_serv
 import { file_genstore_payment_v1_operations_service, OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb.js";
 import { file_genstore_payment_v1_shop_service, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { createCallbackDispatcher, type DispatcherOptions } from "../callbacks/dispatcher.js";
-import { createTokenBuckets } from "../callbacks/tokenBucket.js";
+import { createTokenBuckets } from "../runtime/tokenBucket.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { SecretBox } from "../crypto/secretBox.js";
 import { createGateway } from "../gateway/createGateway.js";
 import { PaymentError } from "../payments/errors.js";
-import { createKeyedMutex } from "../payments/keyedMutex.js";
+import { createKeyedMutex } from "../runtime/keyedMutex.js";
 import { createPaymentUseCases, paymentLockKey } from "../payments/paymentUseCases.js";
 import { createReconciler, type ReconcilerOptions } from "../payments/reconciler.js";
 import { createShopDirectory, type ShopConfig } from "../payments/shops.js";

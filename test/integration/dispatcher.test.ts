@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
 import { paymentCallback } from "../../src/callbacks/callbackBody";
 import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
-import { createKeyedMutex } from "../../src/payments/keyedMutex";
+import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { paymentLockKey } from "../../src/payments/paymentUseCases";
 import type { PaymentRecord } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";

@@ -1,5 +1,5 @@
 import { parseRetryAfter } from "../../src/callbacks/deliver";
-import { createTokenBuckets } from "../../src/callbacks/tokenBucket";
+import { createTokenBuckets } from "../../src/runtime/tokenBucket";
 
 test("Genstore's bucket: 40 at once, then 2 per second, per shop", () => {
   let t = 0;

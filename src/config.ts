@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { redirectHostProblem } from "./payments/redirects.js";
 import { shopPattern } from "./payments/shops.js";
+import { parseInternalTokens, type InternalToken } from "./server/auth/internalTokens.js";
 import { stripeCredentialProblems } from "./psp/stripe/connector.js";
 
 /** The service's whole configuration, read and checked once at start-up. */
@@ -18,9 +21,14 @@ export interface Config {
   cacheDir: string;
   /** Shop used when a request names none (single-merchant deployments). */
   defaultShopId: string;
-  /** Largest request body accepted on the Genstore JSON routes. */
+  /** Largest request body accepted, on every protocol (after decompression on Connect and gRPC). */
   maxBodyBytes: number;
+  /** NODE_ENV=production: the service fails closed (signatures, real PSPs, https redirects). */
   production: boolean;
+  /** Connection limits of the one port. */
+  server: ServerLimits;
+  /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
+  returnRefreshMs: number;
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
   sandbox: { latencyMs: number; asyncDelayMs: number; webhookSecret: string | undefined };
@@ -41,6 +49,8 @@ export interface Config {
     requireSignature: boolean;
     /** Bearer token of the internal ShopService and OperationsService. */
     adminToken: string | undefined;
+    /** Internal services' tokens for PaymentService, each limited to shops and to read or write. */
+    internalTokens: InternalToken[];
     /** Requests per second (and twice that in a burst) per client IP and per shop. */
     rateLimitPerIp: number;
     rateLimitPerShop: number;
@@ -51,13 +61,30 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** The default shop's settings, for single-merchant deployments (design §2.8). */
   defaultShop: {
+    /** false: no default shop (DEFAULT_SHOP_PSP=none); every request names a stored shop. */
+    enabled: boolean;
     psp: string;
     testCredentials: Record<string, string>;
     liveCredentials: Record<string, string>;
     genstoreAccessToken: string | undefined;
     callbackBaseUrl: string | undefined;
     manualCaptureMeansAuthorizeOnly: boolean;
+    redirectHosts: string[];
   };
+}
+
+/** The one port's connection limits (createServer.ts applies them). */
+export interface ServerLimits {
+  /** A connection must send a complete request head within this (slow or silent clients). */
+  headersTimeoutMs: number;
+  /** A whole HTTP/1.1 request, body included, within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive HTTP/1.1 connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** An HTTP/2 connection (gRPC, Connect) with no frames for this long is closed. */
+  http2IdleTimeoutMs: number;
+  /** Open connections at most; more are refused at once. */
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -88,16 +115,64 @@ function url(env: Env, name: string): string | undefined {
 }
 
 /** The default shop's PSP and credentials, refused at start-up when they cannot work. */
-function defaultShopPsp(env: Env): { psp: string; testCredentials: Record<string, string>; liveCredentials: Record<string, string> } {
+function defaultShopPsp(env: Env, production: boolean): { enabled: boolean; psp: string; testCredentials: Record<string, string>; liveCredentials: Record<string, string> } {
   const psp = env.DEFAULT_SHOP_PSP || "sandbox";
-  if (psp !== "sandbox" && psp !== "stripe") throw new ConfigError(`DEFAULT_SHOP_PSP must be sandbox or stripe, got "${psp}"`);
+  if (psp !== "sandbox" && psp !== "stripe" && psp !== "none") throw new ConfigError(`DEFAULT_SHOP_PSP must be sandbox, stripe or none, got "${psp}"`);
+  if (psp === "none") return { enabled: false, psp, testCredentials: {}, liveCredentials: {} };
+  // The sandbox moves no money: in production it would answer a live payment without one.
+  if (production && psp === "sandbox") {
+    throw new ConfigError(`in production the default shop cannot use the sandbox PSP, which moves no money: set DEFAULT_SHOP_PSP=stripe (with its credentials) or DEFAULT_SHOP_PSP=none`);
+  }
   const testCredentials = credentials(env, "DEFAULT_SHOP_PSP_TEST_CREDENTIALS");
   const liveCredentials = credentials(env, "DEFAULT_SHOP_PSP_LIVE_CREDENTIALS");
   if (psp === "stripe") {
     const problems = [...stripeCredentialProblems("test", testCredentials), ...stripeCredentialProblems("live", liveCredentials)];
     if (problems.length) throw new ConfigError(`DEFAULT_SHOP_PSP_*_CREDENTIALS for stripe: ${problems.join("; ")}`);
   }
-  return { psp, testCredentials, liveCredentials };
+  return { enabled: true, psp, testCredentials, liveCredentials };
+}
+
+/** NODE_ENV: production, or development (unset, development, test); anything else is a mistake. */
+function isProduction(env: Env): boolean {
+  const v = (env.NODE_ENV ?? "").trim().toLowerCase();
+  if (v === "production") return true;
+  if (v === "" || v === "development" || v === "test") return false;
+  throw new ConfigError(`NODE_ENV must be production, development or test, got "${env.NODE_ENV}": an unknown value would run without production's safeguards`);
+}
+
+function internalTokens(env: Env): InternalToken[] {
+  let raw = env.INTERNAL_TOKENS;
+  let name = "INTERNAL_TOKENS";
+  if (env.INTERNAL_TOKENS_FILE) {
+    name = "INTERNAL_TOKENS_FILE";
+    try {
+      raw = readFileSync(env.INTERNAL_TOKENS_FILE, "utf8");
+    } catch (err) {
+      throw new ConfigError(`INTERNAL_TOKENS_FILE cannot be read: ${(err as Error).message}`);
+    }
+  }
+  if (raw === undefined || raw.trim() === "") return [];
+  const parsed = parseInternalTokens(raw, shopPattern);
+  if (typeof parsed === "string") throw new ConfigError(`${name} ${parsed}`);
+  return parsed;
+}
+
+function hostList(env: Env, name: string): string[] {
+  const hosts = (env[name] ?? "").split(",").map((h) => h.trim()).filter(Boolean);
+  for (const h of hosts) {
+    const problem = redirectHostProblem(h);
+    if (problem) throw new ConfigError(`${name}: ${problem}`);
+  }
+  return hosts;
+}
+
+/** Signatures: required in production and wherever a client secret is set; never off in production. */
+function signatureSettings(env: Env, production: boolean): { genstoreClientSecret: string | undefined; requireSignature: boolean } {
+  const genstoreClientSecret = env.GENSTORE_CLIENT_SECRET || undefined;
+  const requireSignature = bool(env, "REQUIRE_GENSTORE_SIGNATURE", production || genstoreClientSecret !== undefined);
+  if (production && !requireSignature) throw new ConfigError("REQUIRE_GENSTORE_SIGNATURE=false is refused in production: unsigned requests could move money");
+  if (production && !genstoreClientSecret) throw new ConfigError("GENSTORE_CLIENT_SECRET is required in production: Genstore's request signatures are checked with it");
+  return { genstoreClientSecret, requireSignature };
 }
 
 function credentials(env: Env, name: string): Record<string, string> {
@@ -137,6 +212,7 @@ function logLevel(env: Env): Config["logLevel"] {
 }
 
 export function loadConfig(env: Env = process.env): Config {
+  const production = isProduction(env);
   const dataDir = resolve(env.DATA_DIR || "data");
   const mongodbUri = env.MONGODB_URI || undefined;
   if (mongodbUri !== undefined && !/^mongodb(\+srv)?:\/\//.test(mongodbUri)) {
@@ -160,7 +236,15 @@ export function loadConfig(env: Env = process.env): Config {
     cacheDir: resolve(env.CACHE_DIR || ".cache"),
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
-    production: env.NODE_ENV === "production",
+    production,
+    server: {
+      headersTimeoutMs: integer(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 300_000),
+      requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 60_000, 1000, 600_000),
+      keepAliveTimeoutMs: integer(env, "KEEP_ALIVE_TIMEOUT_MS", 65_000, 100, 600_000),
+      http2IdleTimeoutMs: integer(env, "HTTP2_IDLE_TIMEOUT_MS", 120_000, 100, 3_600_000),
+      maxConnections: integer(env, "MAX_CONNECTIONS", 2000, 1, 1_000_000),
+    },
+    returnRefreshMs: integer(env, "RETURN_REFRESH_MS", 5000, 0, 600_000),
     pspTimeoutMs: integer(env, "PSP_TIMEOUT_MS", 8000, 100, 120_000),
     sandbox: {
       latencyMs: integer(env, "SANDBOX_LATENCY_MS", 0, 0, 60_000),
@@ -184,9 +268,9 @@ export function loadConfig(env: Env = process.env): Config {
       },
     },
     security: {
-      genstoreClientSecret: env.GENSTORE_CLIENT_SECRET || undefined,
-      requireSignature: bool(env, "REQUIRE_GENSTORE_SIGNATURE", env.NODE_ENV === "production"),
+      ...signatureSettings(env, production),
       adminToken: adminToken(env),
+      internalTokens: internalTokens(env),
       rateLimitPerIp: integer(env, "RATE_LIMIT_PER_IP", 1000, 1, 1_000_000),
       rateLimitPerShop: integer(env, "RATE_LIMIT_PER_SHOP", 200, 1, 1_000_000),
     },
@@ -199,10 +283,11 @@ export function loadConfig(env: Env = process.env): Config {
       actionExpiryMs: integer(env, "PAYMENT_ACTION_EXPIRY_MS", 30 * 60_000, 1000, 7 * 86_400_000),
     },
     defaultShop: {
-      ...defaultShopPsp(env),
+      ...defaultShopPsp(env, production),
       genstoreAccessToken: env.GENSTORE_ACCESS_TOKEN || undefined,
       callbackBaseUrl: url(env, "GENSTORE_CALLBACK_BASE_URL"),
       manualCaptureMeansAuthorizeOnly: bool(env, "MANUAL_CAPTURE_MEANS_AUTHORIZE_ONLY", true),
+      redirectHosts: hostList(env, "DEFAULT_SHOP_REDIRECT_HOSTS"),
     },
   };
 }

@@ -1,19 +1,27 @@
+import { existsSync } from "node:fs";
 import { ConfigError, loadConfig } from "./config.js";
 import { createCardDecryptor } from "./crypto/cardDecryptor.js";
 import { KeyringError, loadKeyring } from "./crypto/keyring.js";
 import { createSecretBox } from "./crypto/secretBox.js";
 import { loadSecretKey } from "./crypto/secretKeys.js";
 import { defaultCallbackBase } from "./payments/shops.js";
+import { returnLinkKey } from "./server/auth/returnLinks.js";
 import { createApp } from "./server/createApp.js";
 import { listen } from "./server/createServer.js";
 import { createJsonLogger } from "./server/logger.js";
 import { DatabaseError, openDatabase } from "./store/database.js";
+import { DataDirError, secureDataDir } from "./store/dataDir.js";
 import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
 
 /** Starts the service; resolves once it listens. Exported for tests that run it in-process. */
 export async function main(env: Record<string, string | undefined> = process.env) {
   const config = loadConfig(env);
   const log = createJsonLogger(process.stdout, config.logLevel);
+  // Payments, shops and development keys live there: this user's only.
+  if (!config.mongodbUri || existsSync(config.dataDir)) {
+    const tightened = secureDataDir(config.dataDir);
+    if (tightened.length) log({ level: "warn", msg: "DATA_DIR was readable by other users; permissions tightened to 0700/0600", dataDir: config.dataDir, paths: tightened.length });
+  }
   const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
   const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
   const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
@@ -25,15 +33,20 @@ export async function main(env: Record<string, string | undefined> = process.env
     atomicConditionalUpdates: db.atomicConditionalUpdates,
     cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key, info: config.cardHkdfInfo }),
     secretBox: createSecretBox(secretsKey.key),
+    returnLinkKey: returnLinkKey(secretsKey.key),
     defaultShopId: config.defaultShopId,
-    defaultShop: {
-      shopId: config.defaultShopId,
-      ...config.defaultShop,
-      callbackBaseUrl: config.defaultShop.callbackBaseUrl ?? defaultCallbackBase(config.defaultShopId),
-      createdAt: startedAt,
-      updatedAt: startedAt,
-    },
+    defaultShop: config.defaultShop.enabled
+      ? {
+          shopId: config.defaultShopId,
+          ...config.defaultShop,
+          callbackBaseUrl: config.defaultShop.callbackBaseUrl ?? defaultCallbackBase(config.defaultShopId),
+          createdAt: startedAt,
+          updatedAt: startedAt,
+        }
+      : undefined,
     maxBodyBytes: config.maxBodyBytes,
+    production: config.production,
+    returnRefreshMs: config.returnRefreshMs,
     pspTimeoutMs: config.pspTimeoutMs,
     sandbox: config.sandbox,
     stripe: config.stripe,
@@ -43,7 +56,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     publicUrl: () => publicUrl,
     log,
   });
-  const server = await listen(app.handler, config.port, config.host);
+  const server = await listen(app.handler, config.port, config.host, config.server);
   publicUrl ||= server.url;
   app.start();
   log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, atomicConditionalUpdates: db.atomicConditionalUpdates, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
@@ -81,7 +94,7 @@ if (require.main === module) {
       process.once("SIGTERM", () => stop("SIGTERM"));
     },
     (err: unknown) => {
-      const known = err instanceof ConfigError || err instanceof KeyringError || err instanceof DatabaseError || err instanceof EmbeddedDatabaseError;
+      const known = err instanceof ConfigError || err instanceof KeyringError || err instanceof DatabaseError || err instanceof EmbeddedDatabaseError || err instanceof DataDirError;
       process.stderr.write(`genstore-payment-app: cannot start: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
       process.exit(1);
     },

@@ -3,8 +3,9 @@ import { ConnectError, createContextValues, createHandlerContext, type ServiceIm
 import { PaymentError, invalidArgument } from "../payments/errors.js";
 import { httpStatusOf, toConnectError } from "../server/errorMapping.js";
 import { decodePathSegment, headersOf, sendJson, type NodeRequest, type NodeResponse } from "../server/httpJson.js";
-import { requestIdFrom, requestIdKey, shopIdKey } from "../server/requestContext.js";
-import { resolveShopId } from "../server/shop.js";
+import type { RequestGate } from "../server/auth/requestGate.js";
+import { accessOf } from "../server/gateInterceptor.js";
+import { requestContextKey, requestIdFrom, requestIdKey } from "../server/requestContext.js";
 import { genstoreJson, normalizeJson } from "./jsonCoercion.js";
 
 /** One row of a generated route table (gen/…/*_routes.ts). */
@@ -19,12 +20,9 @@ export type { NodeRequest, NodeResponse };
 
 export interface GatewayOptions {
   maxBodyBytes: number;
-  defaultShopId: string;
   log: (entry: Record<string, unknown>) => void;
-  /** Checks Genstore's signature before anything is decoded or written; throws to refuse. */
-  authenticate?: (shopId: string, rawQuery: string, rawBody: Buffer, headers: Headers) => Promise<void>;
-  /** Per-shop admission; throws a rate_limited error to refuse. */
-  admit?: (shopId: string) => void;
+  /** Authenticates before anything is decoded or written, and names the shop; throws to refuse. */
+  gate: RequestGate;
 }
 
 /** Genstore's id for the operation a request names, for the request log line. */
@@ -102,13 +100,19 @@ function parseBody(body: Buffer, contentType: string | undefined): Record<string
 /**
  * Serves Genstore's JSON routes from a generated route table (design §2.1–2.3): path, query and
  * JSON body mapped onto the request message, then the same service implementation that Connect
- * and gRPC use. Returns false for paths that are not ours, so the caller can try Connect next.
+ * and gRPC use. `handle` returns false for paths that are not ours, so the caller can try Connect next.
  */
 export function createGateway(service: DescService, impl: ServiceImpl<DescService>, routes: readonly RouteBinding[], opts: GatewayOptions) {
   const compiled = routes.map(compile);
   const methods = impl as unknown as Record<string, (req: Message, ctx: unknown) => Promise<unknown>>;
 
-  return async function gateway(req: NodeRequest, res: NodeResponse): Promise<boolean> {
+  /** The route pattern a path matches, as a bounded metrics label. */
+  function label(path: string): string | undefined {
+    const hit = compiled.find((r) => r.regex.test(path));
+    return hit ? `${hit.binding.verb} ${hit.binding.pattern}` : undefined;
+  }
+
+  async function handle(req: NodeRequest, res: NodeResponse): Promise<boolean> {
     const url = new URL(req.url ?? "/", "http://gateway.invalid");
     const matches = compiled.map((r) => ({ r, m: r.regex.exec(url.pathname) })).filter((x) => x.m !== null);
     if (matches.length === 0) return false;
@@ -128,9 +132,14 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     const requestId = requestIdFrom(headers);
     try {
       const body = await readBody(req, opts.maxBodyBytes);
-      shopId = resolveShopId(url.searchParams, headers, opts.defaultShopId);
-      opts.admit?.(shopId);
-      await opts.authenticate?.(shopId, (req.url ?? "").split("?").slice(1).join("?"), body, headers);
+      const admitted = await opts.gate.admit({
+        rawQuery: (req.url ?? "").split("?").slice(1).join("?"),
+        headers,
+        rawBody: body,
+        access: accessOf(binding.method),
+        method: binding.method.name,
+      });
+      shopId = admitted.shop.shopId;
 
       // A GET takes its parameters from the query and also from a JSON body (the API page shows both).
       const json: Record<string, unknown> = binding.body === "*" || body.length > 0 ? parseBody(body, req.headers["content-type"]) : {};
@@ -164,7 +173,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
         requestMethod: req.method ?? "POST",
         url: url.toString(),
         requestHeader: headers,
-        contextValues: createContextValues().set(shopIdKey, shopId).set(requestIdKey, requestId),
+        contextValues: createContextValues().set(requestContextKey, { requestId, shop: admitted.shop, principal: admitted.principal }).set(requestIdKey, requestId),
       });
       const fn = methods[binding.method.localName];
       if (!fn) throw new Error(`no implementation for ${binding.method.name}`);
@@ -201,5 +210,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
       ms: Date.now() - started,
     });
     return true;
-  };
+  }
+
+  return { handle, label };
 }

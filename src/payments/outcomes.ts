@@ -61,7 +61,9 @@ export function createOutcomeRecorder(
   observer: Pick<PaymentObserver, "paymentFinal"> = noObserver,
 ): OutcomeRecorder {
   async function move(p: PaymentRecord, to: PaymentState, set: Partial<PaymentRecord>, cause: Cause, event: string, detail?: string): Promise<PaymentRecord> {
-    if (p.state === to && !openStates.includes(to)) return p;
+    // Nothing new (a final state again, or an open one with the same details): no write, so
+    // repeated status queries (Get payment, buyers' returns) never grow the payment.
+    if (p.state === to && (!openStates.includes(to) || Object.entries(set).every(([k, v]) => p[k as keyof PaymentRecord] === v))) return p;
     if (!canMove(p.state, to)) {
       log({ level: "warn", msg: "ignored an outcome that would move a payment backwards", paymentId: p._id, shopId: p.shopId, from: p.state, to });
       return p;

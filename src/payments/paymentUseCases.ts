@@ -31,7 +31,9 @@ import type { ShopConfig, ShopDirectory } from "./shops.js";
 import { noObserver, type PaymentObserver } from "./observer.js";
 import { createOutcomeRecorder } from "./outcomes.js";
 import { openStates } from "./stateMachine.js";
+import { checkedRedirect } from "./redirects.js";
 import { genstorePaymentStatus, genstoreRefundStatus } from "./status.js";
+import { createThrottle } from "../runtime/throttle.js";
 
 type Answer<S extends DescMessage> = MessageInitShape<S>;
 
@@ -39,6 +41,8 @@ type Answer<S extends DescMessage> = MessageInitShape<S>;
 export interface RequestMeta {
   shopId: string;
   requestId: string;
+  /** The shop, when the request gate already loaded it (background work loads it itself). */
+  shop?: ShopConfig;
 }
 
 export interface PaymentUseCaseDeps {
@@ -48,6 +52,12 @@ export interface PaymentUseCaseDeps {
   cards: CardDecryptor;
   /** Base URL of this service, for the return endpoint the PSP sends buyers back to. */
   publicUrl: () => string;
+  /** The signed link to our return endpoint for one payment (see server/auth/returnLinks.ts). */
+  returnLink: (shopId: string, paymentId: string, cancelled?: boolean) => string;
+  /** Production: live payments need a PSP that moves money; redirects need https. */
+  production?: boolean;
+  /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
+  returnRefreshMs?: number;
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
   log: (entry: Record<string, unknown>) => void;
@@ -113,16 +123,6 @@ function paymentError(p: PaymentRecord): string {
   return p.state === "declined" || p.state === "failed" ? (p.error ?? "payment failed") : "";
 }
 
-function checkedUrl(value: string, field: string): string {
-  try {
-    const u = new URL(value);
-    if (u.protocol === "https:" || u.protocol === "http:") return value;
-  } catch {
-    // fall through
-  }
-  throw invalidArgument(`${field} must be an http(s) URL`);
-}
-
 export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases {
   const { repository, cards } = deps;
   const now = deps.now ?? (() => new Date());
@@ -131,13 +131,21 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   const recorder = createOutcomeRecorder(repository, deps.log, now, deps.onCallbackQueued, observer);
   const applyPaymentOutcome = recorder.applyPaymentOutcome;
   const lockKey = paymentLockKey;
+  const production = deps.production ?? false;
 
   function pspContext(shop: ShopConfig, test: boolean): PspContext {
     return { mode: test ? "test" : "live", credentials: test ? shop.testCredentials : shop.liveCredentials, shopId: shop.shopId };
   }
 
-  function returnEndpoint(shopId: string, paymentId: string): string {
-    return `${deps.publicUrl()}/return/${encodeURIComponent(shopId)}/${encodeURIComponent(paymentId)}`;
+  const shopOf = (meta: RequestMeta) => meta.shop ?? deps.shops.get(meta.shopId);
+  // Buyers (and anyone holding a return link) may hit it at any rate; the PSP hears of it rarely.
+  const returnThrottle = createThrottle<PaymentRecord | null>({ intervalMs: deps.returnRefreshMs ?? 5000, maxKeys: 10_000 });
+
+  /** Payments in live mode need a PSP that moves money: the sandbox never reports a live success. */
+  function refuseLiveOnSandbox(test: boolean, connector: Connector): void {
+    if (!test && deps.production && !connector.capabilities.movesMoney) {
+      throw failedPrecondition(`this shop's PSP ${connector.name} moves no money and takes test payments only; live payments need a real PSP`);
+    }
   }
 
   /**
@@ -239,7 +247,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     test: boolean,
     amountValue: string | undefined,
   ): Promise<OperationRecord | null> {
-    const shop = await deps.shops.get(meta.shopId);
+    const shop = await shopOf(meta);
     const first = await requirePayment(meta.shopId, paymentId);
     const amount: Money | undefined = amountValue === undefined ? undefined : parseAmount(amountValue, first.amount.currency);
     const hash = requestHash({ kind, paymentId, amount: amount?.minor, test });
@@ -254,7 +262,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
         }
         const payment = await requirePayment(meta.shopId, paymentId);
         const connector = deps.connectors.get(payment.psp);
-        refuseUnlessAllowed(kind, payment, amount, connector);
+        refuseUnlessAllowed(kind, payment, amount, connector, test);
         const at = now();
         const claimed = await repository.claimOperation({
           _id: id,
@@ -280,7 +288,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
         if (!reserved) {
           await repository.deleteOperation(kind, meta.shopId, id);
           const current = await requirePayment(meta.shopId, paymentId);
-          refuseUnlessAllowed(kind, current, amount, connector);
+          refuseUnlessAllowed(kind, current, amount, connector, test);
           throw failedPrecondition(`payment ${paymentId} changed while the ${kind} was being prepared; try again`);
         }
         const ctx = pspContext(shop, payment.test);
@@ -298,8 +306,10 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   }
 
   /** Our own rules, checked before anything is written (design §2.3: 422, state unchanged). */
-  function refuseUnlessAllowed(kind: OperationKind, p: PaymentRecord, amount: Money | undefined, connector: Connector): void {
+  function refuseUnlessAllowed(kind: OperationKind, p: PaymentRecord, amount: Money | undefined, connector: Connector, test: boolean): void {
     const money = (minor: number) => `${formatMinor(minor, p.amount.currency)} ${p.amount.currency}`;
+    const mode = (t: boolean) => (t ? "test" : "live");
+    if (test !== p.test) throw failedPrecondition(`payment ${p._id} is a ${mode(p.test)} payment: a ${kind} with test=${test} cannot act on it`);
     if (kind === "capture") {
       if (p.state === "captured" || p.state === "partially_refunded" || p.state === "refunded") throw failedPrecondition(`payment ${p._id} is already captured`);
       if (p.state !== "authorized") throw failedPrecondition(`payment ${p._id} cannot be captured: it is ${p.state}, not authorized`);
@@ -341,7 +351,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     paymentId: string,
     decide: (p: PaymentRecord, outcome: PaymentOutcome, connector: Connector, ctx: PspContext) => Promise<PaymentRecord>,
   ): Promise<PaymentRecord | null> {
-    const shop = await deps.shops.get(meta.shopId);
+    const shop = await shopOf(meta);
     return mutex.run(lockKey(meta.shopId, paymentId), async () => {
       const p = await repository.findPayment(meta.shopId, paymentId);
       if (!p || !openStates.includes(p.state)) return p;
@@ -362,7 +372,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
   async function refreshOperation(meta: RequestMeta, kind: OperationKind, id: string): Promise<OperationRecord | null> {
     const first = await repository.findOperation(kind, meta.shopId, id);
     if (!first || first.state !== "processing") return first;
-    const shop = await deps.shops.get(meta.shopId);
+    const shop = await shopOf(meta);
     return mutex.run(lockKey(meta.shopId, first.paymentId), async () => {
       const op = await repository.findOperation(kind, meta.shopId, id);
       const p = op && (await repository.findPayment(meta.shopId, op.paymentId));
@@ -382,13 +392,19 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     return withPspStatus(meta, paymentId, async (p, outcome, connector, ctx) => {
       // Money already taken must be reported as taken; a decline is a decline.
       if (outcome.kind === "approved" || outcome.kind === "declined" || outcome.kind === "authorized") return recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
-      const reference = ("reference" in outcome && outcome.reference) || p.channelPaymentId;
-      if (reference) {
-        const cancelled = await callPsp(connector.name, "void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }));
-        if (cancelled.kind !== "succeeded") {
-          deps.log({ level: "warn", msg: "could not cancel an abandoned payment at the PSP; will try again", paymentId, shopId: meta.shopId, outcome: cancelled.kind });
-          return p;
-        }
+      // No definitive answer: the charge may have gone through. Only the PSP's word fails a
+      // payment (a decline, or a cancellation it confirmed); reconciliation asks again later.
+      if (outcome.kind === "unknown") {
+        deps.log({ level: "warn", msg: "the PSP could not say whether an abandoned payment was charged; it stays open", paymentId, shopId: meta.shopId, reason: outcome.reason });
+        return p;
+      }
+      const reference = outcome.reference || p.channelPaymentId;
+      const cancelled = reference
+        ? await callPsp(connector.name, "void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }))
+        : undefined;
+      if (cancelled?.kind !== "succeeded") {
+        deps.log({ level: "warn", msg: "could not cancel an abandoned payment at the PSP; it stays open and is tried again", paymentId, shopId: meta.shopId, outcome: cancelled?.kind ?? "no PSP reference" });
+        return p;
       }
       return recorder.failPayment(p, reason(p), meta);
     });
@@ -426,13 +442,14 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
 
   return {
     async createCardPayment(meta, req) {
-      const shop = await deps.shops.get(meta.shopId);
+      const shop = await shopOf(meta);
       const connector = deps.connectors.get(shop.psp);
       if (!connector.capabilities.card) throw failedPrecondition(`the shop's PSP ${connector.name} does not take card payments`);
       const amount = parseAmount(req.amount, req.currency);
       const data = req.paymentMethod?.data;
       if (!data) throw invalidArgument("paymentMethod.data is required");
-      if (data.returnUrl) checkedUrl(data.returnUrl, "paymentMethod.data.returnUrl");
+      if (data.returnUrl) checkedRedirect(data.returnUrl, "paymentMethod.data.returnUrl", shop.redirectHosts, production);
+      refuseLiveOnSandbox(req.test ?? false, connector);
       let card: CardDetails;
       let fingerprint: string;
       try {
@@ -461,7 +478,7 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
           amount: { minor: p.amount.minor, currency: p.amount.currency },
           capture: p.captureAtOnce,
           card,
-          returnUrl: returnEndpoint(meta.shopId, p._id),
+          returnUrl: deps.returnLink(meta.shopId, p._id),
           description: `Genstore payment ${p._id}`,
         }),
       );
@@ -469,13 +486,15 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     },
 
     async createOffsitePayment(meta, req) {
-      const shop = await deps.shops.get(meta.shopId);
+      const shop = await shopOf(meta);
       const connector = deps.connectors.get(shop.psp);
       if (!connector.capabilities.offsite) throw failedPrecondition(`the shop's PSP ${connector.name} does not take offsite payments`);
       const amount = parseAmount(req.amount, req.currency);
       const data = req.paymentMethod?.data;
       if (!data) throw invalidArgument("paymentMethod.data is required");
-      const returnUrl = checkedUrl(data.returnUrl, "paymentMethod.data.returnUrl");
+      const returnUrl = checkedRedirect(data.returnUrl, "paymentMethod.data.returnUrl", shop.redirectHosts, production);
+      const cancelUrl = data.cancelUrl ? checkedRedirect(data.cancelUrl, "paymentMethod.data.cancelUrl", shop.redirectHosts, production) : undefined;
+      refuseLiveOnSandbox(req.test ?? false, connector);
       const record = newPayment(meta, shop, {
         _id: req.paymentId,
         method: "offsite",
@@ -484,15 +503,15 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
         manualCapture: req.manualCapture ?? false,
         requestHash: requestHash({ method: "offsite", amount: amount.minor, currency: amount.currency, test: req.test, manualCapture: req.manualCapture }),
         returnUrl,
-        ...(data.cancelUrl ? { cancelUrl: checkedUrl(data.cancelUrl, "paymentMethod.data.cancelUrl") } : {}),
+        ...(cancelUrl ? { cancelUrl } : {}),
       });
       const payment = await startPayment(meta, record, (p) =>
         connector.payOffsite(pspContext(shop, p.test), {
           idempotencyKey: p.idempotencyKey,
           amount: { minor: p.amount.minor, currency: p.amount.currency },
           capture: p.captureAtOnce,
-          returnUrl: returnEndpoint(meta.shopId, p._id),
-          cancelUrl: `${returnEndpoint(meta.shopId, p._id)}?cancelled=1`,
+          returnUrl: deps.returnLink(meta.shopId, p._id),
+          cancelUrl: deps.returnLink(meta.shopId, p._id, true),
           description: `Genstore payment ${p._id}`,
         }),
       );
@@ -529,24 +548,25 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     },
 
     async getRefund(meta, req) {
-      await deps.shops.get(meta.shopId);
+      await shopOf(meta);
       const refund = await repository.findOperation("refund", meta.shopId, req.refundId);
       if (!refund) throw notFound(`refund ${req.refundId} not found`);
       return { channelRefundId: refund.channelId, status: genstoreRefundStatus(refund.state), error: refund.state === "failed" ? (refund.error ?? "refund failed") : "" };
     },
 
     async returnFromPsp(meta, paymentId, buyerCancelled = false) {
+      const shop = await shopOf(meta);
       const before = await requirePayment(meta.shopId, paymentId);
-      // Every write to a payment goes through its lock: FerretDB rewrites whole documents.
-      await mutex.run(lockKey(meta.shopId, paymentId), () =>
-        repository.updatePayment(meta.shopId, paymentId, {}, { event: { at: now(), event: buyerCancelled ? "buyer cancelled on the PSP page" : "buyer returned from the PSP page", requestId: meta.requestId } }),
-      );
-      // A PSP whose page stays open after the buyer cancels (Stripe Checkout) is told so here.
-      const after = (buyerCancelled ? await abandonPayment(meta, paymentId, () => "cancelled by the buyer on the payment page") : await refreshPayment(meta, paymentId)) ?? before;
+      // A hit writes nothing itself, and asks the PSP at most once per interval whatever the
+      // hit rate: only the PSP's answer changes the payment. A PSP whose page stays open after
+      // the buyer cancels (Stripe Checkout) is told so here.
+      const ask = () => (buyerCancelled ? abandonPayment(meta, paymentId, () => "cancelled by the buyer on the payment page") : refreshPayment(meta, paymentId));
+      const after = (await returnThrottle.run(`${lockKey(meta.shopId, paymentId)}\u0000${buyerCancelled}`, ask, () => repository.findPayment(meta.shopId, paymentId))) ?? before;
       const cancelled = (after.state === "declined" || after.state === "failed") && after.cancelUrl && /cancel/i.test(after.error ?? "");
       const target = cancelled ? after.cancelUrl : after.returnUrl;
       if (!target) throw failedPrecondition(`payment ${paymentId} has no return URL`);
-      return { redirectTo: target };
+      // The shop's allowed hosts may have changed since the payment was made.
+      return { redirectTo: checkedRedirect(target, "the payment's return URL", shop.redirectHosts, production) };
     },
 
     refreshPayment,

@@ -1,3 +1,4 @@
+import { createBoundedMap } from "../runtime/boundedMap.js";
 import { PaymentError } from "./errors.js";
 
 /** What a shop id may look like, wherever it comes from (request, setting, operator). */
@@ -16,6 +17,8 @@ export interface ShopConfig {
   callbackBaseUrl: string;
   /** Design §2.4: true reads manualCapture=true as "authorize only". */
   manualCaptureMeansAuthorizeOnly: boolean;
+  /** Hosts buyers may be sent back to ("shop.example", "*.shop.example"); empty: any https host. */
+  redirectHosts?: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -40,6 +43,8 @@ export function defaultCallbackBase(shopId: string): string {
 export interface ShopDirectory {
   /** The shop's configuration; a 403 when this deployment does not serve the shop. */
   get(shopId: string): Promise<ShopConfig>;
+  /** The shop's configuration, or undefined when this deployment does not serve it. */
+  find(shopId: string): Promise<ShopConfig | undefined>;
   /** Drops cached configuration after an operator changed it. */
   forget(shopId: string): void;
 }
@@ -48,24 +53,24 @@ const CACHE_MS = 5000;
 
 /**
  * Shops from the repository, cached briefly; the deployment's default shop comes from the
- * environment unless an operator stored one under its id.
+ * environment unless an operator stored one under its id. Only shops that exist are cached,
+ * in a bounded map: ids that name no shop cost a lookup each and no memory.
  */
 export function createShopDirectory(repository: ShopRepository, defaultShop: ShopConfig | undefined, now: () => number = Date.now): ShopDirectory {
-  const cache = new Map<string, { shop: ShopConfig | null; at: number }>();
+  const cache = createBoundedMap<string, ShopConfig>({ maxEntries: 10_000, ttlMs: CACHE_MS, now });
+  async function find(shopId: string): Promise<ShopConfig | undefined> {
+    const hit = cache.get(shopId);
+    if (hit) return hit;
+    const shop = (await repository.get(shopId)) ?? (defaultShop && shopId === defaultShop.shopId ? defaultShop : null);
+    if (!shop) return undefined;
+    cache.set(shopId, shop);
+    return shop;
+  }
   return {
+    find,
     async get(shopId) {
-      const hit = cache.get(shopId);
-      let shop: ShopConfig | null;
-      if (hit && now() - hit.at < CACHE_MS) {
-        shop = hit.shop;
-      } else {
-        shop = await repository.get(shopId);
-        cache.set(shopId, { shop, at: now() });
-      }
-      if (!shop && defaultShop && shopId === defaultShop.shopId) shop = defaultShop;
-      if (!shop) {
-        throw new PaymentError("permission_denied", `shop ${shopId} is not set up in this payment app: an operator must add it with ShopService.CreateShop`);
-      }
+      const shop = await find(shopId);
+      if (!shop) throw new PaymentError("permission_denied", `shop ${shopId} is not set up in this payment app: an operator must add it with ShopService.CreateShop`);
       return shop;
     },
     forget: (shopId) => cache.delete(shopId),

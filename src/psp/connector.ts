@@ -39,6 +39,8 @@ export interface ConnectorCapabilities {
   partialCapture: boolean;
   multipleRefunds: boolean;
   webhooks: boolean;
+  /** false for a PSP that only pretends (the sandbox): production sends it no live payment. */
+  movesMoney: boolean;
 }
 
 export interface CardPaymentInput {

@@ -9,6 +9,17 @@ export type RequestHandler = (req: Request, res: Response) => void;
 /** The client connection preface every HTTP/2 connection starts with (RFC 9113 §3.4). */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** Connection limits (see ServerLimits in config.ts, where each has its setting). */
+export interface ConnectionLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  http2IdleTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const defaultLimits: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 65_000, http2IdleTimeoutMs: 120_000, maxConnections: 2000 };
+
 export interface ListeningServer {
   port: number;
   url: string;
@@ -18,9 +29,11 @@ export interface ListeningServer {
 
 /**
  * One port for HTTP/1.1 (Genstore JSON, Connect JSON) and HTTP/2 cleartext (gRPC, Connect):
- * the first bytes of each connection tell which protocol it speaks.
+ * the first bytes of each connection tell which protocol it speaks. No connection is kept
+ * for free: a silent or slow client is cut after headersTimeoutMs, an idle keep-alive or HTTP/2
+ * connection after its idle timeout, and at most maxConnections are open at once.
  */
-export function listen(handler: RequestHandler, port: number, host: string): Promise<ListeningServer> {
+export function listen(handler: RequestHandler, port: number, host: string, limits: ConnectionLimits = defaultLimits): Promise<ListeningServer> {
   // The HTTP servers never listen themselves, so Node does not track their connections for
   // closeIdleConnections(); we count in-flight requests per HTTP/1.1 socket instead.
   const inFlight = new Map<Socket, number>();
@@ -36,8 +49,24 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
     });
     handler(req, res);
   };
-  const http1 = createHttp1Server({ keepAliveTimeout: 65_000, requestTimeout: 60_000 }, tracked);
-  const http2 = createHttp2Server({}, handler);
+  const http1 = createHttp1Server(
+    {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    tracked,
+  );
+  // Node enforces headersTimeout and requestTimeout only on connections it tracks, and starts
+  // tracking when the server listens; ours never does (the sniffer below hands sockets over).
+  http1.emit("listening");
+  const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 250 } }, (req, res) => {
+    // A stream that stops sending (a slow body) is reset; the session's idle timeout covers the rest.
+    req.setTimeout(limits.requestTimeoutMs);
+    handler(req, res);
+  });
+  http2.setTimeout(limits.http2IdleTimeoutMs);
   const sessions = new Set<import("node:http2").ServerHttp2Session>();
   http2.on("session", (session) => {
     sessions.add(session);
@@ -52,6 +81,10 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
       inFlight.delete(socket);
     });
     socket.on("error", () => socket.destroy());
+    // Until its first bytes say which protocol it speaks, a connection gets headersTimeoutMs.
+    const silent = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    silent.unref();
+    socket.once("close", () => clearTimeout(silent));
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
@@ -59,6 +92,7 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
       const isHttp2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isHttp2 && seen.length < PREFACE.length) return; // wait for the rest of the preface
       socket.removeListener("data", onData);
+      clearTimeout(silent);
       socket.pause();
       socket.unshift(seen);
       if (isHttp2) {
@@ -73,6 +107,8 @@ export function listen(handler: RequestHandler, port: number, host: string): Pro
     };
     socket.on("data", onData);
   });
+
+  tcp.maxConnections = limits.maxConnections;
 
   return new Promise((resolve, reject) => {
     tcp.once("error", reject);

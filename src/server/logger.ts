@@ -1,6 +1,8 @@
 import { pino } from "pino";
 import { luhnValid } from "../crypto/cardData.js";
-import type { Logger } from "./paymentServiceImpl.js";
+
+/** One structured log entry per call: level, msg and fields (card data is redacted on the way out). */
+export type Logger = (entry: Record<string, unknown>) => void;
 
 /** Fields whose values never reach a log line, at any depth (design §7). */
 const redactedFields = new Set(

@@ -11,7 +11,8 @@ import {
 import type { CallbackDispatcher } from "../callbacks/dispatcher.js";
 import { notFound } from "../payments/errors.js";
 import type { CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
-import { handleWith, type Logger } from "./paymentServiceImpl.js";
+import type { Logger } from "./logger.js";
+import { handleWith } from "./handleWith.js";
 
 const ts = (d: Date | null | undefined) => (d ? timestampFromDate(new Date(d)) : undefined);
 
@@ -36,12 +37,12 @@ function toCallback(p: PaymentRecord, cb: CallbackRecord): MessageInitShape<type
 export function createOperationsServiceImpl(repository: PaymentRepository, dispatcher: CallbackDispatcher, log: Logger): ServiceImpl<typeof OperationsService> {
   const m = OperationsService.method;
   return {
-    listParkedCallbacks: handleWith(m.listParkedCallbacks.input, m.listParkedCallbacks.name, "", log, async (_meta, req: ListParkedCallbacksRequest) => {
+    listParkedCallbacks: handleWith(m.listParkedCallbacks.input, m.listParkedCallbacks.name, log, false, async (_meta, req: ListParkedCallbacksRequest) => {
       const limit = req.limit <= 0 ? 100 : Math.min(req.limit, 1000);
       const payments = await repository.findParkedCallbacks(req.shopId || undefined, limit);
       return { callbacks: payments.flatMap((p) => p.callbacks.filter((c) => c.state === "parked").map((c) => toCallback(p, c))) };
     }),
-    redeliverCallbacks: handleWith(m.redeliverCallbacks.input, m.redeliverCallbacks.name, "", log, async (_meta, req: RedeliverCallbacksRequest) => {
+    redeliverCallbacks: handleWith(m.redeliverCallbacks.input, m.redeliverCallbacks.name, log, false, async (_meta, req: RedeliverCallbacksRequest) => {
       let requeued = 0;
       if (req.paymentId) {
         if (!req.shopId) throw notFound("shopId is needed with paymentId");
@@ -59,7 +60,7 @@ export function createOperationsServiceImpl(repository: PaymentRepository, dispa
       log({ level: "info", msg: "callbacks requeued by an operator", shopId: req.shopId, paymentId: req.paymentId, callbackId: req.callbackId, requeued });
       return { requeued };
     }),
-    getPaymentTimeline: handleWith(m.getPaymentTimeline.input, m.getPaymentTimeline.name, "", log, async (_meta, req: GetPaymentTimelineRequest) => {
+    getPaymentTimeline: handleWith(m.getPaymentTimeline.input, m.getPaymentTimeline.name, log, false, async (_meta, req: GetPaymentTimelineRequest) => {
       const p = await repository.findPayment(req.shopId, req.paymentId);
       if (!p) throw notFound(`payment ${req.paymentId} not found in shop ${req.shopId}`);
       return {

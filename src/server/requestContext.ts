@@ -1,8 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { createContextKey } from "@connectrpc/connect";
+import type { ShopConfig } from "../payments/shops.js";
+import type { Principal } from "./auth/requestGate.js";
 
-/** The shop a request belongs to (design §2.8), resolved by the transport, read by the service. */
-export const shopIdKey = createContextKey<string | undefined>(undefined, { description: "Genstore shop id" });
+/** What the request gate established about a PaymentService request, on every protocol. */
+export interface RequestContext {
+  requestId: string;
+  /** The shop, from what was authenticated, loaded once for the whole request. */
+  shop: ShopConfig;
+  principal: Principal;
+}
+
+export const requestContextKey = createContextKey<RequestContext | undefined>(undefined, { description: "authenticated request context" });
 
 /** The request's id, for logs and each payment's timeline. */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });

@@ -11,9 +11,11 @@ import {
   type UpdateShopRequest,
 } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { PaymentError, invalidArgument, notFound } from "../payments/errors.js";
+import { redirectHostProblem } from "../payments/redirects.js";
 import { defaultCallbackBase, shopPattern, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
-import { handleWith, type Logger } from "./paymentServiceImpl.js";
+import type { Logger } from "./logger.js";
+import { handleWith } from "./handleWith.js";
 
 function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
   return {
@@ -25,6 +27,7 @@ function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
     hasGenstoreClientSecret: Boolean(s.genstoreClientSecret),
     callbackBaseUrl: s.callbackBaseUrl,
     manualCaptureMeansAuthorizeOnly: s.manualCaptureMeansAuthorizeOnly,
+    redirectHosts: s.redirectHosts ?? [],
     createTime: timestampFromDate(s.createdAt),
     updateTime: timestampFromDate(s.updatedAt),
   };
@@ -52,6 +55,11 @@ function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly strin
     patch.callbackBaseUrl = settings.callbackBaseUrl.replace(/\/+$/, "");
   }
   if (settings.manualCaptureMeansAuthorizeOnly !== undefined) patch.manualCaptureMeansAuthorizeOnly = settings.manualCaptureMeansAuthorizeOnly;
+  if (settings.redirectHosts) {
+    const problems = settings.redirectHosts.hosts.map(redirectHostProblem).filter((p) => p !== undefined);
+    if (problems.length) throw invalidArgument(`settings.redirectHosts: ${problems.join("; ")}`);
+    patch.redirectHosts = [...settings.redirectHosts.hosts];
+  }
   return patch;
 }
 
@@ -70,7 +78,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
     if (!shopPattern.test(id)) throw invalidArgument(`shopId must be 1-100 letters, digits, ".", "_" or "-"`);
   };
   return {
-    createShop: handleWith(m.createShop.input, m.createShop.name, "", log, async (_meta, req: CreateShopRequest) => {
+    createShop: handleWith(m.createShop.input, m.createShop.name, log, false, async (_meta, req: CreateShopRequest) => {
       checkId(req.shopId);
       const at = now();
       const patch = patchFrom(req.settings, knownPsps);
@@ -83,6 +91,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
         genstoreClientSecret: patch.genstoreClientSecret,
         callbackBaseUrl: patch.callbackBaseUrl ?? defaultCallbackBase(req.shopId),
         manualCaptureMeansAuthorizeOnly: patch.manualCaptureMeansAuthorizeOnly ?? true,
+        redirectHosts: patch.redirectHosts ?? [],
         createdAt: at,
         updatedAt: at,
       };
@@ -92,7 +101,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
       log({ level: "info", msg: "shop created", shopId: req.shopId, psp: shop.psp });
       return { shop: toShop(shop) };
     }),
-    updateShop: handleWith(m.updateShop.input, m.updateShop.name, "", log, async (_meta, req: UpdateShopRequest) => {
+    updateShop: handleWith(m.updateShop.input, m.updateShop.name, log, false, async (_meta, req: UpdateShopRequest) => {
       checkId(req.shopId);
       const patch = patchFrom(req.settings, knownPsps);
       const current = await repository.get(req.shopId);
@@ -104,12 +113,12 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
       log({ level: "info", msg: "shop updated", shopId: req.shopId });
       return { shop: toShop(shop) };
     }),
-    getShop: handleWith(m.getShop.input, m.getShop.name, "", log, async (_meta, req: GetShopRequest) => {
+    getShop: handleWith(m.getShop.input, m.getShop.name, log, false, async (_meta, req: GetShopRequest) => {
       const shop = await repository.get(req.shopId);
       if (!shop) throw notFound(`shop ${req.shopId} not found`);
       return { shop: toShop(shop) };
     }),
-    listShops: handleWith(m.listShops.input, m.listShops.name, "", log, async (_meta, req: ListShopsRequest) => {
+    listShops: handleWith(m.listShops.input, m.listShops.name, log, false, async (_meta, req: ListShopsRequest) => {
       const size = req.pageSize <= 0 ? 100 : Math.min(req.pageSize, 1000);
       const after = req.pageToken ? Buffer.from(req.pageToken, "base64url").toString("utf8") : "";
       const shops = await repository.list(after, size + 1);

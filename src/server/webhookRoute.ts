@@ -6,18 +6,15 @@ import type { ShopDirectory } from "../payments/shops.js";
 import { WebhookSignatureError, type WebhookShop } from "../psp/connector.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 
-const MAX_BYTES = 256 * 1024;
-
 /**
  * POST /psp/{connector}/webhooks[/{shopId}]: the PSP's notifications. PSPs that sign with a
  * secret per merchant account (Stripe) post to the shop's own URL. The signature is checked by
  * the connector, each event id is applied once (a unique insert in webhook_events), and the
  * outcome only ever moves a payment forward.
  */
-export function createWebhookRoute(connectors: ConnectorRegistry, shops: ShopDirectory, useCases: PaymentUseCases, db: Db, log: (e: Record<string, unknown>) => void) {
+export function createWebhookRoute(connectors: ConnectorRegistry, shops: ShopDirectory, useCases: PaymentUseCases, db: Db, log: (e: Record<string, unknown>) => void, maxBodyBytes: number) {
   const seen = db.collection<{ _id: string; receivedAt: Date; idempotencyKey: string }>("webhook_events");
   return async function webhookRoute(req: NodeRequest, res: NodeResponse, name: string, shopId?: string): Promise<void> {
-    if (req.method !== "POST") return sendJson(res, 405, { error: "webhooks are POSTed" });
     if (!connectors.names().includes(name)) return sendJson(res, 404, { error: `no connector named ${name}` });
     const connector = connectors.get(name);
     if (!connector.parseWebhook) return sendJson(res, 404, { error: `connector ${name} takes no webhooks` });
@@ -36,7 +33,7 @@ export function createWebhookRoute(connectors: ConnectorRegistry, shops: ShopDir
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_BYTES) return sendJson(res, 413, { error: "webhook body too large" });
+      if (size > maxBodyBytes) return sendJson(res, 413, { error: `webhook body is larger than ${maxBodyBytes} bytes` }, { connection: "close" });
       chunks.push(chunk);
     }
     const headers = headersOf(req);

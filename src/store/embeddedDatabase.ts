@@ -1,6 +1,6 @@
 import { spawn, execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
@@ -43,7 +43,8 @@ export async function buildEmbeddedDatabase(cacheDir: string, log: (line: string
     throw new EmbeddedDatabaseError(`the embedded FerretDB needs Go >= 1.24, found "${version}": upgrade Go or set MONGODB_URI`);
   }
   const hash = createHash("sha256").update(version);
-  for (const file of ["go.mod", "go.sum", "main.go"]) hash.update(readFileSync(join(sourceDir, file)));
+  // Every file of the build is in the key: an edit to any of them builds anew.
+  for (const file of readdirSync(sourceDir).filter((f) => /\.(go|mod|sum)$/.test(f)).sort()) hash.update(file).update(readFileSync(join(sourceDir, file)));
   const dir = join(cacheDir, "ferretdb", hash.digest("hex").slice(0, 16));
   const binary = join(dir, "ferretdb");
   if (existsSync(binary)) return binary;
@@ -82,7 +83,7 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   const log = opts.log ?? (() => {});
   const binary = await buildEmbeddedDatabase(opts.cacheDir, log);
   const dir = join(opts.dataDir, "ferretdb");
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us.
   const child = spawn(binary, ["-dir", dir, "-listen", opts.listen ?? "127.0.0.1:0"], { stdio: ["pipe", "pipe", "pipe"] });
   const stderrTail: string[] = [];

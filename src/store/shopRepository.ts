@@ -12,6 +12,7 @@ interface ShopDocument {
   genstoreClientSecret?: string | null;
   callbackBaseUrl: string;
   manualCaptureMeansAuthorizeOnly: boolean;
+  redirectHosts?: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -34,6 +35,7 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
     }
     if (patch.callbackBaseUrl !== undefined) out.callbackBaseUrl = patch.callbackBaseUrl;
     if (patch.manualCaptureMeansAuthorizeOnly !== undefined) out.manualCaptureMeansAuthorizeOnly = patch.manualCaptureMeansAuthorizeOnly;
+    if (patch.redirectHosts !== undefined) out.redirectHosts = patch.redirectHosts;
     return out;
   }
 
@@ -47,6 +49,7 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
       genstoreClientSecret: d.genstoreClientSecret ? open(d._id, "genstoreClientSecret", d.genstoreClientSecret) : undefined,
       callbackBaseUrl: d.callbackBaseUrl,
       manualCaptureMeansAuthorizeOnly: d.manualCaptureMeansAuthorizeOnly,
+      redirectHosts: d.redirectHosts ?? [],
       createdAt: d.createdAt,
       updatedAt: d.updatedAt,
     };

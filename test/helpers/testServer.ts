@@ -6,7 +6,9 @@ import { createCardDecryptor, type CardDecryptor } from "../../src/crypto/cardDe
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { createSecretBox } from "../../src/crypto/secretBox";
 import type { ShopConfig } from "../../src/payments/shops";
+import { returnLinkKey } from "../../src/server/auth/returnLinks";
 import { createApp, type App, type AppOptions } from "../../src/server/createApp";
+import { defaultLimits, type ConnectionLimits } from "../../src/server/createServer";
 import { ensureIndexes, isFerretDB } from "../../src/store/database";
 import { listen } from "../../src/server/createServer";
 import { createShopRepository } from "../../src/store/shopRepository";
@@ -37,6 +39,9 @@ export interface TestServerOptions {
   /** Start the dispatcher and the reconciler (default true). */
   background?: boolean;
   security?: AppOptions["security"];
+  production?: boolean;
+  returnRefreshMs?: number;
+  limits?: Partial<ConnectionLimits>;
   /** Another database than the run's (readiness tests stop and restart their own). */
   mongodbUri?: string;
 }
@@ -82,10 +87,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     atomicConditionalUpdates: !(await isFerretDB(db)),
     cards,
     secretBox,
+    returnLinkKey: returnLinkKey(testSecretsKey),
     defaultShopId,
     defaultShop: shopDefaults(defaultShopId),
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
+    production: opts.production ?? false,
+    returnRefreshMs: opts.returnRefreshMs ?? 0,
     sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 },
     ...(opts.stripe ? { stripe: opts.stripe } : {}),
     callbacks: { pollMs: 5000, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
@@ -94,7 +102,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     log: (e) => logs.push(e),
     security: { adminToken: testAdminToken, ...opts.security },
   });
-  const server = await listen(app.handler, 0, "127.0.0.1");
+  const server = await listen(app.handler, 0, "127.0.0.1", { ...defaultLimits, ...opts.limits });
   url = server.url;
   if (opts.background !== false) app.start();
   const shops = createShopRepository(db, secretBox);

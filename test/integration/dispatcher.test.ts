@@ -41,10 +41,8 @@ test("a callback failing for 72 hours is parked, with backoff growing and jitter
   const start = new Date("2026-01-01T00:00:00Z");
   let now = start;
   const repository = createPaymentRepository(db);
-  const shops: ShopDirectory = {
-    get: async () => ({ shopId: "s1", psp: "sandbox", testCredentials: {}, liveCredentials: {}, genstoreAccessToken: "t", callbackBaseUrl: genstore.url, manualCaptureMeansAuthorizeOnly: true, createdAt: start, updatedAt: start }),
-    forget: () => {},
-  };
+  const shop = { shopId: "s1", psp: "sandbox", testCredentials: {}, liveCredentials: {}, genstoreAccessToken: "t", callbackBaseUrl: genstore.url, manualCaptureMeansAuthorizeOnly: true, createdAt: start, updatedAt: start };
+  const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
   const dispatcher = createCallbackDispatcher({
     repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {},
     now: () => now, random: () => 0.999, backoffBaseMs: 1000, backoffMaxMs: 3_600_000, rateLimit: { capacity: 1000, perSecond: 1000 },

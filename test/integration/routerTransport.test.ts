@@ -12,7 +12,7 @@ import { createConnectorRegistry } from "../../src/psp/registry";
 import { createSandboxConnector } from "../../src/psp/sandbox/connector";
 import { createSandboxLedger } from "../../src/psp/sandbox/ledger";
 import { createPaymentServiceImpl } from "../../src/server/paymentServiceImpl";
-import { shopIdKey } from "../../src/server/requestContext";
+import { requestContextKey } from "../../src/server/requestContext";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { createShopRepository } from "../../src/store/shopRepository";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
@@ -57,13 +57,20 @@ function transportFor(shopId: string) {
     connectors: createConnectorRegistry([createSandboxConnector({ ledger: createSandboxLedger(db), publicUrl, webhookSecret: "test" })]),
     cards: createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: randomBytes(32) }),
     publicUrl,
+    returnLink: (shop, payment) => `${publicUrl()}/return/${shop}/${payment}`,
     pspTimeoutMs: 5000,
     log: () => {},
     now: () => fixedNow,
   });
-  const impl = createPaymentServiceImpl(useCases, "default-shop", () => {});
+  const impl = createPaymentServiceImpl(useCases, () => {});
+  const shops = createShopDirectory(createShopRepository(db, secretBox), undefined);
+  // Stands in for the request gate: the shop as authenticated.
   return createRouterTransport(({ service }) => service(PaymentService, impl), {
-    router: { interceptors: [(next) => (req) => next({ ...req, contextValues: createContextValues().set(shopIdKey, shopId) })] },
+    router: {
+      interceptors: [
+        (next) => async (req) => next({ ...req, contextValues: createContextValues().set(requestContextKey, { requestId: "test", shop: await shops.get(shopId), principal: { kind: "unsigned" } }) }),
+      ],
+    },
   });
 }
 

@@ -36,12 +36,20 @@ describe("Genstore request signatures (enforced)", () => {
     expect(res).toMatchObject({ status: 200, body: {} });
   });
 
-  test("a correct body signature (hex or base64) passes", async () => {
+  test("a correct body signature (hex or base64) passes for the default shop", async () => {
     for (const encoding of ["hex", "base64"] as const) {
       const body = JSON.stringify(cardBody(server, uniqueId("PI")));
-      const res = await post("shopId=test-shop", body, { "x-genstore-hmac-sha256": createHmac("sha256", secret).update(body).digest(encoding) });
+      const res = await post("", body, { "x-genstore-hmac-sha256": createHmac("sha256", secret).update(body).digest(encoding) });
       expect(res.status).toBe(200);
     }
+  });
+
+  test("a body signature cannot pick the shop with an unsigned parameter: 401, nothing stored", async () => {
+    const body = JSON.stringify(cardBody(server, uniqueId("PI")));
+    const before = await countAllDocuments(server.db);
+    const res = await post("shopId=test-shop", body, { "x-genstore-hmac-sha256": createHmac("sha256", secret).update(body).digest("hex") });
+    expect(res).toMatchObject({ status: 401, body: { error: "the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own" } });
+    expect(await countAllDocuments(server.db)).toBe(before);
   });
 
   test.each([

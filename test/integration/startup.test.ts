@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -48,10 +48,30 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
 
+/** Every path under `dir` with its permission bits. */
+function modes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (path: string) => {
+    const st = lstatSync(path);
+    out[path.slice(dir.length) || "/"] = (st.mode & 0o777).toString(8);
+    if (st.isDirectory()) for (const e of readdirSync(path)) walk(join(path, e));
+  };
+  walk(dir);
+  return out;
+}
+
 test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key, answers, and stops both on SIGTERM", async () => {
+  // A DATA_DIR left readable by others (a copied backup, say) is made private at start-up.
+  chmodSync(dataDir, 0o755);
+  writeFileSync(join(dataDir, "notes.txt"), "left by an operator", { mode: 0o644 });
   const s = start({ PORT: "0", DATA_DIR: dataDir, CACHE_DIR: join(root, ".cache") });
   try {
     const listening = await waitFor(() => s.lines.find((l) => l.msg === "listening"), 60_000);
+    expect(s.lines.find((l) => String(l.msg).startsWith("DATA_DIR was readable by other users"))).toMatchObject({ level: "warn", paths: 2 });
+    // The database files FerretDB made, the generated keys and the folders: this user's only.
+    const found = modes(dataDir);
+    expect(Object.keys(found).some((p) => p.endsWith(".sqlite"))).toBe(true);
+    for (const [path, mode] of Object.entries(found)) expect([path, mode]).toEqual([path, lstatSync(join(dataDir, path)).isDirectory() ? "700" : "600"]);
     const keyLine = await waitFor(() => s.lines.find((l) => typeof l.publicKey === "string"), 5_000);
     const url = String(listening.url);
     expect(String(listening.database)).toMatch(/^embedded FerretDB at mongodb:\/\/127\.0\.0\.1:\d+\//);
@@ -95,7 +115,11 @@ test.each([
   ["no Go and no MONGODB_URI", () => ({ PATH: dirname(process.execPath) }), /^genstore-payment-app: cannot start: MONGODB_URI is not set and Go \(>= 1\.24\) is not on PATH/],
   ["an unreachable MONGODB_URI", () => ({ MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1\//],
   ["a bad PORT", () => ({ PORT: "eighty" }), /^genstore-payment-app: cannot start: PORT must be a whole number, got "eighty"$/],
-  ["production without a card key", () => ({ NODE_ENV: "production", MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: no card decryption key/],
+  ["production without a card key", () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod", DEFAULT_SHOP_PSP: "none", MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: no card decryption key/],
+  ["production without a client secret", () => ({ NODE_ENV: "production", DEFAULT_SHOP_PSP: "none" }), /^genstore-payment-app: cannot start: GENSTORE_CLIENT_SECRET is required in production/],
+  ["production with signatures switched off", () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod", REQUIRE_GENSTORE_SIGNATURE: "false" }), /^genstore-payment-app: cannot start: REQUIRE_GENSTORE_SIGNATURE=false is refused in production/],
+  ["production with a sandbox default shop taking live payments", () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod" }), /^genstore-payment-app: cannot start: in production the default shop cannot use the sandbox PSP, which moves no money/],
+  ["a NODE_ENV that is neither production nor development", () => ({ NODE_ENV: "Prod" }), /^genstore-payment-app: cannot start: NODE_ENV must be production, development or test, got "Prod"/],
 ])("start-up fails with one clear line on %s", async (_name, env, message) => {
   const s = start({ PORT: "0", DATA_DIR: dataDir, ...env() });
   expect(await s.exited).toBe(1);

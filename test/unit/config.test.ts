@@ -4,7 +4,7 @@ test("a Stripe default shop is checked at start-up, naming the setting and not t
   const env = { DEFAULT_SHOP_PSP: "stripe", DEFAULT_SHOP_PSP_TEST_CREDENTIALS: JSON.stringify({ secretKey: "sk_live_oops123" }) };
   expect(() => loadConfig(env)).toThrow(ConfigError);
   expect(() => loadConfig(env)).toThrow("DEFAULT_SHOP_PSP_*_CREDENTIALS for stripe: test credentials: secretKey must be a Stripe test key (sk_test_… or rk_test_…)");
-  expect(() => loadConfig({ DEFAULT_SHOP_PSP: "paypal" })).toThrow('DEFAULT_SHOP_PSP must be sandbox or stripe, got "paypal"');
+  expect(() => loadConfig({ DEFAULT_SHOP_PSP: "paypal" })).toThrow('DEFAULT_SHOP_PSP must be sandbox, stripe or none, got "paypal"');
 });
 
 test("Stripe settings: defaults, and an API base for stripe-mock", () => {

@@ -155,7 +155,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
 
   return {
     name: "sandbox",
-    capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: true },
+    capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: true, movesMoney: false },
     settle,
     stop() {
       for (const t of timers) clearTimeout(t);

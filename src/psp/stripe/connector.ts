@@ -104,7 +104,7 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
 
   return {
     name: "stripe",
-    capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: true },
+    capabilities: { card: true, offsite: true, manualCapture: true, partialCapture: true, multipleRefunds: true, webhooks: true, movesMoney: true },
 
     payWithCard: (ctx, input) =>
       withStripe(ctx, async (stripe) => {

@@ -23,6 +23,9 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (loopback only)")
 	flag.Parse()
 
+	// The SQLite files hold payments and shops: readable by this user only, whatever the umask.
+	syscall.Umask(0o077)
+
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: cannot create %s: %v\n", *dir, err)
 		os.Exit(1)

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file genstore/payment/v1/shop_service.proto.
  */
 export const file_genstore_payment_v1_shop_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZnZW5zdG9yZS9wYXltZW50L3YxL3Nob3Bfc2VydmljZS5wcm90bxITZ2Vuc3RvcmUucGF5bWVudC52MSKAAQoOUHNwQ3JlZGVudGlhbHMSPwoGdmFsdWVzGAEgAygLMi8uZ2Vuc3RvcmUucGF5bWVudC52MS5Qc3BDcmVkZW50aWFscy5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrQDCgxTaG9wU2V0dGluZ3MSEAoDcHNwGAEgASgJSACIAQESPQoQdGVzdF9jcmVkZW50aWFscxgCIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSPQoQbGl2ZV9jcmVkZW50aWFscxgDIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSIgoVZ2Vuc3RvcmVfYWNjZXNzX3Rva2VuGAQgASgJSAGIAQESHgoRY2FsbGJhY2tfYmFzZV91cmwYBSABKAlIAogBARIwCiNtYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seRgGIAEoCEgDiAEBEiMKFmdlbnN0b3JlX2NsaWVudF9zZWNyZXQYByABKAlIBIgBAUIGCgRfcHNwQhgKFl9nZW5zdG9yZV9hY2Nlc3NfdG9rZW5CFAoSX2NhbGxiYWNrX2Jhc2VfdXJsQiYKJF9tYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seUIZChdfZ2Vuc3RvcmVfY2xpZW50X3NlY3JldCLTAgoEU2hvcBIPCgdzaG9wX2lkGAEgASgJEgsKA3BzcBgCIAEoCRIdChV0ZXN0X2NyZWRlbnRpYWxfbmFtZXMYAyADKAkSHQoVbGl2ZV9jcmVkZW50aWFsX25hbWVzGAQgAygJEiEKGWhhc19nZW5zdG9yZV9hY2Nlc3NfdG9rZW4YBSABKAgSGQoRY2FsbGJhY2tfYmFzZV91cmwYBiABKAkSKwojbWFudWFsX2NhcHR1cmVfbWVhbnNfYXV0aG9yaXplX29ubHkYByABKAgSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiChpoYXNfZ2Vuc3RvcmVfY2xpZW50X3NlY3JldBgKIAEoCCJeChFDcmVhdGVTaG9wUmVxdWVzdBIUCgdzaG9wX2lkGAEgASgJQgPgQQISMwoIc2V0dGluZ3MYAiABKAsyIS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3BTZXR0aW5ncyI9ChJDcmVhdGVTaG9wUmVzcG9uc2USJwoEc2hvcBgBIAEoCzIZLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcCJjChFVcGRhdGVTaG9wUmVxdWVzdBIUCgdzaG9wX2lkGAEgASgJQgPgQQISOAoIc2V0dGluZ3MYAiABKAsyIS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3BTZXR0aW5nc0ID4EECIj0KElVwZGF0ZVNob3BSZXNwb25zZRInCgRzaG9wGAEgASgLMhkuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wIiYKDkdldFNob3BSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAiI6Cg9HZXRTaG9wUmVzcG9uc2USJwoEc2hvcBgBIAEoCzIZLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcCI5ChBMaXN0U2hvcHNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlYKEUxpc3RTaG9wc1Jlc3BvbnNlEigKBXNob3BzGAEgAygLMhkuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKFAwoLU2hvcFNlcnZpY2USXwoKQ3JlYXRlU2hvcBImLmdlbnN0b3JlLnBheW1lbnQudjEuQ3JlYXRlU2hvcFJlcXVlc3QaJy5nZW5zdG9yZS5wYXltZW50LnYxLkNyZWF0ZVNob3BSZXNwb25zZSIAEl8KClVwZGF0ZVNob3ASJi5nZW5zdG9yZS5wYXltZW50LnYxLlVwZGF0ZVNob3BSZXF1ZXN0GicuZ2Vuc3RvcmUucGF5bWVudC52MS5VcGRhdGVTaG9wUmVzcG9uc2UiABJWCgdHZXRTaG9wEiMuZ2Vuc3RvcmUucGF5bWVudC52MS5HZXRTaG9wUmVxdWVzdBokLmdlbnN0b3JlLnBheW1lbnQudjEuR2V0U2hvcFJlc3BvbnNlIgASXAoJTGlzdFNob3BzEiUuZ2Vuc3RvcmUucGF5bWVudC52MS5MaXN0U2hvcHNSZXF1ZXN0GiYuZ2Vuc3RvcmUucGF5bWVudC52MS5MaXN0U2hvcHNSZXNwb25zZSIAYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("CiZnZW5zdG9yZS9wYXltZW50L3YxL3Nob3Bfc2VydmljZS5wcm90bxITZ2Vuc3RvcmUucGF5bWVudC52MSKAAQoOUHNwQ3JlZGVudGlhbHMSPwoGdmFsdWVzGAEgAygLMi8uZ2Vuc3RvcmUucGF5bWVudC52MS5Qc3BDcmVkZW50aWFscy5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIvADCgxTaG9wU2V0dGluZ3MSEAoDcHNwGAEgASgJSACIAQESPQoQdGVzdF9jcmVkZW50aWFscxgCIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSPQoQbGl2ZV9jcmVkZW50aWFscxgDIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSIgoVZ2Vuc3RvcmVfYWNjZXNzX3Rva2VuGAQgASgJSAGIAQESHgoRY2FsbGJhY2tfYmFzZV91cmwYBSABKAlIAogBARIwCiNtYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seRgGIAEoCEgDiAEBEiMKFmdlbnN0b3JlX2NsaWVudF9zZWNyZXQYByABKAlIBIgBARI6Cg5yZWRpcmVjdF9ob3N0cxgIIAEoCzIiLmdlbnN0b3JlLnBheW1lbnQudjEuUmVkaXJlY3RIb3N0c0IGCgRfcHNwQhgKFl9nZW5zdG9yZV9hY2Nlc3NfdG9rZW5CFAoSX2NhbGxiYWNrX2Jhc2VfdXJsQiYKJF9tYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seUIZChdfZ2Vuc3RvcmVfY2xpZW50X3NlY3JldCIeCg1SZWRpcmVjdEhvc3RzEg0KBWhvc3RzGAEgAygJIusCCgRTaG9wEg8KB3Nob3BfaWQYASABKAkSCwoDcHNwGAIgASgJEh0KFXRlc3RfY3JlZGVudGlhbF9uYW1lcxgDIAMoCRIdChVsaXZlX2NyZWRlbnRpYWxfbmFtZXMYBCADKAkSIQoZaGFzX2dlbnN0b3JlX2FjY2Vzc190b2tlbhgFIAEoCBIZChFjYWxsYmFja19iYXNlX3VybBgGIAEoCRIrCiNtYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seRgHIAEoCBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKGmhhc19nZW5zdG9yZV9jbGllbnRfc2VjcmV0GAogASgIEhYKDnJlZGlyZWN0X2hvc3RzGAsgAygJIl4KEUNyZWF0ZVNob3BSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAhIzCghzZXR0aW5ncxgCIAEoCzIhLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcFNldHRpbmdzIj0KEkNyZWF0ZVNob3BSZXNwb25zZRInCgRzaG9wGAEgASgLMhkuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wImMKEVVwZGF0ZVNob3BSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAhI4CghzZXR0aW5ncxgCIAEoCzIhLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcFNldHRpbmdzQgPgQQIiPQoSVXBkYXRlU2hvcFJlc3BvbnNlEicKBHNob3AYASABKAsyGS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3AiJgoOR2V0U2hvcFJlcXVlc3QSFAoHc2hvcF9pZBgBIAEoCUID4EECIjoKD0dldFNob3BSZXNwb25zZRInCgRzaG9wGAEgASgLMhkuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wIjkKEExpc3RTaG9wc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVgoRTGlzdFNob3BzUmVzcG9uc2USKAoFc2hvcHMYASADKAsyGS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3ASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMoUDCgtTaG9wU2VydmljZRJfCgpDcmVhdGVTaG9wEiYuZ2Vuc3RvcmUucGF5bWVudC52MS5DcmVhdGVTaG9wUmVxdWVzdBonLmdlbnN0b3JlLnBheW1lbnQudjEuQ3JlYXRlU2hvcFJlc3BvbnNlIgASXwoKVXBkYXRlU2hvcBImLmdlbnN0b3JlLnBheW1lbnQudjEuVXBkYXRlU2hvcFJlcXVlc3QaJy5nZW5zdG9yZS5wYXltZW50LnYxLlVwZGF0ZVNob3BSZXNwb25zZSIAElYKB0dldFNob3ASIy5nZW5zdG9yZS5wYXltZW50LnYxLkdldFNob3BSZXF1ZXN0GiQuZ2Vuc3RvcmUucGF5bWVudC52MS5HZXRTaG9wUmVzcG9uc2UiABJcCglMaXN0U2hvcHMSJS5nZW5zdG9yZS5wYXltZW50LnYxLkxpc3RTaG9wc1JlcXVlc3QaJi5nZW5zdG9yZS5wYXltZW50LnYxLkxpc3RTaG9wc1Jlc3BvbnNlIgBiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * Credentials for one PSP mode, as name/value pairs the connector understands
@@ -91,6 +91,15 @@ export type ShopSettings = Message<"genstore.payment.v1.ShopSettings"> & {
    * @generated from field: optional string genstore_client_secret = 7;
    */
   genstoreClientSecret?: string | undefined;
+
+  /**
+   * Hosts the buyer may be sent back to (returnUrl, cancelUrl); replaces the list when set.
+   * "shop.example" allows that host, "*.shop.example" its subdomains. An empty list allows any
+   * https host in production (any http(s) host in development).
+   *
+   * @generated from field: genstore.payment.v1.RedirectHosts redirect_hosts = 8;
+   */
+  redirectHosts?: RedirectHosts | undefined;
 };
 
 /**
@@ -99,6 +108,25 @@ export type ShopSettings = Message<"genstore.payment.v1.ShopSettings"> & {
  */
 export const ShopSettingsSchema: GenMessage<ShopSettings> = /*@__PURE__*/
   messageDesc(file_genstore_payment_v1_shop_service, 1);
+
+/**
+ * A shop's allowed redirect hosts.
+ *
+ * @generated from message genstore.payment.v1.RedirectHosts
+ */
+export type RedirectHosts = Message<"genstore.payment.v1.RedirectHosts"> & {
+  /**
+   * @generated from field: repeated string hosts = 1;
+   */
+  hosts: string[];
+};
+
+/**
+ * Describes the message genstore.payment.v1.RedirectHosts.
+ * Use `create(RedirectHostsSchema)` to create a new message.
+ */
+export const RedirectHostsSchema: GenMessage<RedirectHosts> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_shop_service, 2);
 
 /**
  * A shop as operators see it: settings without secret values.
@@ -157,6 +185,11 @@ export type Shop = Message<"genstore.payment.v1.Shop"> & {
    * @generated from field: bool has_genstore_client_secret = 10;
    */
   hasGenstoreClientSecret: boolean;
+
+  /**
+   * @generated from field: repeated string redirect_hosts = 11;
+   */
+  redirectHosts: string[];
 };
 
 /**
@@ -164,7 +197,7 @@ export type Shop = Message<"genstore.payment.v1.Shop"> & {
  * Use `create(ShopSchema)` to create a new message.
  */
 export const ShopSchema: GenMessage<Shop> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 2);
+  messageDesc(file_genstore_payment_v1_shop_service, 3);
 
 /**
  * Request of ShopService.CreateShop.
@@ -188,7 +221,7 @@ export type CreateShopRequest = Message<"genstore.payment.v1.CreateShopRequest">
  * Use `create(CreateShopRequestSchema)` to create a new message.
  */
 export const CreateShopRequestSchema: GenMessage<CreateShopRequest> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 3);
+  messageDesc(file_genstore_payment_v1_shop_service, 4);
 
 /**
  * Response of ShopService.CreateShop.
@@ -207,7 +240,7 @@ export type CreateShopResponse = Message<"genstore.payment.v1.CreateShopResponse
  * Use `create(CreateShopResponseSchema)` to create a new message.
  */
 export const CreateShopResponseSchema: GenMessage<CreateShopResponse> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 4);
+  messageDesc(file_genstore_payment_v1_shop_service, 5);
 
 /**
  * Request of ShopService.UpdateShop.
@@ -231,7 +264,7 @@ export type UpdateShopRequest = Message<"genstore.payment.v1.UpdateShopRequest">
  * Use `create(UpdateShopRequestSchema)` to create a new message.
  */
 export const UpdateShopRequestSchema: GenMessage<UpdateShopRequest> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 5);
+  messageDesc(file_genstore_payment_v1_shop_service, 6);
 
 /**
  * Response of ShopService.UpdateShop.
@@ -250,7 +283,7 @@ export type UpdateShopResponse = Message<"genstore.payment.v1.UpdateShopResponse
  * Use `create(UpdateShopResponseSchema)` to create a new message.
  */
 export const UpdateShopResponseSchema: GenMessage<UpdateShopResponse> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 6);
+  messageDesc(file_genstore_payment_v1_shop_service, 7);
 
 /**
  * Request of ShopService.GetShop.
@@ -269,7 +302,7 @@ export type GetShopRequest = Message<"genstore.payment.v1.GetShopRequest"> & {
  * Use `create(GetShopRequestSchema)` to create a new message.
  */
 export const GetShopRequestSchema: GenMessage<GetShopRequest> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 7);
+  messageDesc(file_genstore_payment_v1_shop_service, 8);
 
 /**
  * Response of ShopService.GetShop.
@@ -288,7 +321,7 @@ export type GetShopResponse = Message<"genstore.payment.v1.GetShopResponse"> & {
  * Use `create(GetShopResponseSchema)` to create a new message.
  */
 export const GetShopResponseSchema: GenMessage<GetShopResponse> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 8);
+  messageDesc(file_genstore_payment_v1_shop_service, 9);
 
 /**
  * Request of ShopService.ListShops.
@@ -316,7 +349,7 @@ export type ListShopsRequest = Message<"genstore.payment.v1.ListShopsRequest"> &
  * Use `create(ListShopsRequestSchema)` to create a new message.
  */
 export const ListShopsRequestSchema: GenMessage<ListShopsRequest> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 9);
+  messageDesc(file_genstore_payment_v1_shop_service, 10);
 
 /**
  * Response of ShopService.ListShops.
@@ -342,7 +375,7 @@ export type ListShopsResponse = Message<"genstore.payment.v1.ListShopsResponse">
  * Use `create(ListShopsResponseSchema)` to create a new message.
  */
 export const ListShopsResponseSchema: GenMessage<ListShopsResponse> = /*@__PURE__*/
-  messageDesc(file_genstore_payment_v1_shop_service, 10);
+  messageDesc(file_genstore_payment_v1_shop_service, 11);
 
 /**
  * Internal, for operators: the shops (Genstore merchants) this deployment serves and their

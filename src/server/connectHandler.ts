@@ -1,0 +1,60 @@
+import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { NodeRequest, NodeResponse } from "./httpJson.js";
+
+/** The request body as it came off the wire, for signatures over the raw bytes. */
+export interface RawBody {
+  chunks: Uint8Array[];
+}
+
+export const rawBodyKey = createContextKey<RawBody | undefined>(undefined, { description: "raw request body" });
+
+export function rawBodyOf(raw: RawBody | undefined): Buffer {
+  return Buffer.concat(raw?.chunks ?? []);
+}
+
+export interface ConnectHandlerOptions extends ConnectRouterOptions {
+  routes: (router: ConnectRouter) => void;
+  /** Services whose request bodies are kept as received (unary ones: a stream's would grow). */
+  keepRawBody: (serviceTypeName: string) => boolean;
+  fallback: (req: NodeRequest, res: NodeResponse) => void;
+  onError: (err: unknown, rpc: string) => void;
+}
+
+/**
+ * Connect, gRPC and gRPC-web for our services, like connect-node's adapter, with one addition:
+ * the bytes of each request body are kept beside it (Connect reads at most readMaxBytes, after
+ * decompression too), so the request gate can check a signature over exactly what was sent.
+ */
+export function createConnectHandler(options: ConnectHandlerOptions) {
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  options.routes(router);
+  const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
+
+  return function connectHandler(req: NodeRequest, res: NodeResponse): void {
+    const handler = paths.get((req.url ?? "").split("?", 1)[0] ?? "");
+    if (!handler) return options.fallback(req, res);
+    const values = createContextValues();
+    let uReq: UniversalServerRequest = universalRequestFromNodeRequest(req as never, res as never, undefined, values);
+    if (options.keepRawBody(handler.service.typeName)) {
+      const raw: RawBody = { chunks: [] };
+      values.set(rawBodyKey, raw);
+      const body = uReq.body as AsyncIterable<Uint8Array>;
+      uReq = {
+        ...uReq,
+        body: (async function* () {
+          for await (const chunk of body) {
+            raw.chunks.push(chunk);
+            yield chunk;
+          }
+        })(),
+      };
+    }
+    handler(uReq)
+      .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
+      .catch((reason: unknown) => {
+        if (ConnectError.from(reason).code !== Code.Aborted) options.onError(reason, `${handler.service.typeName}/${handler.method.name}`);
+      });
+  };
+}

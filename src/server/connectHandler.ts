@@ -1,6 +1,7 @@
 import { Code, ConnectError, createConnectRouter, createContextKey, createContextValues, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { serverCompressions } from "./compression.js";
 import type { NodeRequest, NodeResponse } from "./httpJson.js";
 
 /** The request body as it came off the wire, for signatures over the raw bytes. */
@@ -28,7 +29,7 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
  * decompression too), so the request gate can check a signature over exactly what was sent.
  */
 export function createConnectHandler(options: ConnectHandlerOptions) {
-  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  const router = createConnectRouter({ acceptCompression: serverCompressions, ...options });
   options.routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
 

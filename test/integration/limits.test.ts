@@ -1,0 +1,241 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect as http2Connect } from "node:http2";
+import { connect as tcpConnect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
+import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
+import { freePort, startServiceProcess } from "../helpers/serviceProcess";
+import { countAllDocuments, startTestServer, type TestServer } from "../helpers/testServer";
+
+// Bounded inputs and connections: what an attacker sends costs little memory and no socket for free.
+const rssMb = () => process.memoryUsage().rss / 2 ** 20;
+const path = "/genstore.payment.v1.PaymentService/GetPayment";
+
+/** A gzip body of ~64 KB that inflates to ~60 MB of one JSON string (or protobuf field). */
+const bombPayload = Buffer.alloc(60 * 2 ** 20, "a");
+
+describe("request bodies on Connect and gRPC", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ background: false });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  test("a Connect gzip bomb is refused after MAX_BODY_BYTES of inflated bytes, and memory stays flat", async () => {
+    const json = Buffer.concat([Buffer.from('{"paymentId":"'), bombPayload, Buffer.from('"}')]);
+    const bomb = gzipSync(json, { level: 9 });
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const before = rssMb();
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: bomb });
+      expect(res.status).toBe(429);
+      expect(await res.json()).toEqual({ code: "resource_exhausted", message: "message is larger than configured readMaxBytes 65536 after decompression" });
+    }
+    const grew = rssMb() - before;
+    process.stdout.write(`[limits] 5 Connect gzip bombs (${bomb.length} bytes inflating to ${json.length}): RSS +${grew.toFixed(1)} MB\n`);
+    expect(grew).toBeLessThan(30);
+  });
+
+  test("a gRPC gzip bomb gets RESOURCE_EXHAUSTED, and memory stays flat", async () => {
+    // GetPaymentRequest field 1 (payment_id), length-delimited, then the whole message gzipped in one frame.
+    const varint = (n: number) => {
+      const out: number[] = [];
+      for (; n > 127; n = Math.floor(n / 128)) out.push((n % 128) | 128);
+      out.push(n);
+      return Buffer.from(out);
+    };
+    const message = gzipSync(Buffer.concat([Buffer.from([0x0a]), varint(bombPayload.length), bombPayload]), { level: 9 });
+    const frame = Buffer.concat([Buffer.from([1]), Buffer.from([0, 0, 0, 0]), message]);
+    frame.writeUInt32BE(message.length, 1);
+    const before = rssMb();
+    const session = http2Connect(server.url);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const trailers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", "grpc-encoding": "gzip", te: "trailers" });
+          let headers: Record<string, unknown> = {};
+          stream.on("response", (h) => (headers = h));
+          stream.on("trailers", (t) => resolve({ ...headers, ...t }));
+          stream.on("end", () => resolve(headers));
+          stream.on("error", reject);
+          stream.resume();
+          stream.end(frame);
+        });
+        expect(trailers).toMatchObject({ "grpc-status": "8" });
+        expect(decodeURIComponent(String(trailers["grpc-message"]))).toMatch(/larger than configured readMaxBytes 65536/);
+      }
+    } finally {
+      session.close();
+    }
+    const grew = rssMb() - before;
+    process.stdout.write(`[limits] 5 gRPC gzip bombs: RSS +${grew.toFixed(1)} MB\n`);
+    expect(grew).toBeLessThan(30);
+  });
+
+  test("a 2 MB request is refused on Connect and on gRPC, and nothing is written", async () => {
+    const before = await countAllDocuments(server.db);
+    const big = { paymentId: "P1", amount: "1.00", currency: "EUR", test: true, manualCapture: false, paymentMethod: { data: { returnUrl: "https://shop.example/r" } }, customer: { email: "x".repeat(2 * 2 ** 20) }, purchaseInfo: {} };
+    const res = await fetch(`${server.url}/genstore.payment.v1.PaymentService/CreateOffsitePayment`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(big) });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as { code: string }).code).toBe("resource_exhausted");
+    const client = createGrpcJsClient(PaymentService, `127.0.0.1:${server.port}`);
+    try {
+      await expect(grpcUnary(client, PaymentService.method.createOffsitePayment, big)).rejects.toMatchObject({ code: 8, details: expect.stringMatching(/larger than configured readMaxBytes 65536/) });
+    } finally {
+      client.close();
+    }
+    expect(await countAllDocuments(server.db)).toBe(before);
+  });
+});
+
+describe("connections", () => {
+  let server: TestServer;
+  const limits = { headersTimeoutMs: 600, keepAliveTimeoutMs: 700, http2IdleTimeoutMs: 900, maxConnections: 30 };
+  beforeAll(async () => {
+    server = await startTestServer({ background: false, limits });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  /** Opens a raw socket, writes `bytes`, and resolves with how long the server kept it open. */
+  function openFor(bytes: string | Buffer): Promise<{ ms: number; received: string }> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      let received = "";
+      const socket: Socket = tcpConnect(server.port, "127.0.0.1", () => {
+        if (bytes.length) socket.write(bytes);
+      });
+      socket.on("data", (d) => (received += d.toString("latin1")));
+      socket.on("close", () => resolve({ ms: Date.now() - started, received }));
+      socket.on("error", () => {});
+      setTimeout(() => reject(new Error("the server kept the connection open for 10 s")), 10_000).unref();
+    });
+  }
+
+  test.each([
+    ["an idle connection", "", limits.headersTimeoutMs],
+    ["a partial HTTP/1.1 request head", "GET /healthz HTTP/1.1\r\nHost: x\r\n", limits.headersTimeoutMs],
+    ["a partial HTTP/2 preface", "PRI * HTTP/2.0\r\n", limits.headersTimeoutMs],
+    ["an HTTP/2 preface and then silence", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", limits.http2IdleTimeoutMs],
+  ])("%s is closed by the server within its timeout", async (_name, bytes, timeoutMs) => {
+    const { ms } = await openFor(bytes);
+    expect(ms).toBeGreaterThanOrEqual(timeoutMs - 50);
+    // The HTTP/1.1 check runs every quarter of the timeout; scheduling on a busy machine adds a little.
+    expect(ms).toBeLessThan(timeoutMs * 2 + 1000);
+  });
+
+  test("a complete request is still served, and the idle keep-alive connection is closed after its timeout", async () => {
+    const { ms, received } = await openFor("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(ms).toBeGreaterThanOrEqual(limits.keepAliveTimeoutMs - 50);
+    expect(ms).toBeLessThan(limits.keepAliveTimeoutMs * 2 + 1000);
+  });
+
+  test("connections over MAX_CONNECTIONS are refused at once", async () => {
+    const held: Socket[] = [];
+    try {
+      for (let i = 0; i < limits.maxConnections; i++) {
+        held.push(await new Promise<Socket>((resolve) => {
+          const s = tcpConnect(server.port, "127.0.0.1", () => resolve(s));
+          s.on("error", () => {});
+        }));
+      }
+      const { ms } = await openFor("");
+      expect(ms).toBeLessThan(limits.headersTimeoutMs);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+  });
+});
+
+/**
+ * Sends `n` GETs over `sockets` keep-alive connections, pipelined in batches (cheap for this
+ * process, so the service is what is measured); `path(i)` names each. Resolves with the statuses seen.
+ */
+async function pipelined(port: number, n: number, path: (i: number) => string, headers: (i: number) => string, sockets = 8, batch = 50): Promise<Map<string, number>> {
+  const statuses = new Map<string, number>();
+  let next = 0;
+  const worker = () =>
+    new Promise<void>((resolve, reject) => {
+      const socket = tcpConnect(port, "127.0.0.1");
+      let pending = 0;
+      let buffered = "";
+      const send = () => {
+        if (next >= n) return socket.end(), resolve();
+        let out = "";
+        for (let k = 0; k < batch && next < n; k++, next++, pending++) out += `GET ${path(next)} HTTP/1.1\r\nHost: x\r\n${headers(next)}\r\n`;
+        socket.write(out);
+      };
+      socket.on("data", (d) => {
+        buffered += d.toString("latin1");
+        // Each answer is a small JSON body with content-length: count the status lines.
+        for (let m = /HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n[^]*?\}/.exec(buffered); m; m = /HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n[^]*?\}/.exec(buffered)) {
+          statuses.set(m[1]!, (statuses.get(m[1]!) ?? 0) + 1);
+          buffered = buffered.slice(m.index + m[0].length);
+          if (--pending === 0) send();
+        }
+      });
+      socket.on("error", reject);
+      socket.on("connect", send);
+    });
+  await Promise.all(Array.from({ length: sockets }, worker));
+  return statuses;
+}
+
+test("100,000 unsigned requests naming distinct shops leave the service's memory where it was", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "genstore-limits-"));
+  // Quiet logs (one line per refused request would dominate); readiness is polled instead.
+  // --trace-gc prints the live heap after each full collection: what stays, garbage aside.
+  const port = await freePort();
+  const service = await startServiceProcess(
+    {
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      MONGODB_URI: process.env.TEST_MONGODB_URI ?? "",
+      MONGODB_DATABASE: "limits_test",
+      GENSTORE_CLIENT_SECRET: "cs_limits_0123456789",
+      RATE_LIMIT_PER_IP: "1000000",
+      LOG_LEVEL: "warn",
+    },
+    ["--trace-gc"],
+  );
+  const pid = service.child.pid!;
+  const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
+  const liveHeaps = () => [...service.output.join("").matchAll(/Mark-Compact [\d.]+ \([\d.]+\) -> ([\d.]+) \(/g)].map((m) => Number(m[1]));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  /** Sends batches of 20,000 until `total` are sent and at least two full collections ran; their live heaps. */
+  const phase = async (total: number, path: (i: number) => string, header: (i: number) => string) => {
+    const seen = liveHeaps().length;
+    let sent = 0;
+    while (sent < total || liveHeaps().length - seen < 2) {
+      const statuses = await pipelined(port, 20_000, (i) => path(sent + i), (i) => header(sent + i));
+      expect(statuses).toEqual(new Map([["401", 20_000]]));
+      sent += 20_000;
+      if (sent > 5 * total) throw new Error("no full garbage collection ran");
+    }
+    return { sent, heaps: liveHeaps().slice(seen) };
+  };
+  try {
+    // The same load naming ten shops first: the service reaches its steady state.
+    const warm = await phase(100_000, (i) => `/genstore/v1/payments/p?shopId=shop-${i % 10}`, (i) => `X-Genstore-Shop-Id: shop-${i % 10}\r\n`);
+    const rssBefore = rss();
+    const started = Date.now();
+    const distinct = await phase(100_000, (i) => `/genstore/v1/payments/p?shopId=shop-${i}`, (i) => `X-Genstore-Shop-Id: shop-${i}\r\n`);
+    const ms = Date.now() - started;
+    const [before, after] = [mean(warm.heaps), mean(distinct.heaps)];
+    process.stdout.write(
+      `[limits] ${distinct.sent} unsigned requests naming distinct shops in ${ms} ms (${Math.round(distinct.sent / (ms / 1000))} req/s): ` +
+        `live heap after full GCs ${before.toFixed(1)} -> ${after.toFixed(1)} MB (${warm.heaps.join(", ")} | ${distinct.heaps.join(", ")}), RSS ${rssBefore.toFixed(1)} -> ${rss().toFixed(1)} MB\n`,
+    );
+    expect(after).toBeLessThanOrEqual(before * 1.1);
+  } finally {
+    service.child.kill("SIGKILL");
+    await service.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 180_000);

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { redirectHostProblem } from "./payments/redirects.js";
 import { shopPattern } from "./payments/shops.js";
+import { connectorModule, connectorModules } from "./psp/modules.js";
 import { parseInternalTokens, type InternalToken } from "./server/auth/internalTokens.js";
-import { stripeCredentialProblems } from "./psp/stripe/connector.js";
 
 /** The service's whole configuration, read and checked once at start-up. */
 export interface Config {
@@ -31,8 +31,8 @@ export interface Config {
   returnRefreshMs: number;
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
-  sandbox: { latencyMs: number; asyncDelayMs: number; webhookSecret: string | undefined };
-  stripe: { apiBase: string | undefined; timeoutMs: number; maxNetworkRetries: number };
+  /** Each connector module's own settings, by connector name (see src/psp/modules.ts). */
+  connectors: Record<string, unknown>;
   callbacks: {
     pollMs: number;
     timeoutMs: number;
@@ -117,19 +117,32 @@ function url(env: Env, name: string): string | undefined {
 /** The default shop's PSP and credentials, refused at start-up when they cannot work. */
 function defaultShopPsp(env: Env, production: boolean): { enabled: boolean; psp: string; testCredentials: Record<string, string>; liveCredentials: Record<string, string> } {
   const psp = env.DEFAULT_SHOP_PSP || "sandbox";
-  if (psp !== "sandbox" && psp !== "stripe" && psp !== "none") throw new ConfigError(`DEFAULT_SHOP_PSP must be sandbox, stripe or none, got "${psp}"`);
+  const names = connectorModules.map((m) => m.name);
   if (psp === "none") return { enabled: false, psp, testCredentials: {}, liveCredentials: {} };
-  // The sandbox moves no money: in production it would answer a live payment without one.
-  if (production && psp === "sandbox") {
-    throw new ConfigError(`in production the default shop cannot use the sandbox PSP, which moves no money: set DEFAULT_SHOP_PSP=stripe (with its credentials) or DEFAULT_SHOP_PSP=none`);
+  const module = connectorModule(psp);
+  if (!module) throw new ConfigError(`DEFAULT_SHOP_PSP must be ${names.join(", ")} or none, got "${psp}"`);
+  // A PSP that moves no money would answer a live payment without taking one.
+  if (production && !module.movesMoney) {
+    const real = connectorModules.filter((m) => m.movesMoney).map((m) => m.name);
+    throw new ConfigError(`in production the default shop cannot use the ${psp} PSP, which moves no money: set DEFAULT_SHOP_PSP=${real.join(" or ")} (with its credentials) or DEFAULT_SHOP_PSP=none`);
   }
   const testCredentials = credentials(env, "DEFAULT_SHOP_PSP_TEST_CREDENTIALS");
   const liveCredentials = credentials(env, "DEFAULT_SHOP_PSP_LIVE_CREDENTIALS");
-  if (psp === "stripe") {
-    const problems = [...stripeCredentialProblems("test", testCredentials), ...stripeCredentialProblems("live", liveCredentials)];
-    if (problems.length) throw new ConfigError(`DEFAULT_SHOP_PSP_*_CREDENTIALS for stripe: ${problems.join("; ")}`);
-  }
+  const problems = [...module.credentialProblems("test", testCredentials), ...module.credentialProblems("live", liveCredentials)];
+  if (problems.length) throw new ConfigError(`DEFAULT_SHOP_PSP_*_CREDENTIALS for ${psp}: ${problems.join("; ")}`);
   return { enabled: true, psp, testCredentials, liveCredentials };
+}
+
+function connectorSettings(env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const m of connectorModules) {
+    try {
+      out[m.name] = m.settings(env);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  return out;
 }
 
 /** NODE_ENV: production, or development (unset, development, test); anything else is a mistake. */
@@ -246,16 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     returnRefreshMs: integer(env, "RETURN_REFRESH_MS", 5000, 0, 600_000),
     pspTimeoutMs: integer(env, "PSP_TIMEOUT_MS", 8000, 100, 120_000),
-    sandbox: {
-      latencyMs: integer(env, "SANDBOX_LATENCY_MS", 0, 0, 60_000),
-      asyncDelayMs: integer(env, "SANDBOX_ASYNC_DELAY_MS", 5000, 0, 3_600_000),
-      webhookSecret: env.SANDBOX_WEBHOOK_SECRET || undefined,
-    },
-    stripe: {
-      apiBase: url(env, "STRIPE_API_BASE"),
-      timeoutMs: integer(env, "STRIPE_TIMEOUT_MS", 30_000, 1000, 120_000),
-      maxNetworkRetries: integer(env, "STRIPE_MAX_NETWORK_RETRIES", 2, 0, 10),
-    },
+    connectors: connectorSettings(env),
     callbacks: {
       pollMs: integer(env, "CALLBACK_SCAN_MS", 30_000, 10, 3_600_000),
       timeoutMs: integer(env, "CALLBACK_TIMEOUT_MS", 10_000, 100, 120_000),

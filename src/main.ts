@@ -6,9 +6,9 @@ import { createSecretBox } from "./crypto/secretBox.js";
 import { loadSecretKey } from "./crypto/secretKeys.js";
 import { defaultCallbackBase } from "./payments/shops.js";
 import { returnLinkKey } from "./server/auth/returnLinks.js";
-import { createApp } from "./server/createApp.js";
+import { createApp } from "./app/createApp.js";
 import { listen } from "./server/createServer.js";
-import { createJsonLogger } from "./server/logger.js";
+import { createJsonLogger } from "./observability/logger.js";
 import { DatabaseError, openDatabase } from "./store/database.js";
 import { DataDirError, secureDataDir } from "./store/dataDir.js";
 import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
@@ -48,8 +48,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     production: config.production,
     returnRefreshMs: config.returnRefreshMs,
     pspTimeoutMs: config.pspTimeoutMs,
-    sandbox: config.sandbox,
-    stripe: config.stripe,
+    connectorSettings: config.connectors,
     callbacks: config.callbacks,
     reconcile: config.reconcile,
     security: config.security,

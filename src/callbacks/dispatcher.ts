@@ -3,7 +3,7 @@ import { noObserver, type CallbackObserver } from "../payments/observer.js";
 import { createPeriodicTask } from "../runtime/periodicTask.js";
 import type { CallbackAttempt, CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { ShopDirectory } from "../payments/shops.js";
-import { callbackPath } from "./callbackBody.js";
+import { callbackPath } from "../payments/callbackBody.js";
 import { deliverCallback, type DeliveryResult } from "./deliver.js";
 import { createTokenBuckets } from "../runtime/tokenBucket.js";
 

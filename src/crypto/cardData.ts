@@ -80,3 +80,13 @@ export function parseCard(plaintext: Buffer, now: Date = new Date()): CardDetail
   if (!new RegExp(`^\\d{${cvvLength}}$`).test(cvv)) throw invalidArgument(`the card security code must have ${cvvLength} digits`);
   return { number, expiryMonth: month, expiryYear: year, cvv, holderName: text(pick(o, aliases.holderName)) };
 }
+
+/** What we keep of a card: never the number or the CVV. */
+export interface CardSummary {
+  brand: string;
+  last4: string;
+  expiryMonth: number;
+  expiryYear: number;
+  /** Keyed HMAC of the number: same card, same fingerprint; not reversible without the key. */
+  fingerprint: string;
+}

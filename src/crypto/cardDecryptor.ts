@@ -1,6 +1,5 @@
 import { createHmac } from "node:crypto";
-import type { CardSummary } from "../payments/records.js";
-import { cardBrand, parseCard, type CardDetails } from "./cardData.js";
+import { cardBrand, parseCard, type CardDetails, type CardSummary } from "./cardData.js";
 import { decryptCardPacket, type CardPacket } from "./genstoreV1.js";
 import type { Keyring } from "./keyring.js";
 

@@ -1,4 +1,4 @@
-import { operationCallback, paymentCallback } from "../callbacks/callbackBody.js";
+import { operationCallback, paymentCallback } from "./callbackBody.js";
 import type { OperationOutcome, PaymentOutcome } from "../psp/connector.js";
 import type { CallbackRecord, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
 import { noObserver, type PaymentObserver } from "./observer.js";

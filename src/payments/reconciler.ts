@@ -1,4 +1,4 @@
-import type { PaymentUseCases } from "./paymentUseCases.js";
+import type { PaymentUseCases } from "./use-cases/index.js";
 import { createPeriodicTask } from "../runtime/periodicTask.js";
 import type { OperationKind, PaymentRepository, PaymentState } from "./records.js";
 

@@ -1,4 +1,7 @@
+import type { CardSummary } from "../crypto/cardData.js";
 import type { Money } from "./money.js";
+
+export type { CardSummary };
 
 /** Our richer payment state (design §2.5); status.ts maps it to Genstore's four values. */
 export type PaymentState =
@@ -13,16 +16,6 @@ export type PaymentState =
   | "declined"
   | "failed"
   | "unknown";
-
-/** What we keep of a card: never the number or the CVV. */
-export interface CardSummary {
-  brand: string;
-  last4: string;
-  expiryMonth: number;
-  expiryYear: number;
-  /** Keyed HMAC of the number: same card, same fingerprint; not reversible without the key. */
-  fingerprint: string;
-}
 
 /** One entry of a payment's history: what happened, when, from which request. */
 export interface TimelineEvent {

@@ -1,35 +1,38 @@
-import { PaymentStatus, RefundStatus } from "../../gen/genstore/payment/v1/common_pb.js";
 import type { OperationState, PaymentState } from "./records.js";
 
+/** Genstore's payment statuses (its API page's words); the edge maps them to the proto's enum. */
+export type GenstorePaymentStatus = "PROCESSING" | "AUTH_SUCCESS" | "SUCCESS" | "FAILURE";
+export type GenstoreRefundStatus = "PROCESSING" | "SUCCESS" | "FAILURE";
+
 /** The one mapping from our payment state to Genstore's status (design §2.5). */
-export function genstorePaymentStatus(state: PaymentState): PaymentStatus {
+export function genstorePaymentStatus(state: PaymentState): GenstorePaymentStatus {
   switch (state) {
     case "received":
     case "requires_action":
     case "pending":
     case "unknown":
-      return PaymentStatus.PROCESSING;
+      return "PROCESSING";
     case "authorized":
     // The authorization was reported and stays final; Genstore learns of the void from its own result.
     case "voided":
-      return PaymentStatus.AUTH_SUCCESS;
+      return "AUTH_SUCCESS";
     case "captured":
     case "partially_refunded":
     case "refunded":
-      return PaymentStatus.SUCCESS;
+      return "SUCCESS";
     case "declined":
     case "failed":
-      return PaymentStatus.FAILURE;
+      return "FAILURE";
   }
 }
 
-export function genstoreRefundStatus(state: OperationState): RefundStatus {
+export function genstoreRefundStatus(state: OperationState): GenstoreRefundStatus {
   switch (state) {
     case "processing":
-      return RefundStatus.PROCESSING;
+      return "PROCESSING";
     case "succeeded":
-      return RefundStatus.SUCCESS;
+      return "SUCCESS";
     case "failed":
-      return RefundStatus.FAILURE;
+      return "FAILURE";
   }
 }

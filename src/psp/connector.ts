@@ -134,11 +134,6 @@ export interface Connector {
   /** Status of a capture, void or refund, by its idempotency key and, when known, its reference. */
   operationStatus(ctx: PspContext, input: OperationStatusQuery): Promise<OperationOutcome>;
   /**
-   * What is wrong with a shop's credentials for one mode (empty: nothing), checked when an
-   * operator stores them. Never echoes a secret.
-   */
-  credentialProblems?(mode: "test" | "live", credentials: Readonly<Record<string, string>>): string[];
-  /**
    * Checks a webhook's signature and reads it; throws WebhookSignatureError when it is not
    * genuine, returns null for a genuine event that concerns no payment of ours. `shop` is set
    * when the PSP posts to the shop's own URL (PSPs that sign with a secret per account).

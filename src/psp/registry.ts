@@ -1,8 +1,8 @@
-import { PaymentError } from "../payments/errors.js";
 import type { Connector } from "./connector.js";
 
 export interface ConnectorRegistry {
-  get(name: string): Connector;
+  /** The connector of that name, or undefined when this deployment has none. */
+  find(name: string): Connector | undefined;
   names(): string[];
 }
 
@@ -10,11 +10,7 @@ export interface ConnectorRegistry {
 export function createConnectorRegistry(connectors: readonly Connector[]): ConnectorRegistry {
   const byName = new Map(connectors.map((c) => [c.name, c]));
   return {
-    get(name) {
-      const c = byName.get(name);
-      if (!c) throw new PaymentError("failed_precondition", `the shop's PSP "${name}" is not available in this deployment`, `known connectors: ${[...byName.keys()].join(", ")}`);
-      return c;
-    },
+    find: (name) => byName.get(name),
     names: () => [...byName.keys()],
   };
 }

@@ -4,7 +4,7 @@ import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb
 import type { RequestGate } from "./auth/requestGate.js";
 import { rawBodyKey, rawBodyOf } from "./connectHandler.js";
 import { toConnectError } from "./errorMapping.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../observability/logger.js";
 import { requestContextKey, requestIdFrom, requestIdKey } from "./requestContext.js";
 
 /** "read" for methods declared free of side effects in the proto, else "write". */

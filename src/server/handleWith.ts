@@ -1,9 +1,9 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { PaymentError } from "../payments/errors.js";
-import type { RequestMeta } from "../payments/paymentUseCases.js";
+import type { RequestMeta } from "../payments/use-cases/index.js";
 import { toConnectError } from "./errorMapping.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../observability/logger.js";
 import { requestContextKey, requestIdKey } from "./requestContext.js";
 import { validateRequest } from "./validateRequest.js";
 

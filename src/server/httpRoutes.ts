@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { decodePathSegment, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../observability/logger.js";
 
 /** One row of the service's HTTP route table. */
 export interface HttpRoute {

@@ -11,7 +11,7 @@ import {
 import type { CallbackDispatcher } from "../callbacks/dispatcher.js";
 import { notFound } from "../payments/errors.js";
 import type { CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../observability/logger.js";
 import { handleWith } from "./handleWith.js";
 
 const ts = (d: Date | null | undefined) => (d ? timestampFromDate(new Date(d)) : undefined);

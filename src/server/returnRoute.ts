@@ -1,10 +1,10 @@
 import type { ServerResponse } from "node:http";
 import { PaymentError } from "../payments/errors.js";
-import type { PaymentUseCases } from "../payments/paymentUseCases.js";
+import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import type { ReturnLinks } from "./auth/returnLinks.js";
 import { httpStatusOf, toConnectError } from "./errorMapping.js";
 import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../observability/logger.js";
 import { requestIdFrom } from "./requestContext.js";
 
 /**

@@ -13,8 +13,8 @@ import {
 import { PaymentError, invalidArgument, notFound } from "../payments/errors.js";
 import { redirectHostProblem } from "../payments/redirects.js";
 import { defaultCallbackBase, shopPattern, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
-import type { ConnectorRegistry } from "../psp/registry.js";
-import type { Logger } from "./logger.js";
+import type { ConnectorModule } from "../psp/module.js";
+import type { Logger } from "../observability/logger.js";
 import { handleWith } from "./handleWith.js";
 
 function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
@@ -64,16 +64,17 @@ function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly strin
 }
 
 /** Refuses credentials the shop's PSP says are unusable, before anything is stored. */
-function checkCredentials(connectors: ConnectorRegistry, shop: Pick<ShopConfig, "psp" | "testCredentials" | "liveCredentials">): void {
-  const connector = connectors.get(shop.psp);
-  const problems = [...(connector.credentialProblems?.("test", shop.testCredentials) ?? []), ...(connector.credentialProblems?.("live", shop.liveCredentials) ?? [])];
+function checkCredentials(modules: readonly ConnectorModule<never>[], shop: Pick<ShopConfig, "psp" | "testCredentials" | "liveCredentials">): void {
+  const module = modules.find((m) => m.name === shop.psp);
+  if (!module) throw invalidArgument(`settings.psp must be one of ${modules.map((m) => m.name).join(", ")}`);
+  const problems = [...module.credentialProblems("test", shop.testCredentials), ...module.credentialProblems("live", shop.liveCredentials)];
   if (problems.length) throw invalidArgument(`settings for ${shop.psp}: ${problems.join("; ")}`);
 }
 
 /** ShopService (internal, operators): shops and their PSP and Genstore settings. */
-export function createShopServiceImpl(repository: ShopRepository, directory: ShopDirectory, connectors: ConnectorRegistry, log: Logger, now: () => Date = () => new Date()): ServiceImpl<typeof ShopService> {
+export function createShopServiceImpl(repository: ShopRepository, directory: ShopDirectory, modules: readonly ConnectorModule<never>[], log: Logger, now: () => Date = () => new Date()): ServiceImpl<typeof ShopService> {
   const m = ShopService.method;
-  const knownPsps = connectors.names();
+  const knownPsps = modules.map((c) => c.name);
   const checkId = (id: string) => {
     if (!shopPattern.test(id)) throw invalidArgument(`shopId must be 1-100 letters, digits, ".", "_" or "-"`);
   };
@@ -95,7 +96,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
         createdAt: at,
         updatedAt: at,
       };
-      checkCredentials(connectors, shop);
+      checkCredentials(modules, shop);
       if (!(await repository.create(shop))) throw new PaymentError("idempotency_conflict", `shop ${req.shopId} already exists; use UpdateShop`);
       directory.forget(req.shopId);
       log({ level: "info", msg: "shop created", shopId: req.shopId, psp: shop.psp });
@@ -106,7 +107,7 @@ export function createShopServiceImpl(repository: ShopRepository, directory: Sho
       const patch = patchFrom(req.settings, knownPsps);
       const current = await repository.get(req.shopId);
       if (!current) throw notFound(`shop ${req.shopId} not found`);
-      checkCredentials(connectors, { ...current, ...patch });
+      checkCredentials(modules, { ...current, ...patch });
       const shop = await repository.update(req.shopId, patch, now());
       if (!shop) throw notFound(`shop ${req.shopId} not found`);
       directory.forget(req.shopId);

@@ -11,7 +11,7 @@ import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import { CreateCardPaymentRequestSchema, GetPaymentResponseSchema, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
-import { genstoreJson, normalizeJson } from "../../src/gateway/jsonCoercion";
+import { genstoreJson, normalizeJson } from "../../src/server/gateway/jsonCoercion";
 import { startEmbeddedDatabase } from "../../src/store/embeddedDatabase";
 import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore } from "../helpers/fakeGenstore";

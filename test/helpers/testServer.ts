@@ -7,7 +7,9 @@ import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { createSecretBox } from "../../src/crypto/secretBox";
 import type { ShopConfig } from "../../src/payments/shops";
 import { returnLinkKey } from "../../src/server/auth/returnLinks";
-import { createApp, type App, type AppOptions } from "../../src/server/createApp";
+import { createApp, type App, type AppOptions } from "../../src/app/createApp";
+import type { SandboxSettings } from "../../src/psp/sandbox/module";
+import type { StripeOptions } from "../../src/psp/stripe/connector";
 import { defaultLimits, type ConnectionLimits } from "../../src/server/createServer";
 import { ensureIndexes, isFerretDB } from "../../src/store/database";
 import { listen } from "../../src/server/createServer";
@@ -30,8 +32,8 @@ export interface TestServerOptions {
   defaultShopId?: string;
   maxBodyBytes?: number;
   pspTimeoutMs?: number;
-  sandbox?: AppOptions["sandbox"];
-  stripe?: AppOptions["stripe"];
+  sandbox?: SandboxSettings;
+  stripe?: StripeOptions;
   /** Where the default shop's callbacks go (a fake Genstore); none when unset. */
   callbackBaseUrl?: string;
   callbacks?: AppOptions["callbacks"];
@@ -94,8 +96,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
     production: opts.production ?? false,
     returnRefreshMs: opts.returnRefreshMs ?? 0,
-    sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 },
-    ...(opts.stripe ? { stripe: opts.stripe } : {}),
+    connectorSettings: { sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 }, ...(opts.stripe ? { stripe: opts.stripe } : {}) },
     callbacks: { pollMs: 5000, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
     reconcile: { intervalMs: 200, minAgeMs: 500, ...opts.reconcile },
     publicUrl: () => url,

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
-import { paymentCallback } from "../../src/callbacks/callbackBody";
+import { paymentCallback } from "../../src/payments/callbackBody";
 import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
-import { paymentLockKey } from "../../src/payments/paymentUseCases";
+import { paymentLockKey } from "../../src/payments/use-cases/index";
 import type { PaymentRecord } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";
 import { createPaymentRepository } from "../../src/store/paymentRepository";

@@ -6,7 +6,7 @@ import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { createSecretBox } from "../../src/crypto/secretBox";
-import { createPaymentUseCases } from "../../src/payments/paymentUseCases";
+import { createPaymentUseCases } from "../../src/payments/use-cases/index";
 import { createShopDirectory } from "../../src/payments/shops";
 import { createConnectorRegistry } from "../../src/psp/registry";
 import { createSandboxConnector } from "../../src/psp/sandbox/connector";
@@ -56,7 +56,6 @@ function transportFor(shopId: string) {
     shops: createShopDirectory(createShopRepository(db, secretBox), undefined),
     connectors: createConnectorRegistry([createSandboxConnector({ ledger: createSandboxLedger(db), publicUrl, webhookSecret: "test" })]),
     cards: createCardDecryptor({ keys: [key], source: "test" }, { fingerprintKey: randomBytes(32) }),
-    publicUrl,
     returnLink: (shop, payment) => `${publicUrl()}/return/${shop}/${payment}`,
     pspTimeoutMs: 5000,
     log: () => {},

@@ -10,7 +10,7 @@ test("a Stripe default shop is checked at start-up, naming the setting and not t
 test("Stripe settings: defaults, and an API base for stripe-mock", () => {
   const ok = loadConfig({ DEFAULT_SHOP_PSP: "stripe", DEFAULT_SHOP_PSP_TEST_CREDENTIALS: JSON.stringify({ secretKey: "sk_test_abc", webhookSecret: "whsec_abc" }) });
   expect(ok.defaultShop).toMatchObject({ psp: "stripe", testCredentials: { secretKey: "sk_test_abc", webhookSecret: "whsec_abc" }, liveCredentials: {} });
-  expect(ok.stripe).toEqual({ apiBase: undefined, timeoutMs: 30_000, maxNetworkRetries: 2 });
-  expect(loadConfig({ STRIPE_API_BASE: "http://127.0.0.1:12111/", STRIPE_MAX_NETWORK_RETRIES: "0" }).stripe).toMatchObject({ apiBase: "http://127.0.0.1:12111", maxNetworkRetries: 0 });
+  expect(ok.connectors.stripe).toEqual({ apiBase: undefined, timeoutMs: 30_000, maxNetworkRetries: 2 });
+  expect(loadConfig({ STRIPE_API_BASE: "http://127.0.0.1:12111/", STRIPE_MAX_NETWORK_RETRIES: "0" }).connectors.stripe).toMatchObject({ apiBase: "http://127.0.0.1:12111", maxNetworkRetries: 0 });
   expect(() => loadConfig({ STRIPE_API_BASE: "ftp://x" })).toThrow(ConfigError);
 });

@@ -1,7 +1,7 @@
 import { fromJson } from "@bufbuild/protobuf";
 import { GetPaymentResponseSchema, CreateCardPaymentRequestSchema } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { PaymentStatus } from "../../gen/genstore/payment/v1/common_pb";
-import { genstoreJson, normalizeJson } from "../../src/gateway/jsonCoercion";
+import { genstoreJson, normalizeJson } from "../../src/server/gateway/jsonCoercion";
 
 describe("normalizeJson", () => {
   test("string booleans in any case become booleans; real booleans pass", () => {

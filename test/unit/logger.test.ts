@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { createJsonLogger, maskPans } from "../../src/server/logger";
+import { createJsonLogger, maskPans } from "../../src/observability/logger";
 
 function capture(entry: Record<string, unknown>): string {
   const stream = new PassThrough();

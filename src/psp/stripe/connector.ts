@@ -226,7 +226,6 @@ export function createStripeConnector(opts: StripeOptions = {}): Connector {
         return pi.status === "canceled" ? { kind: "succeeded", reference: pi.id } : { kind: "failed", reference: pi.id, reason: `Stripe did not cancel the payment (it is ${pi.status})` };
       }, statusFailure),
 
-    credentialProblems: stripeCredentialProblems,
     parseWebhook: parseStripeWebhook,
   };
 }

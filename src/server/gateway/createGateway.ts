@@ -1,11 +1,11 @@
 import { create, fromJson, toJson, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { PaymentError, invalidArgument } from "../payments/errors.js";
-import { httpStatusOf, toConnectError } from "../server/errorMapping.js";
-import { decodePathSegment, headersOf, sendJson, type NodeRequest, type NodeResponse } from "../server/httpJson.js";
-import type { RequestGate } from "../server/auth/requestGate.js";
-import { accessOf } from "../server/gateInterceptor.js";
-import { requestContextKey, requestIdFrom, requestIdKey } from "../server/requestContext.js";
+import { PaymentError, invalidArgument } from "../../payments/errors.js";
+import { httpStatusOf, toConnectError } from "../errorMapping.js";
+import { decodePathSegment, headersOf, HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "../httpJson.js";
+import type { RequestGate } from "../auth/requestGate.js";
+import { accessOf } from "../gateInterceptor.js";
+import { requestContextKey, requestIdFrom, requestIdKey } from "../requestContext.js";
 import { genstoreJson, normalizeJson } from "./jsonCoercion.js";
 
 /** One row of a generated route table (gen/…/*_routes.ts). */
@@ -57,25 +57,6 @@ function compile(binding: RouteBinding): CompiledRoute {
     })
     .join("/");
   return { binding, regex: new RegExp(`^${source}/?$`), variables };
-}
-
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-async function readBody(req: NodeRequest, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `request body is larger than ${limit} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 function isJsonContentType(value: string | undefined): boolean {

@@ -1,5 +1,5 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
-import { invalidArgument } from "../payments/errors.js";
+import { invalidArgument } from "../../payments/errors.js";
 
 const MAX_DEPTH = 16;
 

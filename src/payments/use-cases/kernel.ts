@@ -1,0 +1,151 @@
+import type { CardDecryptor } from "../../crypto/cardDecryptor.js";
+import { PspConfigurationError, type Connector, type OperationOutcome, type PaymentOutcome, type PspContext } from "../../psp/connector.js";
+import type { ConnectorRegistry } from "../../psp/registry.js";
+import { withinBudget } from "../../runtime/budget.js";
+import { createKeyedMutex, type KeyedMutex } from "../../runtime/keyedMutex.js";
+import { PaymentError, failedPrecondition, notFound } from "../errors.js";
+import { noObserver, type PaymentObserver } from "../observer.js";
+import { createOutcomeRecorder, type OutcomeRecorder } from "../outcomes.js";
+import type { PaymentRecord, PaymentRepository } from "../records.js";
+import type { ShopConfig, ShopDirectory } from "../shops.js";
+import { openStates } from "../stateMachine.js";
+import type { RequestMeta } from "./types.js";
+
+export interface PaymentUseCaseDeps {
+  repository: PaymentRepository;
+  shops: ShopDirectory;
+  connectors: ConnectorRegistry;
+  cards: CardDecryptor;
+  /** The signed link to our return endpoint for one payment (see server/auth/returnLinks.ts). */
+  returnLink: (shopId: string, paymentId: string, cancelled?: boolean) => string;
+  /** Production: live payments need a PSP that moves money; redirects need https. */
+  production?: boolean;
+  /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
+  returnRefreshMs?: number;
+  /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
+  pspTimeoutMs: number;
+  log: (entry: Record<string, unknown>) => void;
+  now?: () => Date;
+  mutex?: KeyedMutex;
+  observer?: PaymentObserver;
+  /** Told when a result for Genstore was queued (the callback dispatcher's notify). */
+  onCallbackQueued?: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void;
+}
+
+/** The per-payment lock shared by the use cases and the callback dispatcher. */
+export const paymentLockKey = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
+
+/**
+ * What every use case stands on: the shop, the per-payment lock with the PSP time budget, the
+ * one way to call a PSP, and the recorder through which PSP outcomes change payments.
+ */
+export interface Kernel {
+  deps: PaymentUseCaseDeps;
+  repository: PaymentRepository;
+  now: () => Date;
+  production: boolean;
+  recorder: OutcomeRecorder;
+  shopOf(meta: RequestMeta): Promise<ShopConfig>;
+  connectorOf(name: string): Connector;
+  pspContext(shop: ShopConfig, test: boolean): PspContext;
+  /** Runs `task` under the payment's lock (no time budget: background work and status queries). */
+  locked<T>(shopId: string, paymentId: string, task: () => Promise<T>): Promise<T>;
+  /** Runs `task` under the payment's lock; answers with `late()` if it overruns the PSP budget. */
+  serialized<T>(meta: RequestMeta, paymentId: string, task: () => Promise<T>, late: () => Promise<T>): Promise<T>;
+  /**
+   * Calls the PSP; a throw is an unknown outcome, never a decline. A refusal of the shop's
+   * credentials means nothing happened: `refused` says what that makes of the call (a decline
+   * or a failed operation); status queries leave it unknown.
+   */
+  callPsp<T extends PaymentOutcome | OperationOutcome>(connector: string, what: string, meta: RequestMeta, call: () => Promise<T>, refused?: (reason: string) => T): Promise<T>;
+  requirePayment(shopId: string, paymentId: string): Promise<PaymentRecord>;
+  /**
+   * Under the payment's lock: if its outcome is still open, asks the PSP for its status and lets
+   * `decide` act on the answer; otherwise returns the payment as it is.
+   */
+  withPspStatus(meta: RequestMeta, paymentId: string, decide: (p: PaymentRecord, outcome: PaymentOutcome, connector: Connector, ctx: PspContext) => Promise<PaymentRecord>): Promise<PaymentRecord | null>;
+}
+
+/** What a payment status query sends: the key always, the PSP's reference once it gave one. */
+const paymentQuery = (p: PaymentRecord) => ({ idempotencyKey: p.idempotencyKey, createdAt: new Date(p.createdAt), ...(p.channelPaymentId ? { reference: p.channelPaymentId } : {}) });
+
+export function createKernel(deps: PaymentUseCaseDeps): Kernel {
+  const { repository } = deps;
+  const now = deps.now ?? (() => new Date());
+  const mutex = deps.mutex ?? createKeyedMutex();
+  const observer = deps.observer ?? noObserver;
+  const recorder = createOutcomeRecorder(repository, deps.log, now, deps.onCallbackQueued, observer);
+
+  const connectorOf = (name: string): Connector => {
+    const c = deps.connectors.find(name);
+    if (!c) throw new PaymentError("failed_precondition", `the shop's PSP "${name}" is not available in this deployment`, `known connectors: ${deps.connectors.names().join(", ")}`);
+    return c;
+  };
+  const locked = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => mutex.run(paymentLockKey(shopId, paymentId), task);
+
+  const kernel: Kernel = {
+    deps,
+    repository,
+    now,
+    production: deps.production ?? false,
+    recorder,
+    shopOf: (meta) => (meta.shop ? Promise.resolve(meta.shop) : deps.shops.get(meta.shopId)),
+    connectorOf,
+    pspContext: (shop, test) => ({ mode: test ? "test" : "live", credentials: test ? shop.testCredentials : shop.liveCredentials, shopId: shop.shopId }),
+    locked,
+
+    async serialized(meta, paymentId, task, late) {
+      const work = locked(meta.shopId, paymentId, task);
+      const result = await withinBudget(work, deps.pspTimeoutMs, (err) => deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) }));
+      return result.done ? result.value : late();
+    },
+
+    async callPsp(connector, what, meta, call, refused) {
+      const started = Date.now();
+      let outcome;
+      try {
+        outcome = await call();
+      } catch (err) {
+        const config = err instanceof PspConfigurationError;
+        deps.log({
+          level: "error",
+          msg: config ? "PSP refused the shop's configuration" : "PSP call failed",
+          connector,
+          call: what,
+          shopId: meta.shopId,
+          requestId: meta.requestId,
+          error: config ? err.operatorMessage : err instanceof Error ? err.message : String(err),
+        });
+        outcome = config && refused ? refused(err.message) : ({ kind: "unknown", reason: "the payment provider call failed" } as never);
+      }
+      observer.pspCall(connector, what, outcome.kind, Date.now() - started);
+      return outcome;
+    },
+
+    async requirePayment(shopId, paymentId) {
+      const payment = await repository.findPayment(shopId, paymentId);
+      if (!payment) throw notFound(`payment ${paymentId} not found`);
+      return payment;
+    },
+
+    async withPspStatus(meta, paymentId, decide) {
+      const shop = await kernel.shopOf(meta);
+      return locked(meta.shopId, paymentId, async () => {
+        const p = await repository.findPayment(meta.shopId, paymentId);
+        if (!p || !openStates.includes(p.state)) return p;
+        const connector = connectorOf(p.psp);
+        const ctx = kernel.pspContext(shop, p.test);
+        const outcome = await kernel.callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, paymentQuery(p)));
+        return decide(p, outcome, connector, ctx);
+      });
+    },
+  };
+  return kernel;
+}
+
+/** Payments in live mode need a PSP that moves money: the sandbox never reports a live success. */
+export function refuseLiveOnSandbox(k: Kernel, test: boolean, connector: Connector): void {
+  if (!test && k.production && !connector.capabilities.movesMoney) {
+    throw failedPrecondition(`this shop's PSP ${connector.name} moves no money and takes test payments only; live payments need a real PSP`);
+  }
+}

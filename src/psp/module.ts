@@ -1,0 +1,55 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Db } from "mongodb";
+import type { Connector } from "./connector.js";
+
+/** A page a connector serves itself (the sandbox's 3-D Secure and checkout pages). */
+export interface ConnectorPage {
+  /** Matched against the path. */
+  pattern: RegExp;
+  methods: readonly string[];
+  /** Answers the request; false when the path names nothing of the connector's (a 404). */
+  handle(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): Promise<boolean>;
+}
+
+/** What the service lends a connector. */
+export interface ConnectorHost {
+  db: Db;
+  /** Base URL buyers reach this service at. */
+  publicUrl: () => string;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+export interface ConnectorInstance {
+  connector: Connector;
+  pages?: ConnectorPage[];
+  /** Stops timers and flushes what is under way. */
+  stop?(): Promise<void> | void;
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Everything the service needs to know of one PSP, in the PSP's own folder: its name, its
+ * settings, its credential checks and how to make it. Registered in modules.ts, one line each.
+ */
+export interface ConnectorModule<Settings = unknown> {
+  readonly name: string;
+  /** false for a PSP that only pretends (the sandbox): production never sends it a live payment. */
+  readonly movesMoney: boolean;
+  /** Its deployment settings from the environment; throws an Error naming a bad variable. */
+  settings(env: Env): Settings;
+  /** What is wrong with a shop's credentials for one mode (empty: nothing); never echoes a secret. */
+  credentialProblems(mode: "test" | "live", credentials: Readonly<Record<string, string>>): string[];
+  create(settings: Settings | undefined, host: ConnectorHost): ConnectorInstance;
+}
+
+/** Reads a whole number setting, for connector modules. */
+export function integerSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}

@@ -1,0 +1,153 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { file_genstore_payment_v1_operations_service, OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb.js";
+import { file_genstore_payment_v1_payment_service, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb.js";
+import { paymentServiceRoutes } from "../../gen/genstore/payment/v1/payment_service_routes.js";
+import { file_genstore_payment_v1_shop_service, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb.js";
+import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
+import type { CallbackDispatcher } from "../callbacks/dispatcher.js";
+import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
+import type { PaymentRepository } from "../payments/records.js";
+import type { ShopDirectory, ShopRepository } from "../payments/shops.js";
+import type { PaymentUseCases } from "../payments/use-cases/index.js";
+import type { ConnectorModule, ConnectorPage } from "../psp/module.js";
+import type { ConnectorRegistry } from "../psp/registry.js";
+import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
+import type { RequestGate } from "./auth/requestGate.js";
+import type { ReturnLinks } from "./auth/returnLinks.js";
+import { createConnectHandler } from "./connectHandler.js";
+import { createGateInterceptor } from "./gateInterceptor.js";
+import { createGateway } from "./gateway/createGateway.js";
+import { createHealthServiceImpl } from "./healthService.js";
+import { createHttpHandler, sendText, type HttpRoute } from "./httpRoutes.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
+import { createOperationsServiceImpl } from "./operationsServiceImpl.js";
+import { createPaymentServiceImpl } from "./paymentServiceImpl.js";
+import { createReflectionServiceImpl } from "./reflectionService.js";
+import { createReturnRoute } from "./returnRoute.js";
+import { createShopServiceImpl } from "./shopServiceImpl.js";
+import { createWebhookRoute } from "./webhookRoute.js";
+
+/** Operators' services: a bearer token, never reachable through Genstore's routes. */
+const operatorServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
+
+/** The services we serve over gRPC and Connect, as health and reflection list them. */
+export const servedServices = [PaymentService.typeName, ShopService.typeName, OperationsService.typeName, Health.typeName, ServerReflection.typeName] as const;
+
+const servedFiles = [
+  file_genstore_payment_v1_payment_service,
+  file_genstore_payment_v1_shop_service,
+  file_genstore_payment_v1_operations_service,
+  file_health_v1_health,
+  file_grpc_reflection_v1_reflection,
+];
+
+/** What the edge serves: the domain's use cases and services, and the pieces of the port. */
+export interface EdgeParts {
+  useCases: PaymentUseCases;
+  gate: RequestGate;
+  returnLinks: ReturnLinks;
+  payments: PaymentRepository;
+  shopRepository: ShopRepository;
+  shops: ShopDirectory;
+  connectors: ConnectorRegistry;
+  modules: readonly ConnectorModule<never>[];
+  pages: readonly ConnectorPage[];
+  webhookEvents: WebhookEventRepository;
+  dispatcher: CallbackDispatcher;
+  metrics: Metrics;
+  readiness: () => Promise<Record<string, boolean>>;
+  publicKeys: () => string[];
+  maxBodyBytes: number;
+  log: Logger;
+}
+
+/** Connect and gRPC: our services behind the request gate, reading at most maxBodyBytes. */
+function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymentServiceImpl>) {
+  const isServing = async () => Object.values(await p.readiness()).every(Boolean);
+  return createConnectHandler({
+    routes: (router: ConnectRouter) => {
+      router.service(PaymentService, paymentImpl);
+      router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log));
+      router.service(OperationsService, createOperationsServiceImpl(p.payments, p.dispatcher, p.log));
+      router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
+      router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));
+    },
+    // The same limit as the JSON routes, after decompression too (a gzip bomb stops there).
+    readMaxBytes: p.maxBodyBytes,
+    keepRawBody: (service) => service === PaymentService.typeName,
+    interceptors: [createGateInterceptor(p.gate, operatorServices, p.log)],
+    fallback: (req, res) => sendJson(res, 404, { error: `no route for ${req.method} ${new URL(req.url ?? "/", "http://x").pathname}` }),
+    onError: (err, rpc) => p.log({ level: "error", msg: "rpc handler failed", rpc, error: String(err) }),
+  });
+}
+
+/** The route table of the port: probes, the card key, return links, webhooks, connector pages. */
+function routeTable(p: EdgeParts): HttpRoute[] {
+  const returnRoute = createReturnRoute(p.useCases, p.returnLinks, p.log);
+  const webhookRoute = createWebhookRoute({ connectors: p.connectors, shops: p.shops, useCases: p.useCases, events: p.webhookEvents, log: p.log, maxBodyBytes: p.maxBodyBytes });
+  return [
+    { label: "GET /healthz", methods: ["GET"], pattern: /^\/healthz$/, unlimited: true, handle: (_req, res) => sendJson(res, 200, { status: "ok" }) },
+    {
+      label: "GET /readyz",
+      methods: ["GET"],
+      pattern: /^\/readyz$/,
+      unlimited: true,
+      async handle(_req, res) {
+        const r = await p.readiness();
+        const ok = Object.values(r).every(Boolean);
+        sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", ...r });
+      },
+    },
+    { label: "GET /metrics", methods: ["GET"], pattern: /^\/metrics$/, unlimited: true, handle: async (_req, res) => sendText(res, 200, p.metrics.registry.contentType, await p.metrics.registry.metrics()) },
+    {
+      label: "GET /genstore/v1/card-encryption-key",
+      methods: ["GET"],
+      pattern: /^\/genstore\/v1\/card-encryption-key$/,
+      handle(_req, res) {
+        const keys = p.publicKeys();
+        sendJson(res, 200, { publicKey: keys[0], publicKeys: keys, format: "base64 X.509 SubjectPublicKeyInfo DER, P-256" });
+      },
+    },
+    { label: "GET /return/{shop}/{payment}", methods: ["GET"], pattern: /^\/return\/([^/]+)\/([^/]+)$/, handle: (req, res, [shopId, paymentId]) => returnRoute(req, res, shopId!, paymentId!) },
+    { label: "POST /psp/{connector}/webhooks", methods: ["POST"], pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks$/, handle: (req, res, [name]) => webhookRoute(req, res, name!) },
+    { label: "POST /psp/{connector}/webhooks/{shop}", methods: ["POST"], pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks\/([^/]+)$/, handle: (req, res, [name, shopId]) => webhookRoute(req, res, name!, shopId) },
+    ...p.pages.map(
+      (page): HttpRoute => ({
+        label: `${page.methods.join("|")} ${page.pattern.source}`,
+        methods: page.methods,
+        pattern: page.pattern,
+        async handle(req, res) {
+          if (!(await page.handle(req, res))) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
+        },
+      }),
+    ),
+  ];
+}
+
+/**
+ * The one request handler of the port: the route table, then the routes generated from the
+ * proto (Genstore JSON, then Connect and gRPC).
+ */
+export function createEdge(p: EdgeParts): (req: NodeRequest, res: NodeResponse) => void {
+  const paymentImpl = createPaymentServiceImpl(p.useCases, p.log);
+  const gateway = createGateway(PaymentService, paymentImpl as never, paymentServiceRoutes, { maxBodyBytes: p.maxBodyBytes, log: p.log, gate: p.gate });
+  const connect = connectRoutes(p, paymentImpl);
+  return createHttpHandler({
+    routes: routeTable(p),
+    generated: {
+      label(path) {
+        const rpc = /^\/([\w.]+)\/\w+$/.exec(path);
+        if (rpc?.[1] && (servedServices as readonly string[]).includes(rpc[1])) return path;
+        return gateway.label(path);
+      },
+      async handle(req, res) {
+        if (!(await gateway.handle(req, res))) connect(req, res);
+      },
+    },
+    admitAddress: p.gate.admitAddress,
+    observe: p.metrics.request,
+    log: p.log,
+  });
+}

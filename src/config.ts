@@ -115,7 +115,10 @@ function url(env: Env, name: string): string | undefined {
 }
 
 /** The default shop's PSP and credentials, refused at start-up when they cannot work. */
-function defaultShopPsp(env: Env, production: boolean): { enabled: boolean; psp: string; testCredentials: Record<string, string>; liveCredentials: Record<string, string> } {
+function defaultShopPsp(
+  env: Env,
+  production: boolean,
+): { enabled: boolean; psp: string; testCredentials: Record<string, string>; liveCredentials: Record<string, string> } {
   const psp = env.DEFAULT_SHOP_PSP || "sandbox";
   const names = connectorModules.map((m) => m.name);
   if (psp === "none") return { enabled: false, psp, testCredentials: {}, liveCredentials: {} };
@@ -124,7 +127,9 @@ function defaultShopPsp(env: Env, production: boolean): { enabled: boolean; psp:
   // A PSP that moves no money would answer a live payment without taking one.
   if (production && !module.movesMoney) {
     const real = connectorModules.filter((m) => m.movesMoney).map((m) => m.name);
-    throw new ConfigError(`in production the default shop cannot use the ${psp} PSP, which moves no money: set DEFAULT_SHOP_PSP=${real.join(" or ")} (with its credentials) or DEFAULT_SHOP_PSP=none`);
+    throw new ConfigError(
+      `in production the default shop cannot use the ${psp} PSP, which moves no money: set DEFAULT_SHOP_PSP=${real.join(" or ")} (with its credentials) or DEFAULT_SHOP_PSP=none`,
+    );
   }
   const testCredentials = credentials(env, "DEFAULT_SHOP_PSP_TEST_CREDENTIALS");
   const liveCredentials = credentials(env, "DEFAULT_SHOP_PSP_LIVE_CREDENTIALS");
@@ -171,7 +176,10 @@ function internalTokens(env: Env): InternalToken[] {
 }
 
 function hostList(env: Env, name: string): string[] {
-  const hosts = (env[name] ?? "").split(",").map((h) => h.trim()).filter(Boolean);
+  const hosts = (env[name] ?? "")
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
   for (const h of hosts) {
     const problem = redirectHostProblem(h);
     if (problem) throw new ConfigError(`${name}: ${problem}`);
@@ -184,7 +192,8 @@ function signatureSettings(env: Env, production: boolean): { genstoreClientSecre
   const genstoreClientSecret = env.GENSTORE_CLIENT_SECRET || undefined;
   const requireSignature = bool(env, "REQUIRE_GENSTORE_SIGNATURE", production || genstoreClientSecret !== undefined);
   if (production && !requireSignature) throw new ConfigError("REQUIRE_GENSTORE_SIGNATURE=false is refused in production: unsigned requests could move money");
-  if (production && !genstoreClientSecret) throw new ConfigError("GENSTORE_CLIENT_SECRET is required in production: Genstore's request signatures are checked with it");
+  if (production && !genstoreClientSecret)
+    throw new ConfigError("GENSTORE_CLIENT_SECRET is required in production: Genstore's request signatures are checked with it");
   return { genstoreClientSecret, requireSignature };
 }
 

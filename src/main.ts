@@ -20,7 +20,8 @@ export async function main(env: Record<string, string | undefined> = process.env
   // Payments, shops and development keys live there: this user's only.
   if (!config.mongodbUri || existsSync(config.dataDir)) {
     const tightened = secureDataDir(config.dataDir);
-    if (tightened.length) log({ level: "warn", msg: "DATA_DIR was readable by other users; permissions tightened to 0700/0600", dataDir: config.dataDir, paths: tightened.length });
+    if (tightened.length)
+      log({ level: "warn", msg: "DATA_DIR was readable by other users; permissions tightened to 0700/0600", dataDir: config.dataDir, paths: tightened.length });
   }
   const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
   const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
@@ -58,15 +59,33 @@ export async function main(env: Record<string, string | undefined> = process.env
   const server = await listen(app.handler, config.port, config.host, config.server);
   publicUrl ||= server.url;
   app.start();
-  log({ level: "info", msg: "listening", url: server.url, publicUrl, database: db.description, atomicConditionalUpdates: db.atomicConditionalUpdates, defaultShop: config.defaultShopId, defaultShopPsp: config.defaultShop.psp });
+  log({
+    level: "info",
+    msg: "listening",
+    url: server.url,
+    publicUrl,
+    database: db.description,
+    atomicConditionalUpdates: db.atomicConditionalUpdates,
+    defaultShop: config.defaultShopId,
+    defaultShopPsp: config.defaultShop.psp,
+  });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
   log({
     level: config.security.requireSignature ? "info" : "warn",
-    msg: config.security.requireSignature ? "Genstore request signatures are required" : "Genstore request signatures are checked when present but not required (REQUIRE_GENSTORE_SIGNATURE=false)",
+    msg: config.security.requireSignature
+      ? "Genstore request signatures are required"
+      : "Genstore request signatures are checked when present but not required (REQUIRE_GENSTORE_SIGNATURE=false)",
     clientSecretConfigured: Boolean(config.security.genstoreClientSecret),
     internalServices: config.security.adminToken ? "enabled (bearer token)" : "disabled: set ADMIN_TOKEN",
   });
-  log({ level: "info", msg: "card encryption public key (register it with Genstore)", keySource: keyring.source, publicKey: keyring.keys[0]?.publicKeySpki, activeKeys: keyring.keys.length, servedAt: `${server.url}/genstore/v1/card-encryption-key` });
+  log({
+    level: "info",
+    msg: "card encryption public key (register it with Genstore)",
+    keySource: keyring.source,
+    publicKey: keyring.keys[0]?.publicKeySpki,
+    activeKeys: keyring.keys.length,
+    servedAt: `${server.url}/genstore/v1/card-encryption-key`,
+  });
   return {
     url: server.url,
     port: server.port,
@@ -93,7 +112,12 @@ if (require.main === module) {
       process.once("SIGTERM", () => stop("SIGTERM"));
     },
     (err: unknown) => {
-      const known = err instanceof ConfigError || err instanceof KeyringError || err instanceof DatabaseError || err instanceof EmbeddedDatabaseError || err instanceof DataDirError;
+      const known =
+        err instanceof ConfigError ||
+        err instanceof KeyringError ||
+        err instanceof DatabaseError ||
+        err instanceof EmbeddedDatabaseError ||
+        err instanceof DataDirError;
       process.stderr.write(`genstore-payment-app: cannot start: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
       process.exit(1);
     },

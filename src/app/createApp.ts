@@ -80,7 +80,15 @@ export function createApp(opts: AppOptions): App {
     async () => (await countCallbacks()).pending,
     async () => (await countCallbacks()).parked,
   );
-  const dispatcher = createCallbackDispatcher({ ...opts.callbacks, repository: payments, shops, mutex, lockKey: paymentLockKey, log: opts.log, observer: metrics });
+  const dispatcher = createCallbackDispatcher({
+    ...opts.callbacks,
+    repository: payments,
+    shops,
+    mutex,
+    lockKey: paymentLockKey,
+    log: opts.log,
+    observer: metrics,
+  });
   const returnLinks = createReturnLinks(opts.returnLinkKey, opts.publicUrl);
   const useCases = createPaymentUseCases({
     repository: payments,
@@ -110,7 +118,10 @@ export function createApp(opts: AppOptions): App {
   const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
   /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
   const readiness = async (): Promise<Record<string, boolean>> => {
-    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(() => true, () => false);
+    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(
+      () => true,
+      () => false,
+    );
     return { database, cardKeys: opts.cards.publicKeys().length > 0, dispatcher: dispatcher.running };
   };
   const handler = createEdge({

@@ -16,7 +16,13 @@ export function parseRetryAfter(value: string | null, now: number): number | und
  * PUTs one result to Genstore. Network errors, timeouts, 408, 429 and 5xx are worth retrying;
  * any other non-2xx (3xx included: we never follow redirects with a token) is refused.
  */
-export async function deliverCallback(url: string, body: unknown, accessToken: string, timeoutMs: number, fetchImpl: typeof fetch = fetch): Promise<DeliveryResult> {
+export async function deliverCallback(
+  url: string,
+  body: unknown,
+  accessToken: string,
+  timeoutMs: number,
+  fetchImpl: typeof fetch = fetch,
+): Promise<DeliveryResult> {
   const started = Date.now();
   let res: Response;
   try {

@@ -80,20 +80,23 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   }
 
   function armShop(shopId: string, ms: number): void {
-    const timer = setTimeout(() => {
-      shopTimers.delete(shopId);
-      const queue = waiting.get(shopId);
-      if (!queue || !running) return;
-      // Let go only as many as there are tokens; the rest wait without touching the database.
-      let n = buckets.available(shopId);
-      for (const [key, paymentId] of queue) {
-        if (n-- <= 0) break;
-        queue.delete(key);
-        processOne(shopId, paymentId);
-      }
-      if (queue.size > 0) armShop(shopId, tokenMs);
-      else waiting.delete(shopId);
-    }, Math.max(1, ms));
+    const timer = setTimeout(
+      () => {
+        shopTimers.delete(shopId);
+        const queue = waiting.get(shopId);
+        if (!queue || !running) return;
+        // Let go only as many as there are tokens; the rest wait without touching the database.
+        let n = buckets.available(shopId);
+        for (const [key, paymentId] of queue) {
+          if (n-- <= 0) break;
+          queue.delete(key);
+          processOne(shopId, paymentId);
+        }
+        if (queue.size > 0) armShop(shopId, tokenMs);
+        else waiting.delete(shopId);
+      },
+      Math.max(1, ms),
+    );
     timer.unref();
     shopTimers.set(shopId, timer);
   }
@@ -110,10 +113,13 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     const existing = wakeups.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      wakeups.delete(key);
-      processOne(shopId, paymentId);
-    }, Math.max(0, at - now().getTime()));
+    const timer = setTimeout(
+      () => {
+        wakeups.delete(key);
+        processOne(shopId, paymentId);
+      },
+      Math.max(0, at - now().getTime()),
+    );
     timer.unref();
     wakeups.set(key, { at, timer });
   }
@@ -156,7 +162,12 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   }
 
   function record(cb: CallbackRecord, result: DeliveryResult | { kind: "refused"; error: string; durationMs: number }, at: Date): void {
-    const attempt: CallbackAttempt = { at, durationMs: result.durationMs, ...("httpStatus" in result && result.httpStatus ? { httpStatus: result.httpStatus } : {}), ...("error" in result ? { error: result.error } : {}) };
+    const attempt: CallbackAttempt = {
+      at,
+      durationMs: result.durationMs,
+      ...("httpStatus" in result && result.httpStatus ? { httpStatus: result.httpStatus } : {}),
+      ...("error" in result ? { error: result.error } : {}),
+    };
     cb.attempts.push(attempt);
     if (result.kind === "delivered") {
       cb.state = "delivered";
@@ -220,7 +231,13 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
         return attempted;
       }
       attempted++;
-      const result = await deliverCallback(shop.callbackBaseUrl + callbackPath(cb.kind, cb.targetId), cb.body, shop.genstoreAccessToken, opts.timeoutMs ?? 10_000, opts.fetchImpl);
+      const result = await deliverCallback(
+        shop.callbackBaseUrl + callbackPath(cb.kind, cb.targetId),
+        cb.body,
+        shop.genstoreAccessToken,
+        opts.timeoutMs ?? 10_000,
+        opts.fetchImpl,
+      );
       const paymentId = p._id;
       p = await updateCallback(p, cb.id, (c) => record(c, result, now()));
       const after = p?.callbacks.find((c) => c.id === cb.id);

@@ -75,7 +75,19 @@ function generateTs(schema: Schema): void {
       f.print(f.export("const", name), " = [");
       for (const method of service.methods) {
         for (const b of bindingsOf(method, ext)) {
-          f.print("  { verb: ", f.string(b.verb), ", pattern: ", f.string(b.pattern), ", body: ", f.string(b.body), ", method: ", svc, ".method.", method.localName, " },");
+          f.print(
+            "  { verb: ",
+            f.string(b.verb),
+            ", pattern: ",
+            f.string(b.pattern),
+            ", body: ",
+            f.string(b.body),
+            ", method: ",
+            svc,
+            ".method.",
+            method.localName,
+            " },",
+          );
         }
       }
       f.print("] as const;");

@@ -43,7 +43,12 @@ export function parsePrivateKey(text: string, where: string): CardKey {
 /** Several keys in one file: PEM blocks, or one base64 PKCS#8 key per line. */
 export function parsePrivateKeys(text: string, where: string): CardKey[] {
   const pems = text.match(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g);
-  const items = pems ?? text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const items =
+    pems ??
+    text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"));
   if (items.length === 0) throw new KeyringError(`${where} holds no private key`);
   return items.map((item, i) => parsePrivateKey(item, `${where} key #${i + 1}`));
 }

@@ -7,7 +7,13 @@ import { KeyringError } from "./keyring.js";
  * A 32-byte key from an environment variable (base64), or outside production one generated
  * once into DATA_DIR/keys/<file> and reused after, like the dev card key.
  */
-export function loadSecretKey(variable: string, value: string | undefined, dataDir: string, file: string, production: boolean): { key: Buffer; source: string } {
+export function loadSecretKey(
+  variable: string,
+  value: string | undefined,
+  dataDir: string,
+  file: string,
+  production: boolean,
+): { key: Buffer; source: string } {
   if (value) {
     const key = Buffer.from(value.trim(), "base64");
     if (key.length !== 32) throw new KeyringError(`${variable} must be 32 bytes in base64 (openssl rand -base64 32)`);

@@ -7,9 +7,30 @@ export type Logger = (entry: Record<string, unknown>) => void;
 /** Fields whose values never reach a log line, at any depth (design §7). */
 const redactedFields = new Set(
   [
-    "number", "cardNumber", "pan", "cvv", "cvc", "securityCode", "expiryMonth", "expiryYear", "expMonth", "expYear",
-    "cipherText", "card", "paymentMethod", "authorization", "x-genstore-access-token", "genstoreAccessToken",
-    "accessToken", "credentials", "testCredentials", "liveCredentials", "secretKey", "apiKey", "password", "privateKey",
+    "number",
+    "cardNumber",
+    "pan",
+    "cvv",
+    "cvc",
+    "securityCode",
+    "expiryMonth",
+    "expiryYear",
+    "expMonth",
+    "expYear",
+    "cipherText",
+    "card",
+    "paymentMethod",
+    "authorization",
+    "x-genstore-access-token",
+    "genstoreAccessToken",
+    "accessToken",
+    "credentials",
+    "testCredentials",
+    "liveCredentials",
+    "secretKey",
+    "apiKey",
+    "password",
+    "privateKey",
   ].map((f) => f.toLowerCase()),
 );
 

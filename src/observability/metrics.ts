@@ -10,7 +10,12 @@ export interface Metrics extends PaymentObserver, CallbackObserver {
 export function createMetrics(pendingCallbacks: () => Promise<number>, parkedCallbacks: () => Promise<number>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: "http_requests_total", help: "Requests by route and status", labelNames: ["route", "method", "status"], registers: [registry] });
+  const requests = new Counter({
+    name: "http_requests_total",
+    help: "Requests by route and status",
+    labelNames: ["route", "method", "status"],
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: "http_request_duration_seconds",
     help: "Request latency by route",
@@ -18,14 +23,40 @@ export function createMetrics(pendingCallbacks: () => Promise<number>, parkedCal
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const psp = new Counter({ name: "psp_calls_total", help: "PSP calls by connector, call and outcome", labelNames: ["connector", "call", "outcome"], registers: [registry] });
-  const pspLatency = new Histogram({ name: "psp_call_duration_seconds", help: "PSP call latency", labelNames: ["connector", "call"], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
-  const payments = new Counter({ name: "payments_final_total", help: "Payments reaching a final state, by state", labelNames: ["state"], registers: [registry] });
+  const psp = new Counter({
+    name: "psp_calls_total",
+    help: "PSP calls by connector, call and outcome",
+    labelNames: ["connector", "call", "outcome"],
+    registers: [registry],
+  });
+  const pspLatency = new Histogram({
+    name: "psp_call_duration_seconds",
+    help: "PSP call latency",
+    labelNames: ["connector", "call"],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const payments = new Counter({
+    name: "payments_final_total",
+    help: "Payments reaching a final state, by state",
+    labelNames: ["state"],
+    registers: [registry],
+  });
   const decrypt = new Counter({ name: "card_decrypt_failures_total", help: "Card packets that could not be decrypted", registers: [registry] });
-  const attempts = new Counter({ name: "callback_attempts_total", help: "Callback delivery attempts by result", labelNames: ["result"], registers: [registry] });
+  const attempts = new Counter({
+    name: "callback_attempts_total",
+    help: "Callback delivery attempts by result",
+    labelNames: ["result"],
+    registers: [registry],
+  });
   const delivered = new Counter({ name: "callbacks_delivered_total", help: "Callbacks acknowledged by Genstore", labelNames: ["kind"], registers: [registry] });
   const parked = new Counter({ name: "callbacks_parked_total", help: "Callbacks parked for an operator", labelNames: ["kind"], registers: [registry] });
-  const lag = new Histogram({ name: "callback_delivery_lag_seconds", help: "From a result to Genstore's acknowledgement", buckets: [0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400], registers: [registry] });
+  const lag = new Histogram({
+    name: "callback_delivery_lag_seconds",
+    help: "From a result to Genstore's acknowledgement",
+    buckets: [0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400],
+    registers: [registry],
+  });
   new Gauge({
     name: "callbacks_pending",
     help: "Payments with callbacks not yet delivered",

@@ -30,21 +30,31 @@ function record(kind: CallbackKind, targetId: string, body: Record<string, unkno
 
 /** The result of a payment: success, authorization (manual capture) or failure. */
 export function paymentCallback(p: PaymentRecord, kind: "payment" | "pre_authorize", success: boolean, error: string | undefined, at: Date): CallbackRecord {
-  return record(kind, p._id, {
-    paymentId: p._id,
-    status: success,
-    [channelField[kind]]: p.channelPaymentId,
-    ...(success ? {} : { error: error ?? "payment failed" }),
-  }, at);
+  return record(
+    kind,
+    p._id,
+    {
+      paymentId: p._id,
+      status: success,
+      [channelField[kind]]: p.channelPaymentId,
+      ...(success ? {} : { error: error ?? "payment failed" }),
+    },
+    at,
+  );
 }
 
 /** The result of a capture, void or refund. */
 export function operationCallback(op: OperationRecord, channelId: string, success: boolean, error: string | undefined, at: Date): CallbackRecord {
-  return record(op.kind, op._id, {
-    [`${op.kind}Id`]: op._id,
-    paymentId: op.paymentId,
-    status: success,
-    [channelField[op.kind]]: channelId,
-    ...(success ? {} : { error: error ?? `${op.kind} failed` }),
-  }, at);
+  return record(
+    op.kind,
+    op._id,
+    {
+      [`${op.kind}Id`]: op._id,
+      paymentId: op.paymentId,
+      status: success,
+      [channelField[op.kind]]: channelId,
+      ...(success ? {} : { error: error ?? `${op.kind} failed` }),
+    },
+    at,
+  );
 }

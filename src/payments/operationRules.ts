@@ -24,7 +24,8 @@ export function refuseUnlessAllowed(kind: OperationKind, p: PaymentRecord, amoun
     if (p.state === "captured" || p.state === "partially_refunded" || p.state === "refunded") throw failedPrecondition(`payment ${p._id} is already captured`);
     if (p.state !== "authorized") throw failedPrecondition(`payment ${p._id} cannot be captured: it is ${p.state}, not authorized`);
     busy();
-    if (amount && amount.minor > p.authorizedMinor) throw failedPrecondition(`capture of ${money(amount.minor)} exceeds the authorized ${money(p.authorizedMinor)}`);
+    if (amount && amount.minor > p.authorizedMinor)
+      throw failedPrecondition(`capture of ${money(amount.minor)} exceeds the authorized ${money(p.authorizedMinor)}`);
     if (amount && amount.minor < p.authorizedMinor && !psp.partialCapture) throw failedPrecondition(`the PSP ${psp.name} cannot capture part of a payment`);
   } else if (kind === "void") {
     if (p.state === "voided") throw failedPrecondition(`payment ${p._id} is already voided`);
@@ -34,6 +35,7 @@ export function refuseUnlessAllowed(kind: OperationKind, p: PaymentRecord, amoun
     if (p.state !== "captured" && p.state !== "partially_refunded") {
       throw failedPrecondition(`payment ${p._id} cannot be refunded: it is ${p.state}${p.state === "authorized" ? " (not captured)" : ""}`);
     }
-    if (amount && amount.minor > p.refundableMinor) throw failedPrecondition(`refund of ${money(amount.minor)} exceeds the ${money(p.refundableMinor)} left to refund`);
+    if (amount && amount.minor > p.refundableMinor)
+      throw failedPrecondition(`refund of ${money(amount.minor)} exceeds the ${money(p.refundableMinor)} left to refund`);
   }
 }

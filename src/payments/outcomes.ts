@@ -70,11 +70,17 @@ export function createOutcomeRecorder(
     }
     const at = now();
     const callback = p.state === to ? undefined : paymentResult({ ...p, ...set }, to, detail ?? set.error, at);
-    const updated = await repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, {
-      set: { ...set, state: to },
-      event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
-      ...(callback ? { callback } : {}),
-    }, p);
+    const updated = await repository.updatePayment(
+      p.shopId,
+      p._id,
+      { states: [p.state, ...statesBefore(to)] },
+      {
+        set: { ...set, state: to },
+        event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
+        ...(callback ? { callback } : {}),
+      },
+      p,
+    );
     if (updated && callback) onCallbackQueued(p.shopId, p._id, updated);
     if (updated && !openStates.includes(to) && p.state !== to) observer.paymentFinal(to);
     return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
@@ -98,30 +104,63 @@ export function createOutcomeRecorder(
       if (!p) return op;
       if (outcome.kind === "pending" || outcome.kind === "unknown") {
         // The payment stays held until reconciliation learns the outcome.
-        await repository.updatePayment(p.shopId, p._id, {}, {
-          event: { at, event: `${op.kind} ${outcome.kind}`, requestId: cause.requestId, operation, ...(outcome.kind === "unknown" ? { detail: outcome.reason } : {}) },
-        });
+        await repository.updatePayment(
+          p.shopId,
+          p._id,
+          {},
+          {
+            event: {
+              at,
+              event: `${op.kind} ${outcome.kind}`,
+              requestId: cause.requestId,
+              operation,
+              ...(outcome.kind === "unknown" ? { detail: outcome.reason } : {}),
+            },
+          },
+        );
         return outcome.reference ? ((await repository.finishOperation(op.kind, op.shopId, op._id, { channelId: outcome.reference })) ?? op) : op;
       }
       const succeeded = outcome.kind === "succeeded";
       const channelId = outcome.reference ?? op.channelId;
       const error = succeeded ? undefined : outcome.reason;
       const callback = operationCallback(op, channelId, succeeded, error, at);
-      const event = { at, event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`, requestId: cause.requestId, operation, ...(error ? { detail: error } : {}) };
+      const event = {
+        at,
+        event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`,
+        requestId: cause.requestId,
+        operation,
+        ...(error ? { detail: error } : {}),
+      };
       const minor = op.amount?.minor ?? p.amount.minor;
       let updated: PaymentRecord | null;
       if (op.kind === "refund") {
         const to: PaymentState = p.refundedMinor + minor >= p.capturedMinor ? "refunded" : "partially_refunded";
-        updated = await repository.updatePayment(p.shopId, p._id, { refundInFlightId: op._id }, succeeded
-          ? { inc: { refundReservedMinor: -minor, refundedMinor: minor }, set: { state: to }, removeRefundInFlight: { id: op._id, minor }, callback, event: { ...event, state: to } }
-          : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: { id: op._id, minor }, callback, event });
+        updated = await repository.updatePayment(
+          p.shopId,
+          p._id,
+          { refundInFlightId: op._id },
+          succeeded
+            ? {
+                inc: { refundReservedMinor: -minor, refundedMinor: minor },
+                set: { state: to },
+                removeRefundInFlight: { id: op._id, minor },
+                callback,
+                event: { ...event, state: to },
+              }
+            : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: { id: op._id, minor }, callback, event },
+        );
       } else {
         const set: Partial<PaymentRecord> = !succeeded
           ? { activeOperation: null }
           : op.kind === "capture"
             ? { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor }
             : { state: "voided", activeOperation: null };
-        updated = await repository.updatePayment(p.shopId, p._id, { activeOperationId: op._id }, { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } });
+        updated = await repository.updatePayment(
+          p.shopId,
+          p._id,
+          { activeOperationId: op._id },
+          { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } },
+        );
       }
       // The payment was never held for this operation (a crash between claiming and holding),
       // or was settled before: Genstore still hears the result, once.
@@ -130,7 +169,11 @@ export function createOutcomeRecorder(
       }
       if (updated) onCallbackQueued(p.shopId, p._id, updated);
       // The operation's own record follows; its result is already safe in the outbox.
-      const finished = await repository.finishOperation(op.kind, op.shopId, op._id, { channelId, state: succeeded ? "succeeded" : "failed", ...(error ? { error } : {}) });
+      const finished = await repository.finishOperation(op.kind, op.shopId, op._id, {
+        channelId,
+        state: succeeded ? "succeeded" : "failed",
+        ...(error ? { error } : {}),
+      });
       return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));
     },
   };

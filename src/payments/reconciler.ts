@@ -43,8 +43,12 @@ export function createReconciler(opts: ReconcilerOptions): Reconciler {
       const meta = { shopId: p.shopId, requestId: "reconciler" };
       try {
         const waitingForBuyer = p.state === "requires_action" || (p.state === "pending" && p.actionUrl);
-        const after = waitingForBuyer && at.getTime() - new Date(p.createdAt).getTime() > expiryMs ? await opts.useCases.expirePayment(meta, p._id) : await opts.useCases.refreshPayment(meta, p._id);
-        if (after && after.state !== p.state) opts.log({ level: "info", msg: "reconciled a payment", shopId: p.shopId, paymentId: p._id, from: p.state, to: after.state });
+        const after =
+          waitingForBuyer && at.getTime() - new Date(p.createdAt).getTime() > expiryMs
+            ? await opts.useCases.expirePayment(meta, p._id)
+            : await opts.useCases.refreshPayment(meta, p._id);
+        if (after && after.state !== p.state)
+          opts.log({ level: "info", msg: "reconciled a payment", shopId: p.shopId, paymentId: p._id, from: p.state, to: after.state });
       } catch (err) {
         opts.log({ level: "warn", msg: "reconciling a payment failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
       }
@@ -54,7 +58,8 @@ export function createReconciler(opts: ReconcilerOptions): Reconciler {
         seen++;
         try {
           const after = await opts.useCases.refreshOperation({ shopId: op.shopId, requestId: "reconciler" }, kind, op._id);
-          if (after && after.state !== op.state) opts.log({ level: "info", msg: `reconciled a ${kind}`, shopId: op.shopId, paymentId: op.paymentId, id: op._id, to: after.state });
+          if (after && after.state !== op.state)
+            opts.log({ level: "info", msg: `reconciled a ${kind}`, shopId: op.shopId, paymentId: op.paymentId, id: op._id, to: after.state });
         } catch (err) {
           opts.log({ level: "warn", msg: `reconciling a ${kind} failed`, shopId: op.shopId, id: op._id, error: String(err) });
         }

@@ -5,17 +5,7 @@ export type { CardSummary };
 
 /** Our richer payment state (design §2.5); status.ts maps it to Genstore's four values. */
 export type PaymentState =
-  | "received"
-  | "requires_action"
-  | "pending"
-  | "authorized"
-  | "captured"
-  | "partially_refunded"
-  | "refunded"
-  | "voided"
-  | "declined"
-  | "failed"
-  | "unknown";
+  "received" | "requires_action" | "pending" | "authorized" | "captured" | "partially_refunded" | "refunded" | "voided" | "declined" | "failed" | "unknown";
 
 /** One entry of a payment's history: what happened, when, from which request. */
 export interface TimelineEvent {

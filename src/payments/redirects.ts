@@ -36,5 +36,7 @@ export function checkedRedirect(value: string, field: string, allowedHosts: read
 
 /** What an operator may put in a shop's list: a host name, or "*." and a host name. */
 export function redirectHostProblem(rule: string): string | undefined {
-  return /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(rule) && rule.length <= 253 ? undefined : `"${rule}" is not a host name or *.host`;
+  return /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(rule) && rule.length <= 253
+    ? undefined
+    : `"${rule}" is not a host name or *.host`;
 }

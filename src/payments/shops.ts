@@ -70,7 +70,8 @@ export function createShopDirectory(repository: ShopRepository, defaultShop: Sho
     find,
     async get(shopId) {
       const shop = await find(shopId);
-      if (!shop) throw new PaymentError("permission_denied", `shop ${shopId} is not set up in this payment app: an operator must add it with ShopService.CreateShop`);
+      if (!shop)
+        throw new PaymentError("permission_denied", `shop ${shopId} is not set up in this payment app: an operator must add it with ShopService.CreateShop`);
       return shop;
     },
     forget: (shopId) => cache.delete(shopId),

@@ -18,7 +18,13 @@ export interface ConnectionLimits {
   maxConnections: number;
 }
 
-export const defaultLimits: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 65_000, http2IdleTimeoutMs: 120_000, maxConnections: 2000 };
+export const defaultLimits: ConnectionLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  http2IdleTimeoutMs: 120_000,
+  maxConnections: 2000,
+};
 
 export interface ListeningServer {
   port: number;

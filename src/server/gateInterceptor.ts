@@ -39,11 +39,29 @@ export function createGateInterceptor(gate: RequestGate, operatorServices: reado
         gate.admitOperator(req.header);
       }
       const res = await next(req);
-      log({ level: "info", msg: "request", requestId, shopId, rpc, protocol: req.requestMethod === "GET" ? "connect-get" : req.header.get("content-type")?.split(";")[0], code: "ok", ms: Date.now() - started });
+      log({
+        level: "info",
+        msg: "request",
+        requestId,
+        shopId,
+        rpc,
+        protocol: req.requestMethod === "GET" ? "connect-get" : req.header.get("content-type")?.split(";")[0],
+        code: "ok",
+        ms: Date.now() - started,
+      });
       return res;
     } catch (err) {
       const ce = err instanceof ConnectError ? err : toConnectError(err);
-      log({ level: ce.code === Code.Internal ? "error" : "info", msg: "request", requestId, shopId, rpc, code: Code[ce.code], error: ce.rawMessage, ms: Date.now() - started });
+      log({
+        level: ce.code === Code.Internal ? "error" : "info",
+        msg: "request",
+        requestId,
+        shopId,
+        rpc,
+        code: Code[ce.code],
+        error: ce.rawMessage,
+        ms: Date.now() - started,
+      });
       throw ce;
     }
   };

@@ -12,7 +12,13 @@ import { validateRequest } from "./validateRequest.js";
  * checked input, and errors mapped once. `needsShop`: the method acts for a shop, so the gate
  * must have run (it always does; this keeps a wiring mistake from reaching a use case).
  */
-export function handleWith<Req extends Message, Res>(input: DescMessage, name: string, log: Logger, needsShop: boolean, run: (meta: RequestMeta, req: Req) => Promise<Res>) {
+export function handleWith<Req extends Message, Res>(
+  input: DescMessage,
+  name: string,
+  log: Logger,
+  needsShop: boolean,
+  run: (meta: RequestMeta, req: Req) => Promise<Res>,
+) {
   return async (req: Req, ctx: HandlerContext): Promise<Res> => {
     const context = ctx.values.get(requestContextKey);
     const requestId = context?.requestId ?? (ctx.values.get(requestIdKey) || "unknown");

@@ -38,10 +38,14 @@ export function createHealthServiceImpl(source: HealthSource): ServiceImpl<typeo
         }
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, WATCH_INTERVAL_MS);
-          ctx.signal.addEventListener("abort", () => {
-            clearTimeout(t);
-            resolve();
-          }, { once: true });
+          ctx.signal.addEventListener(
+            "abort",
+            () => {
+              clearTimeout(t);
+              resolve();
+            },
+            { once: true },
+          );
         });
       }
     },

@@ -73,7 +73,8 @@ export function createHttpHandler(opts: HttpHandlerOptions) {
         Promise.resolve(opts.generated.handle(req, res)).catch(fail(res));
         return;
       }
-      if (!route.methods.includes(method)) return sendJson(res, 405, { error: `${method} is not allowed on ${path}; use ${route.methods.join(", ")}` }, { allow: route.methods.join(", ") });
+      if (!route.methods.includes(method))
+        return sendJson(res, 405, { error: `${method} is not allowed on ${path}; use ${route.methods.join(", ")}` }, { allow: route.methods.join(", ") });
       const params = match.slice(1).map((p) => decodePathSegment(p ?? ""));
       if (params.some((p) => p === undefined)) return sendJson(res, 400, { error: "malformed percent-encoding in the path" });
       Promise.resolve(route.handle(req, res, params as string[])).catch(fail(res));

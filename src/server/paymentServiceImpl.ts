@@ -13,7 +13,8 @@ import * as wire from "./paymentWire.js";
  */
 export function createPaymentServiceImpl(useCases: PaymentUseCases, log: Logger): ServiceImpl<typeof PaymentService> {
   const m = PaymentService.method;
-  const h = <Req extends Message, Res>(d: { input: DescMessage; name: string }, run: (meta: RequestMeta, req: Req) => Promise<Res>) => handleWith(d.input, d.name, log, true, run);
+  const h = <Req extends Message, Res>(d: { input: DescMessage; name: string }, run: (meta: RequestMeta, req: Req) => Promise<Res>) =>
+    handleWith(d.input, d.name, log, true, run);
   return {
     createCardPayment: h(m.createCardPayment, (meta, req) => useCases.createCardPayment(meta, wire.cardPaymentRequest(req))),
     createOffsitePayment: h(m.createOffsitePayment, (meta, req) => useCases.createOffsitePayment(meta, wire.offsitePaymentRequest(req))),

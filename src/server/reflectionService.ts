@@ -1,11 +1,7 @@
 import { toBinary, type DescFile, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import {
-  ServerReflection,
-  type ServerReflectionRequest,
-  type ServerReflectionResponseSchema,
-} from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection, type ServerReflectionRequest, type ServerReflectionResponseSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 
 type Answer = MessageInitShape<typeof ServerReflectionResponseSchema>;
 
@@ -49,7 +45,10 @@ export function createReflectionServiceImpl(served: readonly DescFile[], service
 
   function answer(req: ServerReflectionRequest): Answer {
     const base = { validHost: req.host, originalRequest: req };
-    const notFound = (what: string): Answer => ({ ...base, messageResponse: { case: "errorResponse", value: { errorCode: 5, errorMessage: `${what} not found` } } });
+    const notFound = (what: string): Answer => ({
+      ...base,
+      messageResponse: { case: "errorResponse", value: { errorCode: 5, errorMessage: `${what} not found` } },
+    });
     const fileAnswer = (file: DescFile): Answer => ({
       ...base,
       messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } },

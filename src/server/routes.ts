@@ -86,7 +86,14 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
 /** The route table of the port: probes, the card key, return links, webhooks, connector pages. */
 function routeTable(p: EdgeParts): HttpRoute[] {
   const returnRoute = createReturnRoute(p.useCases, p.returnLinks, p.log);
-  const webhookRoute = createWebhookRoute({ connectors: p.connectors, shops: p.shops, useCases: p.useCases, events: p.webhookEvents, log: p.log, maxBodyBytes: p.maxBodyBytes });
+  const webhookRoute = createWebhookRoute({
+    connectors: p.connectors,
+    shops: p.shops,
+    useCases: p.useCases,
+    events: p.webhookEvents,
+    log: p.log,
+    maxBodyBytes: p.maxBodyBytes,
+  });
   return [
     { label: "GET /healthz", methods: ["GET"], pattern: /^\/healthz$/, unlimited: true, handle: (_req, res) => sendJson(res, 200, { status: "ok" }) },
     {
@@ -100,7 +107,13 @@ function routeTable(p: EdgeParts): HttpRoute[] {
         sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", ...r });
       },
     },
-    { label: "GET /metrics", methods: ["GET"], pattern: /^\/metrics$/, unlimited: true, handle: async (_req, res) => sendText(res, 200, p.metrics.registry.contentType, await p.metrics.registry.metrics()) },
+    {
+      label: "GET /metrics",
+      methods: ["GET"],
+      pattern: /^\/metrics$/,
+      unlimited: true,
+      handle: async (_req, res) => sendText(res, 200, p.metrics.registry.contentType, await p.metrics.registry.metrics()),
+    },
     {
       label: "GET /genstore/v1/card-encryption-key",
       methods: ["GET"],
@@ -110,19 +123,32 @@ function routeTable(p: EdgeParts): HttpRoute[] {
         sendJson(res, 200, { publicKey: keys[0], publicKeys: keys, format: "base64 X.509 SubjectPublicKeyInfo DER, P-256" });
       },
     },
-    { label: "GET /return/{shop}/{payment}", methods: ["GET"], pattern: /^\/return\/([^/]+)\/([^/]+)$/, handle: (req, res, [shopId, paymentId]) => returnRoute(req, res, shopId!, paymentId!) },
-    { label: "POST /psp/{connector}/webhooks", methods: ["POST"], pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks$/, handle: (req, res, [name]) => webhookRoute(req, res, name!) },
-    { label: "POST /psp/{connector}/webhooks/{shop}", methods: ["POST"], pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks\/([^/]+)$/, handle: (req, res, [name, shopId]) => webhookRoute(req, res, name!, shopId) },
-    ...p.pages.map(
-      (page): HttpRoute => ({
-        label: `${page.methods.join("|")} ${page.pattern.source}`,
-        methods: page.methods,
-        pattern: page.pattern,
-        async handle(req, res) {
-          if (!(await page.handle(req, res))) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
-        },
-      }),
-    ),
+    {
+      label: "GET /return/{shop}/{payment}",
+      methods: ["GET"],
+      pattern: /^\/return\/([^/]+)\/([^/]+)$/,
+      handle: (req, res, [shopId, paymentId]) => returnRoute(req, res, shopId!, paymentId!),
+    },
+    {
+      label: "POST /psp/{connector}/webhooks",
+      methods: ["POST"],
+      pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks$/,
+      handle: (req, res, [name]) => webhookRoute(req, res, name!),
+    },
+    {
+      label: "POST /psp/{connector}/webhooks/{shop}",
+      methods: ["POST"],
+      pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks\/([^/]+)$/,
+      handle: (req, res, [name, shopId]) => webhookRoute(req, res, name!, shopId),
+    },
+    ...p.pages.map((page): HttpRoute => ({
+      label: `${page.methods.join("|")} ${page.pattern.source}`,
+      methods: page.methods,
+      pattern: page.pattern,
+      async handle(req, res) {
+        if (!(await page.handle(req, res))) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
+      },
+    })),
   ];
 }
 

@@ -72,7 +72,13 @@ function checkCredentials(modules: readonly ConnectorModule<never>[], shop: Pick
 }
 
 /** ShopService (internal, operators): shops and their PSP and Genstore settings. */
-export function createShopServiceImpl(repository: ShopRepository, directory: ShopDirectory, modules: readonly ConnectorModule<never>[], log: Logger, now: () => Date = () => new Date()): ServiceImpl<typeof ShopService> {
+export function createShopServiceImpl(
+  repository: ShopRepository,
+  directory: ShopDirectory,
+  modules: readonly ConnectorModule<never>[],
+  log: Logger,
+  now: () => Date = () => new Date(),
+): ServiceImpl<typeof ShopService> {
   const m = ShopService.method;
   const knownPsps = modules.map((c) => c.name);
   const checkId = (id: string) => {

@@ -44,7 +44,10 @@ export async function buildEmbeddedDatabase(cacheDir: string, log: (line: string
   }
   const hash = createHash("sha256").update(version);
   // Every file of the build is in the key: an edit to any of them builds anew.
-  for (const file of readdirSync(sourceDir).filter((f) => /\.(go|mod|sum)$/.test(f)).sort()) hash.update(file).update(readFileSync(join(sourceDir, file)));
+  for (const file of readdirSync(sourceDir)
+    .filter((f) => /\.(go|mod|sum)$/.test(f))
+    .sort())
+    hash.update(file).update(readFileSync(join(sourceDir, file)));
   const dir = join(cacheDir, "ferretdb", hash.digest("hex").slice(0, 16));
   const binary = join(dir, "ferretdb");
   if (existsSync(binary)) return binary;
@@ -61,7 +64,11 @@ export async function buildEmbeddedDatabase(cacheDir: string, log: (line: string
     });
   } catch (err) {
     rmSync(tmp, { force: true });
-    const detail = String((err as { stderr?: string }).stderr ?? err).trim().split("\n").slice(-3).join(" | ");
+    const detail = String((err as { stderr?: string }).stderr ?? err)
+      .trim()
+      .split("\n")
+      .slice(-3)
+      .join(" | ");
     throw new EmbeddedDatabaseError(`building the embedded FerretDB failed: ${detail}`);
   }
   renameSync(tmp, binary);

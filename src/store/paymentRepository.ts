@@ -1,14 +1,6 @@
 import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
 import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
-import type {
-  ClaimResult,
-  OperationKind,
-  OperationRecord,
-  PaymentChange,
-  PaymentGuard,
-  PaymentRecord,
-  PaymentRepository,
-} from "../payments/records.js";
+import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
 const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
 
@@ -127,7 +119,9 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       const key = operationKey(kind, shopId, id);
       const update = { $set: { ...set, updatedAt: new Date() } } as UpdateFilter<Stored<OperationRecord>>;
       if (opts.atomicConditionalUpdates) {
-        return fromStored<OperationRecord>(await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }));
+        return fromStored<OperationRecord>(
+          await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }),
+        );
       }
       const current = await operations(kind).findOne({ _id: key });
       if (!current || current.shopId !== shopId || current.state !== "processing") return null;
@@ -167,12 +161,20 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
     },
 
     async findParkedCallbacks(shopId, limit) {
-      const docs = await payments.find({ "callbacks.state": "parked", ...(shopId ? { shopId } : {}) }).sort({ updatedAt: 1 }).limit(limit).toArray();
+      const docs = await payments
+        .find({ "callbacks.state": "parked", ...(shopId ? { shopId } : {}) })
+        .sort({ updatedAt: 1 })
+        .limit(limit)
+        .toArray();
       return docs.map((d) => fromStored<PaymentRecord>(d)!);
     },
 
     async findStalePayments(states, before, limit) {
-      const docs = await payments.find({ state: { $in: [...states] }, updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray();
+      const docs = await payments
+        .find({ state: { $in: [...states] }, updatedAt: { $lt: before } })
+        .sort({ updatedAt: 1 })
+        .limit(limit)
+        .toArray();
       return docs.map((d) => fromStored<PaymentRecord>(d)!);
     },
 
@@ -185,7 +187,11 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
     },
 
     async findStaleOperations(kind, before, limit) {
-      const docs = await operations(kind).find({ state: "processing", updatedAt: { $lt: before } }).sort({ updatedAt: 1 }).limit(limit).toArray();
+      const docs = await operations(kind)
+        .find({ state: "processing", updatedAt: { $lt: before } })
+        .sort({ updatedAt: 1 })
+        .limit(limit)
+        .toArray();
       return docs.map((d) => fromStored<OperationRecord>(d)!);
     },
   };

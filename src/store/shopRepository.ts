@@ -80,7 +80,11 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
       return doc ? fromDocument(doc) : null;
     },
     async list(after, limit) {
-      const docs = await shops.find(after ? { _id: { $gt: after } } : {}).sort({ _id: 1 }).limit(limit).toArray();
+      const docs = await shops
+        .find(after ? { _id: { $gt: after } } : {})
+        .sort({ _id: 1 })
+        .limit(limit)
+        .toArray();
       return docs.map(fromDocument);
     },
   };

@@ -32,12 +32,22 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"));
   return Number(line?.replace(/\D+/g, "") ?? 0) / 1024;
 }
 
-async function spawnAndWait(cmd: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; exited: Promise<void> }> {
-  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+async function spawnAndWait(
+  cmd: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray; exited: Promise<void> }> {
+  const child = spawn(cmd[0]!, cmd.slice(1), {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let tail = "";
   return new Promise((resolveStart, reject) => {
@@ -88,7 +98,11 @@ async function main() {
   const startService = (extraNodeArgs: string[] = []) =>
     spawnAndWait([process.execPath, ...extraNodeArgs, "--import", "tsx", "src/main.ts"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
   let service = await startService();
-  const floor = await spawnAndWait([process.execPath, "--import", "tsx", "test/bench/floorServer.ts"], { MONGODB_URI: database.uri, MONGODB_DATABASE: "bench_floor", FLOOR_PRIVATE_KEY: pem }, /^listening (\d+)$/);
+  const floor = await spawnAndWait(
+    [process.execPath, "--import", "tsx", "test/bench/floorServer.ts"],
+    { MONGODB_URI: database.uri, MONGODB_DATABASE: "bench_floor", FLOOR_PRIVATE_KEY: pem },
+    /^listening (\d+)$/,
+  );
   let serviceUrl = service.match[1]!;
   const floorUrl = `http://127.0.0.1:${floor.match[1]}`;
 
@@ -102,7 +116,12 @@ async function main() {
   const results: StepResult[] = [];
   const procs = () => ({ service: service.child.pid!, ferretdb: database.pid, floor: floor.child.pid! });
 
-  async function step(name: string, concurrency: number, make: () => (worker: number, seq: number) => Promise<void>, measured: (keyof ReturnType<typeof procs>)[]) {
+  async function step(
+    name: string,
+    concurrency: number,
+    make: () => (worker: number, seq: number) => Promise<void>,
+    measured: (keyof ReturnType<typeof procs>)[],
+  ) {
     const call = make();
     await closedLoop(call, concurrency, WARMUP_MS);
     const pids = procs();
@@ -123,8 +142,12 @@ async function main() {
       ...(r.firstError ? { firstError: r.firstError } : {}),
     };
     results.push(result);
-    const cpu = Object.entries(result.cpuMsPerRequest).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
-    console.log(`${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}${result.firstError ? `  first error: ${result.firstError}` : ""}`);
+    const cpu = Object.entries(result.cpuMsPerRequest)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(", ");
+    console.log(
+      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
+    );
     return result;
   }
 
@@ -192,7 +215,9 @@ async function main() {
   const jsonUs = micro("decode the API page's card example + encode an answer", 20_000, () => {
     const msg = fromJson(CreateCardPaymentRequestSchema, normalizeJson(CreateCardPaymentRequestSchema, JSON.parse(exampleText)), { ignoreUnknownFields: true });
     if (!msg.paymentId) throw new Error("decode");
-    JSON.stringify(genstoreJson(GetPaymentResponseSchema, toJson(GetPaymentResponseSchema, create(GetPaymentResponseSchema, { status: 3, channelPaymentId: "ch_1" }))));
+    JSON.stringify(
+      genstoreJson(GetPaymentResponseSchema, toJson(GetPaymentResponseSchema, create(GetPaymentResponseSchema, { status: 3, channelPaymentId: "ch_1" }))),
+    );
   });
 
   // Soak: resident memory of the service under steady load.
@@ -206,8 +231,16 @@ async function main() {
     const baseline = samples[Math.min(2, samples.length - 1)] ?? 0; // after 15 s of load
     const after = samples.slice(2);
     const maxDriftPct = Math.max(...after.map((m) => Math.abs(m - baseline) / baseline)) * 100;
-    soak = { seconds: r.elapsedMs / 1000, samplesMb: samples.map((m) => Math.round(m)), baselineMb: baseline, maxDriftPct, rps: r.latencies.length / (r.elapsedMs / 1000) };
-    console.log(`  ${soak.rps.toFixed(0)} req/s, errors ${r.errors}; RSS MB: ${soak.samplesMb.join(" ")}; largest change from the 15 s mark: ${maxDriftPct.toFixed(1)}%`);
+    soak = {
+      seconds: r.elapsedMs / 1000,
+      samplesMb: samples.map((m) => Math.round(m)),
+      baselineMb: baseline,
+      maxDriftPct,
+      rps: r.latencies.length / (r.elapsedMs / 1000),
+    };
+    console.log(
+      `  ${soak.rps.toFixed(0)} req/s, errors ${r.errors}; RSS MB: ${soak.samplesMb.join(" ")}; largest change from the 15 s mark: ${maxDriftPct.toFixed(1)}%`,
+    );
   }
 
   // CPU profile of the service under the c=16 JSON load.
@@ -223,7 +256,10 @@ async function main() {
     await closedLoop(jsonCard(), 16, WARMUP_MS + STEP_MS);
     service.child.kill("SIGTERM");
     await service.exited;
-    const file = join(profDir, readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))!);
+    const file = join(
+      profDir,
+      readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))!,
+    );
     profile = summarizeProfile(file);
     console.log("\nWhere the service's CPU goes (node --cpu-prof, JSON card payments at c=16), by area:");
     for (const [area, pct] of Object.entries(profile.byArea).slice(0, 10)) console.log(`  ${pct.toFixed(1).padStart(5)}%  ${area}`);
@@ -237,11 +273,26 @@ async function main() {
   console.log("\nSummary");
   const c16 = pairs.find((p) => p.c === 16)!;
   const ratio = c16.ours.rps / c16.floor.rps;
-  for (const p of pairs) console.log(`  c=${String(p.c).padEnd(3)} JSON route / floor throughput: ${(100 * p.ours.rps / p.floor.rps).toFixed(0)}%  (${p.ours.rps.toFixed(0)} vs ${p.floor.rps.toFixed(0)} req/s)`);
+  for (const p of pairs)
+    console.log(
+      `  c=${String(p.c).padEnd(3)} JSON route / floor throughput: ${((100 * p.ours.rps) / p.floor.rps).toFixed(0)}%  (${p.ours.rps.toFixed(0)} vs ${p.floor.rps.toFixed(0)} req/s)`,
+    );
   const g16 = grpcResults.find((g) => g.concurrency === 16)!;
-  console.log(`  targets: c=16 ≥ 80% of the floor: ${(ratio * 100).toFixed(0)}% ${ratio >= 0.8 ? "met" : "missed"}; p99 ≤ 25 ms: ${c16.ours.p99.toFixed(1)} ms ${c16.ours.p99 <= 25 ? "met" : "missed"}; gRPC ≥ JSON: ${g16.rps.toFixed(0)} vs ${c16.ours.rps.toFixed(0)} req/s ${g16.rps >= c16.ours.rps ? "met" : "missed"}${soak ? `; RSS within ±10%: ${soak.maxDriftPct.toFixed(1)}% ${soak.maxDriftPct <= 10 ? "met" : "missed"}` : ""}`);
+  console.log(
+    `  targets: c=16 ≥ 80% of the floor: ${(ratio * 100).toFixed(0)}% ${ratio >= 0.8 ? "met" : "missed"}; p99 ≤ 25 ms: ${c16.ours.p99.toFixed(1)} ms ${c16.ours.p99 <= 25 ? "met" : "missed"}; gRPC ≥ JSON: ${g16.rps.toFixed(0)} vs ${c16.ours.rps.toFixed(0)} req/s ${g16.rps >= c16.ours.rps ? "met" : "missed"}${soak ? `; RSS within ±10%: ${soak.maxDriftPct.toFixed(1)}% ${soak.maxDriftPct <= 10 ? "met" : "missed"}` : ""}`,
+  );
 
-  const report = { at: new Date().toISOString(), machine, quick, steps: results, pairs: pairs.map((p) => ({ concurrency: p.c, ratio: p.ours.rps / p.floor.rps })), micro: { decryptUs, jsonUs }, soak, profile, wallSeconds: (Date.now() - started) / 1000 };
+  const report = {
+    at: new Date().toISOString(),
+    machine,
+    quick,
+    steps: results,
+    pairs: pairs.map((p) => ({ concurrency: p.c, ratio: p.ours.rps / p.floor.rps })),
+    micro: { decryptUs, jsonUs },
+    soak,
+    profile,
+    wallSeconds: (Date.now() - started) / 1000,
+  };
   const out = join(outDir, `results-${report.at.replace(/[:.]/g, "-")}.json`);
   writeFileSync(out, JSON.stringify(report, null, 2));
   writeFileSync(join(outDir, "latest.json"), JSON.stringify(report, null, 2));
@@ -255,7 +306,12 @@ async function main() {
   rmSync(work, { recursive: true, force: true });
 }
 
-interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
 
 /** Self time by function and by area (our code, each dependency, node internals, GC, idle). */
 function summarizeProfile(file: string) {
@@ -271,11 +327,24 @@ function summarizeProfile(file: string) {
     const where = url ? `${url}:${n.callFrame.lineNumber + 1}` : "";
     byFn.set(`${fn}\u0000${where}`, (byFn.get(`${fn}\u0000${where}`) ?? 0) + hits);
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-    const area = m ? m[1]! : url.startsWith("src/") ? url.split("/").slice(0, 2).join("/") : url.startsWith("gen/") ? "gen" : url.startsWith("node:") ? `node internals (${url.split("/")[0]})` : fn.startsWith("(") ? fn : "other";
+    const area = m
+      ? m[1]!
+      : url.startsWith("src/")
+        ? url.split("/").slice(0, 2).join("/")
+        : url.startsWith("gen/")
+          ? "gen"
+          : url.startsWith("node:")
+            ? `node internals (${url.split("/")[0]})`
+            : fn.startsWith("(")
+              ? fn
+              : "other";
     byArea.set(area, (byArea.get(area) ?? 0) + hits);
   }
   const pct = (h: number) => (100 * h) / total;
-  const top = [...byFn.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, h]) => ({ fn: k.split("\u0000")[0]!, where: k.split("\u0000")[1]!, selfPct: pct(h) }));
+  const top = [...byFn.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 25)
+    .map(([k, h]) => ({ fn: k.split("\u0000")[0]!, where: k.split("\u0000")[1]!, selfPct: pct(h) }));
   return { file, top, byArea: Object.fromEntries([...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([k, h]) => [k, pct(h)])) };
 }
 

@@ -24,7 +24,11 @@ export function percentile(sorted: number[], p: number): number {
 export type Call = (worker: number, seq: number) => Promise<void>;
 
 /** Closed-loop load: `concurrency` workers each send a request as soon as the previous is answered. */
-export async function closedLoop(call: Call, concurrency: number, durationMs: number): Promise<{ latencies: number[]; errors: number; elapsedMs: number; firstError?: string }> {
+export async function closedLoop(
+  call: Call,
+  concurrency: number,
+  durationMs: number,
+): Promise<{ latencies: number[]; errors: number; elapsedMs: number; firstError?: string }> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;

@@ -56,7 +56,11 @@ export async function sandboxHarness(): Promise<ConnectorHarness> {
   let waiting: ((d: WebhookDelivery) => void) | undefined;
   let base = "";
   const secret = randomBytes(16).toString("hex");
-  const sender = createSandboxWebhookSender(secret, () => `${base}/hook`, () => {});
+  const sender = createSandboxWebhookSender(
+    secret,
+    () => `${base}/hook`,
+    () => {},
+  );
   const pages = createSandboxPages(ledger, (entry) => sender.chargeUpdated(entry));
   const server: Server = createServer((req, res) => {
     if (req.url === "/hook") {

@@ -56,7 +56,8 @@ export async function startFakeGenstore(port = 0): Promise<FakeGenstore> {
     async waitFor(predicate, timeoutMs = 10_000) {
       const until = Date.now() + timeoutMs;
       while (!predicate(calls)) {
-        if (Date.now() > until) throw new Error(`fake Genstore: condition not met in ${timeoutMs} ms; calls: ${JSON.stringify(calls.map((c) => [c.path, c.status]))}`);
+        if (Date.now() > until)
+          throw new Error(`fake Genstore: condition not met in ${timeoutMs} ms; calls: ${JSON.stringify(calls.map((c) => [c.path, c.status]))}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     },

@@ -23,7 +23,10 @@ export function createGrpcJsClient(service: DescService, address: string): grpc.
 }
 
 export class GrpcCallError extends Error {
-  constructor(readonly code: grpc.status, readonly details: string) {
+  constructor(
+    readonly code: grpc.status,
+    readonly details: string,
+  ) {
     super(`${grpc.status[code]}: ${details}`);
   }
 }

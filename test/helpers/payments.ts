@@ -7,7 +7,11 @@ let seq = 0;
 export const uniqueId = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++seq}`;
 
 /** The API page's card example with a real encrypted card. */
-export function cardBody(server: TestServer, paymentId: string, opts: { card?: string; cvv?: string; manualCapture?: boolean | string; amount?: string; currency?: string; test?: boolean } = {}) {
+export function cardBody(
+  server: TestServer,
+  paymentId: string,
+  opts: { card?: string; cvv?: string; manualCapture?: boolean | string; amount?: string; currency?: string; test?: boolean } = {},
+) {
   const body = JSON.parse(examples.cardPayment);
   body.paymentId = paymentId;
   body.paymentMethod.data = { ...encryptLikeGenstore(server.publicKey, testCard(opts.card, opts.cvv)), returnUrl: "https://shop.example/pay/result" };

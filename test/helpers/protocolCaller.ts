@@ -18,7 +18,16 @@ export interface CallAuth {
 
 export type CallResult = { ok: true; body: Record<string, unknown> } | { ok: false; code: string; message: string; httpStatus?: number };
 
-const codeOfHttp: Record<number, string> = { 400: "invalid_argument", 401: "unauthenticated", 403: "permission_denied", 404: "not_found", 409: "already_exists", 413: "resource_exhausted", 422: "failed_precondition", 429: "resource_exhausted" };
+const codeOfHttp: Record<number, string> = {
+  400: "invalid_argument",
+  401: "unauthenticated",
+  403: "permission_denied",
+  404: "not_found",
+  409: "already_exists",
+  413: "resource_exhausted",
+  422: "failed_precondition",
+  429: "resource_exhausted",
+};
 const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (m, i: number) => (i ? "_" : "") + m.toLowerCase());
 
 /**
@@ -27,21 +36,28 @@ const codeName = (c: Code) => Code[c].replace(/[A-Z]/g, (m, i: number) => (i ? "
  */
 export function createProtocolCaller(baseUrl: string, port: number) {
   const connectJson: Client<typeof PaymentService> = createClient(PaymentService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
-  const connectBinary: Client<typeof PaymentService> = createClient(PaymentService, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }));
+  const connectBinary: Client<typeof PaymentService> = createClient(
+    PaymentService,
+    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
+  );
   const grpcClient = createGrpcJsClient(PaymentService, `127.0.0.1:${port}`);
 
   async function json(method: DescMethod, request: object, auth: CallAuth): Promise<CallResult> {
     const message = toJson(method.input, create(method.input, request as never)) as Record<string, unknown>;
     const bindings = paymentServiceRoutes.filter((r) => r.method === method);
     const binding = bindings.find((b) => b.pattern.includes("{")) ?? bindings[0]!;
-    const path = binding.pattern.replace(/\{(\w+)\}/, (_m, name: string) => encodeURIComponent(String(message[name.replace(/_(\w)/g, (_x, c: string) => c.toUpperCase())])));
+    const path = binding.pattern.replace(/\{(\w+)\}/, (_m, name: string) =>
+      encodeURIComponent(String(message[name.replace(/_(\w)/g, (_x, c: string) => c.toUpperCase())])),
+    );
     const res = await fetch(`${baseUrl}${path}${auth.query ? `?${auth.query}` : ""}`, {
       method: binding.verb,
       headers: { "content-type": "application/json", ...auth.headers },
       ...(binding.verb === "POST" ? { body: JSON.stringify(message) } : {}),
     });
     const body = (await res.json()) as Record<string, unknown>;
-    return res.status === 200 ? { ok: true, body } : { ok: false, code: codeOfHttp[res.status] ?? `http_${res.status}`, message: String(body.error), httpStatus: res.status };
+    return res.status === 200
+      ? { ok: true, body }
+      : { ok: false, code: codeOfHttp[res.status] ?? `http_${res.status}`, message: String(body.error), httpStatus: res.status };
   }
 
   async function connect(client: Client<typeof PaymentService>, method: DescMethod, request: object, auth: CallAuth, queryInUrl: boolean): Promise<CallResult> {
@@ -61,7 +77,11 @@ export function createProtocolCaller(baseUrl: string, port: number) {
   async function connectWithUrlQuery(method: DescMethod, request: object, auth: CallAuth): Promise<CallResult> {
     const client = createClient(
       PaymentService,
-      createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [(next) => (req) => next({ ...req, url: auth.query ? `${req.url}?${auth.query}` : req.url })] }),
+      createConnectTransport({
+        baseUrl,
+        httpVersion: "1.1",
+        interceptors: [(next) => (req) => next({ ...req, url: auth.query ? `${req.url}?${auth.query}` : req.url })],
+      }),
     );
     return connect(client, method, request, { ...(auth.headers ? { headers: auth.headers } : {}) }, true);
   }

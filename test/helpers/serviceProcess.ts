@@ -30,7 +30,14 @@ export async function startServiceProcess(env: Record<string, string>, nodeFlags
     const m = /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m.exec(output.join(""));
     if (m?.[1]) return { child, url: m[1], output, exited };
     // With LOG_LEVEL above info the "listening" line is not printed: ask the port instead.
-    if (fixed && (await fetch(`${fixed}/healthz`).then((r) => r.ok, () => false))) return { child, url: fixed, output, exited };
+    if (
+      fixed &&
+      (await fetch(`${fixed}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      return { child, url: fixed, output, exited };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }

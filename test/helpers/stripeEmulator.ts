@@ -158,15 +158,28 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     const pi = intents.get(piId);
     if (!pi) return missing("payment_intent", piId);
     if (action === "capture") {
-      if (pi.status !== "requires_capture") return stripeError(400, "invalid_request_error", `This PaymentIntent could not be captured because it has a status of ${pi.status as string}.`, { code: "payment_intent_unexpected_state" });
+      if (pi.status !== "requires_capture")
+        return stripeError(400, "invalid_request_error", `This PaymentIntent could not be captured because it has a status of ${pi.status as string}.`, {
+          code: "payment_intent_unexpected_state",
+        });
       const amount = Number(form.get("amount_to_capture") ?? pi.amount_capturable);
-      if (amount > (pi.amount_capturable as number)) return stripeError(400, "invalid_request_error", "The amount to capture is greater than the amount capturable.", { code: "amount_too_large" });
+      if (amount > (pi.amount_capturable as number))
+        return stripeError(400, "invalid_request_error", "The amount to capture is greater than the amount capturable.", { code: "amount_too_large" });
       Object.assign(pi, { status: "succeeded", amount_received: amount, amount_capturable: 0, latest_charge: id("ch") });
       return { status: 200, body: pi };
     }
     if (action === "cancel") {
-      if (pi.status === "succeeded" || pi.status === "canceled") return stripeError(400, "invalid_request_error", `You cannot cancel this PaymentIntent because it has a status of ${pi.status as string}.`, { code: "payment_intent_unexpected_state" });
-      Object.assign(pi, { status: "canceled", amount_capturable: 0, next_action: null, cancellation_reason: form.get("cancellation_reason") ?? "requested_by_customer", canceled_at: Math.floor(Date.now() / 1000) });
+      if (pi.status === "succeeded" || pi.status === "canceled")
+        return stripeError(400, "invalid_request_error", `You cannot cancel this PaymentIntent because it has a status of ${pi.status as string}.`, {
+          code: "payment_intent_unexpected_state",
+        });
+      Object.assign(pi, {
+        status: "canceled",
+        amount_capturable: 0,
+        next_action: null,
+        cancellation_reason: form.get("cancellation_reason") ?? "requested_by_customer",
+        canceled_at: Math.floor(Date.now() / 1000),
+      });
       return { status: 200, body: pi };
     }
     return stripeError(400, "invalid_request_error", `the emulator does not know ${action}`);
@@ -176,11 +189,24 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     const piId = form.get("payment_intent") ?? "";
     const pi = intents.get(piId);
     if (!pi) return missing("payment_intent", piId);
-    if (pi.status !== "succeeded") return stripeError(400, "invalid_request_error", `This PaymentIntent does not have a successful charge to refund.`, { code: "charge_not_refundable" });
+    if (pi.status !== "succeeded")
+      return stripeError(400, "invalid_request_error", `This PaymentIntent does not have a successful charge to refund.`, { code: "charge_not_refundable" });
     const left = (pi.amount_received as number) - refundedOf(piId);
     const amount = Number(form.get("amount") ?? left);
-    if (amount > left) return stripeError(400, "invalid_request_error", `Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, { code: "amount_too_large" });
-    const refund: Obj = { ...mockBody, id: id("re"), amount, currency: pi.currency, payment_intent: piId, charge: pi.latest_charge, metadata: metadataOf(form, "metadata"), status: "succeeded" };
+    if (amount > left)
+      return stripeError(400, "invalid_request_error", `Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`, {
+        code: "amount_too_large",
+      });
+    const refund: Obj = {
+      ...mockBody,
+      id: id("re"),
+      amount,
+      currency: pi.currency,
+      payment_intent: piId,
+      charge: pi.latest_charge,
+      metadata: metadataOf(form, "metadata"),
+      status: "succeeded",
+    };
     refunds.set(refund.id as string, refund);
     return { status: 200, body: refund };
   }
@@ -200,7 +226,10 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
       cancel_url: form.get("cancel_url") ?? null,
       url: "",
       // Kept for the PaymentIntent the Checkout page creates.
-      _intent: { capture_method: form.get("payment_intent_data[capture_method]") ?? "automatic_async", metadata: metadataOf(form, "payment_intent_data[metadata]") },
+      _intent: {
+        capture_method: form.get("payment_intent_data[capture_method]") ?? "automatic_async",
+        metadata: metadataOf(form, "payment_intent_data[metadata]"),
+      },
     };
     s.url = `${url}/checkout/${s.id as string}`;
     sessions.set(s.id as string, s);
@@ -251,11 +280,15 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
       const s = sessionId ? sessions.get(sessionId) : undefined;
       if (!s) return missing("checkout.session", sessionId ?? "");
       if (method === "POST" && parts[3] === "expire") {
-        if (s.status !== "open") return stripeError(400, "invalid_request_error", `Only Checkout Sessions with a status in [\"open\"] can be expired.`, { code: "checkout_session_unexpected_state" });
+        if (s.status !== "open")
+          return stripeError(400, "invalid_request_error", `Only Checkout Sessions with a status in [\"open\"] can be expired.`, {
+            code: "checkout_session_unexpected_state",
+          });
         s.status = "expired";
         return { status: 200, body: publicSession(s) };
       }
-      if (method === "GET") return { status: 200, body: publicSession(s, query.getAll("expand[]").includes("payment_intent") || query.get("expand[0]") === "payment_intent") };
+      if (method === "GET")
+        return { status: 200, body: publicSession(s, query.getAll("expand[]").includes("payment_intent") || query.get("expand[0]") === "payment_intent") };
     }
     return { status: 200, body: mockBody };
   }
@@ -284,7 +317,15 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     }
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, body: Buffer, target: URL, apiKey: string, slot: string | undefined, reply: (a: Answer) => void): Promise<void> {
+  async function answer(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    target: URL,
+    apiKey: string,
+    slot: string | undefined,
+    reply: (a: Answer) => void,
+  ): Promise<void> {
     const verdict = await forward(req, body, apiKey);
     const log = { method: req.method ?? "", path: target.pathname, apiKey, mockStatus: verdict.status, status: verdict.status };
     requests.push(log);
@@ -305,7 +346,8 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
         result = stored.answer;
       } else {
         result = handle(req.method ?? "GET", target.pathname, target.searchParams, formOf(body.toString("utf8")), verdict.body, apiKey.includes("_live_"));
-        if (slot && req.method === "POST") replays.set(slot, { path: target.pathname, hash, answer: { status: result.status, body: structuredClone(result.body) } });
+        if (slot && req.method === "POST")
+          replays.set(slot, { path: target.pathname, hash, answer: { status: result.status, body: structuredClone(result.body) } });
       }
     }
     log.status = result.status;
@@ -333,14 +375,36 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
       const pi = intents.get(intentId);
       if (!pi || pi.status !== "requires_action") throw new Error(`no PaymentIntent ${intentId} waiting for 3-D Secure`);
       if (ok) settleIntent(pi);
-      else Object.assign(pi, { status: "requires_payment_method", next_action: null, last_payment_error: { type: "card_error", code: "payment_intent_authentication_failure", message: "We are unable to authenticate your payment method." } });
+      else
+        Object.assign(pi, {
+          status: "requires_payment_method",
+          next_action: null,
+          last_payment_error: {
+            type: "card_error",
+            code: "payment_intent_authentication_failure",
+            message: "We are unable to authenticate your payment method.",
+          },
+        });
       return pi;
     },
     payCheckout(sessionId) {
       const s = sessions.get(sessionId);
       if (!s || s.status !== "open") throw new Error(`no open Checkout Session ${sessionId}`);
       const spec = s._intent as Obj;
-      const pi: Obj = { id: id("pi"), object: "payment_intent", amount: s.amount_total, currency: s.currency, capture_method: spec.capture_method, metadata: spec.metadata, livemode: s.livemode, amount_capturable: 0, amount_received: 0, last_payment_error: null, next_action: null, status: "processing" };
+      const pi: Obj = {
+        id: id("pi"),
+        object: "payment_intent",
+        amount: s.amount_total,
+        currency: s.currency,
+        capture_method: spec.capture_method,
+        metadata: spec.metadata,
+        livemode: s.livemode,
+        amount_capturable: 0,
+        amount_received: 0,
+        last_payment_error: null,
+        next_action: null,
+        status: "processing",
+      };
       settleIntent(pi);
       intents.set(pi.id as string, pi);
       Object.assign(s, { status: "complete", payment_status: pi.status === "succeeded" ? "paid" : "unpaid", payment_intent: pi.id });
@@ -363,7 +427,15 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
       return Object.assign(r, { status: "failed", failure_reason: reason });
     },
     signedEvent(type, object, secret, livemode = false) {
-      const body = JSON.stringify({ id: id("evt"), object: "event", type, livemode, created: Math.floor(Date.now() / 1000), api_version: Stripe.API_VERSION, data: { object } });
+      const body = JSON.stringify({
+        id: id("evt"),
+        object: "event",
+        type,
+        livemode,
+        created: Math.floor(Date.now() / 1000),
+        api_version: Stripe.API_VERSION,
+        data: { object },
+      });
       const header = Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
       return { body, headers: { "content-type": "application/json", "stripe-signature": header } };
     },

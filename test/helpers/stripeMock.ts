@@ -20,7 +20,9 @@ export function ensureStripeMock(cacheDir: string, log: (line: string) => void =
   const started = Date.now();
   const r = spawnSync("go", ["install", `github.com/stripe/stripe-mock@${STRIPE_MOCK_VERSION}`], { env: { ...process.env, GOBIN: bin }, encoding: "utf8" });
   if (r.error || r.status !== 0) {
-    throw new Error(`could not install stripe-mock ${STRIPE_MOCK_VERSION} with go install (Go >= 1.24 and the Go module proxy are needed): ${r.error?.message ?? r.stderr.trim()}`);
+    throw new Error(
+      `could not install stripe-mock ${STRIPE_MOCK_VERSION} with go install (Go >= 1.24 and the Go module proxy are needed): ${r.error?.message ?? r.stderr.trim()}`,
+    );
   }
   log(`installed stripe-mock in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return exe;

@@ -15,7 +15,11 @@ let ops: ReturnType<typeof createClient<typeof OperationsService>>;
 
 beforeAll(async () => {
   genstore = await startFakeGenstore();
-  server = await startTestServer({ callbackBaseUrl: genstore.url, sandbox: { latencyMs: 0, asyncDelayMs: 300, webhookSecret: "whsec_test" }, reconcile: { intervalMs: 150, minAgeMs: 400 } });
+  server = await startTestServer({
+    callbackBaseUrl: genstore.url,
+    sandbox: { latencyMs: 0, asyncDelayMs: 300, webhookSecret: "whsec_test" },
+    reconcile: { intervalMs: 150, minAgeMs: 400 },
+  });
   gs = genstoreClient(server);
   ops = createClient(OperationsService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
 });
@@ -57,9 +61,24 @@ describe("every sandbox card and merchant action gets exactly its callbacks", ()
     const ch = (await storedPayment(server, id))?.channelPaymentId;
     expect(await settled(id, 4)).toEqual([
       { method: "PUT", path: `${base}/pre_authorize/${id}`, token: "token-test-shop", body: { paymentId: id, status: true, channelPaymentId: ch } },
-      { method: "PUT", path: `${base}/capture/${captureId}`, token: "token-test-shop", body: { captureId, paymentId: id, status: true, channelCaptureId: capture.body.channelCaptureId } },
-      { method: "PUT", path: `${base}/refund/${r1}`, token: "token-test-shop", body: { refundId: r1, paymentId: id, status: true, channelRefundId: refund1.body.channelRefundId } },
-      { method: "PUT", path: `${base}/refund/${r2}`, token: "token-test-shop", body: { refundId: r2, paymentId: id, status: true, channelRefundId: refund2.body.channelRefundId } },
+      {
+        method: "PUT",
+        path: `${base}/capture/${captureId}`,
+        token: "token-test-shop",
+        body: { captureId, paymentId: id, status: true, channelCaptureId: capture.body.channelCaptureId },
+      },
+      {
+        method: "PUT",
+        path: `${base}/refund/${r1}`,
+        token: "token-test-shop",
+        body: { refundId: r1, paymentId: id, status: true, channelRefundId: refund1.body.channelRefundId },
+      },
+      {
+        method: "PUT",
+        path: `${base}/refund/${r2}`,
+        token: "token-test-shop",
+        body: { refundId: r2, paymentId: id, status: true, channelRefundId: refund2.body.channelRefundId },
+      },
     ]);
   });
 
@@ -80,11 +99,16 @@ describe("every sandbox card and merchant action gets exactly its callbacks", ()
     const id = uniqueId("PI");
     await gs.pay(cardBody(server, id, { card }));
     const ch = (await storedPayment(server, id))?.channelPaymentId;
-    expect((await settled(id, 1)).map((c) => [c.path, c.body])).toEqual([[`${base}/payment/${id}`, { paymentId: id, status: false, channelPaymentId: ch, error: reason }]]);
+    expect((await settled(id, 1)).map((c) => [c.path, c.body])).toEqual([
+      [`${base}/payment/${id}`, { paymentId: id, status: false, channelPaymentId: ch, error: reason }],
+    ]);
   });
 
   test("4000000000003220: nothing until the buyer passes 3-D Secure on the real page, then the result", async () => {
-    for (const [action, expected] of [["complete", { status: true }], ["fail", { status: false, error: "3-D Secure authentication failed" }]] as const) {
+    for (const [action, expected] of [
+      ["complete", { status: true }],
+      ["fail", { status: false, error: "3-D Secure authentication failed" }],
+    ] as const) {
       const id = uniqueId("PI");
       const res = await gs.pay(cardBody(server, id, { card: "4000000000003220", manualCapture: false }));
       await new Promise((r) => setTimeout(r, 200));
@@ -92,7 +116,12 @@ describe("every sandbox card and merchant action gets exactly its callbacks", ()
       // Follow the form like a browser: GET the page, POST its form, follow the redirects.
       const page = await (await fetch(String(res.body.threeDsUrl))).text();
       const form = /<form method="post" action="([^"]+)">/.exec(page);
-      const submitted = await fetch(new URL(String(form?.[1]), String(res.body.threeDsUrl)), { method: "POST", body: `action=${action}`, headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+      const submitted = await fetch(new URL(String(form?.[1]), String(res.body.threeDsUrl)), {
+        method: "POST",
+        body: `action=${action}`,
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        redirect: "manual",
+      });
       const back = await fetch(String(submitted.headers.get("location")), { redirect: "manual" });
       expect(back.headers.get("location")).toBe("https://shop.example/pay/result");
       const calls = await settled(id, 1);
@@ -106,7 +135,12 @@ describe("every sandbox card and merchant action gets exactly its callbacks", ()
     const body = JSON.parse(examples.offsitePayment);
     body.paymentId = id;
     const redirectUrl = String((await gs.payOffsite(body)).body.redirectUrl);
-    const submitted = await fetch(redirectUrl, { method: "POST", body: "action=pay", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+    const submitted = await fetch(redirectUrl, {
+      method: "POST",
+      body: "action=pay",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
     const back = await fetch(String(submitted.headers.get("location")), { redirect: "manual" });
     expect(back.headers.get("location")).toBe("https://www.xxx.shop/pay/result");
     expect((await settled(id, 1)).map((c) => [c.path, c.body.status])).toEqual([[`${base}/pre_authorize/${id}`, true]]);
@@ -134,7 +168,10 @@ describe("every sandbox card and merchant action gets exactly its callbacks", ()
     const refundId = uniqueId("R");
     await gs.refund(id, "5.00", refundId);
     const calls = await settled(id, 2);
-    expect(calls[1]).toMatchObject({ path: `${base}/refund/${refundId}`, body: { refundId, status: false, error: "refund failed: this test card refuses refunds" } });
+    expect(calls[1]).toMatchObject({
+      path: `${base}/refund/${refundId}`,
+      body: { refundId, status: false, error: "refund failed: this test card refuses refunds" },
+    });
   });
 });
 
@@ -162,7 +199,13 @@ describe("delivery through a Genstore outage", () => {
     await genstore.waitFor(() => acked(id).length === 2, 15_000);
     // The capture never overtook the authorization.
     expect(forId(id)(genstore.calls).map((c) => [c.path.split("/")[4], c.status])).toEqual([
-      ["pre_authorize", 500], ["pre_authorize", 500], ["pre_authorize", 500], ["pre_authorize", 500], ["pre_authorize", 429], ["pre_authorize", 200], ["capture", 200],
+      ["pre_authorize", 500],
+      ["pre_authorize", 500],
+      ["pre_authorize", 500],
+      ["pre_authorize", 500],
+      ["pre_authorize", 429],
+      ["pre_authorize", 200],
+      ["capture", 200],
     ]);
     const retryAfterHonoured = forId(id)(genstore.calls)[5]!.at - forId(id)(genstore.calls)[4]!.at;
     expect(retryAfterHonoured).toBeGreaterThanOrEqual(950);
@@ -206,7 +249,12 @@ describe("PSP webhooks", () => {
     const res = await fetch(`${server.url}/psp/sandbox/webhooks`, {
       method: "POST",
       headers: { "content-type": "application/json", "sandbox-signature": `t=${Math.floor(Date.now() / 1000)},v1=${"0".repeat(64)}` },
-      body: JSON.stringify({ id: "evt_forged", type: "charge.updated", created: Date.now(), data: { idempotencyKey: "x", reference: "ch_x", status: "captured" } }),
+      body: JSON.stringify({
+        id: "evt_forged",
+        type: "charge.updated",
+        created: Date.now(),
+        data: { idempotencyKey: "x", reference: "ch_x", status: "captured" },
+      }),
     });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: "webhook signature does not match" });
@@ -218,8 +266,17 @@ describe("PSP webhooks", () => {
     await gs.pay(cardBody(server, id, { card: "4000000000003220", manualCapture: false }));
     const p = await storedPayment(server, id);
     const post = (eventId: string, status: string) => {
-      const body = JSON.stringify({ id: eventId, type: "charge.updated", created: Date.now(), data: { idempotencyKey: p?.idempotencyKey, reference: p?.channelPaymentId, status } });
-      return fetch(`${server.url}/psp/sandbox/webhooks`, { method: "POST", headers: { "content-type": "application/json", "sandbox-signature": signSandboxPayload("whsec_test", body, Date.now()) }, body });
+      const body = JSON.stringify({
+        id: eventId,
+        type: "charge.updated",
+        created: Date.now(),
+        data: { idempotencyKey: p?.idempotencyKey, reference: p?.channelPaymentId, status },
+      });
+      return fetch(`${server.url}/psp/sandbox/webhooks`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "sandbox-signature": signSandboxPayload("whsec_test", body, Date.now()) },
+        body,
+      });
     };
     const eventId = `evt_${id}`;
     expect(await (await post(eventId, "captured")).json()).toEqual({ received: true });
@@ -233,7 +290,11 @@ describe("PSP webhooks", () => {
 
   test("an old signature is refused", async () => {
     const body = JSON.stringify({ id: "evt_old", type: "charge.updated", created: 0, data: { idempotencyKey: "k", reference: "r", status: "captured" } });
-    const res = await fetch(`${server.url}/psp/sandbox/webhooks`, { method: "POST", headers: { "sandbox-signature": signSandboxPayload("whsec_test", body, Date.now() - 10 * 60_000) }, body });
+    const res = await fetch(`${server.url}/psp/sandbox/webhooks`, {
+      method: "POST",
+      headers: { "sandbox-signature": signSandboxPayload("whsec_test", body, Date.now() - 10 * 60_000) },
+      body,
+    });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: "webhook timestamp is outside the 5 minute tolerance" });
   });
@@ -271,7 +332,12 @@ describe("expiry", () => {
       expect(p?.state).toBe("failed");
       expect(await ledger(fast, { reference: p?.channelPaymentId })).toEqual([expect.objectContaining({ status: "cancelled" })]);
       // The page no longer takes the buyer's answer.
-      const late = await fetch(String(res.body.threeDsUrl), { method: "POST", body: "action=complete", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+      const late = await fetch(String(res.body.threeDsUrl), {
+        method: "POST",
+        body: "action=complete",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        redirect: "manual",
+      });
       expect(late.status).toBe(303);
       expect((await storedPayment(fast, id))?.state).toBe("failed");
     } finally {

@@ -28,8 +28,19 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "genstore-leak-"));
   child = spawn(join(root, "node_modules/.bin/tsx"), ["src/main.ts"], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", PORT: "0", DATA_DIR: dataDir, MONGODB_URI: process.env.TEST_MONGODB_URI ?? "", MONGODB_DATABASE: database, LOG_LEVEL: "debug", SANDBOX_ASYNC_DELAY_MS: "200",
-      GENSTORE_CALLBACK_BASE_URL: genstore.url, GENSTORE_ACCESS_TOKEN: "tok-leak", RECONCILE_INTERVAL_MS: "200", RECONCILE_MIN_AGE_MS: "300" },
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORT: "0",
+      DATA_DIR: dataDir,
+      MONGODB_URI: process.env.TEST_MONGODB_URI ?? "",
+      MONGODB_DATABASE: database,
+      LOG_LEVEL: "debug",
+      SANDBOX_ASYNC_DELAY_MS: "200",
+      GENSTORE_CALLBACK_BASE_URL: genstore.url,
+      GENSTORE_ACCESS_TOKEN: "tok-leak",
+      RECONCILE_INTERVAL_MS: "200",
+      RECONCILE_MIN_AGE_MS: "300",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const collect = (chunk: Buffer) => printed.push(chunk.toString("utf8"));
@@ -68,7 +79,12 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   const res = await fetch(`${url}${path}`, {
     method,
     redirect: "manual",
-    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": typeof body === "string" ? "application/x-www-form-urlencoded" : "application/json" } }),
+    ...(body === undefined
+      ? {}
+      : {
+          body: typeof body === "string" ? body : JSON.stringify(body),
+          headers: { "content-type": typeof body === "string" ? "application/x-www-form-urlencoded" : "application/json" },
+        }),
   });
   const text = await res.text();
   answers.push(`${res.status} ${JSON.stringify([...res.headers])} ${text}`);
@@ -119,7 +135,9 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   expect((await call("GET", `/genstore/v1/payments/${lost.id}`)).body.status).toBe("SUCCESS");
   // refunds fail
   const noRefund = await pay(card("4000000000005126", "497"), false);
-  expect((await call("POST", "/genstore/v1/refunds", { refundId: `r3-${seq}`, paymentId: noRefund.id, amount: "1.00", test: true })).body.error).toMatch(/refund failed/);
+  expect((await call("POST", "/genstore/v1/refunds", { refundId: `r3-${seq}`, paymentId: noRefund.id, amount: "1.00", test: true })).body.error).toMatch(
+    /refund failed/,
+  );
   // void
   const voided = await pay(card(randomCardNumber("5", 16), "608"));
   expect((await call("POST", "/genstore/v1/voids", { voidId: `v-${seq}`, paymentId: voided.id, test: true })).status).toBe(200);
@@ -159,16 +177,28 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   expect(logText).toContain('"msg":"request"');
   const stored = BSON.EJSON.stringify(documents);
   const answered = answers.join("\n");
-  const logValues = logText.split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown);
+  const logValues = logText
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as unknown);
 
   for (const { number, cvv } of used) {
     expect(luhnValid(number) || number === badLuhn).toBe(true);
-    for (const [where, text] of [["logs", logText], ["database", stored], ["answers", answered], ["callbacks", callbackBodies]] as const) {
+    for (const [where, text] of [
+      ["logs", logText],
+      ["database", stored],
+      ["answers", answered],
+      ["callbacks", callbackBodies],
+    ] as const) {
       expect({ where, found: text.includes(number) }).toEqual({ where, found: false });
       expect({ where, found: text.includes(number.slice(0, 12)) }).toEqual({ where, found: false });
     }
     // A CVV is short, so look for it as a whole value anywhere in the structured output.
-    for (const [where, values] of [["logs", logValues], ["database", documents], ["callbacks", genstore.calls.map((c) => c.body)]] as const) {
+    for (const [where, values] of [
+      ["logs", logValues],
+      ["database", documents],
+      ["callbacks", genstore.calls.map((c) => c.body)],
+    ] as const) {
       expect({ where, cvv, found: containsValue(values, cvv) }).toEqual({ where, cvv, found: false });
     }
     expect(answered).not.toMatch(new RegExp(`"(cvv|cvc|securityCode)"`));

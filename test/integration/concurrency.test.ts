@@ -85,5 +85,7 @@ test("gRPC sees a refused refund as FAILED_PRECONDITION", async () => {
   const id = uniqueId("PI");
   await gs.pay(cardBody(server, id, { manualCapture: true }));
   const grpc = createClient(PaymentService, createGrpcTransport({ baseUrl: server.url }));
-  await expect(grpc.refundPayment({ refundId: uniqueId("R"), paymentId: id, amount: "1.00", test: true })).rejects.toMatchObject({ code: Code.FailedPrecondition });
+  await expect(grpc.refundPayment({ refundId: uniqueId("R"), paymentId: id, amount: "1.00", test: true })).rejects.toMatchObject({
+    code: Code.FailedPrecondition,
+  });
 });

@@ -27,8 +27,16 @@ describe.each(harnesses)("connector contract: %s", (_name, start) => {
   afterAll(() => h?.close());
 
   const pay = (card = h.cards.approve, capture = true, idempotencyKey = key(), minor = 1000) =>
-    h.connector.payWithCard(h.ctx, { idempotencyKey, amount: eur(minor), capture, card, returnUrl: "http://127.0.0.1:9/return/shop/p", description: "Genstore payment contract" });
-  const status = (idempotencyKey: string, reference?: string) => h.connector.paymentStatus(h.ctx, { idempotencyKey, createdAt: new Date(), ...(reference ? { reference } : {}) });
+    h.connector.payWithCard(h.ctx, {
+      idempotencyKey,
+      amount: eur(minor),
+      capture,
+      card,
+      returnUrl: "http://127.0.0.1:9/return/shop/p",
+      description: "Genstore payment contract",
+    });
+  const status = (idempotencyKey: string, reference?: string) =>
+    h.connector.paymentStatus(h.ctx, { idempotencyKey, createdAt: new Date(), ...(reference ? { reference } : {}) });
 
   test("approve: a captured payment, and its status says so", async () => {
     const k = key();
@@ -101,7 +109,10 @@ describe.each(harnesses)("connector contract: %s", (_name, start) => {
     expect(await h.connector.refund(h.ctx, { idempotencyKey: key("ref"), reference: ref, amount: eur(400) })).toMatchObject({ kind: "failed" });
     expect(await h.books(ref)).toEqual({ captured: 1000, refunded: 700 });
     // Without the refund's reference (its answer was lost), the key finds it.
-    expect(await h.connector.operationStatus(h.ctx, { kind: "refund", idempotencyKey: k1, paymentReference: ref })).toMatchObject({ kind: "succeeded", reference: referenceOf(r1) });
+    expect(await h.connector.operationStatus(h.ctx, { kind: "refund", idempotencyKey: k1, paymentReference: ref })).toMatchObject({
+      kind: "succeeded",
+      reference: referenceOf(r1),
+    });
   });
 
   test("idempotent retry: the same key twice is one charge with one answer; a refund retried is one refund", async () => {
@@ -129,7 +140,14 @@ describe.each(harnesses)("connector contract: %s", (_name, start) => {
 
   test("offsite: a hosted page URL, then approved once the buyer pays there", async () => {
     const k = key();
-    const first = await h.connector.payOffsite(h.ctx, { idempotencyKey: k, amount: eur(2500), capture: true, returnUrl: "http://127.0.0.1:9/return/shop/p", cancelUrl: "http://127.0.0.1:9/return/shop/p?cancelled=1", description: "Genstore payment contract" });
+    const first = await h.connector.payOffsite(h.ctx, {
+      idempotencyKey: k,
+      amount: eur(2500),
+      capture: true,
+      returnUrl: "http://127.0.0.1:9/return/shop/p",
+      cancelUrl: "http://127.0.0.1:9/return/shop/p?cancelled=1",
+      description: "Genstore payment contract",
+    });
     expect(first).toMatchObject({ kind: "requires_action", url: expect.stringMatching(/^https?:\/\//) });
     const hook = await h.payHostedPage(referenceOf(first), (first as { url: string }).url);
     const after = await status(k, referenceOf(first));

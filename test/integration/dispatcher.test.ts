@@ -27,10 +27,30 @@ afterAll(async () => {
 
 function payment(id: string, at: Date): PaymentRecord {
   const p = {
-    _id: id, shopId: "s1", method: "card", amount: { minor: 100, value: "1.00", currency: "USD" }, test: true, manualCapture: false, captureAtOnce: true,
-    state: "captured", requestHash: "h", psp: "sandbox", idempotencyKey: `k-${id}`, channelPaymentId: "ch_1", authorizedMinor: 100, capturedMinor: 100,
-    refundableMinor: 100, refundReservedMinor: 0, refundedMinor: 0, activeOperation: null, refundsInFlight: [], timeline: [], callbacks: [], nextCallbackAt: at,
-    createdAt: at, updatedAt: at,
+    _id: id,
+    shopId: "s1",
+    method: "card",
+    amount: { minor: 100, value: "1.00", currency: "USD" },
+    test: true,
+    manualCapture: false,
+    captureAtOnce: true,
+    state: "captured",
+    requestHash: "h",
+    psp: "sandbox",
+    idempotencyKey: `k-${id}`,
+    channelPaymentId: "ch_1",
+    authorizedMinor: 100,
+    capturedMinor: 100,
+    refundableMinor: 100,
+    refundReservedMinor: 0,
+    refundedMinor: 0,
+    activeOperation: null,
+    refundsInFlight: [],
+    timeline: [],
+    callbacks: [],
+    nextCallbackAt: at,
+    createdAt: at,
+    updatedAt: at,
   } as PaymentRecord;
   p.callbacks = [paymentCallback(p, "payment", true, undefined, at)];
   return p;
@@ -41,11 +61,29 @@ test("a callback failing for 72 hours is parked, with backoff growing and jitter
   const start = new Date("2026-01-01T00:00:00Z");
   let now = start;
   const repository = createPaymentRepository(db);
-  const shop = { shopId: "s1", psp: "sandbox", testCredentials: {}, liveCredentials: {}, genstoreAccessToken: "t", callbackBaseUrl: genstore.url, manualCaptureMeansAuthorizeOnly: true, createdAt: start, updatedAt: start };
+  const shop = {
+    shopId: "s1",
+    psp: "sandbox",
+    testCredentials: {},
+    liveCredentials: {},
+    genstoreAccessToken: "t",
+    callbackBaseUrl: genstore.url,
+    manualCaptureMeansAuthorizeOnly: true,
+    createdAt: start,
+    updatedAt: start,
+  };
   const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
   const dispatcher = createCallbackDispatcher({
-    repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {},
-    now: () => now, random: () => 0.999, backoffBaseMs: 1000, backoffMaxMs: 3_600_000, rateLimit: { capacity: 1000, perSecond: 1000 },
+    repository,
+    shops,
+    mutex: createKeyedMutex(),
+    lockKey: paymentLockKey,
+    log: () => {},
+    now: () => now,
+    random: () => 0.999,
+    backoffBaseMs: 1000,
+    backoffMaxMs: 3_600_000,
+    rateLimit: { capacity: 1000, perSecond: 1000 },
   });
   await repository.claimPayment(payment("P-72h", start));
   const waits: number[] = [];

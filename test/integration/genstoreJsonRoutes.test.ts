@@ -43,7 +43,13 @@ describe("the API page's example bodies, verbatim", () => {
     expect(res.body.redirectUrl).toMatch(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`));
     expect(res.body.error).toBeUndefined();
     const stored = await server.db.collection("payments").findOne({ genstoreId: "PI00202410161331562671344" });
-    expect(stored).toMatchObject({ shopId: "test-shop", method: "offsite", test: true, manualCapture: true, amount: { minor: 10080, value: "100.80", currency: "USD" } });
+    expect(stored).toMatchObject({
+      shopId: "test-shop",
+      method: "offsite",
+      test: true,
+      manualCapture: true,
+      amount: { minor: 10080, value: "100.80", currency: "USD" },
+    });
     expect(stored?.returnUrl).toBe("https://www.xxx.shop/pay/result");
   });
 
@@ -55,7 +61,7 @@ describe("the API page's example bodies, verbatim", () => {
   test.each([
     ["void", "/genstore/v1/voids", examples.void, "payment 222 not found"],
     ["refund", "/genstore/v1/refunds", examples.refund, "payment 1111 not found"],
-  ])("%s: the page's placeholder \"true or false\" is refused naming the field; with a real boolean it decodes", async (_name, path, text, notFoundMessage) => {
+  ])('%s: the page\'s placeholder "true or false" is refused naming the field; with a real boolean it decodes', async (_name, path, text, notFoundMessage) => {
     const placeholder = await rawRequest(url(path), "POST", text);
     expect(placeholder).toMatchObject({ status: 400, body: { error: "test must be true or false" } });
     for (const value of ['"true"', '"false"', "true", "false"]) {
@@ -81,7 +87,13 @@ describe("documented answers", () => {
     expect(await getJson(url(`/genstore/v1/payments?paymentId=${id}`))).toEqual(expected);
     expect(await getJson(url(`/genstore/v1/payments/${id}`))).toEqual(expected);
     expect(await rawRequest(url("/genstore/v1/payments"), "GET", JSON.stringify({ paymentId: id }))).toMatchObject(expected);
-    expect(stored?.card).toEqual({ brand: "visa", last4: "4242", expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3, fingerprint: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(stored?.card).toEqual({
+      brand: "visa",
+      last4: "4242",
+      expiryMonth: 12,
+      expiryYear: new Date().getUTCFullYear() + 3,
+      fingerprint: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
   });
 
   test("capture and refund of a stored payment answer their channel ids; GET refund finds the refund", async () => {
@@ -124,25 +136,60 @@ describe("bad input: a 4xx naming the problem, and nothing written", () => {
   const cases: [string, () => { body: string | Buffer; headers?: Record<string, string> }, number, RegExp][] = [
     ["malformed JSON", () => ({ body: '{"paymentId": "x",' }), 400, /^request body is not valid JSON/],
     ["a JSON array", () => ({ body: "[]" }), 400, /^request body must be a JSON object$/],
-    ["a wrong type (amount as an object)", () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { amount: { value: 1 } })) }), 400, /^amount must be a string$/],
-    ["a wrong nested type", () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { customer: { shippingAddress: "Main St" } })) }), 400, /^customer\.shippingAddress must be a JSON object$/],
+    [
+      "a wrong type (amount as an object)",
+      () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { amount: { value: 1 } })) }),
+      400,
+      /^amount must be a string$/,
+    ],
+    [
+      "a wrong nested type",
+      () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { customer: { shippingAddress: "Main St" } })) }),
+      400,
+      /^customer\.shippingAddress must be a JSON object$/,
+    ],
     ["a missing required field", () => ({ body: JSON.stringify(cardBody("", {})) }), 400, /^paymentId is required$/],
-    ["a missing nested required field", () => {
-      const b = cardBody(uniqueId("PI"));
-      delete b.paymentMethod.data.iv;
-      return { body: JSON.stringify(b) };
-    }, 400, /^paymentMethod\.data\.iv is required$/],
-    ["a missing boolean", () => {
-      const b = cardBody(uniqueId("PI"));
-      delete b.manualCapture;
-      return { body: JSON.stringify(b) };
-    }, 400, /^manualCapture is required$/],
-    ["an amount with too many decimals", () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { amount: "10.001" })) }), 400, /has more decimals than USD allows/],
+    [
+      "a missing nested required field",
+      () => {
+        const b = cardBody(uniqueId("PI"));
+        delete b.paymentMethod.data.iv;
+        return { body: JSON.stringify(b) };
+      },
+      400,
+      /^paymentMethod\.data\.iv is required$/,
+    ],
+    [
+      "a missing boolean",
+      () => {
+        const b = cardBody(uniqueId("PI"));
+        delete b.manualCapture;
+        return { body: JSON.stringify(b) };
+      },
+      400,
+      /^manualCapture is required$/,
+    ],
+    [
+      "an amount with too many decimals",
+      () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { amount: "10.001" })) }),
+      400,
+      /has more decimals than USD allows/,
+    ],
     ["a zero amount", () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { amount: "0.00" })) }), 400, /^amount must be greater than zero$/],
     ["a negative amount", () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { amount: "-5" })) }), 400, /^amount must be a positive decimal number/],
     ["an unknown currency", () => ({ body: JSON.stringify(cardBody(uniqueId("PI"), { currency: "XYZ" })) }), 400, /^currency must be an ISO 4217 code/],
-    ["a 100 KiB body", () => ({ body: JSON.stringify({ ...cardBody(uniqueId("PI")), padding: "x".repeat(100 * 1024) }) }), 413, /^request body is larger than 65536 bytes$/],
-    ["a non-JSON content type", () => ({ body: "paymentId=1", headers: { "content-type": "application/x-www-form-urlencoded" } }), 415, /^content type application\/x-www-form-urlencoded is not supported/],
+    [
+      "a 100 KiB body",
+      () => ({ body: JSON.stringify({ ...cardBody(uniqueId("PI")), padding: "x".repeat(100 * 1024) }) }),
+      413,
+      /^request body is larger than 65536 bytes$/,
+    ],
+    [
+      "a non-JSON content type",
+      () => ({ body: "paymentId=1", headers: { "content-type": "application/x-www-form-urlencoded" } }),
+      415,
+      /^content type application\/x-www-form-urlencoded is not supported/,
+    ],
   ];
   test.each(cases)("%s", async (_name, make, status, message) => {
     const before = await countAllDocuments(server.db);
@@ -195,7 +242,10 @@ describe("shops", () => {
   test("a shop this deployment does not serve gets a 403 and nothing is written", async () => {
     const before = await countAllDocuments(server.db);
     const res = await postJson(url("/genstore/v1/payments/card?shopId=stranger"), cardBody(uniqueId("PI")));
-    expect(res).toEqual({ status: 403, body: { error: "shop stranger is not set up in this payment app: an operator must add it with ShopService.CreateShop" } });
+    expect(res).toEqual({
+      status: 403,
+      body: { error: "shop stranger is not set up in this payment app: an operator must add it with ShopService.CreateShop" },
+    });
     expect(await countAllDocuments(server.db)).toBe(before);
   });
 

@@ -31,7 +31,10 @@ describe("one rule for Genstore's ids", () => {
   test.each(bad.map((id) => [JSON.stringify(id).slice(0, 24), id]))("paymentId %s is a 400 naming the field, nothing written", async (_shown, id) => {
     const before = await countAllDocuments(server.db);
     const res = await genstoreClient(server).pay(cardBody(server, id));
-    expect(res).toEqual({ status: 400, body: { error: 'paymentId must be 1-128 printable ASCII characters other than / ? # % \\ and spaces, and not "." or ".."' } });
+    expect(res).toEqual({
+      status: 400,
+      body: { error: 'paymentId must be 1-128 printable ASCII characters other than / ? # % \\ and spaces, and not "." or ".."' },
+    });
     expect(await countAllDocuments(server.db)).toBe(before);
   });
 
@@ -48,7 +51,10 @@ describe("one rule for Genstore's ids", () => {
   test("gRPC refuses them too", async () => {
     const client = createGrpcJsClient(PaymentService, `127.0.0.1:${server.port}`);
     try {
-      await expect(grpcUnary(client, PaymentService.method.getPayment, { paymentId: "a/../b" })).rejects.toMatchObject({ code: Code.InvalidArgument, details: expect.stringMatching(/^paymentId must be/) });
+      await expect(grpcUnary(client, PaymentService.method.getPayment, { paymentId: "a/../b" })).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+        details: expect.stringMatching(/^paymentId must be/),
+      });
     } finally {
       client.close();
     }
@@ -63,16 +69,27 @@ describe("redirect hosts", () => {
       status: 400,
       body: { error: "paymentMethod.data.returnUrl has host evil.example, which this shop does not allow" },
     });
-    expect(await gs.payOffsite(offsite(uniqueId("RD"), "https://shop.example/r", "https://shop.example.evil.example/c"))).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^paymentMethod\.data\.cancelUrl has host/) } });
-    expect(await gs.payOffsite(offsite(uniqueId("RD"), "javascript:alert(1)"))).toMatchObject({ status: 400, body: { error: "paymentMethod.data.returnUrl must be an http(s) URL" } });
+    expect(await gs.payOffsite(offsite(uniqueId("RD"), "https://shop.example/r", "https://shop.example.evil.example/c"))).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/^paymentMethod\.data\.cancelUrl has host/) },
+    });
+    expect(await gs.payOffsite(offsite(uniqueId("RD"), "javascript:alert(1)"))).toMatchObject({
+      status: 400,
+      body: { error: "paymentMethod.data.returnUrl must be an http(s) URL" },
+    });
     expect(await countAllDocuments(server.db)).toBe(before);
     expect((await gs.payOffsite(offsite(uniqueId("RD"), "https://pay.shop.example/r", "https://shop.example/c"))).status).toBe(200);
   });
 
   test("operators set the list through ShopService, host names only", async () => {
     const shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
-    await expect(shops.updateShop({ shopId: "strict", settings: { redirectHosts: { hosts: ["https://x.example/"] } } })).rejects.toMatchObject({ code: Code.InvalidArgument });
-    const { shop } = await shops.updateShop({ shopId: "strict", settings: { redirectHosts: { hosts: ["shop.example", "*.shop.example", "checkout.partner.example"] } } });
+    await expect(shops.updateShop({ shopId: "strict", settings: { redirectHosts: { hosts: ["https://x.example/"] } } })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+    });
+    const { shop } = await shops.updateShop({
+      shopId: "strict",
+      settings: { redirectHosts: { hosts: ["shop.example", "*.shop.example", "checkout.partner.example"] } },
+    });
     expect(shop?.redirectHosts).toEqual(["shop.example", "*.shop.example", "checkout.partner.example"]);
   });
 });

@@ -69,11 +69,7 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   };
 
   // Phase 1: payments that complete; their callbacks stay pending (Genstore answers 503).
-  const done = [
-    body(`K${run}-A1`, "4242424242424242", false),
-    body(`K${run}-A2`, "4242424242424242", true),
-    body(`K${run}-A3`, "4000000000000002", false),
-  ];
+  const done = [body(`K${run}-A1`, "4242424242424242", false), body(`K${run}-A2`, "4242424242424242", true), body(`K${run}-A3`, "4000000000000002", false)];
   await Promise.all(done.map((b) => post(url, "/genstore/v1/payments/card", b)));
   await sleep(1500);
   const a2 = await (await fetch(`${url}/genstore/v1/payments/K${run}-A2`)).json();
@@ -95,7 +91,10 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   await sleep(500); // now ~800 ms into 1200 ms of PSP latency: booked, unanswered
   service.child.kill("SIGKILL");
   expect(await service.exited).toBeNull();
-  const states = await db.collection("payments").find({ genstoreId: { $regex: `^K${run}-B` } }).toArray();
+  const states = await db
+    .collection("payments")
+    .find({ genstoreId: { $regex: `^K${run}-B` } })
+    .toArray();
   expect(states.map((p) => p.state)).toEqual(["received", "received", "received", "received"]);
   expect(await db.collection("captures").findOne({ genstoreId: `K${run}-CAP` })).toMatchObject({ state: "processing" });
   expect(genstore.acknowledged()).toHaveLength(0);
@@ -105,29 +104,51 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   service = await startServiceProcess(env);
   const all = [...done, ...inflight].map((b) => b.paymentId as string);
   const finalFor = (id: string) => genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`) || c.path.endsWith(`/pre_authorize/${id}`));
-  await genstore.waitFor(() => all.every((id) => finalFor(id).length > 0) && genstore.acknowledged().some((c) => c.path.endsWith(`/capture/K${run}-CAP`)), 20_000);
+  await genstore.waitFor(
+    () => all.every((id) => finalFor(id).length > 0) && genstore.acknowledged().some((c) => c.path.endsWith(`/capture/K${run}-CAP`)),
+    20_000,
+  );
 
   // Genstore retries the requests it got no final word on: the same answers, no new effects.
   for (const b of inflight) expect((await post(service.url, "/genstore/v1/payments/card", b)).status).toBe(200);
 
   const expected: Record<string, [string, boolean]> = {
-    A1: ["payment", true], A2: ["pre_authorize", true], A3: ["payment", false],
-    B1: ["payment", true], B2: ["pre_authorize", true], B3: ["payment", false], B4: ["pre_authorize", true],
+    A1: ["payment", true],
+    A2: ["pre_authorize", true],
+    A3: ["payment", false],
+    B1: ["payment", true],
+    B2: ["pre_authorize", true],
+    B3: ["payment", false],
+    B4: ["pre_authorize", true],
   };
   for (const [suffix, [kind, status]] of Object.entries(expected)) {
     const id = `K${run}-${suffix}`;
     const calls = finalFor(id);
     expect({ id, calls: calls.map((c) => [c.path.split("/")[4], c.body.status, c.token]) }).toEqual({ id, calls: [[kind, status, "tok-kill"]] });
     const got = (await (await fetch(`${service.url}/genstore/v1/payments/${id}`)).json()) as { status: string };
-    expect({ id, status: got.status }).toEqual({ id, status: kind === "pre_authorize" ? (suffix === "A2" ? "SUCCESS" : "AUTH_SUCCESS") : status ? "SUCCESS" : "FAILURE" });
+    expect({ id, status: got.status }).toEqual({
+      id,
+      status: kind === "pre_authorize" ? (suffix === "A2" ? "SUCCESS" : "AUTH_SUCCESS") : status ? "SUCCESS" : "FAILURE",
+    });
   }
-  expect(genstore.acknowledged().filter((c) => c.path.endsWith(`/capture/K${run}-CAP`)).map((c) => c.body.status)).toEqual([true]);
+  expect(
+    genstore
+      .acknowledged()
+      .filter((c) => c.path.endsWith(`/capture/K${run}-CAP`))
+      .map((c) => c.body.status),
+  ).toEqual([true]);
 
   // The sandbox's own books: one charge per payment, one capture, nothing twice.
-  const payments = await db.collection("payments").find({ genstoreId: { $regex: `^K${run}-` } }).toArray();
+  const payments = await db
+    .collection("payments")
+    .find({ genstoreId: { $regex: `^K${run}-` } })
+    .toArray();
   const ledger = await db.collection("sandbox_ledger").find().toArray();
   for (const p of payments) {
-    expect({ id: p.genstoreId, charges: ledger.filter((e) => String(e.key).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({ id: p.genstoreId, charges: 1 });
+    expect({ id: p.genstoreId, charges: ledger.filter((e) => String(e.key).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({
+      id: p.genstoreId,
+      charges: 1,
+    });
   }
   const charges = ledger.filter((e) => e.type === "charge");
   expect(charges).toHaveLength(payments.length);

@@ -56,7 +56,12 @@ describe.each([
     expect(html).toContain('<form method="post"');
     expect(html).toContain("•••• 3220");
     expect(html).not.toContain("4000000000003220");
-    const submitted = await fetch(threeDsUrl, { method: "POST", body: "action=complete", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+    const submitted = await fetch(threeDsUrl, {
+      method: "POST",
+      body: "action=complete",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
     expect(submitted.status).toBe(303);
     const back = String(submitted.headers.get("location"));
     expect(back).toMatch(new RegExp(`^${server.url}/return/test-shop/${encodeURIComponent(id)}\\?t=[\\w-]{32}$`));
@@ -118,7 +123,13 @@ describe("authorize, capture, refund", () => {
     expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
 
     expect((await gs.refund(id, "50.00")).status).toBe(200);
-    expect(await storedPayment(server, id)).toMatchObject({ state: "refunded", refundedMinor: 8000, refundableMinor: 0, refundReservedMinor: 0, refundsInFlight: [] });
+    expect(await storedPayment(server, id)).toMatchObject({
+      state: "refunded",
+      refundedMinor: 8000,
+      refundableMinor: 0,
+      refundReservedMinor: 0,
+      refundsInFlight: [],
+    });
     expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
     const refunds = await ledger(server, { type: "refund", chargeReference: (await storedPayment(server, id))?.channelPaymentId });
     expect(refunds.map((r) => r.amount).sort()).toEqual([3000, 5000]);
@@ -229,7 +240,12 @@ describe("offsite", () => {
     const redirectUrl = String(res.body.redirectUrl);
     const html = await (await fetch(redirectUrl)).text();
     expect(html).toContain("100.80 USD");
-    const paid = await fetch(redirectUrl, { method: "POST", body: "action=pay", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+    const paid = await fetch(redirectUrl, {
+      method: "POST",
+      body: "action=pay",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
     const back = await fetch(String(paid.headers.get("location")), { redirect: "manual" });
     expect(back.headers.get("location")).toBe("https://www.xxx.shop/pay/result");
     expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
@@ -240,7 +256,12 @@ describe("offsite", () => {
     const body = JSON.parse(examples.offsitePayment);
     body.paymentId = id;
     const redirectUrl = String((await gs.payOffsite(body)).body.redirectUrl);
-    const cancelled = await fetch(redirectUrl, { method: "POST", body: "action=cancel", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+    const cancelled = await fetch(redirectUrl, {
+      method: "POST",
+      body: "action=cancel",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "manual",
+    });
     const back = await fetch(String(cancelled.headers.get("location")), { redirect: "manual" });
     expect(back.headers.get("location")).toBe("http://test.genstore.ai/xx");
     expect(await gs.getPayment(id)).toMatchObject({ body: { status: "FAILURE", error: "cancelled by the buyer" } });

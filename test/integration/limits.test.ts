@@ -31,7 +31,11 @@ describe("request bodies on Connect and gRPC", () => {
     expect(bomb.length).toBeLessThan(64 * 1024);
     const before = rssMb();
     for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: bomb });
+      const res = await fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-encoding": "gzip" },
+        body: bomb,
+      });
       expect(res.status).toBe(429);
       expect(await res.json()).toEqual({ code: "resource_exhausted", message: "message is larger than configured readMaxBytes 65536 after decompression" });
     }
@@ -78,13 +82,29 @@ describe("request bodies on Connect and gRPC", () => {
 
   test("a 2 MB request is refused on Connect and on gRPC, and nothing is written", async () => {
     const before = await countAllDocuments(server.db);
-    const big = { paymentId: "P1", amount: "1.00", currency: "EUR", test: true, manualCapture: false, paymentMethod: { data: { returnUrl: "https://shop.example/r" } }, customer: { email: "x".repeat(2 * 2 ** 20) }, purchaseInfo: {} };
-    const res = await fetch(`${server.url}/genstore.payment.v1.PaymentService/CreateOffsitePayment`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(big) });
+    const big = {
+      paymentId: "P1",
+      amount: "1.00",
+      currency: "EUR",
+      test: true,
+      manualCapture: false,
+      paymentMethod: { data: { returnUrl: "https://shop.example/r" } },
+      customer: { email: "x".repeat(2 * 2 ** 20) },
+      purchaseInfo: {},
+    };
+    const res = await fetch(`${server.url}/genstore.payment.v1.PaymentService/CreateOffsitePayment`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(big),
+    });
     expect(res.status).toBe(429);
     expect(((await res.json()) as { code: string }).code).toBe("resource_exhausted");
     const client = createGrpcJsClient(PaymentService, `127.0.0.1:${server.port}`);
     try {
-      await expect(grpcUnary(client, PaymentService.method.createOffsitePayment, big)).rejects.toMatchObject({ code: 8, details: expect.stringMatching(/larger than configured readMaxBytes 65536/) });
+      await expect(grpcUnary(client, PaymentService.method.createOffsitePayment, big)).rejects.toMatchObject({
+        code: 8,
+        details: expect.stringMatching(/larger than configured readMaxBytes 65536/),
+      });
     } finally {
       client.close();
     }
@@ -140,10 +160,12 @@ describe("connections", () => {
     const held: Socket[] = [];
     try {
       for (let i = 0; i < limits.maxConnections; i++) {
-        held.push(await new Promise<Socket>((resolve) => {
-          const s = tcpConnect(server.port, "127.0.0.1", () => resolve(s));
-          s.on("error", () => {});
-        }));
+        held.push(
+          await new Promise<Socket>((resolve) => {
+            const s = tcpConnect(server.port, "127.0.0.1", () => resolve(s));
+            s.on("error", () => {});
+          }),
+        );
       }
       const { ms } = await openFor("");
       expect(ms).toBeLessThan(limits.headersTimeoutMs);
@@ -157,7 +179,14 @@ describe("connections", () => {
  * Sends `n` GETs over `sockets` keep-alive connections, pipelined in batches (cheap for this
  * process, so the service is what is measured); `path(i)` names each. Resolves with the statuses seen.
  */
-async function pipelined(port: number, n: number, path: (i: number) => string, headers: (i: number) => string, sockets = 8, batch = 50): Promise<Map<string, number>> {
+async function pipelined(
+  port: number,
+  n: number,
+  path: (i: number) => string,
+  headers: (i: number) => string,
+  sockets = 8,
+  batch = 50,
+): Promise<Map<string, number>> {
   const statuses = new Map<string, number>();
   let next = 0;
   const worker = () =>
@@ -166,7 +195,7 @@ async function pipelined(port: number, n: number, path: (i: number) => string, h
       let pending = 0;
       let buffered = "";
       const send = () => {
-        if (next >= n) return socket.end(), resolve();
+        if (next >= n) return (socket.end(), resolve());
         let out = "";
         for (let k = 0; k < batch && next < n; k++, next++, pending++) out += `GET ${path(next)} HTTP/1.1\r\nHost: x\r\n${headers(next)}\r\n`;
         socket.write(out);
@@ -233,14 +262,28 @@ test("100,000 unsigned requests naming distinct shops leave the service's memory
   const n = 100_000;
   try {
     // The same code paths naming ten shops first: pools, caches and compiled code in place.
-    expect(await pipelined(port, 20_000, (i) => `/genstore/v1/payments/p?shopId=shop-${i % 10}`, (i) => `X-Genstore-Shop-Id: shop-${i % 10}\r\n`)).toEqual(new Map([["401", 20_000]]));
+    expect(
+      await pipelined(
+        port,
+        20_000,
+        (i) => `/genstore/v1/payments/p?shopId=shop-${i % 10}`,
+        (i) => `X-Genstore-Shop-Id: shop-${i % 10}\r\n`,
+      ),
+    ).toEqual(new Map([["401", 20_000]]));
     const before = await snapshot();
     const started = Date.now();
-    const statuses = await pipelined(port, n, (i) => `/genstore/v1/payments/p?shopId=shop-${i}`, (i) => `X-Genstore-Shop-Id: shop-${i}\r\n`);
+    const statuses = await pipelined(
+      port,
+      n,
+      (i) => `/genstore/v1/payments/p?shopId=shop-${i}`,
+      (i) => `X-Genstore-Shop-Id: shop-${i}\r\n`,
+    );
     const ms = Date.now() - started;
     expect(statuses).toEqual(new Map([["401", n]]));
     const after = await snapshot();
-    process.stdout.write(`[limits] ${n} unsigned requests naming distinct shops in ${ms} ms (${Math.round(n / (ms / 1000))} req/s): live heap ${before.toFixed(1)} -> ${after.toFixed(1)} MB\n`);
+    process.stdout.write(
+      `[limits] ${n} unsigned requests naming distinct shops in ${ms} ms (${Math.round(n / (ms / 1000))} req/s): live heap ${before.toFixed(1)} -> ${after.toFixed(1)} MB\n`,
+    );
     expect(after).toBeLessThanOrEqual(before * 1.1);
   } finally {
     service.child.kill("SIGKILL");

@@ -22,10 +22,30 @@ afterAll(async () => {
 const at = new Date("2026-02-03T04:05:06Z");
 function payment(id: string, shopId: string): PaymentRecord {
   return {
-    _id: id, shopId, method: "card", amount: { minor: 1000, value: "10.00", currency: "USD" }, test: true, manualCapture: false, captureAtOnce: true,
-    state: "captured", requestHash: "h", psp: "sandbox", idempotencyKey: pspIdempotencyKey("payment", shopId, id), channelPaymentId: "ch_1",
-    authorizedMinor: 1000, capturedMinor: 1000, refundableMinor: 1000, refundReservedMinor: 0, refundedMinor: 0, activeOperation: null,
-    refundsInFlight: [], timeline: [], callbacks: [], nextCallbackAt: null, createdAt: at, updatedAt: at,
+    _id: id,
+    shopId,
+    method: "card",
+    amount: { minor: 1000, value: "10.00", currency: "USD" },
+    test: true,
+    manualCapture: false,
+    captureAtOnce: true,
+    state: "captured",
+    requestHash: "h",
+    psp: "sandbox",
+    idempotencyKey: pspIdempotencyKey("payment", shopId, id),
+    channelPaymentId: "ch_1",
+    authorizedMinor: 1000,
+    capturedMinor: 1000,
+    refundableMinor: 1000,
+    refundReservedMinor: 0,
+    refundedMinor: 0,
+    activeOperation: null,
+    refundsInFlight: [],
+    timeline: [],
+    callbacks: [],
+    nextCallbackAt: null,
+    createdAt: at,
+    updatedAt: at,
   };
 }
 
@@ -43,19 +63,35 @@ describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
     const event = { at, event: "e" };
     expect(await repo.updatePayment("shop-a", id, { states: ["authorized"] }, { event })).toBeNull();
     expect(await repo.updatePayment("shop-a", id, { refundableAtLeast: 1001 }, { event })).toBeNull();
-    const reserved = await repo.updatePayment("shop-a", id, { states: ["captured"], refundableAtLeast: 1000 }, {
-      inc: { refundableMinor: -400, refundReservedMinor: 400 }, addRefundInFlight: { id: "r1", minor: 400 }, event,
-    });
+    const reserved = await repo.updatePayment(
+      "shop-a",
+      id,
+      { states: ["captured"], refundableAtLeast: 1000 },
+      {
+        inc: { refundableMinor: -400, refundReservedMinor: 400 },
+        addRefundInFlight: { id: "r1", minor: 400 },
+        event,
+      },
+    );
     expect(reserved).toMatchObject({ _id: id, shopId: "shop-a", refundableMinor: 600, refundReservedMinor: 400, refundsInFlight: [{ id: "r1", minor: 400 }] });
     expect(await repo.updatePayment("shop-a", id, { refundInFlightId: "r2" }, { event })).toBeNull();
-    const settled = await repo.updatePayment("shop-a", id, { refundInFlightId: "r1" }, { inc: { refundReservedMinor: -400, refundedMinor: 400 }, removeRefundInFlight: { id: "r1", minor: 400 }, set: { state: "partially_refunded" }, event });
+    const settled = await repo.updatePayment(
+      "shop-a",
+      id,
+      { refundInFlightId: "r1" },
+      { inc: { refundReservedMinor: -400, refundedMinor: 400 }, removeRefundInFlight: { id: "r1", minor: 400 }, set: { state: "partially_refunded" }, event },
+    );
     expect(settled).toMatchObject({ state: "partially_refunded", refundedMinor: 400, refundsInFlight: [] });
     // Settling the same refund again finds no refund in flight.
     expect(await repo.updatePayment("shop-a", id, { refundInFlightId: "r1" }, { inc: { refundedMinor: 400 }, event })).toBeNull();
-    expect(await repo.updatePayment("shop-a", id, { idle: true }, { set: { activeOperation: { kind: "capture", id: "c1" } }, event })).toMatchObject({ activeOperation: { id: "c1" } });
+    expect(await repo.updatePayment("shop-a", id, { idle: true }, { set: { activeOperation: { kind: "capture", id: "c1" } }, event })).toMatchObject({
+      activeOperation: { id: "c1" },
+    });
     expect(await repo.updatePayment("shop-a", id, { idle: true }, { event })).toBeNull();
     expect(await repo.updatePayment("shop-a", id, { activeOperationId: "c2" }, { event })).toBeNull();
-    expect(await repo.updatePayment("shop-a", id, { activeOperationId: "c1" }, { set: { activeOperation: null }, event })).toMatchObject({ activeOperation: null });
+    expect(await repo.updatePayment("shop-a", id, { activeOperationId: "c1" }, { set: { activeOperation: null }, event })).toMatchObject({
+      activeOperation: null,
+    });
 
     // Shop b's payment is untouched; the timeline kept every applied change.
     expect(await repo.findPayment("shop-b", id)).toMatchObject({ refundedMinor: 0, timeline: [] });
@@ -66,10 +102,26 @@ describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
 
   test("an operation finishes once and only a processing one is deleted", async () => {
     const repo = createPaymentRepository(db, { atomicConditionalUpdates: atomic });
-    const op = { _id: `C-${atomic}`, shopId: "shop-a", kind: "capture" as const, paymentId: "P", test: true, state: "processing" as const, requestHash: "h", idempotencyKey: "k", channelId: "", createdAt: at, updatedAt: at };
+    const op = {
+      _id: `C-${atomic}`,
+      shopId: "shop-a",
+      kind: "capture" as const,
+      paymentId: "P",
+      test: true,
+      state: "processing" as const,
+      requestHash: "h",
+      idempotencyKey: "k",
+      channelId: "",
+      createdAt: at,
+      updatedAt: at,
+    };
     await repo.claimOperation(op);
     expect(await repo.findOperation("capture", "shop-b", op._id)).toBeNull();
-    expect(await repo.finishOperation("capture", "shop-a", op._id, { state: "succeeded", channelId: "cp_1" })).toMatchObject({ _id: op._id, state: "succeeded", channelId: "cp_1" });
+    expect(await repo.finishOperation("capture", "shop-a", op._id, { state: "succeeded", channelId: "cp_1" })).toMatchObject({
+      _id: op._id,
+      state: "succeeded",
+      channelId: "cp_1",
+    });
     expect(await repo.finishOperation("capture", "shop-a", op._id, { state: "failed" })).toBeNull();
     await repo.deleteOperation("capture", "shop-a", op._id);
     expect(await repo.findOperation("capture", "shop-a", op._id)).toMatchObject({ state: "succeeded" });

@@ -90,7 +90,9 @@ test("a refund created over Connect is read back over gRPC and Genstore JSON, wi
 
 test("errors keep their meaning on every protocol", async () => {
   const missing = uniqueId("nope");
-  await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: missing }, md)).rejects.toEqual(new GrpcCallError(grpc.status.NOT_FOUND, `payment ${missing} not found`));
+  await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: missing }, md)).rejects.toEqual(
+    new GrpcCallError(grpc.status.NOT_FOUND, `payment ${missing} not found`),
+  );
   await expect(connectJson.getPayment({ paymentId: missing })).rejects.toMatchObject({ code: Code.NotFound, rawMessage: `payment ${missing} not found` });
   await expect(grpcUnary(grpcPayments, m.capturePayment, { paymentId: "x", amount: "1", test: true }, md)).rejects.toEqual(
     new GrpcCallError(grpc.status.INVALID_ARGUMENT, "captureId is required"),
@@ -105,7 +107,9 @@ test("errors keep their meaning on every protocol", async () => {
 test("another shop's payment is not found over gRPC either", async () => {
   const id = uniqueId("PI");
   await grpcUnary(grpcPayments, m.createCardPayment, cardRequest(id), md);
-  await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: id }, { "x-genstore-shop-id": "other-shop" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: id }, { "x-genstore-shop-id": "other-shop" })).rejects.toMatchObject({
+    code: grpc.status.NOT_FOUND,
+  });
 });
 
 test("connect-node's own gRPC transport reaches the same handlers", async () => {
@@ -120,7 +124,9 @@ describe("gRPC health and reflection on the same port", () => {
     const health = createGrpcJsClient(Health, `127.0.0.1:${server.port}`);
     try {
       expect(await grpcUnary(health, Health.method.check, { service: "" })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
-      expect(await grpcUnary(health, Health.method.check, { service: PaymentService.typeName })).toMatchObject({ status: HealthCheckResponse_ServingStatus.SERVING });
+      expect(await grpcUnary(health, Health.method.check, { service: PaymentService.typeName })).toMatchObject({
+        status: HealthCheckResponse_ServingStatus.SERVING,
+      });
       await expect(grpcUnary(health, Health.method.check, { service: "no.Such" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
     } finally {
       health.close();
@@ -147,8 +153,13 @@ describe("gRPC health and reflection on the same port", () => {
       expect(list?.messageResponse.case).toBe("listServicesResponse");
       const names = list?.messageResponse.case === "listServicesResponse" ? list.messageResponse.value.service.map((s) => s.name) : [];
       expect(names).toEqual(expect.arrayContaining(["genstore.payment.v1.PaymentService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]));
-      const files = file?.messageResponse.case === "fileDescriptorResponse" ? file.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name) : [];
-      expect(files).toEqual(expect.arrayContaining(["genstore/payment/v1/payment_service.proto", "genstore/payment/v1/common.proto", "google/api/annotations.proto"]));
+      const files =
+        file?.messageResponse.case === "fileDescriptorResponse"
+          ? file.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name)
+          : [];
+      expect(files).toEqual(
+        expect.arrayContaining(["genstore/payment/v1/payment_service.proto", "genstore/payment/v1/common.proto", "google/api/annotations.proto"]),
+      );
       expect(missing?.messageResponse.case).toBe("errorResponse");
     } finally {
       reflection.close();

@@ -24,9 +24,16 @@ describe("a payment whose charge went through at Stripe, its answer lost", () =>
     emulator = await startStripeEmulator(process.env.STRIPE_MOCK_URL!);
     genstore = await startFakeGenstore();
     // The reconciler waits ten minutes: here only the return endpoint looks at the payment.
-    server = await startTestServer({ callbackBaseUrl: genstore.url, stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 }, reconcile: { intervalMs: 200, minAgeMs: 600_000 } });
+    server = await startTestServer({
+      callbackBaseUrl: genstore.url,
+      stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 },
+      reconcile: { intervalMs: 200, minAgeMs: 600_000 },
+    });
     const shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
-    await shops.createShop({ shopId, settings: { psp: "stripe", testCredentials: { values: testCreds }, callbackBaseUrl: genstore.url, genstoreAccessToken: "gat" } });
+    await shops.createShop({
+      shopId,
+      settings: { psp: "stripe", testCredentials: { values: testCreds }, callbackBaseUrl: genstore.url, genstoreAccessToken: "gat" },
+    });
   });
   afterAll(async () => {
     await server.stop();

@@ -67,7 +67,11 @@ function transportFor(shopId: string) {
   return createRouterTransport(({ service }) => service(PaymentService, impl), {
     router: {
       interceptors: [
-        (next) => async (req) => next({ ...req, contextValues: createContextValues().set(requestContextKey, { requestId: "test", shop: await shops.get(shopId), principal: { kind: "unsigned" } }) }),
+        (next) => async (req) =>
+          next({
+            ...req,
+            contextValues: createContextValues().set(requestContextKey, { requestId: "test", shop: await shops.get(shopId), principal: { kind: "unsigned" } }),
+          }),
       ],
     },
   });

@@ -15,9 +15,14 @@ import { countAllDocuments, rawRequest, startTestServer, type TestServer } from 
 const secret = "cs_test_0123456789abcdef";
 
 function signedQuery(params: Record<string, string>): string {
-  const message = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join("&");
+  const message = Object.keys(params)
+    .sort()
+    .map((k) => `${k}=${params[k]}`)
+    .join("&");
   const hmac = createHmac("sha256", secret).update(message).digest("hex");
-  return `${Object.entries(params).map(([k, v]) => `${k}=${v}`).join("&")}&hmac=${hmac}`;
+  return `${Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&")}&hmac=${hmac}`;
 }
 
 describe("Genstore request signatures (enforced)", () => {
@@ -29,7 +34,8 @@ describe("Genstore request signatures (enforced)", () => {
     await server.stop();
   });
   const now = () => String(Math.floor(Date.now() / 1000));
-  const post = (query: string, body: string, headers: Record<string, string> = {}) => rawRequest(`${server.url}/genstore/v1/payments/card?${query}`, "POST", body, headers);
+  const post = (query: string, body: string, headers: Record<string, string> = {}) =>
+    rawRequest(`${server.url}/genstore/v1/payments/card?${query}`, "POST", body, headers);
 
   test("a correctly signed request passes", async () => {
     const res = await post(signedQuery({ shopId: "test-shop", timestamp: now() }), JSON.stringify(cardBody(server, uniqueId("PI"))));
@@ -48,14 +54,29 @@ describe("Genstore request signatures (enforced)", () => {
     const body = JSON.stringify(cardBody(server, uniqueId("PI")));
     const before = await countAllDocuments(server.db);
     const res = await post("shopId=test-shop", body, { "x-genstore-hmac-sha256": createHmac("sha256", secret).update(body).digest("hex") });
-    expect(res).toMatchObject({ status: 401, body: { error: "the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own" } });
+    expect(res).toMatchObject({
+      status: 401,
+      body: {
+        error: "the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own",
+      },
+    });
     expect(await countAllDocuments(server.db)).toBe(before);
   });
 
   test.each([
     ["a wrong hmac", () => `shopId=test-shop&timestamp=${now()}&hmac=${"ab".repeat(32)}`, {}, "the hmac parameter does not match the request"],
-    ["a parameter changed after signing", () => signedQuery({ shopId: "test-shop", timestamp: now() }).replace("shopId=test-shop", "shopId=other-shop"), {}, "the hmac parameter does not match the request"],
-    ["a stale timestamp", () => signedQuery({ shopId: "test-shop", timestamp: String(Math.floor(Date.now() / 1000) - 600) }), {}, "the request's timestamp is more than 5 minutes away: it may be a replay"],
+    [
+      "a parameter changed after signing",
+      () => signedQuery({ shopId: "test-shop", timestamp: now() }).replace("shopId=test-shop", "shopId=other-shop"),
+      {},
+      "the hmac parameter does not match the request",
+    ],
+    [
+      "a stale timestamp",
+      () => signedQuery({ shopId: "test-shop", timestamp: String(Math.floor(Date.now() / 1000) - 600) }),
+      {},
+      "the request's timestamp is more than 5 minutes away: it may be a replay",
+    ],
     ["no signature at all", () => "shopId=test-shop", {}, "this request is not signed: Genstore's hmac parameter or X-Genstore-Hmac-Sha256 header is required"],
   ])("%s gets 401 and stores nothing", async (_name, query, headers, message) => {
     const before = await countAllDocuments(server.db);
@@ -100,16 +121,26 @@ describe("hardened input and operators' services", () => {
 
   test("operator keys in unknown fields never reach the database", async () => {
     const id = uniqueId("PI");
-    const res = await rawRequest(`${server.url}/genstore/v1/payments/card`, "POST", JSON.stringify({ ...cardBody(server, id), "$where": "1", "a.b": 1, extra: { $gt: 1 } }));
+    const res = await rawRequest(
+      `${server.url}/genstore/v1/payments/card`,
+      "POST",
+      JSON.stringify({ ...cardBody(server, id), $where: "1", "a.b": 1, extra: { $gt: 1 } }),
+    );
     expect(res.status).toBe(200);
     const stored = JSON.stringify(await server.db.collection("payments").findOne({ genstoreId: id }));
     expect(stored).not.toMatch(/\$where|"a\.b"|\$gt/);
   });
 
   test("malformed percent-encoding in a path gets 400 and the service keeps serving", async () => {
-    expect(await rawRequest(`${server.url}/return/%E0%A4/x`, "GET", "")).toMatchObject({ status: 400, body: { error: "malformed percent-encoding in the path" } });
+    expect(await rawRequest(`${server.url}/return/%E0%A4/x`, "GET", "")).toMatchObject({
+      status: 400,
+      body: { error: "malformed percent-encoding in the path" },
+    });
     expect(await rawRequest(`${server.url}/psp/stripe/webhooks/%E0%A4`, "POST", "{}")).toMatchObject({ status: 400 });
-    expect(await rawRequest(`${server.url}/genstore/v1/payments/%E0%A4`, "GET", "")).toMatchObject({ status: 400, body: { error: "malformed percent-encoding in the path" } });
+    expect(await rawRequest(`${server.url}/genstore/v1/payments/%E0%A4`, "GET", "")).toMatchObject({
+      status: 400,
+      body: { error: "malformed percent-encoding in the path" },
+    });
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
@@ -131,7 +162,9 @@ describe("hardened input and operators' services", () => {
 
   test("every answer carries the security headers", async () => {
     const res = await fetch(`${server.url}/genstore/v1/payments/nope`);
-    expect(Object.fromEntries(["x-content-type-options", "x-frame-options", "referrer-policy", "strict-transport-security"].map((h) => [h, res.headers.get(h)]))).toEqual({
+    expect(
+      Object.fromEntries(["x-content-type-options", "x-frame-options", "referrer-policy", "strict-transport-security"].map((h) => [h, res.headers.get(h)])),
+    ).toEqual({
       "x-content-type-options": "nosniff",
       "x-frame-options": "DENY",
       "referrer-policy": "no-referrer",
@@ -142,7 +175,18 @@ describe("hardened input and operators' services", () => {
   test("internal services need the operators' bearer token", async () => {
     const anonymous = createClient(ShopService, createGrpcTransport({ baseUrl: server.url }));
     await expect(anonymous.listShops({})).rejects.toMatchObject({ code: Code.Unauthenticated, rawMessage: "a valid operator bearer token is required" });
-    const wrong = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [(next) => (req) => { req.header.set("authorization", "Bearer nope-nope-nope-nope"); return next(req); }] }));
+    const wrong = createClient(
+      ShopService,
+      createGrpcTransport({
+        baseUrl: server.url,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", "Bearer nope-nope-nope-nope");
+            return next(req);
+          },
+        ],
+      }),
+    );
     await expect(wrong.listShops({})).rejects.toMatchObject({ code: Code.Unauthenticated });
     // The Genstore routes do not take it as a way in either: there is no route to the service.
     const viaGenstore = await fetch(`${server.url}/genstore/v1/shops`, { headers: { authorization: "Bearer test-admin-token-0123456789" } });
@@ -153,7 +197,17 @@ describe("hardened input and operators' services", () => {
     const scrape = async () => (await fetch(`${server.url}/metrics`)).text();
     const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"=,]/g, (c) => `\\${c}`)} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
     const before = await scrape();
-    for (const name of ["http_requests_total", "http_request_duration_seconds", "psp_calls_total", "payments_final_total", "callbacks_pending", "callbacks_parked", "callback_attempts_total", "card_decrypt_failures_total", "callback_delivery_lag_seconds"]) {
+    for (const name of [
+      "http_requests_total",
+      "http_request_duration_seconds",
+      "psp_calls_total",
+      "payments_final_total",
+      "callbacks_pending",
+      "callbacks_parked",
+      "callback_attempts_total",
+      "card_decrypt_failures_total",
+      "callback_delivery_lag_seconds",
+    ]) {
       expect(before).toContain(`# TYPE ${name}`);
     }
     const gs = genstoreClient(server);
@@ -164,7 +218,10 @@ describe("hardened input and operators' services", () => {
     bad.paymentMethod.data.iv = Buffer.alloc(12, 9).toString("base64");
     await gs.pay(bad);
     const after = await scrape();
-    expect(value(after, 'psp_calls_total{connector="sandbox",call="payment",outcome="approved"}') - value(before, 'psp_calls_total{connector="sandbox",call="payment",outcome="approved"}')).toBe(1);
+    expect(
+      value(after, 'psp_calls_total{connector="sandbox",call="payment",outcome="approved"}') -
+        value(before, 'psp_calls_total{connector="sandbox",call="payment",outcome="approved"}'),
+    ).toBe(1);
     expect(value(after, 'payments_final_total{state="declined"}') - value(before, 'payments_final_total{state="declined"}')).toBe(1);
     expect(value(after, "card_decrypt_failures_total") - value(before, "card_decrypt_failures_total")).toBe(1);
     expect(value(after, 'http_requests_total{route="POST /genstore/v1/payments/card",method="POST",status="200"}')).toBeGreaterThanOrEqual(2);
@@ -203,11 +260,18 @@ test("/readyz turns not-ready when the database stops and ready again when it is
 
 test("SIGTERM during load: requests in flight finish, then the process exits 0", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "genstore-term-"));
-  const service = await startServiceProcess({ DATA_DIR: dataDir, MONGODB_URI: process.env.TEST_MONGODB_URI ?? "", MONGODB_DATABASE: `term_${Date.now()}`, SANDBOX_LATENCY_MS: "600" });
+  const service = await startServiceProcess({
+    DATA_DIR: dataDir,
+    MONGODB_URI: process.env.TEST_MONGODB_URI ?? "",
+    MONGODB_DATABASE: `term_${Date.now()}`,
+    SANDBOX_LATENCY_MS: "600",
+  });
   try {
     const publicKey = ((await (await fetch(`${service.url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string }).publicKey;
     const fakeServer = { publicKey } as TestServer;
-    const inflight = Array.from({ length: 12 }, () => rawRequest(`${service.url}/genstore/v1/payments/card`, "POST", JSON.stringify(cardBody(fakeServer, uniqueId("PT"), { manualCapture: false }))));
+    const inflight = Array.from({ length: 12 }, () =>
+      rawRequest(`${service.url}/genstore/v1/payments/card`, "POST", JSON.stringify(cardBody(fakeServer, uniqueId("PT"), { manualCapture: false }))),
+    );
     await new Promise((r) => setTimeout(r, 200));
     service.child.kill("SIGTERM");
     const answers = await Promise.all(inflight);

@@ -5,10 +5,14 @@ import { listen } from "../../src/server/createServer";
 
 // One port, two protocols: the HTTP/2 preface decides, even when it arrives in pieces.
 test("an HTTP/2 preface split across packets still reaches the HTTP/2 server; HTTP/1.1 still works", async () => {
-  const server = await listen((req, res) => {
-    (res as ServerResponse).writeHead(200, { "content-type": "text/plain" });
-    res.end(`hello over ${req.httpVersion}`);
-  }, 0, "127.0.0.1");
+  const server = await listen(
+    (req, res) => {
+      (res as ServerResponse).writeHead(200, { "content-type": "text/plain" });
+      res.end(`hello over ${req.httpVersion}`);
+    },
+    0,
+    "127.0.0.1",
+  );
   try {
     const http1 = await (await fetch(`${server.url}/`)).text();
     expect(http1).toBe("hello over 1.1");

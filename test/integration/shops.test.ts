@@ -41,10 +41,17 @@ test("create, get, update and list shops; secrets are write-only and sealed in t
 
   await expect(shops.createShop({ shopId: "acme" })).rejects.toMatchObject({ code: Code.AlreadyExists });
   const updated = await shops.updateShop({ shopId: "acme", settings: { callbackBaseUrl: "https://acme.example/", manualCaptureMeansAuthorizeOnly: false } });
-  expect(updated.shop).toMatchObject({ callbackBaseUrl: "https://acme.example", manualCaptureMeansAuthorizeOnly: false, testCredentialNames: ["apiKey", "merchantId"] });
+  expect(updated.shop).toMatchObject({
+    callbackBaseUrl: "https://acme.example",
+    manualCaptureMeansAuthorizeOnly: false,
+    testCredentialNames: ["apiKey", "merchantId"],
+  });
   expect((await shops.getShop({ shopId: "acme" })).shop?.callbackBaseUrl).toBe("https://acme.example");
   await expect(shops.getShop({ shopId: "nobody" })).rejects.toMatchObject({ code: Code.NotFound });
-  await expect(shops.createShop({ shopId: "x", settings: { psp: "paypal" } })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "settings.psp must be one of sandbox, stripe" });
+  await expect(shops.createShop({ shopId: "x", settings: { psp: "paypal" } })).rejects.toMatchObject({
+    code: Code.InvalidArgument,
+    rawMessage: "settings.psp must be one of sandbox, stripe",
+  });
 
   await shops.createShop({ shopId: "beta" });
   await shops.createShop({ shopId: "gamma" });

@@ -17,7 +17,11 @@ interface Started {
 }
 
 function start(env: Record<string, string>): Started {
-  const child = spawn(tsx, ["src/main.ts"], { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(tsx, ["src/main.ts"], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout! }).on("line", (l) => {
@@ -112,17 +116,49 @@ test("with MONGODB_URI set it uses that server and keeps its generated dev key a
 }, 60_000);
 
 test.each([
-  ["no Go and no MONGODB_URI", () => ({ PATH: dirname(process.execPath) }), /^genstore-payment-app: cannot start: MONGODB_URI is not set and Go \(>= 1\.24\) is not on PATH/],
-  ["an unreachable MONGODB_URI", () => ({ MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1\//],
+  [
+    "no Go and no MONGODB_URI",
+    () => ({ PATH: dirname(process.execPath) }),
+    /^genstore-payment-app: cannot start: MONGODB_URI is not set and Go \(>= 1\.24\) is not on PATH/,
+  ],
+  [
+    "an unreachable MONGODB_URI",
+    () => ({ MONGODB_URI: "mongodb://127.0.0.1:1/" }),
+    /^genstore-payment-app: cannot start: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1\//,
+  ],
   ["a bad PORT", () => ({ PORT: "eighty" }), /^genstore-payment-app: cannot start: PORT must be a whole number, got "eighty"$/],
-  ["production without a card key", () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod", DEFAULT_SHOP_PSP: "none", MONGODB_URI: "mongodb://127.0.0.1:1/" }), /^genstore-payment-app: cannot start: no card decryption key/],
-  ["production without a client secret", () => ({ NODE_ENV: "production", DEFAULT_SHOP_PSP: "none" }), /^genstore-payment-app: cannot start: GENSTORE_CLIENT_SECRET is required in production/],
-  ["production with signatures switched off", () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod", REQUIRE_GENSTORE_SIGNATURE: "false" }), /^genstore-payment-app: cannot start: REQUIRE_GENSTORE_SIGNATURE=false is refused in production/],
-  ["production with a sandbox default shop taking live payments", () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod" }), /^genstore-payment-app: cannot start: in production the default shop cannot use the sandbox PSP, which moves no money/],
-  ["a NODE_ENV that is neither production nor development", () => ({ NODE_ENV: "Prod" }), /^genstore-payment-app: cannot start: NODE_ENV must be production, development or test, got "Prod"/],
-])("start-up fails with one clear line on %s", async (_name, env, message) => {
-  const s = start({ PORT: "0", DATA_DIR: dataDir, ...env() });
-  expect(await s.exited).toBe(1);
-  expect(s.stderr).toHaveLength(1);
-  expect(s.stderr[0]).toMatch(message);
-}, 30_000);
+  [
+    "production without a card key",
+    () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod", DEFAULT_SHOP_PSP: "none", MONGODB_URI: "mongodb://127.0.0.1:1/" }),
+    /^genstore-payment-app: cannot start: no card decryption key/,
+  ],
+  [
+    "production without a client secret",
+    () => ({ NODE_ENV: "production", DEFAULT_SHOP_PSP: "none" }),
+    /^genstore-payment-app: cannot start: GENSTORE_CLIENT_SECRET is required in production/,
+  ],
+  [
+    "production with signatures switched off",
+    () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod", REQUIRE_GENSTORE_SIGNATURE: "false" }),
+    /^genstore-payment-app: cannot start: REQUIRE_GENSTORE_SIGNATURE=false is refused in production/,
+  ],
+  [
+    "production with a sandbox default shop taking live payments",
+    () => ({ NODE_ENV: "production", GENSTORE_CLIENT_SECRET: "cs_prod" }),
+    /^genstore-payment-app: cannot start: in production the default shop cannot use the sandbox PSP, which moves no money/,
+  ],
+  [
+    "a NODE_ENV that is neither production nor development",
+    () => ({ NODE_ENV: "Prod" }),
+    /^genstore-payment-app: cannot start: NODE_ENV must be production, development or test, got "Prod"/,
+  ],
+])(
+  "start-up fails with one clear line on %s",
+  async (_name, env, message) => {
+    const s = start({ PORT: "0", DATA_DIR: dataDir, ...env() });
+    expect(await s.exited).toBe(1);
+    expect(s.stderr).toHaveLength(1);
+    expect(s.stderr[0]).toMatch(message);
+  },
+  30_000,
+);

@@ -11,7 +11,14 @@ const liveKey = `sk_live_${randomBytes(8).toString("hex")}`;
 const ctx: PspContext = { mode: "test", credentials: { secretKey: testKey }, shopId: "acme" };
 const card = (number = "4242424242424242") => ({ number, expiryMonth: 12, expiryYear: 2031, cvv: "737", holderName: "A Buyer" });
 const key = () => `gspay_${randomBytes(12).toString("base64url")}`;
-const input = (minor = 1000, currency = "EUR", number?: string) => ({ idempotencyKey: key(), amount: { minor, currency }, capture: true, card: card(number), returnUrl: "http://127.0.0.1:9/r", description: "Genstore payment x" });
+const input = (minor = 1000, currency = "EUR", number?: string) => ({
+  idempotencyKey: key(),
+  amount: { minor, currency },
+  capture: true,
+  card: card(number),
+  returnUrl: "http://127.0.0.1:9/r",
+  description: "Genstore payment x",
+});
 
 beforeAll(async () => {
   emulator = await startStripeEmulator(process.env.STRIPE_MOCK_URL!);
@@ -47,12 +54,19 @@ describe("errors", () => {
     expect(emulator.intentsWithKey(i.idempotencyKey)).toHaveLength(0);
     expect(await connector().paymentStatus(ctx, { idempotencyKey: i.idempotencyKey, createdAt: new Date() })).toMatchObject({ kind: "unknown" });
     const anHourAgo = new Date(Date.now() - 3_600_000);
-    expect(await connector().paymentStatus(ctx, { idempotencyKey: i.idempotencyKey, createdAt: anHourAgo })).toMatchObject({ kind: "declined", reason: expect.stringMatching(/never reached Stripe/) });
+    expect(await connector().paymentStatus(ctx, { idempotencyKey: i.idempotencyKey, createdAt: anHourAgo })).toMatchObject({
+      kind: "declined",
+      reason: expect.stringMatching(/never reached Stripe/),
+    });
   });
 
   test("a card decline carries Stripe's buyer-safe text and decline code, and the PaymentIntent it created", async () => {
     const outcome = await connector().payWithCard(ctx, input(1000, "EUR", "4000000000009995"));
-    expect(outcome).toMatchObject({ kind: "declined", reason: "Your card has insufficient funds. (insufficient_funds)", reference: expect.stringMatching(/^pi_/) });
+    expect(outcome).toMatchObject({
+      kind: "declined",
+      reason: "Your card has insufficient funds. (insufficient_funds)",
+      reference: expect.stringMatching(/^pi_/),
+    });
   });
 
   test("a refused operation fails with Stripe's explanation", async () => {
@@ -95,7 +109,10 @@ describe("modes and money", () => {
 
   test("an amount Stripe cannot take is declined with the rule, and nothing is sent", async () => {
     const before = emulator.requests.length;
-    expect(await connector().payWithCard(ctx, input(5124, "KWD"))).toEqual({ kind: "declined", reason: "Stripe takes KWD amounts in steps of 0.010 (the last digit must be 0)" });
+    expect(await connector().payWithCard(ctx, input(5124, "KWD"))).toEqual({
+      kind: "declined",
+      reason: "Stripe takes KWD amounts in steps of 0.010 (the last digit must be 0)",
+    });
     expect(emulator.requests.length).toBe(before);
   });
 });
@@ -104,18 +121,35 @@ describe("offsite", () => {
   test("voiding an unpaid Checkout Session expires it, and its status then says the buyer did not pay", async () => {
     const c = connector();
     const k = key();
-    const first = await c.payOffsite(ctx, { idempotencyKey: k, amount: { minor: 4200, currency: "EUR" }, capture: false, returnUrl: "http://127.0.0.1:9/r", cancelUrl: "http://127.0.0.1:9/r?cancelled=1", description: "d" });
+    const first = await c.payOffsite(ctx, {
+      idempotencyKey: k,
+      amount: { minor: 4200, currency: "EUR" },
+      capture: false,
+      returnUrl: "http://127.0.0.1:9/r",
+      cancelUrl: "http://127.0.0.1:9/r?cancelled=1",
+      description: "d",
+    });
     const ref = (first as { reference: string }).reference;
     expect(ref).toMatch(/^cs_test_/);
     const voidKey = key();
     expect(await c.void(ctx, { idempotencyKey: voidKey, reference: ref })).toEqual({ kind: "succeeded", reference: ref });
     expect(await c.operationStatus(ctx, { kind: "void", idempotencyKey: voidKey, paymentReference: ref })).toEqual({ kind: "succeeded", reference: ref });
-    expect(await c.paymentStatus(ctx, { idempotencyKey: k, reference: ref, createdAt: new Date() })).toMatchObject({ kind: "declined", reason: expect.stringMatching(/did not complete/) });
+    expect(await c.paymentStatus(ctx, { idempotencyKey: k, reference: ref, createdAt: new Date() })).toMatchObject({
+      kind: "declined",
+      reason: expect.stringMatching(/did not complete/),
+    });
   });
 
   test("an authorized Checkout payment is captured through its PaymentIntent", async () => {
     const c = connector();
-    const first = await c.payOffsite(ctx, { idempotencyKey: key(), amount: { minor: 4200, currency: "EUR" }, capture: false, returnUrl: "http://127.0.0.1:9/r", cancelUrl: "http://127.0.0.1:9/r?cancelled=1", description: "d" });
+    const first = await c.payOffsite(ctx, {
+      idempotencyKey: key(),
+      amount: { minor: 4200, currency: "EUR" },
+      capture: false,
+      returnUrl: "http://127.0.0.1:9/r",
+      cancelUrl: "http://127.0.0.1:9/r?cancelled=1",
+      description: "d",
+    });
     const session = emulator.payCheckout((first as { reference: string }).reference);
     const cap = await c.capture(ctx, { idempotencyKey: key(), reference: session.id as string, amount: { minor: 4200, currency: "EUR" } });
     expect(cap).toEqual({ kind: "succeeded", reference: session.payment_intent });
@@ -126,17 +160,37 @@ describe("offsite", () => {
 describe("webhooks", () => {
   const testSecret = `whsec_${randomBytes(12).toString("hex")}`;
   const liveSecret = `whsec_${randomBytes(12).toString("hex")}`;
-  const shop: WebhookShop = { shopId: "acme", testCredentials: { secretKey: testKey, webhookSecret: testSecret }, liveCredentials: { secretKey: liveKey, webhookSecret: liveSecret } };
-  const pi = (metadata: Record<string, string> = { genstore_key: "gspay_abc" }) => ({ id: "pi_x", object: "payment_intent", status: "requires_capture", metadata });
+  const shop: WebhookShop = {
+    shopId: "acme",
+    testCredentials: { secretKey: testKey, webhookSecret: testSecret },
+    liveCredentials: { secretKey: liveKey, webhookSecret: liveSecret },
+  };
+  const pi = (metadata: Record<string, string> = { genstore_key: "gspay_abc" }) => ({
+    id: "pi_x",
+    object: "payment_intent",
+    status: "requires_capture",
+    metadata,
+  });
   const parse = (type: string, object: Record<string, unknown>, secret: string, livemode = false, to: WebhookShop | null = shop) => {
     const signed = emulator.signedEvent(type, object, secret, livemode);
     return connector().parseWebhook!(Buffer.from(signed.body), new Headers(signed.headers), to ?? undefined);
   };
 
   test("an event signed with the shop's test or live secret maps to an outcome of that mode", () => {
-    expect(parse("payment_intent.amount_capturable_updated", pi(), testSecret)).toMatchObject({ target: "payment", idempotencyKey: "gspay_abc", mode: "test", outcome: { kind: "authorized", reference: "pi_x" } });
+    expect(parse("payment_intent.amount_capturable_updated", pi(), testSecret)).toMatchObject({
+      target: "payment",
+      idempotencyKey: "gspay_abc",
+      mode: "test",
+      outcome: { kind: "authorized", reference: "pi_x" },
+    });
     expect(parse("payment_intent.amount_capturable_updated", pi(), liveSecret, true)).toMatchObject({ mode: "live" });
-    expect(parse("refund.updated", { id: "re_1", object: "refund", status: "failed", failure_reason: "expired_or_canceled_card", metadata: { genstore_key: "gsref_1" } }, testSecret)).toMatchObject({
+    expect(
+      parse(
+        "refund.updated",
+        { id: "re_1", object: "refund", status: "failed", failure_reason: "expired_or_canceled_card", metadata: { genstore_key: "gsref_1" } },
+        testSecret,
+      ),
+    ).toMatchObject({
       target: "operation",
       outcome: { kind: "failed", reason: "Stripe could not refund: expired or canceled card" },
     });

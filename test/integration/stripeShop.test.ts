@@ -16,7 +16,10 @@ let server: TestServer;
 let shops: ReturnType<typeof createClient<typeof ShopService>>;
 let gs: ReturnType<typeof genstoreClient>;
 const shopId = "stripe-shop";
-const creds = (mode: "test" | "live") => ({ secretKey: `sk_${mode}_${randomBytes(8).toString("hex")}`, webhookSecret: `whsec_${randomBytes(12).toString("hex")}` });
+const creds = (mode: "test" | "live") => ({
+  secretKey: `sk_${mode}_${randomBytes(8).toString("hex")}`,
+  webhookSecret: `whsec_${randomBytes(12).toString("hex")}`,
+});
 const testCreds = creds("test");
 const liveCreds = creds("live");
 
@@ -24,11 +27,21 @@ beforeAll(async () => {
   emulator = await startStripeEmulator(process.env.STRIPE_MOCK_URL!);
   genstore = await startFakeGenstore();
   // Reconciliation waits 3 s, so that webhooks are seen settling what is open before it does.
-  server = await startTestServer({ callbackBaseUrl: genstore.url, stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 }, reconcile: { intervalMs: 200, minAgeMs: 3000 } });
+  server = await startTestServer({
+    callbackBaseUrl: genstore.url,
+    stripe: { apiBase: emulator.url, maxNetworkRetries: 0, timeoutMs: 3000 },
+    reconcile: { intervalMs: 200, minAgeMs: 3000 },
+  });
   shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
   await shops.createShop({
     shopId,
-    settings: { psp: "stripe", testCredentials: { values: testCreds }, liveCredentials: { values: liveCreds }, callbackBaseUrl: genstore.url, genstoreAccessToken: "gat_stripe" },
+    settings: {
+      psp: "stripe",
+      testCredentials: { values: testCreds },
+      liveCredentials: { values: liveCreds },
+      callbackBaseUrl: genstore.url,
+      genstoreAccessToken: "gat_stripe",
+    },
   });
   gs = genstoreClient(server, shopId);
   genstore.respondWith(() => ({ status: 200 }));
@@ -40,7 +53,8 @@ afterAll(async () => {
 });
 
 const callbacksFor = (id: string) => genstore.acknowledged().filter((c) => JSON.stringify(c.body).includes(`"${id}"`));
-const postWebhook = (path: string, signed: { body: string; headers: Record<string, string> }) => fetch(`${server.url}${path}`, { method: "POST", headers: signed.headers, body: signed.body });
+const postWebhook = (path: string, signed: { body: string; headers: Record<string, string> }) =>
+  fetch(`${server.url}${path}`, { method: "POST", headers: signed.headers, body: signed.body });
 
 test("ShopService refuses Stripe credentials that cannot work, naming the problem but not the secret", async () => {
   const wrong = creds("test");
@@ -48,7 +62,9 @@ test("ShopService refuses Stripe credentials that cannot work, naming the proble
     code: Code.InvalidArgument,
     rawMessage: "settings for stripe: live credentials: secretKey must be a Stripe live key (sk_live_… or rk_live_…)",
   });
-  await expect(shops.updateShop({ shopId, settings: { testCredentials: { values: { secretKey: "pk_test_publishable" } } } })).rejects.toMatchObject({ code: Code.InvalidArgument });
+  await expect(shops.updateShop({ shopId, settings: { testCredentials: { values: { secretKey: "pk_test_publishable" } } } })).rejects.toMatchObject({
+    code: Code.InvalidArgument,
+  });
 });
 
 test("test payments use the shop's test key, live payments its live key, and Genstore hears each result", async () => {
@@ -86,7 +102,9 @@ test("3-D Secure: Stripe's redirect is the threeDsUrl; the signed webhook at the
   expect(answer.body.threeDsUrl).toMatch(new RegExp(`^${emulator.url}/3ds/pi_`));
   const pi = (await storedPayment(server, id))?.channelPaymentId as string;
   // Stripe sends the buyer back to our return endpoint, the one the PaymentIntent was given.
-  expect(emulator.intent(pi)?.next_action).toMatchObject({ redirect_to_url: { return_url: expect.stringMatching(new RegExp(`^${server.url}/return/${shopId}/${id}\\?t=[\\w-]{32}$`)) } });
+  expect(emulator.intent(pi)?.next_action).toMatchObject({
+    redirect_to_url: { return_url: expect.stringMatching(new RegExp(`^${server.url}/return/${shopId}/${id}\\?t=[\\w-]{32}$`)) },
+  });
 
   const event = emulator.signedEvent("payment_intent.succeeded", emulator.authenticate(pi), testCreds.webhookSecret);
   expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, { ...event, headers: { ...event.headers, "stripe-signature": "t=1,v1=00" } })).status).toBe(401);
@@ -132,7 +150,12 @@ test("one lost answer: the SDK's retry with the same key gets Stripe's replay, o
   expect(p).toMatchObject({ state: "captured" });
   expect((p?.timeline as { event: string }[]).map((e) => e.event)).toEqual(["payment received", "psp: approved"]);
   // Two POSTs with one key (the reconciler's GETs for other payments run meanwhile).
-  expect(emulator.requests.filter((r) => r.method === "POST" && r.path === "/v1/payment_intents").slice(-2).map((r) => r.status)).toEqual([200, 200]);
+  expect(
+    emulator.requests
+      .filter((r) => r.method === "POST" && r.path === "/v1/payment_intents")
+      .slice(-2)
+      .map((r) => r.status),
+  ).toEqual([200, 200]);
   expect(emulator.intentsWithKey(p?.idempotencyKey)).toHaveLength(1);
 });
 
@@ -183,7 +206,14 @@ describe("refund webhooks", () => {
     const [refund] = emulator.refundsOf(pi);
     const event = emulator.signedEvent("refund.updated", emulator.failRefund(refund!.id as string, "expired_or_canceled_card"), testCreds.webhookSecret);
     expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).status).toBe(200);
-    expect(server.logs).toContainEqual(expect.objectContaining({ level: "error", msg: "the PSP reports a refund failed after it succeeded; Genstore was told it succeeded", id: refundId, reason: "Stripe could not refund: expired or canceled card" }));
+    expect(server.logs).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        msg: "the PSP reports a refund failed after it succeeded; Genstore was told it succeeded",
+        id: refundId,
+        reason: "Stripe could not refund: expired or canceled card",
+      }),
+    );
     expect((await gs.getRefund(refundId)).body).toMatchObject({ status: "SUCCESS" });
   });
 });
@@ -201,7 +231,11 @@ describe("offsite through Stripe Checkout", () => {
     const id = uniqueId("SO");
     const { redirectUrl, session, genstoreUrls } = await offsite(id);
     expect(redirectUrl).toBe(`${emulator.url}/checkout/${session.id as string}`);
-    expect(session).toMatchObject({ amount_total: 4200, currency: "eur", success_url: expect.stringMatching(new RegExp(`^${server.url}/return/${shopId}/${id}\\?t=[\\w-]{32}$`)) });
+    expect(session).toMatchObject({
+      amount_total: 4200,
+      currency: "eur",
+      success_url: expect.stringMatching(new RegExp(`^${server.url}/return/${shopId}/${id}\\?t=[\\w-]{32}$`)),
+    });
     emulator.payCheckout(session.id as string);
     const back = await fetch(session.success_url as string, { redirect: "manual" });
     expect(back.headers.get("location")).toBe(genstoreUrls.returnUrl);

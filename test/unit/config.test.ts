@@ -3,14 +3,22 @@ import { ConfigError, loadConfig } from "../../src/config";
 test("a Stripe default shop is checked at start-up, naming the setting and not the secret", () => {
   const env = { DEFAULT_SHOP_PSP: "stripe", DEFAULT_SHOP_PSP_TEST_CREDENTIALS: JSON.stringify({ secretKey: "sk_live_oops123" }) };
   expect(() => loadConfig(env)).toThrow(ConfigError);
-  expect(() => loadConfig(env)).toThrow("DEFAULT_SHOP_PSP_*_CREDENTIALS for stripe: test credentials: secretKey must be a Stripe test key (sk_test_… or rk_test_…)");
+  expect(() => loadConfig(env)).toThrow(
+    "DEFAULT_SHOP_PSP_*_CREDENTIALS for stripe: test credentials: secretKey must be a Stripe test key (sk_test_… or rk_test_…)",
+  );
   expect(() => loadConfig({ DEFAULT_SHOP_PSP: "paypal" })).toThrow('DEFAULT_SHOP_PSP must be sandbox, stripe or none, got "paypal"');
 });
 
 test("Stripe settings: defaults, and an API base for stripe-mock", () => {
-  const ok = loadConfig({ DEFAULT_SHOP_PSP: "stripe", DEFAULT_SHOP_PSP_TEST_CREDENTIALS: JSON.stringify({ secretKey: "sk_test_abc", webhookSecret: "whsec_abc" }) });
+  const ok = loadConfig({
+    DEFAULT_SHOP_PSP: "stripe",
+    DEFAULT_SHOP_PSP_TEST_CREDENTIALS: JSON.stringify({ secretKey: "sk_test_abc", webhookSecret: "whsec_abc" }),
+  });
   expect(ok.defaultShop).toMatchObject({ psp: "stripe", testCredentials: { secretKey: "sk_test_abc", webhookSecret: "whsec_abc" }, liveCredentials: {} });
   expect(ok.connectors.stripe).toEqual({ apiBase: undefined, timeoutMs: 30_000, maxNetworkRetries: 2 });
-  expect(loadConfig({ STRIPE_API_BASE: "http://127.0.0.1:12111/", STRIPE_MAX_NETWORK_RETRIES: "0" }).connectors.stripe).toMatchObject({ apiBase: "http://127.0.0.1:12111", maxNetworkRetries: 0 });
+  expect(loadConfig({ STRIPE_API_BASE: "http://127.0.0.1:12111/", STRIPE_MAX_NETWORK_RETRIES: "0" }).connectors.stripe).toMatchObject({
+    apiBase: "http://127.0.0.1:12111",
+    maxNetworkRetries: 0,
+  });
   expect(() => loadConfig({ STRIPE_API_BASE: "ftp://x" })).toThrow(ConfigError);
 });

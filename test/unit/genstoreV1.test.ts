@@ -66,7 +66,13 @@ describe("card data", () => {
   const year = new Date().getUTCFullYear();
 
   test("field aliases and two-digit years are accepted", () => {
-    const packet = encryptLikeGenstore(key.publicKeySpki, { pan: "5555 5555 5555 4444", expMonth: 1, expYear: (year + 1) % 100, cvc: "321", cardholderName: "A B" });
+    const packet = encryptLikeGenstore(key.publicKeySpki, {
+      pan: "5555 5555 5555 4444",
+      expMonth: 1,
+      expYear: (year + 1) % 100,
+      cvc: "321",
+      cardholderName: "A B",
+    });
     expect(decryptor.decrypt(packet).card).toEqual({ number: "5555555555554444", expiryMonth: 1, expiryYear: year + 1, cvv: "321", holderName: "A B" });
   });
 
@@ -122,7 +128,9 @@ describe("key rotation and key sources", () => {
     const a = loadKeyring({ env: { CARD_PRIVATE_KEY: pem }, dataDir: dir, production: true });
     const b = loadKeyring({ env: { CARD_PRIVATE_KEY: der }, dataDir: dir, production: true });
     expect(b.keys[0]?.publicKeySpki).toBe(a.keys[0]?.publicKeySpki);
-    expect(() => loadKeyring({ env: { CARD_PRIVATE_KEY: "not a key" }, dataDir: dir, production: true })).toThrow("CARD_PRIVATE_KEY is not a PEM or base64 PKCS#8 private key");
+    expect(() => loadKeyring({ env: { CARD_PRIVATE_KEY: "not a key" }, dataDir: dir, production: true })).toThrow(
+      "CARD_PRIVATE_KEY is not a PEM or base64 PKCS#8 private key",
+    );
   });
 
   test("outside production a dev key is generated once, private to its owner, and reused", () => {

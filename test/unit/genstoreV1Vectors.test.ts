@@ -9,7 +9,10 @@ import vectors from "../fixtures/genstore-v1/vectors.json";
 // independent of our code: a layout bug in the AAD, the HKDF or the tag placement fails here.
 const privateKey = createPrivateKey({ key: Buffer.from(vectors.privateKeyPkcs8Base64, "base64"), format: "der", type: "pkcs8" });
 const decryptor = (info: string) =>
-  createCardDecryptor({ keys: [{ privateKey, publicKeySpki: vectors.publicKeySpkiBase64 }], source: "vectors" }, { fingerprintKey: Buffer.alloc(32, 1), info: Buffer.from(info, "utf8") });
+  createCardDecryptor(
+    { keys: [{ privateKey, publicKeySpki: vectors.publicKeySpkiBase64 }], source: "vectors" },
+    { fingerprintKey: Buffer.alloc(32, 1), info: Buffer.from(info, "utf8") },
+  );
 
 test("the vectors' public key is the one their private key makes", () => {
   expect(createPublicKey(privateKey).export({ format: "der", type: "spki" }).toString("base64")).toBe(vectors.publicKeySpkiBase64);

@@ -38,11 +38,16 @@ describe("normalizeJson", () => {
   test("enum names are accepted with or without their prefix", () => {
     expect(normalizeJson(GetPaymentResponseSchema, { status: "SUCCESS" })).toEqual({ status: "PAYMENT_STATUS_SUCCESS" });
     expect(normalizeJson(GetPaymentResponseSchema, { status: "PAYMENT_STATUS_FAILURE" })).toEqual({ status: "PAYMENT_STATUS_FAILURE" });
-    expect(() => normalizeJson(GetPaymentResponseSchema, { status: "DONE" })).toThrow("status must be one of UNSPECIFIED, PROCESSING, AUTH_SUCCESS, SUCCESS, FAILURE");
+    expect(() => normalizeJson(GetPaymentResponseSchema, { status: "DONE" })).toThrow(
+      "status must be one of UNSPECIFIED, PROCESSING, AUTH_SUCCESS, SUCCESS, FAILURE",
+    );
   });
 });
 
 test("genstoreJson writes Genstore's status spelling", () => {
-  expect(genstoreJson(GetPaymentResponseSchema, { channelPaymentId: "c", status: "PAYMENT_STATUS_AUTH_SUCCESS" })).toEqual({ channelPaymentId: "c", status: "AUTH_SUCCESS" });
+  expect(genstoreJson(GetPaymentResponseSchema, { channelPaymentId: "c", status: "PAYMENT_STATUS_AUTH_SUCCESS" })).toEqual({
+    channelPaymentId: "c",
+    status: "AUTH_SUCCESS",
+  });
   expect(PaymentStatus.AUTH_SUCCESS).toBe(2);
 });

@@ -36,5 +36,10 @@ test("levels below the minimum are dropped", () => {
   const log = createJsonLogger(stream, "warn");
   log({ level: "info", msg: "quiet" });
   log({ level: "error", msg: "loud" });
-  expect(out.trim().split("\n").map((l) => JSON.parse(l).msg)).toEqual(["loud"]);
+  expect(
+    out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).msg),
+  ).toEqual(["loud"]);
 });

@@ -11,17 +11,32 @@ import type { RequestMeta } from "./types.js";
  */
 export function abandonPayment(k: Kernel, meta: RequestMeta, paymentId: string, reason: (p: PaymentRecord) => string): Promise<PaymentRecord | null> {
   return k.withPspStatus(meta, paymentId, async (p, outcome, connector, ctx) => {
-    if (outcome.kind === "approved" || outcome.kind === "declined" || outcome.kind === "authorized") return k.recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
+    if (outcome.kind === "approved" || outcome.kind === "declined" || outcome.kind === "authorized")
+      return k.recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
     if (outcome.kind === "unknown") {
-      k.deps.log({ level: "warn", msg: "the PSP could not say whether an abandoned payment was charged; it stays open", paymentId, shopId: meta.shopId, reason: outcome.reason });
+      k.deps.log({
+        level: "warn",
+        msg: "the PSP could not say whether an abandoned payment was charged; it stays open",
+        paymentId,
+        shopId: meta.shopId,
+        reason: outcome.reason,
+      });
       return p;
     }
     const reference = outcome.reference || p.channelPaymentId;
     const cancelled = reference
-      ? await k.callPsp(connector.name, "void", meta, () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }))
+      ? await k.callPsp(connector.name, "void", meta, () =>
+          connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }),
+        )
       : undefined;
     if (cancelled?.kind !== "succeeded") {
-      k.deps.log({ level: "warn", msg: "could not cancel an abandoned payment at the PSP; it stays open and is tried again", paymentId, shopId: meta.shopId, outcome: cancelled?.kind ?? "no PSP reference" });
+      k.deps.log({
+        level: "warn",
+        msg: "could not cancel an abandoned payment at the PSP; it stays open and is tried again",
+        paymentId,
+        shopId: meta.shopId,
+        outcome: cancelled?.kind ?? "no PSP reference",
+      });
       return p;
     }
     return k.recorder.failPayment(p, reason(p), meta);

@@ -24,7 +24,14 @@ async function applyOperationEvent(k: Kernel, connectorName: string, event: Webh
       return "applied";
     }
     if (op.state === "succeeded" && outcome.kind === "failed") {
-      k.deps.log({ level: "error", msg: `the PSP reports a ${op.kind} failed after it succeeded; Genstore was told it succeeded`, shopId: op.shopId, paymentId: op.paymentId, id: op._id, reason: outcome.reason });
+      k.deps.log({
+        level: "error",
+        msg: `the PSP reports a ${op.kind} failed after it succeeded; Genstore was told it succeeded`,
+        shopId: op.shopId,
+        paymentId: op.paymentId,
+        id: op._id,
+        reason: outcome.reason,
+      });
     }
     return "ignored";
   });

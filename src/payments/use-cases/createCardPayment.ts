@@ -33,7 +33,14 @@ export function createCardPayment(k: Kernel) {
       amount,
       test: req.test,
       manualCapture: req.manualCapture,
-      requestHash: requestHash({ method: "card", amount: amount.minor, currency: amount.currency, test: req.test, manualCapture: req.manualCapture, card: fingerprint }),
+      requestHash: requestHash({
+        method: "card",
+        amount: amount.minor,
+        currency: amount.currency,
+        test: req.test,
+        manualCapture: req.manualCapture,
+        card: fingerprint,
+      }),
       card: k.deps.cards.summarize(card, fingerprint),
       ...(req.returnUrl ? { returnUrl: req.returnUrl } : {}),
     });

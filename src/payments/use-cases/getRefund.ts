@@ -9,6 +9,10 @@ export function getRefund(k: Kernel) {
     await k.shopOf(meta);
     const refund = await k.repository.findOperation("refund", meta.shopId, refundId);
     if (!refund) throw notFound(`refund ${refundId} not found`);
-    return { channelRefundId: refund.channelId, status: genstoreRefundStatus(refund.state), error: refund.state === "failed" ? (refund.error ?? "refund failed") : "" };
+    return {
+      channelRefundId: refund.channelId,
+      status: genstoreRefundStatus(refund.state),
+      error: refund.state === "failed" ? (refund.error ?? "refund failed") : "",
+    };
   };
 }

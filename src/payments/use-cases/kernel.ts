@@ -57,17 +57,31 @@ export interface Kernel {
    * credentials means nothing happened: `refused` says what that makes of the call (a decline
    * or a failed operation); status queries leave it unknown.
    */
-  callPsp<T extends PaymentOutcome | OperationOutcome>(connector: string, what: string, meta: RequestMeta, call: () => Promise<T>, refused?: (reason: string) => T): Promise<T>;
+  callPsp<T extends PaymentOutcome | OperationOutcome>(
+    connector: string,
+    what: string,
+    meta: RequestMeta,
+    call: () => Promise<T>,
+    refused?: (reason: string) => T,
+  ): Promise<T>;
   requirePayment(shopId: string, paymentId: string): Promise<PaymentRecord>;
   /**
    * Under the payment's lock: if its outcome is still open, asks the PSP for its status and lets
    * `decide` act on the answer; otherwise returns the payment as it is.
    */
-  withPspStatus(meta: RequestMeta, paymentId: string, decide: (p: PaymentRecord, outcome: PaymentOutcome, connector: Connector, ctx: PspContext) => Promise<PaymentRecord>): Promise<PaymentRecord | null>;
+  withPspStatus(
+    meta: RequestMeta,
+    paymentId: string,
+    decide: (p: PaymentRecord, outcome: PaymentOutcome, connector: Connector, ctx: PspContext) => Promise<PaymentRecord>,
+  ): Promise<PaymentRecord | null>;
 }
 
 /** What a payment status query sends: the key always, the PSP's reference once it gave one. */
-const paymentQuery = (p: PaymentRecord) => ({ idempotencyKey: p.idempotencyKey, createdAt: new Date(p.createdAt), ...(p.channelPaymentId ? { reference: p.channelPaymentId } : {}) });
+const paymentQuery = (p: PaymentRecord) => ({
+  idempotencyKey: p.idempotencyKey,
+  createdAt: new Date(p.createdAt),
+  ...(p.channelPaymentId ? { reference: p.channelPaymentId } : {}),
+});
 
 export function createKernel(deps: PaymentUseCaseDeps): Kernel {
   const { repository } = deps;
@@ -78,7 +92,12 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
 
   const connectorOf = (name: string): Connector => {
     const c = deps.connectors.find(name);
-    if (!c) throw new PaymentError("failed_precondition", `the shop's PSP "${name}" is not available in this deployment`, `known connectors: ${deps.connectors.names().join(", ")}`);
+    if (!c)
+      throw new PaymentError(
+        "failed_precondition",
+        `the shop's PSP "${name}" is not available in this deployment`,
+        `known connectors: ${deps.connectors.names().join(", ")}`,
+      );
     return c;
   };
   const locked = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => mutex.run(paymentLockKey(shopId, paymentId), task);
@@ -96,7 +115,9 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
 
     async serialized(meta, paymentId, task, late) {
       const work = locked(meta.shopId, paymentId, task);
-      const result = await withinBudget(work, deps.pspTimeoutMs, (err) => deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) }));
+      const result = await withinBudget(work, deps.pspTimeoutMs, (err) =>
+        deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) }),
+      );
       return result.done ? result.value : late();
     },
 

@@ -20,7 +20,9 @@ export function refreshOperation(k: Kernel) {
       const p = op && (await k.repository.findPayment(meta.shopId, op.paymentId));
       if (!op || !p || op.state !== "processing") return op;
       const connector = k.connectorOf(p.psp);
-      const outcome = await k.callPsp(connector.name, `${kind} status`, meta, () => connector.operationStatus(k.pspContext(shop, p.test), operationQuery(op, p)));
+      const outcome = await k.callPsp(connector.name, `${kind} status`, meta, () =>
+        connector.operationStatus(k.pspContext(shop, p.test), operationQuery(op, p)),
+      );
       if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
       return k.recorder.settleOperation(op, outcome, meta);
     });

@@ -21,7 +21,9 @@ export function returnFromPsp(k: Kernel) {
     const shop = await k.shopOf(meta);
     const before = await k.requirePayment(meta.shopId, paymentId);
     const ask = () => (buyerCancelled ? abandonPayment(k, meta, paymentId, () => "cancelled by the buyer on the payment page") : refresh(meta, paymentId));
-    const after = (await throttle.run(`${paymentLockKey(meta.shopId, paymentId)}\u0000${buyerCancelled}`, ask, () => k.repository.findPayment(meta.shopId, paymentId))) ?? before;
+    const after =
+      (await throttle.run(`${paymentLockKey(meta.shopId, paymentId)}\u0000${buyerCancelled}`, ask, () => k.repository.findPayment(meta.shopId, paymentId))) ??
+      before;
     const cancelled = (after.state === "declined" || after.state === "failed") && after.cancelUrl && /cancel/i.test(after.error ?? "");
     const target = cancelled ? after.cancelUrl : after.returnUrl;
     if (!target) throw failedPrecondition(`payment ${paymentId} has no return URL`);

@@ -15,11 +15,16 @@ function reserve(k: Kernel, kind: OperationKind, p: PaymentRecord, op: Operation
   const event = { at: k.now(), event: `${kind} requested`, requestId: meta.requestId, operation: { kind, id: op._id } };
   if (kind === "refund") {
     const minor = op.amount?.minor ?? 0;
-    return k.repository.updatePayment(p.shopId, p._id, { states: ["captured", "partially_refunded"], refundableAtLeast: minor }, {
-      inc: { refundableMinor: -minor, refundReservedMinor: minor },
-      addRefundInFlight: { id: op._id, minor },
-      event,
-    });
+    return k.repository.updatePayment(
+      p.shopId,
+      p._id,
+      { states: ["captured", "partially_refunded"], refundableAtLeast: minor },
+      {
+        inc: { refundableMinor: -minor, refundReservedMinor: minor },
+        addRefundInFlight: { id: op._id, minor },
+        event,
+      },
+    );
   }
   return k.repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event });
 }
@@ -44,7 +49,14 @@ function newOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: Op
 }
 
 /** Under the payment's lock: the rules, the claim of the id, the hold on the payment, the PSP call. */
-async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest, hash: string, amount: Money | undefined): Promise<OperationRecord | null> {
+async function claimHoldAndCall(
+  k: Kernel,
+  meta: RequestMeta,
+  kind: OperationKind,
+  req: OperationRequest,
+  hash: string,
+  amount: Money | undefined,
+): Promise<OperationRecord | null> {
   const existing = await k.repository.findOperation(kind, meta.shopId, req.id);
   if (existing) {
     if (existing.requestHash !== hash || existing.paymentId !== req.paymentId) throw conflict(idNames[kind], req.id);
@@ -66,18 +78,27 @@ async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKin
     throw failedPrecondition(`payment ${req.paymentId} changed while the ${kind} was being prepared; try again`);
   }
   const ctx = k.pspContext(await k.shopOf(meta), payment.test);
-  const outcome = await k.callPsp(connector.name, kind, meta, () => {
-    const base = { idempotencyKey: op.idempotencyKey, reference: payment.channelPaymentId };
-    const money = { minor: amount?.minor ?? payment.amount.minor, currency: payment.amount.currency };
-    if (kind === "capture") return connector.capture(ctx, { ...base, amount: money });
-    if (kind === "void") return connector.void(ctx, base);
-    return connector.refund(ctx, { ...base, amount: money });
-  }, (reason): OperationOutcome => ({ kind: "failed", reason }));
+  const outcome = await k.callPsp(
+    connector.name,
+    kind,
+    meta,
+    () => {
+      const base = { idempotencyKey: op.idempotencyKey, reference: payment.channelPaymentId };
+      const money = { minor: amount?.minor ?? payment.amount.minor, currency: payment.amount.currency };
+      if (kind === "capture") return connector.capture(ctx, { ...base, amount: money });
+      if (kind === "void") return connector.void(ctx, base);
+      return connector.refund(ctx, { ...base, amount: money });
+    },
+    (reason): OperationOutcome => ({ kind: "failed", reason }),
+  );
   return k.recorder.settleOperation(op, outcome, meta);
 }
 
 /** What Genstore hears of an operation: the PSP's id and, when it failed, why. */
-export const operationAnswer = (op: OperationRecord | null): OperationAnswer => ({ channelId: op?.channelId ?? "", error: op?.state === "failed" ? (op.error ?? "failed") : "" });
+export const operationAnswer = (op: OperationRecord | null): OperationAnswer => ({
+  channelId: op?.channelId ?? "",
+  error: op?.state === "failed" ? (op.error ?? "failed") : "",
+});
 
 /** The shared path of capture, void and refund: claim the id, hold the payment, call the PSP, settle. */
 export async function runOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest): Promise<OperationAnswer> {
@@ -85,6 +106,11 @@ export async function runOperation(k: Kernel, meta: RequestMeta, kind: Operation
   const first = await k.requirePayment(meta.shopId, req.paymentId);
   const amount = req.amount === undefined ? undefined : parseAmount(req.amount, first.amount.currency);
   const hash = requestHash({ kind, paymentId: req.paymentId, amount: amount?.minor, test: req.test });
-  const op = await k.serialized(meta, req.paymentId, () => claimHoldAndCall(k, meta, kind, req, hash, amount), () => k.repository.findOperation(kind, meta.shopId, req.id));
+  const op = await k.serialized(
+    meta,
+    req.paymentId,
+    () => claimHoldAndCall(k, meta, kind, req, hash, amount),
+    () => k.repository.findOperation(kind, meta.shopId, req.id),
+  );
   return operationAnswer(op);
 }

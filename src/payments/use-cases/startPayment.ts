@@ -64,7 +64,13 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
         if (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash) throw conflict("paymentId", record._id);
         return claimed.record;
       }
-      const outcome = await k.callPsp(claimed.record.psp, "payment", meta, () => pay(claimed.record), (reason): PaymentOutcome => ({ kind: "declined", reason }));
+      const outcome = await k.callPsp(
+        claimed.record.psp,
+        "payment",
+        meta,
+        () => pay(claimed.record),
+        (reason): PaymentOutcome => ({ kind: "declined", reason }),
+      );
       return k.recorder.applyPaymentOutcome(claimed.record, outcome, meta, `psp: ${outcome.kind}`);
     },
     async () => (await k.repository.findPayment(meta.shopId, record._id)) ?? record,

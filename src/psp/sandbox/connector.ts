@@ -34,7 +34,11 @@ function chargeOutcome(entry: LedgerEntry, publicUrl: string): PaymentOutcome {
     case "voided":
       return { kind: "authorized", reference: entry.reference };
     case "requires_action":
-      return { kind: "requires_action", reference: entry.reference, url: `${publicUrl}/sandbox/${entry.flow === "offsite" ? "checkout" : "3ds"}/${entry.reference}` };
+      return {
+        kind: "requires_action",
+        reference: entry.reference,
+        url: `${publicUrl}/sandbox/${entry.flow === "offsite" ? "checkout" : "3ds"}/${entry.reference}`,
+      };
     case "pending":
       return { kind: "pending", reference: entry.reference };
     case "declined":
@@ -96,7 +100,12 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
   }
 
   /** Claims an idempotency key; a replay with the same request returns the first entry. */
-  async function claim(ctx: PspContext, key: string, entry: Omit<LedgerEntry, "_id" | "key" | "reference" | "merchant" | "mode" | "createdAt" | "updatedAt">, prefix: string) {
+  async function claim(
+    ctx: PspContext,
+    key: string,
+    entry: Omit<LedgerEntry, "_id" | "key" | "reference" | "merchant" | "mode" | "createdAt" | "updatedAt">,
+    prefix: string,
+  ) {
     const merchant = merchantOf(ctx);
     const at = now();
     const _id = ledgerId(entry.type === "charge" ? "charge" : "operation", merchant, key);
@@ -133,15 +142,20 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       else if (charge.refundsFail) reason = "refund failed: this test card refuses refunds";
       else if (amount > (charge.capturedAmount ?? 0) - (charge.refundedAmount ?? 0)) reason = "refund exceeds the captured amount left";
     }
-    const claimed = await claim(ctx, input.idempotencyKey, {
-      type,
-      chargeReference: charge.reference,
-      amount,
-      currency: charge.currency,
-      requestHash,
-      status: reason ? "failed" : "succeeded",
-      ...(reason ? { reason } : {}),
-    }, prefix);
+    const claimed = await claim(
+      ctx,
+      input.idempotencyKey,
+      {
+        type,
+        chargeReference: charge.reference,
+        amount,
+        currency: charge.currency,
+        requestHash,
+        status: reason ? "failed" : "succeeded",
+        ...(reason ? { reason } : {}),
+      },
+      prefix,
+    );
     if (claimed.conflict) return { kind: "failed", reason: "idempotency key reused with different parameters" };
     if (claimed.inserted && !reason) {
       if (type === "capture") await ledger.update(charge._id, { status: "captured", capturedAmount: amount });
@@ -162,54 +176,66 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
       timers.clear();
     },
 
-    payWithCard: (ctx, input) => remote(async () => {
-      const behaviour = behaviourOf(input.card.number);
-      const declined = behaviour === "decline_card" ? "card declined" : behaviour === "decline_funds" ? "insufficient funds" : undefined;
-      const status = declined
-        ? "declined"
-        : behaviour === "three_ds"
-          ? "requires_action"
-          : behaviour === "async_approve"
-            ? "pending"
-            : input.capture
-              ? "captured"
-              : "authorized";
-      const claimed = await claim(ctx, input.idempotencyKey, {
-        type: "charge",
-        amount: input.amount.minor,
-        currency: input.amount.currency,
-        requestHash: hashOf(["card", input.amount.minor, input.amount.currency, input.capture, input.card.number.slice(-4)]),
-        status,
-        capture: input.capture,
-        flow: "card",
-        cardLast4: input.card.number.slice(-4),
-        returnUrl: input.returnUrl,
-        ...(declined ? { reason: declined } : {}),
-        ...(status === "captured" ? { capturedAmount: input.amount.minor } : {}),
-        ...(behaviour === "refunds_fail" ? { refundsFail: true } : {}),
-        ...(status === "pending" ? { settlesAt: new Date(now().getTime() + asyncDelayMs) } : {}),
-      }, "ch");
-      if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
-      if (claimed.inserted && status === "pending") settleLater(claimed.entry);
-      // The charge is booked, but the answer is lost on the way back: only a status query tells.
-      if (behaviour === "error_after_charge") return { kind: "unknown", reason: "sandbox: the PSP timed out" };
-      return chargeOutcome(await settle(claimed.entry), opts.publicUrl());
-    }),
+    payWithCard: (ctx, input) =>
+      remote(async () => {
+        const behaviour = behaviourOf(input.card.number);
+        const declined = behaviour === "decline_card" ? "card declined" : behaviour === "decline_funds" ? "insufficient funds" : undefined;
+        const status = declined
+          ? "declined"
+          : behaviour === "three_ds"
+            ? "requires_action"
+            : behaviour === "async_approve"
+              ? "pending"
+              : input.capture
+                ? "captured"
+                : "authorized";
+        const claimed = await claim(
+          ctx,
+          input.idempotencyKey,
+          {
+            type: "charge",
+            amount: input.amount.minor,
+            currency: input.amount.currency,
+            requestHash: hashOf(["card", input.amount.minor, input.amount.currency, input.capture, input.card.number.slice(-4)]),
+            status,
+            capture: input.capture,
+            flow: "card",
+            cardLast4: input.card.number.slice(-4),
+            returnUrl: input.returnUrl,
+            ...(declined ? { reason: declined } : {}),
+            ...(status === "captured" ? { capturedAmount: input.amount.minor } : {}),
+            ...(behaviour === "refunds_fail" ? { refundsFail: true } : {}),
+            ...(status === "pending" ? { settlesAt: new Date(now().getTime() + asyncDelayMs) } : {}),
+          },
+          "ch",
+        );
+        if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
+        if (claimed.inserted && status === "pending") settleLater(claimed.entry);
+        // The charge is booked, but the answer is lost on the way back: only a status query tells.
+        if (behaviour === "error_after_charge") return { kind: "unknown", reason: "sandbox: the PSP timed out" };
+        return chargeOutcome(await settle(claimed.entry), opts.publicUrl());
+      }),
 
-    payOffsite: (ctx, input) => remote(async () => {
-      const claimed = await claim(ctx, input.idempotencyKey, {
-        type: "charge",
-        amount: input.amount.minor,
-        currency: input.amount.currency,
-        requestHash: hashOf(["offsite", input.amount.minor, input.amount.currency, input.capture]),
-        status: "requires_action",
-        capture: input.capture,
-        flow: "offsite",
-        returnUrl: input.returnUrl,
-      }, "ch");
-      if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
-      return chargeOutcome(claimed.entry, opts.publicUrl());
-    }),
+    payOffsite: (ctx, input) =>
+      remote(async () => {
+        const claimed = await claim(
+          ctx,
+          input.idempotencyKey,
+          {
+            type: "charge",
+            amount: input.amount.minor,
+            currency: input.amount.currency,
+            requestHash: hashOf(["offsite", input.amount.minor, input.amount.currency, input.capture]),
+            status: "requires_action",
+            capture: input.capture,
+            flow: "offsite",
+            returnUrl: input.returnUrl,
+          },
+          "ch",
+        );
+        if (claimed.conflict) return { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
+        return chargeOutcome(claimed.entry, opts.publicUrl());
+      }),
 
     capture: (ctx, input) => remote(() => operation(ctx, "capture", input)),
     void: (ctx, input) => remote(() => operation(ctx, "void", input)),

@@ -29,7 +29,14 @@ export const sandboxModule: ConnectorModule<SandboxSettings> = {
     const ledger = createSandboxLedger(host.db);
     const webhookSecret = settings?.webhookSecret ?? randomBytes(32).toString("hex");
     const webhooks = createSandboxWebhookSender(webhookSecret, () => `${host.publicUrl()}/psp/sandbox/webhooks`, host.log);
-    const connector = createSandboxConnector({ ledger, publicUrl: host.publicUrl, latencyMs: settings?.latencyMs ?? 0, asyncDelayMs: settings?.asyncDelayMs ?? 5000, webhookSecret, webhooks });
+    const connector = createSandboxConnector({
+      ledger,
+      publicUrl: host.publicUrl,
+      latencyMs: settings?.latencyMs ?? 0,
+      asyncDelayMs: settings?.asyncDelayMs ?? 5000,
+      webhookSecret,
+      webhooks,
+    });
     const pages = createSandboxPages(ledger, (entry) => webhooks.chargeUpdated(entry));
     return {
       connector,

@@ -82,13 +82,30 @@ export function createSandboxPages(ledger: SandboxLedger, onChargeUpdated: (entr
     }
     if (req.method === "GET") {
       if (entry.status !== "requires_action") {
-        send(res, 200, page("Done", `<h1>Already completed</h1><p>This payment is ${escapeHtml(entry.status)}.</p>${entry.returnUrl ? `<p><a href="${escapeHtml(entry.returnUrl)}">Back to the shop</a></p>` : ""}`));
+        send(
+          res,
+          200,
+          page(
+            "Done",
+            `<h1>Already completed</h1><p>This payment is ${escapeHtml(entry.status)}.</p>${entry.returnUrl ? `<p><a href="${escapeHtml(entry.returnUrl)}">Back to the shop</a></p>` : ""}`,
+          ),
+        );
         return true;
       }
       const body =
         kind === "3ds"
-          ? `<h1>3-D Secure</h1><p>Confirm the payment of <strong>${escapeHtml(amountText(entry))}</strong> with card •••• ${escapeHtml(entry.cardLast4 ?? "")}.</p>${form(req.url ?? "", [["complete", "Complete authentication"], ["fail", "Fail authentication"]])}`
-          : `<h1>Checkout</h1><p>Pay <strong>${escapeHtml(amountText(entry))}</strong>.</p>${form(req.url ?? "", [["pay", "Pay"], ["decline", "Decline"], ["cancel", "Cancel"]])}`;
+          ? `<h1>3-D Secure</h1><p>Confirm the payment of <strong>${escapeHtml(amountText(entry))}</strong> with card •••• ${escapeHtml(entry.cardLast4 ?? "")}.</p>${form(
+              req.url ?? "",
+              [
+                ["complete", "Complete authentication"],
+                ["fail", "Fail authentication"],
+              ],
+            )}`
+          : `<h1>Checkout</h1><p>Pay <strong>${escapeHtml(amountText(entry))}</strong>.</p>${form(req.url ?? "", [
+              ["pay", "Pay"],
+              ["decline", "Decline"],
+              ["cancel", "Cancel"],
+            ])}`;
       send(res, 200, page(kind === "3ds" ? "3-D Secure" : "Checkout", body));
       return true;
     }

@@ -25,7 +25,8 @@ export function parseStripeWebhook(rawBody: Buffer, headers: Headers, shop: Webh
       if (err instanceof Stripe.errors.StripeSignatureVerificationError) continue;
       throw new WebhookSignatureError("Stripe webhook body is not a Stripe event");
     }
-    if (event.livemode !== (mode === "live")) throw new WebhookSignatureError(`a ${event.livemode ? "live" : "test"} event signed with the shop's ${mode} secret`);
+    if (event.livemode !== (mode === "live"))
+      throw new WebhookSignatureError(`a ${event.livemode ? "live" : "test"} event signed with the shop's ${mode} secret`);
     return mapEvent(event, mode);
   }
   throw new WebhookSignatureError("Stripe-Signature does not match the shop's webhook secrets (or is older than 5 minutes)");
@@ -50,9 +51,10 @@ function mapEvent(event: Stripe.Event, mode: "test" | "live"): WebhookEvent | nu
       const s = event.data.object;
       const key = s.metadata?.[keyField];
       if (!key) return null;
-      const outcome = event.type === "checkout.session.async_payment_failed"
-        ? { kind: "declined" as const, reference: sessionIntentId(s) ?? s.id, reason: "the payment failed after the buyer completed Stripe Checkout" }
-        : sessionOutcome(s);
+      const outcome =
+        event.type === "checkout.session.async_payment_failed"
+          ? { kind: "declined" as const, reference: sessionIntentId(s) ?? s.id, reason: "the payment failed after the buyer completed Stripe Checkout" }
+          : sessionOutcome(s);
       return { ...base, target: "payment", idempotencyKey: key, outcome };
     }
     case "refund.created":

@@ -36,7 +36,12 @@ export function parseInternalTokens(raw: string, shopPattern: RegExp): InternalT
     if (names.has(e.name)) return `${where}: name ${e.name} is used twice`;
     names.add(e.name);
     if (typeof e.token !== "string" || e.token.length < 32 || /\s/.test(e.token)) return `${e.name}: token must be at least 32 characters without spaces`;
-    const shops = e.shops === "*" ? "*" : Array.isArray(e.shops) && e.shops.length > 0 && e.shops.every((s) => typeof s === "string" && shopPattern.test(s)) ? (e.shops as string[]) : undefined;
+    const shops =
+      e.shops === "*"
+        ? "*"
+        : Array.isArray(e.shops) && e.shops.length > 0 && e.shops.every((s) => typeof s === "string" && shopPattern.test(s))
+          ? (e.shops as string[])
+          : undefined;
     if (!shops) return `${e.name}: shops must be "*" or a non-empty list of shop ids`;
     if (e.access !== "read" && e.access !== "write") return `${e.name}: access must be "read" or "write"`;
     tokens.push({ name: e.name, tokenSha256: hashToken(e.token), shops, access: e.access });

@@ -148,7 +148,9 @@ export function createRequestGate(opts: RequestGateOptions): RequestGate {
     const secret = secretOf(shop);
     checkBody(req, bodySignature, secret);
     if (named !== undefined && !shop?.genstoreClientSecret && opts.requireSignature) {
-      throw unauthenticated("the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own");
+      throw unauthenticated(
+        "the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own",
+      );
     }
     return { shop: shop ?? (await known(named ?? opts.defaultShopId)), principal: { kind: "genstore", proof: "body" } };
   }

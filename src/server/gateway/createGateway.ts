@@ -154,7 +154,9 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
         requestMethod: req.method ?? "POST",
         url: url.toString(),
         requestHeader: headers,
-        contextValues: createContextValues().set(requestContextKey, { requestId, shop: admitted.shop, principal: admitted.principal }).set(requestIdKey, requestId),
+        contextValues: createContextValues()
+          .set(requestContextKey, { requestId, shop: admitted.shop, principal: admitted.principal })
+          .set(requestIdKey, requestId),
       });
       const fn = methods[binding.method.localName];
       if (!fn) throw new Error(`no implementation for ${binding.method.name}`);
@@ -171,7 +173,8 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
         const ce: ConnectError = toConnectError(err);
         status = httpStatusOf(ce.code);
         error = ce.rawMessage;
-        if (status >= 500 && !(err instanceof ConnectError)) opts.log({ level: "error", msg: "gateway failure", route: binding.pattern, requestId, error: String(err) });
+        if (status >= 500 && !(err instanceof ConnectError))
+          opts.log({ level: "error", msg: "gateway failure", route: binding.pattern, requestId, error: String(err) });
         const retryAfter: Record<string, string> = err instanceof PaymentError && err.code === "rate_limited" ? { "retry-after": "1" } : {};
         sendJson(res, status, { error: ce.rawMessage }, { "x-request-id": requestId, ...retryAfter });
       }

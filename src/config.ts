@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import { bool, ConfigError, credentials, hostList, integer, url, type Env } from "./configValues.js";
+
+export { ConfigError };
 import { resolve } from "node:path";
-import { redirectHostProblem } from "./payments/redirects.js";
 import { shopPattern } from "./payments/shops.js";
 import { connectorModule, connectorModules } from "./psp/modules.js";
 import { parseInternalTokens, type InternalToken } from "./server/auth/internalTokens.js";
@@ -87,33 +89,6 @@ export interface ServerLimits {
   maxConnections: number;
 }
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function url(env: Env, name: string): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return undefined;
-  try {
-    const u = new URL(raw);
-    if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("scheme");
-  } catch {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
-  }
-  return raw.replace(/\/+$/, "");
-}
-
 /** The default shop's PSP and credentials, refused at start-up when they cannot work. */
 function defaultShopPsp(
   env: Env,
@@ -175,18 +150,6 @@ function internalTokens(env: Env): InternalToken[] {
   return parsed;
 }
 
-function hostList(env: Env, name: string): string[] {
-  const hosts = (env[name] ?? "")
-    .split(",")
-    .map((h) => h.trim())
-    .filter(Boolean);
-  for (const h of hosts) {
-    const problem = redirectHostProblem(h);
-    if (problem) throw new ConfigError(`${name}: ${problem}`);
-  }
-  return hosts;
-}
-
 /** Signatures: required in production and wherever a client secret is set; never off in production. */
 function signatureSettings(env: Env, production: boolean): { genstoreClientSecret: string | undefined; requireSignature: boolean } {
   const genstoreClientSecret = env.GENSTORE_CLIENT_SECRET || undefined;
@@ -195,29 +158,6 @@ function signatureSettings(env: Env, production: boolean): { genstoreClientSecre
   if (production && !genstoreClientSecret)
     throw new ConfigError("GENSTORE_CLIENT_SECRET is required in production: Genstore's request signatures are checked with it");
   return { genstoreClientSecret, requireSignature };
-}
-
-function credentials(env: Env, name: string): Record<string, string> {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError(`${name} must be a JSON object of strings, e.g. {"secretKey":"..."}`);
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== "string")) {
-    throw new ConfigError(`${name} must be a JSON object of strings, e.g. {"secretKey":"..."}`);
-  }
-  return parsed as Record<string, string>;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (/^(true|1|yes)$/i.test(raw)) return true;
-  if (/^(false|0|no)$/i.test(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function adminToken(env: Env): string | undefined {

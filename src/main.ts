@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createCardDecryptor } from "./crypto/cardDecryptor.js";
-import { KeyringError, loadKeyring } from "./crypto/keyring.js";
+import { KeyringError, loadKeyring, type Keyring } from "./crypto/keyring.js";
 import { createSecretBox } from "./crypto/secretBox.js";
 import { loadSecretKey } from "./crypto/secretKeys.js";
-import { defaultCallbackBase } from "./payments/shops.js";
+import { defaultCallbackBase, type ShopConfig } from "./payments/shops.js";
 import { returnLinkKey } from "./server/auth/returnLinks.js";
 import { createApp } from "./app/createApp.js";
 import { listen } from "./server/createServer.js";
-import { createJsonLogger } from "./observability/logger.js";
+import { createJsonLogger, type Logger } from "./observability/logger.js";
 import { DatabaseError, openDatabase } from "./store/database.js";
 import { DataDirError, secureDataDir } from "./store/dataDir.js";
 import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
@@ -28,7 +28,6 @@ export async function main(env: Record<string, string | undefined> = process.env
   const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
   const db = await openDatabase(config, (line) => log({ level: "info", msg: line }));
   let publicUrl = config.publicUrl ?? "";
-  const startedAt = new Date();
   const app = createApp({
     db: db.db,
     atomicConditionalUpdates: db.atomicConditionalUpdates,
@@ -36,15 +35,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     secretBox: createSecretBox(secretsKey.key),
     returnLinkKey: returnLinkKey(secretsKey.key),
     defaultShopId: config.defaultShopId,
-    defaultShop: config.defaultShop.enabled
-      ? {
-          shopId: config.defaultShopId,
-          ...config.defaultShop,
-          callbackBaseUrl: config.defaultShop.callbackBaseUrl ?? defaultCallbackBase(config.defaultShopId),
-          createdAt: startedAt,
-          updatedAt: startedAt,
-        }
-      : undefined,
+    defaultShop: defaultShopOf(config),
     maxBodyBytes: config.maxBodyBytes,
     production: config.production,
     returnRefreshMs: config.returnRefreshMs,
@@ -59,13 +50,55 @@ export async function main(env: Record<string, string | undefined> = process.env
   const server = await listen(app.handler, config.port, config.host, config.server);
   publicUrl ||= server.url;
   app.start();
+  logStartup(
+    log,
+    config,
+    { url: server.url, publicUrl, database: db.description, atomicConditionalUpdates: db.atomicConditionalUpdates },
+    { keyring, fingerprintKey, secretsKey },
+  );
+  return {
+    url: server.url,
+    port: server.port,
+    /** Stops accepting, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), flushes the dispatcher, stops the database. */
+    async stop() {
+      await Promise.race([server.close(), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
+      await app.stop();
+      await db.close();
+    },
+  };
+}
+
+/** The default shop from the environment (single-merchant deployments), unless switched off. */
+function defaultShopOf(config: Config): ShopConfig | undefined {
+  if (!config.defaultShop.enabled) return undefined;
+  const at = new Date();
+  const { enabled: _enabled, ...shop } = config.defaultShop;
+  return {
+    shopId: config.defaultShopId,
+    ...shop,
+    callbackBaseUrl: shop.callbackBaseUrl ?? defaultCallbackBase(config.defaultShopId),
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** What an operator needs to see at start-up: where it listens, its database, keys, security. */
+function logStartup(
+  log: Logger,
+  config: Config,
+  where: { url: string; publicUrl: string; database: string; atomicConditionalUpdates: boolean },
+  keys: { keyring: Keyring; fingerprintKey: { source: string }; secretsKey: { source: string } },
+): void {
+  const { url, publicUrl, database, atomicConditionalUpdates } = where;
+  const { keyring, fingerprintKey, secretsKey } = keys;
+
   log({
     level: "info",
     msg: "listening",
-    url: server.url,
+    url,
     publicUrl,
-    database: db.description,
-    atomicConditionalUpdates: db.atomicConditionalUpdates,
+    database,
+    atomicConditionalUpdates,
     defaultShop: config.defaultShopId,
     defaultShopPsp: config.defaultShop.psp,
   });
@@ -84,18 +117,8 @@ export async function main(env: Record<string, string | undefined> = process.env
     keySource: keyring.source,
     publicKey: keyring.keys[0]?.publicKeySpki,
     activeKeys: keyring.keys.length,
-    servedAt: `${server.url}/genstore/v1/card-encryption-key`,
+    servedAt: `${url}/genstore/v1/card-encryption-key`,
   });
-  return {
-    url: server.url,
-    port: server.port,
-    /** Stops accepting, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), flushes the dispatcher, stops the database. */
-    async stop() {
-      await Promise.race([server.close(), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
-      await app.stop();
-      await db.close();
-    },
-  };
 }
 
 if (require.main === module) {

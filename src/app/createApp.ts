@@ -5,7 +5,8 @@ import type { SecretBox } from "../crypto/secretBox.js";
 import type { Logger } from "../observability/logger.js";
 import { createMetrics } from "../observability/metrics.js";
 import { createReconciler, type ReconcilerOptions } from "../payments/reconciler.js";
-import { createShopDirectory, type ShopConfig } from "../payments/shops.js";
+import type { PaymentRepository } from "../payments/records.js";
+import { createShopDirectory, type ShopConfig, type ShopDirectory } from "../payments/shops.js";
 import { createPaymentUseCases, paymentLockKey } from "../payments/use-cases/index.js";
 import { connectorModules } from "../psp/modules.js";
 import { createConnectorRegistry } from "../psp/registry.js";
@@ -70,16 +71,7 @@ export function createApp(opts: AppOptions): App {
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
   const payments = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
   const mutex = createKeyedMutex();
-  // Both callback gauges come from one count per scrape (two collection scans on FerretDB, not four).
-  let counting: { at: number; counts: ReturnType<typeof payments.countCallbacks> } | undefined;
-  const countCallbacks = () => {
-    if (!counting || Date.now() - counting.at > 1000) counting = { at: Date.now(), counts: payments.countCallbacks() };
-    return counting.counts;
-  };
-  const metrics = createMetrics(
-    async () => (await countCallbacks()).pending,
-    async () => (await countCallbacks()).parked,
-  );
+  const metrics = metricsOf(payments);
   const dispatcher = createCallbackDispatcher({
     ...opts.callbacks,
     repository: payments,
@@ -104,17 +96,7 @@ export function createApp(opts: AppOptions): App {
     onCallbackQueued: dispatcher.notify,
     observer: metrics,
   });
-  const security = opts.security ?? {};
-  const gate = createRequestGate({
-    shops,
-    defaultShopId: opts.defaultShopId,
-    genstoreClientSecret: security.genstoreClientSecret,
-    requireSignature: security.requireSignature ?? false,
-    internalTokens: security.internalTokens ?? [],
-    adminToken: security.adminToken,
-    rateLimitPerIp: security.rateLimitPerIp ?? 1000,
-    rateLimitPerShop: security.rateLimitPerShop ?? 200,
-  });
+  const gate = gateOf(opts, shops);
   const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
   /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
   const readiness = async (): Promise<Record<string, boolean>> => {
@@ -154,4 +136,31 @@ export function createApp(opts: AppOptions): App {
       await Promise.all(instances.map((i) => i.stop?.()));
     },
   };
+}
+
+/** Metrics, with both callback gauges from one count per scrape (two collection scans on FerretDB, not four). */
+function metricsOf(payments: PaymentRepository) {
+  let counting: { at: number; counts: ReturnType<PaymentRepository["countCallbacks"]> } | undefined;
+  const countCallbacks = () => {
+    if (!counting || Date.now() - counting.at > 1000) counting = { at: Date.now(), counts: payments.countCallbacks() };
+    return counting.counts;
+  };
+  return createMetrics(
+    async () => (await countCallbacks()).pending,
+    async () => (await countCallbacks()).parked,
+  );
+}
+
+function gateOf(opts: AppOptions, shops: ShopDirectory) {
+  const security = opts.security ?? {};
+  return createRequestGate({
+    shops,
+    defaultShopId: opts.defaultShopId,
+    genstoreClientSecret: security.genstoreClientSecret,
+    requireSignature: security.requireSignature ?? false,
+    internalTokens: security.internalTokens ?? [],
+    adminToken: security.adminToken,
+    rateLimitPerIp: security.rateLimitPerIp ?? 1000,
+    rateLimitPerShop: security.rateLimitPerShop ?? 200,
+  });
 }

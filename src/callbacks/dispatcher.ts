@@ -1,12 +1,11 @@
 import type { KeyedMutex } from "../runtime/keyedMutex.js";
 import { noObserver, type CallbackObserver } from "../payments/observer.js";
 import { createPeriodicTask } from "../runtime/periodicTask.js";
-import type { CallbackAttempt, CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
+import type { PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { ShopDirectory } from "../payments/shops.js";
-import { callbackPath } from "../payments/callbackBody.js";
-import { deliverCallback, type DeliveryResult } from "./deliver.js";
-import { createTokenBuckets } from "../runtime/tokenBucket.js";
-
+import { drainOutbox, type DrainContext } from "./drainOutbox.js";
+import { nextDue } from "./retryPolicy.js";
+import { createShopQueue } from "./shopQueue.js";
 export interface DispatcherOptions {
   repository: PaymentRepository;
   shops: ShopDirectory;
@@ -45,84 +44,29 @@ export interface CallbackDispatcher {
   readonly running: boolean;
 }
 
-/** When the next pending callback is due; the outbox is delivered in order. */
-function nextDue(callbacks: CallbackRecord[]): Date | null {
-  const head = callbacks.find((c) => c.state === "pending");
-  return head ? (head.nextAttemptAt ?? new Date(0)) : null;
-}
-
 /**
  * Delivers the outbox: each payment's pending callbacks in order, at least once, with
  * exponential backoff and full jitter, Retry-After honoured, and Genstore's rate limit per shop.
  */
 export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispatcher {
   const now = opts.now ?? (() => new Date());
-  const random = opts.random ?? Math.random;
-  const observer = opts.observer ?? noObserver;
-  const pollMs = opts.pollMs ?? 30_000;
-  const baseMs = opts.backoffBaseMs ?? 1000;
-  const maxMs = opts.backoffMaxMs ?? 3_600_000;
-  const windowMs = opts.retryWindowMs ?? 72 * 3_600_000;
-  const buckets = createTokenBuckets(opts.rateLimit?.capacity ?? 40, opts.rateLimit?.perSecond ?? 2, () => now().getTime());
   const busy = new Set<string>();
-  /** Shops out of tokens, until when. */
-  const throttled = new Map<string, number>();
-  /** Payments waiting for their shop's next token, and one timer per shop to let them go. */
-  const waiting = new Map<string, Map<string, string>>();
-  const shopTimers = new Map<string, NodeJS.Timeout>();
-  const tokenMs = 1000 / (opts.rateLimit?.perSecond ?? 2);
-
-  function waitForToken(shopId: string, paymentId: string, ms: number): void {
-    const queue = waiting.get(shopId) ?? new Map<string, string>();
-    queue.set(opts.lockKey(shopId, paymentId), paymentId);
-    waiting.set(shopId, queue);
-    if (!shopTimers.has(shopId)) armShop(shopId, ms);
-  }
-
-  function armShop(shopId: string, ms: number): void {
-    const timer = setTimeout(
-      () => {
-        shopTimers.delete(shopId);
-        const queue = waiting.get(shopId);
-        if (!queue || !running) return;
-        // Let go only as many as there are tokens; the rest wait without touching the database.
-        let n = buckets.available(shopId);
-        for (const [key, paymentId] of queue) {
-          if (n-- <= 0) break;
-          queue.delete(key);
-          processOne(shopId, paymentId);
-        }
-        if (queue.size > 0) armShop(shopId, tokenMs);
-        else waiting.delete(shopId);
-      },
-      Math.max(1, ms),
-    );
-    timer.unref();
-    shopTimers.set(shopId, timer);
-  }
   const inFlight = new Set<Promise<unknown>>();
   let running = false;
-  /** Retry timers, one per payment: the earliest wins. */
-  const wakeups = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  const wakeups = createWakeups(
+    () => now().getTime(),
+    (shopId, paymentId) => processOne(shopId, paymentId),
+  );
+  const wakeAt = (shopId: string, paymentId: string, at: number) => running && wakeups.at(opts.lockKey(shopId, paymentId), shopId, paymentId, at);
   /** Payments notified while being drained: drain them again after. */
   const again = new Set<string>();
-
-  function wakeAt(shopId: string, paymentId: string, at: number): void {
-    if (!running) return;
-    const key = opts.lockKey(shopId, paymentId);
-    const existing = wakeups.get(key);
-    if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(
-      () => {
-        wakeups.delete(key);
-        processOne(shopId, paymentId);
-      },
-      Math.max(0, at - now().getTime()),
-    );
-    timer.unref();
-    wakeups.set(key, { at, timer });
-  }
+  const queue = createShopQueue({
+    capacity: opts.rateLimit?.capacity ?? 40,
+    perSecond: opts.rateLimit?.perSecond ?? 2,
+    now: () => now().getTime(),
+    release: (shopId, paymentId) => running && processOne(shopId, paymentId),
+  });
+  const ctx = drainContext(opts, now, queue, wakeAt);
 
   /** Drains one payment's outbox, unless it is being drained already (then once more after). */
   function processOne(shopId: string, paymentId: string, snapshot?: PaymentRecord): void {
@@ -133,7 +77,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     }
     busy.add(key);
     const pass = (snapshot ? Promise.resolve(snapshot) : opts.repository.findPayment(shopId, paymentId))
-      .then(drain)
+      .then((p) => drainOutbox(ctx, p))
       .catch((err) => opts.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) }))
       .finally(() => {
         busy.delete(key);
@@ -143,153 +87,12 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     inFlight.add(pass);
   }
 
-  /** Rewrites one callback of a payment under its lock, from a fresh read. */
-  function updateCallback(p: PaymentRecord, id: string, change: (cb: CallbackRecord) => void): Promise<PaymentRecord | null> {
-    return opts.mutex.run(opts.lockKey(p.shopId, p._id), async () => {
-      const fresh = await opts.repository.findPayment(p.shopId, p._id);
-      if (!fresh) return null;
-      const cb = fresh.callbacks.find((c) => c.id === id);
-      if (cb) change(cb);
-      const next = nextDue(fresh.callbacks);
-      await opts.repository.saveCallbacks(fresh.shopId, fresh._id, fresh.callbacks, next);
-      return { ...fresh, nextCallbackAt: next };
-    });
-  }
+  /** One scan of the outbox for what no notification announced, shops over their limit left out. */
+  const runOnce = () => scanOutbox(opts, ctx, busy, queue.throttled(now().getTime()));
 
-  function backoff(attempts: number): number {
-    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempts - 1, 30));
-    return Math.floor(random() * ceiling);
-  }
-
-  function record(cb: CallbackRecord, result: DeliveryResult | { kind: "refused"; error: string; durationMs: number }, at: Date): void {
-    const attempt: CallbackAttempt = {
-      at,
-      durationMs: result.durationMs,
-      ...("httpStatus" in result && result.httpStatus ? { httpStatus: result.httpStatus } : {}),
-      ...("error" in result ? { error: result.error } : {}),
-    };
-    cb.attempts.push(attempt);
-    if (result.kind === "delivered") {
-      cb.state = "delivered";
-      cb.deliveredAt = at;
-      cb.nextAttemptAt = null;
-    } else if (result.kind === "refused") {
-      cb.state = "parked";
-      cb.parkedReason = result.error;
-      cb.nextAttemptAt = null;
-    } else {
-      const wait = result.retryAfterMs ?? backoff(cb.attempts.length);
-      const windowStart = cb.retryFrom ?? cb.createdAt;
-      if (at.getTime() + wait - new Date(windowStart).getTime() > windowMs) {
-        cb.state = "parked";
-        cb.parkedReason = `still failing after ${Math.round(windowMs / 3_600_000)} h: ${result.error}`;
-        cb.nextAttemptAt = null;
-      } else {
-        cb.nextAttemptAt = new Date(at.getTime() + wait);
-      }
-    }
-  }
-
-  /** Delivers this payment's pending callbacks in order until one is not delivered. */
-  async function drain(p: PaymentRecord | null): Promise<number> {
-    let attempted = 0;
-    const tried = new Set<string>();
-    while (p) {
-      const cb = p.callbacks.find((c) => c.state === "pending");
-      // One attempt per callback per drain, whatever the record says afterwards.
-      if (cb && tried.has(cb.id)) return attempted;
-      if (cb) tried.add(cb.id);
-      const at = now();
-      if (!cb) {
-        if (p.nextCallbackAt) p = await updateCallback(p, "", () => {});
-        return attempted;
-      }
-      if (cb.nextAttemptAt && new Date(cb.nextAttemptAt) > at) {
-        if (!p.nextCallbackAt || new Date(p.nextCallbackAt).getTime() !== new Date(cb.nextAttemptAt).getTime()) await updateCallback(p, cb.id, () => {});
-        wakeAt(p.shopId, p._id, new Date(cb.nextAttemptAt).getTime());
-        return attempted;
-      }
-      let shop;
-      try {
-        shop = await opts.shops.get(p.shopId);
-      } catch (err) {
-        await updateCallback(p, cb.id, (c) => record(c, { kind: "retry", error: (err as Error).message, durationMs: 0 }, at));
-        return attempted;
-      }
-      if (!shop.genstoreAccessToken) {
-        const error = "the shop has no Genstore access token: set it with ShopService.UpdateShop, then redeliver";
-        p = await updateCallback(p, cb.id, (c) => record(c, { kind: "refused", error, durationMs: 0 }, at));
-        observer.parked(cb.kind);
-        opts.log({ level: "warn", msg: "callback parked", shopId: p?.shopId, paymentId: cb.body.paymentId, callback: cb.id, reason: error });
-        return attempted;
-      }
-      // Over Genstore's limit for this shop: leave it due (no write); other shops go first.
-      const wait = buckets.take(p.shopId);
-      if (wait > 0) {
-        throttled.set(p.shopId, at.getTime() + wait);
-        waitForToken(p.shopId, p._id, wait);
-        return attempted;
-      }
-      attempted++;
-      const result = await deliverCallback(
-        shop.callbackBaseUrl + callbackPath(cb.kind, cb.targetId),
-        cb.body,
-        shop.genstoreAccessToken,
-        opts.timeoutMs ?? 10_000,
-        opts.fetchImpl,
-      );
-      const paymentId = p._id;
-      p = await updateCallback(p, cb.id, (c) => record(c, result, now()));
-      const after = p?.callbacks.find((c) => c.id === cb.id);
-      observer.attempt(result.kind);
-      if (after?.state === "delivered") observer.delivered(cb.kind, now().getTime() - new Date(cb.createdAt).getTime());
-      if (after?.state === "parked") observer.parked(cb.kind);
-      opts.log({
-        level: result.kind === "delivered" ? "info" : "warn",
-        msg: result.kind === "delivered" ? "callback delivered" : after?.state === "parked" ? "callback parked" : "callback failed, will retry",
-        shopId: p?.shopId,
-        paymentId,
-        callback: cb.id,
-        attempt: after?.attempts.length,
-        ...("httpStatus" in result ? { httpStatus: result.httpStatus } : {}),
-        ...(result.kind !== "delivered" ? { error: result.error } : {}),
-        ...(after?.nextAttemptAt ? { nextAttemptAt: after.nextAttemptAt } : {}),
-      });
-      if (result.kind !== "delivered") {
-        if (p && after?.nextAttemptAt) wakeAt(p.shopId, p._id, new Date(after.nextAttemptAt).getTime());
-        return attempted;
-      }
-    }
-    return attempted;
-  }
-
-  async function runOnce(): Promise<number> {
-    const t = now().getTime();
-    for (const [shop, until] of throttled) if (until <= t) throttled.delete(shop);
-    const due = await opts.repository.findDueCallbacks(now(), 100, [...throttled.keys()]);
-    const work = due
-      .filter((p) => !busy.has(opts.lockKey(p.shopId, p._id)))
-      .map(async (p) => {
-        const key = opts.lockKey(p.shopId, p._id);
-        busy.add(key);
-        try {
-          return await drain(p);
-        } catch (err) {
-          opts.log({ level: "error", msg: "callback dispatch failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
-          return 0;
-        } finally {
-          busy.delete(key);
-        }
-      });
-    let attempted = 0;
-    const limit = opts.concurrency ?? 8;
-    for (let i = 0; i < work.length; i += limit) {
-      for (const n of await Promise.all(work.slice(i, i + limit))) attempted += n;
-    }
-    return attempted;
-  }
-
-  const scans = createPeriodicTask(runOnce, pollMs, (err) => opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }));
+  const scans = createPeriodicTask(runOnce, opts.pollMs ?? 30_000, (err) =>
+    opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }),
+  );
 
   return {
     start() {
@@ -304,35 +107,109 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     async stop() {
       running = false;
       await scans.stop();
-      for (const w of wakeups.values()) clearTimeout(w.timer);
       wakeups.clear();
-      for (const t of shopTimers.values()) clearTimeout(t);
-      shopTimers.clear();
-      waiting.clear();
+      queue.clear();
       while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
     runOnce,
     async redeliver(shopId, paymentId, callbackId) {
-      let count = 0;
-      await opts.mutex.run(opts.lockKey(shopId, paymentId), async () => {
-        const p = await opts.repository.findPayment(shopId, paymentId);
-        if (!p) return;
-        const at = now();
-        for (const cb of p.callbacks) {
-          if (cb.state !== "parked" || (callbackId && cb.id !== callbackId)) continue;
-          cb.state = "pending";
-          cb.nextAttemptAt = at;
-          delete cb.parkedReason;
-          cb.retryFrom = at;
-          count++;
-        }
-        if (count > 0) await opts.repository.saveCallbacks(shopId, paymentId, p.callbacks, nextDue(p.callbacks));
-      });
+      const count = await redeliverParked(opts, now(), shopId, paymentId, callbackId);
       if (count > 0 && running) processOne(shopId, paymentId);
       return count;
     },
     get running() {
       return running;
     },
+  };
+}
+
+/** Puts parked callbacks back to pending, their retry window starting again now. */
+async function redeliverParked(opts: DispatcherOptions, at: Date, shopId: string, paymentId: string, callbackId: string | undefined): Promise<number> {
+  return opts.mutex.run(opts.lockKey(shopId, paymentId), async () => {
+    const p = await opts.repository.findPayment(shopId, paymentId);
+    if (!p) return 0;
+    let count = 0;
+    for (const cb of p.callbacks) {
+      if (cb.state !== "parked" || (callbackId && cb.id !== callbackId)) continue;
+      cb.state = "pending";
+      cb.nextAttemptAt = at;
+      delete cb.parkedReason;
+      cb.retryFrom = at;
+      count++;
+    }
+    if (count > 0) await opts.repository.saveCallbacks(shopId, paymentId, p.callbacks, nextDue(p.callbacks));
+    return count;
+  });
+}
+
+/** Retry timers, one per payment: the earliest wins. */
+function createWakeups(now: () => number, wake: (shopId: string, paymentId: string) => void) {
+  const timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  return {
+    at(key: string, shopId: string, paymentId: string, at: number): void {
+      const existing = timers.get(key);
+      if (existing && existing.at <= at) return;
+      if (existing) clearTimeout(existing.timer);
+      const timer = setTimeout(
+        () => {
+          timers.delete(key);
+          wake(shopId, paymentId);
+        },
+        Math.max(0, at - now()),
+      );
+      timer.unref();
+      timers.set(key, { at, timer });
+    },
+    clear(): void {
+      for (const w of timers.values()) clearTimeout(w.timer);
+      timers.clear();
+    },
+  };
+}
+
+/** Drains the due payments of one scan, at most `concurrency` at a time; how many callbacks were tried. */
+async function scanOutbox(opts: DispatcherOptions, ctx: DrainContext, busy: Set<string>, throttledShops: string[]): Promise<number> {
+  const due = await opts.repository.findDueCallbacks(ctx.now(), 100, throttledShops);
+  const work = due
+    .filter((p) => !busy.has(opts.lockKey(p.shopId, p._id)))
+    .map((p) => async () => {
+      const key = opts.lockKey(p.shopId, p._id);
+      busy.add(key);
+      try {
+        return await drainOutbox(ctx, p);
+      } catch (err) {
+        opts.log({ level: "error", msg: "callback dispatch failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
+        return 0;
+      } finally {
+        busy.delete(key);
+      }
+    });
+  let attempted = 0;
+  const limit = opts.concurrency ?? 8;
+  for (let i = 0; i < work.length; i += limit) {
+    for (const n of await Promise.all(work.slice(i, i + limit).map((w) => w()))) attempted += n;
+  }
+  return attempted;
+}
+
+function drainContext(opts: DispatcherOptions, now: () => Date, queue: DrainContext["queue"], wakeAt: DrainContext["wakeAt"]): DrainContext {
+  return {
+    repository: opts.repository,
+    shops: opts.shops,
+    mutex: opts.mutex,
+    lockKey: opts.lockKey,
+    log: opts.log,
+    observer: opts.observer ?? noObserver,
+    policy: {
+      baseMs: opts.backoffBaseMs ?? 1000,
+      maxMs: opts.backoffMaxMs ?? 3_600_000,
+      windowMs: opts.retryWindowMs ?? 72 * 3_600_000,
+      random: opts.random ?? Math.random,
+    },
+    queue,
+    now,
+    timeoutMs: opts.timeoutMs ?? 10_000,
+    fetchImpl: opts.fetchImpl,
+    wakeAt,
   };
 }

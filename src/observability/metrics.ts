@@ -57,22 +57,7 @@ export function createMetrics(pendingCallbacks: () => Promise<number>, parkedCal
     buckets: [0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400],
     registers: [registry],
   });
-  new Gauge({
-    name: "callbacks_pending",
-    help: "Payments with callbacks not yet delivered",
-    registers: [registry],
-    async collect() {
-      this.set(await pendingCallbacks().catch(() => -1));
-    },
-  });
-  new Gauge({
-    name: "callbacks_parked",
-    help: "Payments with parked callbacks",
-    registers: [registry],
-    async collect() {
-      this.set(await parkedCallbacks().catch(() => -1));
-    },
-  });
+  callbackGauges(registry, pendingCallbacks, parkedCallbacks);
   return {
     registry,
     request(route, method, status, seconds) {
@@ -92,4 +77,24 @@ export function createMetrics(pendingCallbacks: () => Promise<number>, parkedCal
     },
     parked: (kind) => parked.inc({ kind }),
   };
+}
+
+/** Gauges read at each scrape: payments with callbacks pending, and with callbacks parked. */
+function callbackGauges(registry: Registry, pendingCallbacks: () => Promise<number>, parkedCallbacks: () => Promise<number>): void {
+  new Gauge({
+    name: "callbacks_pending",
+    help: "Payments with callbacks not yet delivered",
+    registers: [registry],
+    async collect() {
+      this.set(await pendingCallbacks().catch(() => -1));
+    },
+  });
+  new Gauge({
+    name: "callbacks_parked",
+    help: "Payments with parked callbacks",
+    registers: [registry],
+    async collect() {
+      this.set(await parkedCallbacks().catch(() => -1));
+    },
+  });
 }

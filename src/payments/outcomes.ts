@@ -1,6 +1,6 @@
 import { operationCallback, paymentCallback } from "./callbackBody.js";
 import type { OperationOutcome, PaymentOutcome } from "../psp/connector.js";
-import type { CallbackRecord, OperationRecord, PaymentRecord, PaymentRepository, PaymentState } from "./records.js";
+import type { CallbackRecord, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository, PaymentState, TimelineEvent } from "./records.js";
 import { noObserver, type PaymentObserver } from "./observer.js";
 import { canMove, openStates, statesBefore } from "./stateMachine.js";
 
@@ -48,6 +48,121 @@ function paymentResult(p: PaymentRecord, to: PaymentState, error: string | undef
   return undefined;
 }
 
+interface RecorderDeps {
+  repository: PaymentRepository;
+  log: (e: Record<string, unknown>) => void;
+  now: () => Date;
+  onCallbackQueued: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void;
+  observer: Pick<PaymentObserver, "paymentFinal">;
+}
+
+/** Moves a payment to `to` with its callback, if the state machine allows and something changes. */
+async function move(
+  d: RecorderDeps,
+  p: PaymentRecord,
+  to: PaymentState,
+  set: Partial<PaymentRecord>,
+  cause: Cause,
+  event: string,
+  detail?: string,
+): Promise<PaymentRecord> {
+  // Nothing new (a final state again, or an open one with the same details): no write, so
+  // repeated status queries (Get payment, buyers' returns) never grow the payment.
+  if (p.state === to && (!openStates.includes(to) || Object.entries(set).every(([k, v]) => p[k as keyof PaymentRecord] === v))) return p;
+  if (!canMove(p.state, to)) {
+    d.log({ level: "warn", msg: "ignored an outcome that would move a payment backwards", paymentId: p._id, shopId: p.shopId, from: p.state, to });
+    return p;
+  }
+  const at = d.now();
+  const callback = p.state === to ? undefined : paymentResult({ ...p, ...set }, to, detail ?? set.error, at);
+  const change: PaymentChange = {
+    set: { ...set, state: to },
+    event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
+    ...(callback ? { callback } : {}),
+  };
+  const updated = await d.repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, change, p);
+  if (updated && callback) d.onCallbackQueued(p.shopId, p._id, updated);
+  if (updated && !openStates.includes(to) && p.state !== to) d.observer.paymentFinal(to);
+  return updated ?? (await d.repository.findPayment(p.shopId, p._id)) ?? p;
+}
+
+/** What a final operation result does to its payment, guarded by the hold the operation took. */
+function operationChange(
+  op: OperationRecord,
+  p: PaymentRecord,
+  succeeded: boolean,
+  callback: CallbackRecord,
+  event: TimelineEvent,
+): { guard: PaymentGuard; change: PaymentChange } {
+  const minor = op.amount?.minor ?? p.amount.minor;
+  if (op.kind === "refund") {
+    const to: PaymentState = p.refundedMinor + minor >= p.capturedMinor ? "refunded" : "partially_refunded";
+    const removeRefundInFlight = { id: op._id, minor };
+    return {
+      guard: { refundInFlightId: op._id },
+      change: succeeded
+        ? { inc: { refundReservedMinor: -minor, refundedMinor: minor }, set: { state: to }, removeRefundInFlight, callback, event: { ...event, state: to } }
+        : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight, callback, event },
+    };
+  }
+  const set: Partial<PaymentRecord> = !succeeded
+    ? { activeOperation: null }
+    : op.kind === "capture"
+      ? { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor }
+      : { state: "voided", activeOperation: null };
+  return { guard: { activeOperationId: op._id }, change: { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } } };
+}
+
+/** A capture, void or refund the PSP has not decided: the payment stays held until reconciliation learns it. */
+async function leaveOpen(
+  d: RecorderDeps,
+  op: OperationRecord,
+  p: PaymentRecord,
+  outcome: OperationOutcome & { kind: "pending" | "unknown" },
+  cause: Cause,
+): Promise<OperationRecord> {
+  const detail = outcome.kind === "unknown" ? { detail: outcome.reason } : {};
+  await d.repository.updatePayment(
+    p.shopId,
+    p._id,
+    {},
+    { event: { at: d.now(), event: `${op.kind} ${outcome.kind}`, requestId: cause.requestId, operation: { kind: op.kind, id: op._id }, ...detail } },
+  );
+  return outcome.reference ? ((await d.repository.finishOperation(op.kind, op.shopId, op._id, { channelId: outcome.reference })) ?? op) : op;
+}
+
+/** Records the PSP's answer to a capture, void or refund on the payment (with its callback), then on the operation. */
+async function settleOperation(d: RecorderDeps, op: OperationRecord, outcome: OperationOutcome, cause: Cause): Promise<OperationRecord | null> {
+  const p = await d.repository.findPayment(op.shopId, op.paymentId);
+  if (!p) return op;
+  if (outcome.kind === "pending" || outcome.kind === "unknown") return leaveOpen(d, op, p, outcome, cause);
+  const at = d.now();
+  const succeeded = outcome.kind === "succeeded";
+  const channelId = outcome.reference ?? op.channelId;
+  const error = succeeded ? undefined : outcome.reason;
+  const callback = operationCallback(op, channelId, succeeded, error, at);
+  const event = {
+    at,
+    event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`,
+    requestId: cause.requestId,
+    operation: { kind: op.kind, id: op._id },
+    ...(error ? { detail: error } : {}),
+  };
+  const { guard, change } = operationChange(op, p, succeeded, callback, event);
+  let updated = await d.repository.updatePayment(p.shopId, p._id, guard, change);
+  // The payment was never held for this operation (a crash between claiming and holding),
+  // or was settled before: Genstore still hears the result, once.
+  if (!updated && !p.callbacks.some((c) => c.id === callback.id)) updated = await d.repository.updatePayment(p.shopId, p._id, {}, { callback, event });
+  if (updated) d.onCallbackQueued(p.shopId, p._id, updated);
+  // The operation's own record follows; its result is already safe in the outbox.
+  const finished = await d.repository.finishOperation(op.kind, op.shopId, op._id, {
+    channelId,
+    state: succeeded ? "succeeded" : "failed",
+    ...(error ? { error } : {}),
+  });
+  return finished ?? (await d.repository.findOperation(op.kind, op.shopId, op._id));
+}
+
 /**
  * The one place where PSP outcomes change payments and operations. Every final result is
  * written together with its callback, in one single-document update (design §4).
@@ -60,121 +175,14 @@ export function createOutcomeRecorder(
   onCallbackQueued: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void = () => {},
   observer: Pick<PaymentObserver, "paymentFinal"> = noObserver,
 ): OutcomeRecorder {
-  async function move(p: PaymentRecord, to: PaymentState, set: Partial<PaymentRecord>, cause: Cause, event: string, detail?: string): Promise<PaymentRecord> {
-    // Nothing new (a final state again, or an open one with the same details): no write, so
-    // repeated status queries (Get payment, buyers' returns) never grow the payment.
-    if (p.state === to && (!openStates.includes(to) || Object.entries(set).every(([k, v]) => p[k as keyof PaymentRecord] === v))) return p;
-    if (!canMove(p.state, to)) {
-      log({ level: "warn", msg: "ignored an outcome that would move a payment backwards", paymentId: p._id, shopId: p.shopId, from: p.state, to });
-      return p;
-    }
-    const at = now();
-    const callback = p.state === to ? undefined : paymentResult({ ...p, ...set }, to, detail ?? set.error, at);
-    const updated = await repository.updatePayment(
-      p.shopId,
-      p._id,
-      { states: [p.state, ...statesBefore(to)] },
-      {
-        set: { ...set, state: to },
-        event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
-        ...(callback ? { callback } : {}),
-      },
-      p,
-    );
-    if (updated && callback) onCallbackQueued(p.shopId, p._id, updated);
-    if (updated && !openStates.includes(to) && p.state !== to) observer.paymentFinal(to);
-    return updated ?? (await repository.findPayment(p.shopId, p._id)) ?? p;
-  }
-
+  const d: RecorderDeps = { repository, log, now, onCallbackQueued, observer };
   return {
     applyPaymentOutcome(p, outcome, cause, event) {
       const { to, set } = outcomeChange(p, outcome);
       const detail = outcome.kind === "declined" || outcome.kind === "unknown" ? outcome.reason : undefined;
-      return move(p, to, set, cause, event, detail);
+      return move(d, p, to, set, cause, event, detail);
     },
-
-    failPayment(p, reason, cause) {
-      return move(p, "failed", { error: reason }, cause, "payment expired", reason);
-    },
-
-    async settleOperation(op, outcome, cause) {
-      const at = now();
-      const operation = { kind: op.kind, id: op._id };
-      const p = await repository.findPayment(op.shopId, op.paymentId);
-      if (!p) return op;
-      if (outcome.kind === "pending" || outcome.kind === "unknown") {
-        // The payment stays held until reconciliation learns the outcome.
-        await repository.updatePayment(
-          p.shopId,
-          p._id,
-          {},
-          {
-            event: {
-              at,
-              event: `${op.kind} ${outcome.kind}`,
-              requestId: cause.requestId,
-              operation,
-              ...(outcome.kind === "unknown" ? { detail: outcome.reason } : {}),
-            },
-          },
-        );
-        return outcome.reference ? ((await repository.finishOperation(op.kind, op.shopId, op._id, { channelId: outcome.reference })) ?? op) : op;
-      }
-      const succeeded = outcome.kind === "succeeded";
-      const channelId = outcome.reference ?? op.channelId;
-      const error = succeeded ? undefined : outcome.reason;
-      const callback = operationCallback(op, channelId, succeeded, error, at);
-      const event = {
-        at,
-        event: `${op.kind} ${succeeded ? "succeeded" : "failed"}`,
-        requestId: cause.requestId,
-        operation,
-        ...(error ? { detail: error } : {}),
-      };
-      const minor = op.amount?.minor ?? p.amount.minor;
-      let updated: PaymentRecord | null;
-      if (op.kind === "refund") {
-        const to: PaymentState = p.refundedMinor + minor >= p.capturedMinor ? "refunded" : "partially_refunded";
-        updated = await repository.updatePayment(
-          p.shopId,
-          p._id,
-          { refundInFlightId: op._id },
-          succeeded
-            ? {
-                inc: { refundReservedMinor: -minor, refundedMinor: minor },
-                set: { state: to },
-                removeRefundInFlight: { id: op._id, minor },
-                callback,
-                event: { ...event, state: to },
-              }
-            : { inc: { refundReservedMinor: -minor, refundableMinor: minor }, removeRefundInFlight: { id: op._id, minor }, callback, event },
-        );
-      } else {
-        const set: Partial<PaymentRecord> = !succeeded
-          ? { activeOperation: null }
-          : op.kind === "capture"
-            ? { state: "captured", activeOperation: null, capturedMinor: minor, refundableMinor: minor }
-            : { state: "voided", activeOperation: null };
-        updated = await repository.updatePayment(
-          p.shopId,
-          p._id,
-          { activeOperationId: op._id },
-          { set, callback, event: { ...event, ...(set.state ? { state: set.state } : {}) } },
-        );
-      }
-      // The payment was never held for this operation (a crash between claiming and holding),
-      // or was settled before: Genstore still hears the result, once.
-      if (!updated && !p.callbacks.some((c) => c.id === callback.id)) {
-        updated = await repository.updatePayment(p.shopId, p._id, {}, { callback, event });
-      }
-      if (updated) onCallbackQueued(p.shopId, p._id, updated);
-      // The operation's own record follows; its result is already safe in the outbox.
-      const finished = await repository.finishOperation(op.kind, op.shopId, op._id, {
-        channelId,
-        state: succeeded ? "succeeded" : "failed",
-        ...(error ? { error } : {}),
-      });
-      return finished ?? (await repository.findOperation(op.kind, op.shopId, op._id));
-    },
+    failPayment: (p, reason, cause) => move(d, p, "failed", { error: reason }, cause, "payment expired", reason),
+    settleOperation: (op, outcome, cause) => settleOperation(d, op, outcome, cause),
   };
 }

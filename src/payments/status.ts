@@ -12,8 +12,8 @@ export function genstorePaymentStatus(state: PaymentState): GenstorePaymentStatu
     case "pending":
     case "unknown":
       return "PROCESSING";
+    // A voided payment's authorization was reported and stays final; Genstore learns of the void from its own result.
     case "authorized":
-    // The authorization was reported and stays final; Genstore learns of the void from its own result.
     case "voided":
       return "AUTH_SUCCESS";
     case "captured":

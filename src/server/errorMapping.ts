@@ -1,28 +1,30 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PaymentError, type PaymentErrorCode } from "../payments/errors.js";
 
-const connectCode: Record<PaymentErrorCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  not_found: Code.NotFound,
-  idempotency_conflict: Code.AlreadyExists,
-  failed_precondition: Code.FailedPrecondition,
-  unauthenticated: Code.Unauthenticated,
-  permission_denied: Code.PermissionDenied,
-  rate_limited: Code.ResourceExhausted,
-  unavailable: Code.Unavailable,
-  internal: Code.Internal,
+/**
+ * The one table that decides how a domain error is answered, on every protocol: its gRPC and
+ * Connect code, and on the Genstore JSON routes either an HTTP status (the request never reached
+ * the payment rules) or "answer": HTTP 200 with every documented field and the message in
+ * `error`, as Genstore's API page answers every business outcome.
+ */
+export const errorAnswers: Record<PaymentErrorCode, { code: Code; json: number | "answer" }> = {
+  invalid_argument: { code: Code.InvalidArgument, json: 400 },
+  unauthenticated: { code: Code.Unauthenticated, json: 401 },
+  permission_denied: { code: Code.PermissionDenied, json: 403 },
+  rate_limited: { code: Code.ResourceExhausted, json: 429 },
+  unavailable: { code: Code.Unavailable, json: 503 },
+  internal: { code: Code.Internal, json: 500 },
+  not_found: { code: Code.NotFound, json: "answer" },
+  idempotency_conflict: { code: Code.AlreadyExists, json: "answer" },
+  failed_precondition: { code: Code.FailedPrecondition, json: "answer" },
 };
 
-/** HTTP status of each Connect code on the Genstore JSON routes (design §2.3). */
+/** HTTP status of Connect codes that come from Connect itself (not a domain error). */
 const httpStatus: Partial<Record<Code, number>> = {
   [Code.InvalidArgument]: 400,
   [Code.OutOfRange]: 400,
   [Code.Unauthenticated]: 401,
   [Code.PermissionDenied]: 403,
-  [Code.NotFound]: 404,
-  [Code.AlreadyExists]: 409,
-  [Code.Aborted]: 409,
-  [Code.FailedPrecondition]: 422,
   [Code.ResourceExhausted]: 429,
   [Code.Unimplemented]: 501,
   [Code.Unavailable]: 503,
@@ -33,9 +35,16 @@ export function httpStatusOf(code: Code): number {
   return httpStatus[code] ?? 500;
 }
 
+/** The domain error behind an error, if any (handlers wrap it in a ConnectError). */
+export function domainErrorOf(err: unknown): PaymentError | undefined {
+  if (err instanceof PaymentError) return err;
+  if (err instanceof ConnectError && err.cause instanceof PaymentError) return err.cause;
+  return undefined;
+}
+
 /** The one place domain errors become Connect errors; anything unexpected becomes Internal. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof PaymentError) return new ConnectError(err.message, connectCode[err.code], undefined, undefined, err);
+  if (err instanceof PaymentError) return new ConnectError(err.message, errorAnswers[err.code].code, undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }

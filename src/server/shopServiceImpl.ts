@@ -12,6 +12,7 @@ import {
 } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { PaymentError, invalidArgument, notFound } from "../payments/errors.js";
 import { redirectHostProblem } from "../payments/redirects.js";
+import { isHttpUrl } from "../runtime/isHttpUrl.js";
 import { defaultCallbackBase, shopPattern, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
 import type { ConnectorModule } from "../psp/module.js";
 import type { Logger } from "../observability/logger.js";
@@ -45,13 +46,7 @@ function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly strin
   if (settings.genstoreAccessToken !== undefined) patch.genstoreAccessToken = settings.genstoreAccessToken || undefined;
   if (settings.genstoreClientSecret !== undefined) patch.genstoreClientSecret = settings.genstoreClientSecret || undefined;
   if (settings.callbackBaseUrl !== undefined) {
-    let ok = false;
-    try {
-      ok = ["https:", "http:"].includes(new URL(settings.callbackBaseUrl).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw invalidArgument("settings.callbackBaseUrl must be an http(s) URL");
+    if (!isHttpUrl(settings.callbackBaseUrl)) throw invalidArgument("settings.callbackBaseUrl must be an http(s) URL");
     patch.callbackBaseUrl = settings.callbackBaseUrl.replace(/\/+$/, "");
   }
   if (settings.manualCaptureMeansAuthorizeOnly !== undefined) patch.manualCaptureMeansAuthorizeOnly = settings.manualCaptureMeansAuthorizeOnly;

@@ -147,6 +147,20 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return kind ? fromStored<OperationRecord>(await operations(kind).findOne({ _id: idempotencyKey })) : null;
     },
 
+    ...outboxAndScans(payments, operations, paymentKey),
+  };
+}
+
+type Payments = Collection<Stored<PaymentRecord>>;
+type Operations = (kind: OperationKind) => Collection<Stored<OperationRecord>>;
+
+/** The outbox and the scans of background work (dispatcher, reconciler, metrics, operators). */
+function outboxAndScans(
+  payments: Payments,
+  operations: Operations,
+  paymentKey: (shopId: string, paymentId: string) => string,
+): Pick<PaymentRepository, "findDueCallbacks" | "saveCallbacks" | "findParkedCallbacks" | "findStalePayments" | "countCallbacks" | "findStaleOperations"> {
+  return {
     async findDueCallbacks(now, limit, skipShops = []) {
       const docs = await payments
         .find({ nextCallbackAt: { $lte: now }, ...(skipShops.length ? { shopId: { $nin: [...skipShops] } } : {}) })

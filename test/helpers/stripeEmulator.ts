@@ -281,7 +281,7 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
       if (!s) return missing("checkout.session", sessionId ?? "");
       if (method === "POST" && parts[3] === "expire") {
         if (s.status !== "open")
-          return stripeError(400, "invalid_request_error", `Only Checkout Sessions with a status in [\"open\"] can be expired.`, {
+          return stripeError(400, "invalid_request_error", 'Only Checkout Sessions with a status in ["open"] can be expired.', {
             code: "checkout_session_unexpected_state",
           });
         s.status = "expired";

@@ -20,7 +20,7 @@ test("50 identical payment requests at once: one charge at the PSP and 50 identi
   const id = uniqueId("PI");
   const body = cardBody(server, id, { manualCapture: false });
   const answers = await Promise.all(Array.from({ length: 50 }, () => gs.pay(body)));
-  expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ status: 200, body: {} })]));
+  expect(new Set(answers.map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ status: 200, body: { threeDsUrl: "", error: "" } })]));
   const p = await storedPayment(server, id);
   expect(p?.state).toBe("captured");
   expect(await ledger(server, { type: "charge", reference: p?.channelPaymentId })).toHaveLength(1);
@@ -46,7 +46,7 @@ test("20 different refunds at once whose sum exceeds the captured amount never r
   await gs.pay(cardBody(server, id, { manualCapture: false, amount: "100.00" }));
   const answers = await Promise.all(Array.from({ length: 20 }, () => gs.refund(id, "7.00")));
   const ok = answers.filter((a) => a.status === 200 && !a.body.error);
-  const refused = answers.filter((a) => a.status === 422);
+  const refused = answers.filter((a) => a.status === 200 && /exceeds the .* left to refund/.test(String(a.body.error)));
   expect(ok.length + refused.length).toBe(20);
   expect(ok).toHaveLength(14); // 14 × 7.00 = 98.00; a 15th would be 105.00
   const p = await storedPayment(server, id);
@@ -61,7 +61,9 @@ test("10 different captures at once: exactly one captures", async () => {
   const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => gs.capture(id, `${50 + i}.00`)));
   const ok = answers.filter((a) => a.status === 200 && a.body.channelCaptureId);
   expect(ok).toHaveLength(1);
-  expect(answers.filter((a) => a.status === 422)).toHaveLength(9);
+  expect(answers.filter((a) => a.status === 200 && a.body.channelCaptureId === "" && /already captured|in progress/.test(String(a.body.error)))).toHaveLength(
+    9,
+  );
   const p = await storedPayment(server, id);
   expect(p?.state).toBe("captured");
   expect(await ledger(server, { type: "capture", chargeReference: p?.channelPaymentId })).toHaveLength(1);

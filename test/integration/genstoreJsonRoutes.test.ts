@@ -25,7 +25,7 @@ function cardBody(paymentId: string, overrides: Record<string, unknown> = {}) {
 
 async function createCardPayment(paymentId: string) {
   const res = await postJson(url("/genstore/v1/payments/card"), cardBody(paymentId));
-  expect(res).toEqual({ status: 200, body: {} });
+  expect(res).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
 }
 
 describe("the API page's example bodies, verbatim", () => {
@@ -40,8 +40,7 @@ describe("the API page's example bodies, verbatim", () => {
   test("offsite payment: 200 with a redirectUrl to the hosted page, stored with string booleans decoded", async () => {
     const res = await rawRequest(url("/genstore/v1/payments/offsite"), "POST", examples.offsitePayment);
     expect(res.status).toBe(200);
-    expect(res.body.redirectUrl).toMatch(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`));
-    expect(res.body.error).toBeUndefined();
+    expect(res.body).toEqual({ redirectUrl: expect.stringMatching(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`)), error: "" });
     const stored = await server.db.collection("payments").findOne({ genstoreId: "PI00202410161331562671344" });
     expect(stored).toMatchObject({
       shopId: "test-shop",
@@ -53,26 +52,35 @@ describe("the API page's example bodies, verbatim", () => {
     expect(stored?.returnUrl).toBe("https://www.xxx.shop/pay/result");
   });
 
-  test("capture: decodes and answers 404 for the example's unknown payment", async () => {
+  test("capture: decodes and answers the page's keys, with the reason the example's payment cannot be captured", async () => {
     const res = await rawRequest(url("/genstore/v1/captures"), "POST", examples.capture);
-    expect(res).toMatchObject({ status: 404, body: { error: "payment 2222 not found" } });
+    expect(res).toMatchObject({ status: 200, body: { channelCaptureId: "", error: "payment 2222 not found" } });
+    expect(Object.keys(res.body).sort()).toEqual(["channelCaptureId", "error"]);
   });
 
   test.each([
-    ["void", "/genstore/v1/voids", examples.void, "payment 222 not found"],
-    ["refund", "/genstore/v1/refunds", examples.refund, "payment 1111 not found"],
-  ])('%s: the page\'s placeholder "true or false" is refused naming the field; with a real boolean it decodes', async (_name, path, text, notFoundMessage) => {
-    const placeholder = await rawRequest(url(path), "POST", text);
-    expect(placeholder).toMatchObject({ status: 400, body: { error: "test must be true or false" } });
-    for (const value of ['"true"', '"false"', "true", "false"]) {
-      const res = await rawRequest(url(path), "POST", text.replace('"true or false"', value));
-      expect(res).toMatchObject({ status: 404, body: { error: notFoundMessage } });
-    }
-  });
+    ["void", "/genstore/v1/voids", examples.void, { channelVoidId: "", error: "payment 222 not found" }],
+    ["refund", "/genstore/v1/refunds", examples.refund, { channelRefundId: "", error: "payment 1111 not found" }],
+  ])(
+    "%s: the page's placeholder \"true or false\" is refused naming the field; with a real boolean it decodes and answers the page's keys",
+    async (_name, path, text, answer) => {
+      const placeholder = await rawRequest(url(path), "POST", text);
+      expect(placeholder).toMatchObject({ status: 400, body: { error: "test must be true or false" } });
+      for (const value of ['"true"', '"false"', "true", "false"]) {
+        const res = await rawRequest(url(path), "POST", text.replace('"true or false"', value));
+        expect(res).toMatchObject({ status: 200, body: answer });
+        expect(Object.keys(res.body).sort()).toEqual(Object.keys(answer).sort());
+      }
+    },
+  );
 
-  test("get payment and get refund: the example's ids do not exist, a clear 404 through the JSON body", async () => {
-    expect(await rawRequest(url("/genstore/v1/payments"), "GET", examples.getPayment)).toMatchObject({ status: 404, body: { error: "payment 111 not found" } });
-    expect(await rawRequest(url("/genstore/v1/refunds"), "GET", examples.getRefund)).toMatchObject({ status: 404, body: { error: "refund 1234 not found" } });
+  test("get payment and get refund: the example's ids are unknown, answered as the page answers them", async () => {
+    const payment = await rawRequest(url("/genstore/v1/payments"), "GET", examples.getPayment);
+    expect(payment).toMatchObject({ status: 200, body: { channelPaymentId: "", status: "PROCESSING", error: "Not found payment information." } });
+    expect(Object.keys(payment.body).sort()).toEqual(["channelPaymentId", "error", "status"]);
+    const refund = await rawRequest(url("/genstore/v1/refunds"), "GET", examples.getRefund);
+    expect(refund).toMatchObject({ status: 200, body: { channelRefundId: "", status: "PROCESSING", error: "Not found refund information." } });
+    expect(Object.keys(refund.body).sort()).toEqual(["channelRefundId", "error", "status"]);
   });
 });
 
@@ -82,7 +90,7 @@ describe("documented answers", () => {
     await createCardPayment(id);
     const stored = await server.db.collection("payments").findOne({ genstoreId: id });
     // The example asks for manualCapture "true": authorized, waiting for capture.
-    const expected = { status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: stored?.channelPaymentId } };
+    const expected = { status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: stored?.channelPaymentId, error: "" } };
     expect(stored?.channelPaymentId).toMatch(/^ch_[0-9a-f]{24}$/);
     expect(await getJson(url(`/genstore/v1/payments?paymentId=${id}`))).toEqual(expected);
     expect(await getJson(url(`/genstore/v1/payments/${id}`))).toEqual(expected);
@@ -100,14 +108,12 @@ describe("documented answers", () => {
     const id = uniqueId("PI");
     await createCardPayment(id);
     const capture = await postJson(url("/genstore/v1/captures"), { captureId: uniqueId("C"), paymentId: id, amount: "200.00", test: "true" });
-    expect(capture.status).toBe(200);
-    expect(capture.body.channelCaptureId).toMatch(/^cp_[0-9a-f]{24}$/);
+    expect(capture).toEqual({ status: 200, body: { channelCaptureId: expect.stringMatching(/^cp_[0-9a-f]{24}$/), error: "" } });
     const refundId = uniqueId("R");
     const refund = await postJson(url("/genstore/v1/refunds"), { refundId, paymentId: id, amount: "50", test: "true" });
-    expect(refund.status).toBe(200);
-    expect(refund.body.channelRefundId).toMatch(/^rf_[0-9a-f]{24}$/);
+    expect(refund).toEqual({ status: 200, body: { channelRefundId: expect.stringMatching(/^rf_[0-9a-f]{24}$/), error: "" } });
     const got = await getJson(url(`/genstore/v1/refunds/${refundId}`));
-    expect(got).toEqual({ status: 200, body: { channelRefundId: refund.body.channelRefundId, status: "SUCCESS" } });
+    expect(got).toEqual({ status: 200, body: { channelRefundId: refund.body.channelRefundId, status: "SUCCESS", error: "" } });
     expect(await getJson(url(`/genstore/v1/refunds?refundId=${refundId}`))).toEqual(got);
   });
 
@@ -115,18 +121,19 @@ describe("documented answers", () => {
     const id = uniqueId("PI");
     await createCardPayment(id);
     const voided = await postJson(url("/genstore/v1/voids"), { voidId: uniqueId("V"), paymentId: id, test: true });
-    expect(voided.status).toBe(200);
-    expect(voided.body.channelVoidId).toMatch(/^vd_[0-9a-f]{24}$/);
+    expect(voided).toEqual({ status: 200, body: { channelVoidId: expect.stringMatching(/^vd_[0-9a-f]{24}$/), error: "" } });
   });
 
-  test("the same paymentId again answers the same; with another amount it is a 409 and changes nothing", async () => {
+  test("the same paymentId again answers the same; with another amount it is refused and changes nothing", async () => {
     const id = uniqueId("PI");
     const body = cardBody(id);
-    expect(await postJson(url("/genstore/v1/payments/card"), body)).toEqual({ status: 200, body: {} });
-    expect(await postJson(url("/genstore/v1/payments/card"), body)).toEqual({ status: 200, body: {} });
+    expect(await postJson(url("/genstore/v1/payments/card"), body)).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
+    expect(await postJson(url("/genstore/v1/payments/card"), body)).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     const conflict = await postJson(url("/genstore/v1/payments/card"), { ...body, amount: "201.00" });
-    expect(conflict.status).toBe(409);
-    expect(conflict.body.error).toContain(`paymentId ${id} was already received with different parameters`);
+    expect(conflict).toEqual({
+      status: 200,
+      body: { threeDsUrl: "", error: `paymentId ${id} was already received with different parameters; use a new paymentId for a new attempt` },
+    });
     const stored = await server.db.collection("payments").findOne({ genstoreId: id });
     expect(stored?.amount).toEqual({ minor: 20000, value: "200.00", currency: "USD" });
   });
@@ -235,8 +242,9 @@ describe("shops", () => {
     expect(res.status).toBe(200);
     expect((await getJson(url(`/genstore/v1/payments/${id}?shopId=shop-a`))).status).toBe(200);
     expect((await getJson(url(`/genstore/v1/payments/${id}`), { headers: { "x-genstore-shop-id": "shop-a" } })).status).toBe(200);
-    expect(await getJson(url(`/genstore/v1/payments/${id}?shopId=shop-b`))).toEqual({ status: 404, body: { error: `payment ${id} not found` } });
-    expect((await getJson(url(`/genstore/v1/payments/${id}`))).status).toBe(404);
+    const unknown = { status: 200, body: { channelPaymentId: "", status: "PROCESSING", error: "Not found payment information." } };
+    expect(await getJson(url(`/genstore/v1/payments/${id}?shopId=shop-b`))).toEqual(unknown);
+    expect(await getJson(url(`/genstore/v1/payments/${id}`))).toEqual(unknown);
   });
 
   test("a shop this deployment does not serve gets a 403 and nothing is written", async () => {

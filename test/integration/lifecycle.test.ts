@@ -21,10 +21,10 @@ describe.each([
 ])("manualCapture %s", (manualCapture, approvedState, approvedStatus) => {
   test("4242424242424242 is approved", async () => {
     const id = uniqueId("PI");
-    expect(await gs.pay(cardBody(server, id, { manualCapture: String(manualCapture) }))).toEqual({ status: 200, body: {} });
+    expect(await gs.pay(cardBody(server, id, { manualCapture: String(manualCapture) }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     const p = await storedPayment(server, id);
     expect(p).toMatchObject({ state: approvedState, captureAtOnce: !manualCapture, authorizedMinor: 20000, capturedMinor: manualCapture ? 0 : 20000 });
-    expect(await gs.getPayment(id)).toEqual({ status: 200, body: { status: approvedStatus, channelPaymentId: p?.channelPaymentId } });
+    expect(await gs.getPayment(id)).toEqual({ status: 200, body: { status: approvedStatus, channelPaymentId: p?.channelPaymentId, error: "" } });
     const [charge] = await ledger(server, { reference: p?.channelPaymentId });
     expect(charge).toMatchObject({ status: approvedState, amount: 20000, currency: "USD", mode: "test", cardLast4: "4242" });
   });
@@ -34,7 +34,7 @@ describe.each([
     ["4000000000009995", "insufficient funds"],
   ])("%s is declined: a 200 with the reason", async (card, reason) => {
     const id = uniqueId("PI");
-    expect(await gs.pay(cardBody(server, id, { card, manualCapture }))).toEqual({ status: 200, body: { error: reason } });
+    expect(await gs.pay(cardBody(server, id, { card, manualCapture }))).toEqual({ status: 200, body: { threeDsUrl: "", error: reason } });
     expect(await storedPayment(server, id)).toMatchObject({ state: "declined", error: reason });
     expect(await gs.getPayment(id)).toMatchObject({ status: 200, body: { status: "FAILURE", error: reason } });
   });
@@ -43,7 +43,7 @@ describe.each([
     const id = uniqueId("PI");
     const res = await gs.pay(cardBody(server, id, { card: "4000000000003220", manualCapture }));
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body)).toEqual(["threeDsUrl"]);
+    expect(res.body).toEqual({ threeDsUrl: expect.any(String), error: "" });
     const threeDsUrl = String(res.body.threeDsUrl);
     expect(threeDsUrl).toMatch(new RegExp(`^${server.url}/sandbox/3ds/ch_[0-9a-f]{24}$`));
     expect(await storedPayment(server, id)).toMatchObject({ state: "requires_action", actionUrl: threeDsUrl });
@@ -74,7 +74,7 @@ describe.each([
 
   test("4000000000000259 is PROCESSING, then approved after the sandbox's delay", async () => {
     const id = uniqueId("PI");
-    expect(await gs.pay(cardBody(server, id, { card: "4000000000000259", manualCapture }))).toEqual({ status: 200, body: {} });
+    expect(await gs.pay(cardBody(server, id, { card: "4000000000000259", manualCapture }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     expect(await storedPayment(server, id)).toMatchObject({ state: "pending" });
     expect((await gs.getPayment(id)).body.status).toBe("PROCESSING");
     await sleep(500);
@@ -84,7 +84,7 @@ describe.each([
 
   test("4000000000000119 is a PSP error: unknown (PROCESSING) until the PSP is asked, which finds the charge", async () => {
     const id = uniqueId("PI");
-    expect(await gs.pay(cardBody(server, id, { card: "4000000000000119", manualCapture }))).toEqual({ status: 200, body: {} });
+    expect(await gs.pay(cardBody(server, id, { card: "4000000000000119", manualCapture }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     const p = await storedPayment(server, id);
     expect(p).toMatchObject({ state: "unknown", channelPaymentId: "" });
     expect(p?.timeline.map((e: { event: string }) => e.event)).toEqual(["payment received", "psp: unknown"]);
@@ -95,7 +95,7 @@ describe.each([
 
   test("4000000000005126 is approved, but its refunds fail with a readable error", async () => {
     const id = uniqueId("PI");
-    expect(await gs.pay(cardBody(server, id, { card: "4000000000005126", manualCapture }))).toEqual({ status: 200, body: {} });
+    expect(await gs.pay(cardBody(server, id, { card: "4000000000005126", manualCapture }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     if (manualCapture) expect((await gs.capture(id, "200.00")).status).toBe(200);
     const refundId = uniqueId("R");
     const refund = await gs.refund(id, "10.00", refundId);
@@ -152,12 +152,12 @@ describe("authorize, capture, refund", () => {
     return p;
   }
 
-  /** Each refusal: a 422 naming the problem, and the payment exactly as before. */
+  /** Each refusal: a 200 whose error names the problem (as the API page answers), and the payment exactly as before. */
   async function refused(id: string, call: () => Promise<{ status: number; body: Record<string, unknown> }>, message: RegExp) {
     const before = await paymentState(id);
     const ledgerBefore = (await ledger(server)).length;
     const res = await call();
-    expect(res.status).toBe(422);
+    expect(res.status).toBe(200);
     expect(res.body.error).toMatch(message);
     expect(await paymentState(id)).toEqual(before);
     expect((await ledger(server)).length).toBe(ledgerBefore);
@@ -182,8 +182,7 @@ describe("authorize, capture, refund", () => {
     expect(v).toMatchObject({ status: 200, body: { channelVoidId: expect.stringMatching(/^vd_/) } });
     expect(await storedPayment(server, id)).toMatchObject({ state: "voided" });
     const c = await gs.capture(id, "1.00");
-    expect(c.status).toBe(422);
-    expect(c.body.error).toMatch(/cannot be captured: it is voided/);
+    expect(c).toEqual({ status: 200, body: { channelCaptureId: "", error: expect.stringMatching(/cannot be captured: it is voided/) } });
   });
 
   test("amounts follow the currency: JPY has no decimals", async () => {
@@ -194,37 +193,43 @@ describe("authorize, capture, refund", () => {
     expect(r).toMatchObject({ status: 400, body: { error: 'amount "10.5" has more decimals than JPY allows (0)' } });
   });
 
-  test("capture, void and refund of an unknown payment are 404", async () => {
-    expect(await gs.capture("missing", "1")).toMatchObject({ status: 404, body: { error: "payment missing not found" } });
-    expect(await gs.void("missing")).toMatchObject({ status: 404 });
-    expect(await gs.refund("missing", "1")).toMatchObject({ status: 404 });
+  test("capture, void and refund of an unknown payment: 200 with every field and the reason", async () => {
+    expect(await gs.capture("missing", "1")).toEqual({ status: 200, body: { channelCaptureId: "", error: "payment missing not found" } });
+    expect(await gs.void("missing")).toEqual({ status: 200, body: { channelVoidId: "", error: "payment missing not found" } });
+    expect(await gs.refund("missing", "1")).toEqual({ status: 200, body: { channelRefundId: "", error: "payment missing not found" } });
   });
 });
 
 describe("idempotency", () => {
-  test("the same paymentId with another amount gets 409 and no PSP call", async () => {
+  test("the same paymentId with another amount gets an error and no PSP call", async () => {
     const id = uniqueId("PI");
     await gs.pay(cardBody(server, id, { manualCapture: true }));
     const charges = (await ledger(server, { type: "charge" })).length;
     const res = await gs.pay(cardBody(server, id, { manualCapture: true, amount: "199.99" }));
-    expect(res.status).toBe(409);
+    expect(res).toEqual({
+      status: 200,
+      body: { threeDsUrl: "", error: `paymentId ${id} was already received with different parameters; use a new paymentId for a new attempt` },
+    });
     expect((await ledger(server, { type: "charge" })).length).toBe(charges);
   });
 
-  test("the same paymentId with another card gets 409; with the same card (new encryption) the same answer", async () => {
+  test("the same paymentId with another card gets an error; with the same card (new encryption) the same answer", async () => {
     const id = uniqueId("PI");
-    expect(await gs.pay(cardBody(server, id, { card: "4000000000000002" }))).toEqual({ status: 200, body: { error: "card declined" } });
-    expect(await gs.pay(cardBody(server, id, { card: "4000000000000002" }))).toEqual({ status: 200, body: { error: "card declined" } });
-    expect((await gs.pay(cardBody(server, id, { card: "4242424242424242" }))).status).toBe(409);
+    expect(await gs.pay(cardBody(server, id, { card: "4000000000000002" }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "card declined" } });
+    expect(await gs.pay(cardBody(server, id, { card: "4000000000000002" }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "card declined" } });
+    expect((await gs.pay(cardBody(server, id, { card: "4242424242424242" }))).body.error).toMatch(/was already received with different parameters/);
   });
 
-  test("a capture id reused with another amount gets 409; repeated, the same answer and one PSP capture", async () => {
+  test("a capture id reused with another amount gets an error; repeated, the same answer and one PSP capture", async () => {
     const id = uniqueId("PI");
     await gs.pay(cardBody(server, id, { manualCapture: true }));
     const captureId = uniqueId("C");
     const first = await gs.capture(id, "100.00", captureId);
     expect(await gs.capture(id, "100.00", captureId)).toEqual(first);
-    expect((await gs.capture(id, "90.00", captureId)).status).toBe(409);
+    expect((await gs.capture(id, "90.00", captureId)).body).toEqual({
+      channelCaptureId: "",
+      error: `captureId ${captureId} was already received with different parameters; use a new captureId for a new attempt`,
+    });
     const charge = (await storedPayment(server, id))?.channelPaymentId;
     expect(await ledger(server, { type: "capture", chargeReference: charge })).toHaveLength(1);
   });

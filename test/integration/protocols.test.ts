@@ -58,7 +58,7 @@ test("a payment created over gRPC is read back over Genstore JSON and Connect", 
   const created = await grpcUnary(grpcPayments, m.createCardPayment, cardRequest(id), md);
   expect(created).toMatchObject({ threeDsUrl: "", error: "" });
   const viaJson = await getJson(`${server.url}/genstore/v1/payments/${id}?shopId=${shop}`);
-  expect(viaJson).toEqual({ status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: expect.stringMatching(/^ch_/) } });
+  expect(viaJson).toEqual({ status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: expect.stringMatching(/^ch_/), error: "" } });
   const viaConnect = await connectJson.getPayment({ paymentId: id }, { headers: md });
   expect(viaConnect).toMatchObject({ status: PaymentStatus.AUTH_SUCCESS, channelPaymentId: viaJson.body.channelPaymentId });
 });
@@ -85,15 +85,19 @@ test("a refund created over Connect is read back over gRPC and Genstore JSON, wi
   const viaGrpc = await grpcUnary<{ channelRefundId: string }>(grpcPayments, m.getRefund, { refundId }, md);
   expect(viaGrpc.channelRefundId).toBe(refund.channelRefundId);
   const viaJson = await getJson(`${server.url}/genstore/v1/refunds/${refundId}?shopId=${shop}`);
-  expect(viaJson).toEqual({ status: 200, body: { channelRefundId: refund.channelRefundId, status: "SUCCESS" } });
+  expect(viaJson).toEqual({ status: 200, body: { channelRefundId: refund.channelRefundId, status: "SUCCESS", error: "" } });
 });
 
 test("errors keep their meaning on every protocol", async () => {
   const missing = uniqueId("nope");
   await expect(grpcUnary(grpcPayments, m.getPayment, { paymentId: missing }, md)).rejects.toEqual(
-    new GrpcCallError(grpc.status.NOT_FOUND, `payment ${missing} not found`),
+    new GrpcCallError(grpc.status.NOT_FOUND, "Not found payment information."),
   );
-  await expect(connectJson.getPayment({ paymentId: missing })).rejects.toMatchObject({ code: Code.NotFound, rawMessage: `payment ${missing} not found` });
+  await expect(connectJson.getPayment({ paymentId: missing })).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "Not found payment information." });
+  await expect(connectJson.capturePayment({ captureId: uniqueId("C"), paymentId: missing, amount: "1", test: true })).rejects.toMatchObject({
+    code: Code.NotFound,
+    rawMessage: `payment ${missing} not found`,
+  });
   await expect(grpcUnary(grpcPayments, m.capturePayment, { paymentId: "x", amount: "1", test: true }, md)).rejects.toEqual(
     new GrpcCallError(grpc.status.INVALID_ARGUMENT, "captureId is required"),
   );

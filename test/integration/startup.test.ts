@@ -82,8 +82,8 @@ test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key,
     const served = (await (await fetch(`${url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string };
     expect(served.publicKey).toBe(keyLine.publicKey);
     const res = await fetch(`${url}/genstore/v1/payments/nope`);
-    expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: "payment nope not found" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ channelPaymentId: "", status: "PROCESSING", error: "Not found payment information." });
 
     const dbUri = /mongodb:\/\/\S+/.exec(String(listening.database))?.[0] ?? "";
     s.child.kill("SIGTERM");

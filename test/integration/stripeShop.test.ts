@@ -70,8 +70,14 @@ test("ShopService refuses Stripe credentials that cannot work, naming the proble
 test("test payments use the shop's test key, live payments its live key, and Genstore hears each result", async () => {
   const testId = uniqueId("ST");
   const liveId = uniqueId("SL");
-  expect(await gs.pay(cardBody(server, testId, { amount: "10.00", currency: "EUR", test: true, manualCapture: false }))).toEqual({ status: 200, body: {} });
-  expect(await gs.pay(cardBody(server, liveId, { amount: "12.00", currency: "EUR", test: false, manualCapture: false }))).toEqual({ status: 200, body: {} });
+  expect(await gs.pay(cardBody(server, testId, { amount: "10.00", currency: "EUR", test: true, manualCapture: false }))).toEqual({
+    status: 200,
+    body: { threeDsUrl: "", error: "" },
+  });
+  expect(await gs.pay(cardBody(server, liveId, { amount: "12.00", currency: "EUR", test: false, manualCapture: false }))).toEqual({
+    status: 200,
+    body: { threeDsUrl: "", error: "" },
+  });
   const [t, l] = [await storedPayment(server, testId), await storedPayment(server, liveId)];
   expect(emulator.intent(t?.channelPaymentId)).toMatchObject({ livemode: false, amount: 1000, status: "succeeded" });
   expect(emulator.intent(l?.channelPaymentId)).toMatchObject({ livemode: true, amount: 1200, status: "succeeded" });
@@ -86,10 +92,10 @@ test("manual capture, a partial capture and two refunds reach Stripe with its id
   await gs.pay(cardBody(server, id, { amount: "50.00", currency: "EUR", test: true, manualCapture: true }));
   const pi = (await storedPayment(server, id))?.channelPaymentId as string;
   expect(emulator.intent(pi)).toMatchObject({ status: "requires_capture", capture_method: "manual" });
-  expect(await gs.capture(id, "30.00")).toEqual({ status: 200, body: { channelCaptureId: pi } });
+  expect(await gs.capture(id, "30.00")).toEqual({ status: 200, body: { channelCaptureId: pi, error: "" } });
   const r1 = await gs.refund(id, "10.00");
   const r2 = await gs.refund(id, "20.00");
-  expect([r1.body.error, r2.body.error]).toEqual([undefined, undefined]);
+  expect([r1.body.error, r2.body.error]).toEqual(["", ""]);
   expect(r1.body.channelRefundId).toMatch(/^re_/);
   expect(emulator.intent(pi)).toMatchObject({ amount_received: 3000 });
   expect(emulator.refundsOf(pi).map((r) => r.amount)).toEqual([1000, 2000]);
@@ -136,7 +142,7 @@ test("a revoked key: Genstore gets a declined payment with a plain reason, the o
   emulator.revokeKey(revoked.secretKey);
   const id = uniqueId("SR");
   const answer = await genstoreClient(server, revokedShop).pay(cardBody(server, id, { amount: "10.00", currency: "EUR", test: true }));
-  expect(answer).toEqual({ status: 200, body: { error: "the payment provider refused this shop's credentials" } });
+  expect(answer).toEqual({ status: 200, body: { threeDsUrl: "", error: "the payment provider refused this shop's credentials" } });
   const entry = server.logs.find((e) => e.msg === "PSP refused the shop's configuration" && e.shopId === revokedShop);
   expect(entry?.error).toMatch(/Stripe refused the test secret key of shop stripe-revoked \(HTTP 401\).*ShopService\.UpdateShop/);
   expect(JSON.stringify(server.logs)).not.toContain(revoked.secretKey);
@@ -193,7 +199,7 @@ describe("refund webhooks", () => {
     const event = emulator.signedEvent("refund.updated", refund!, testCreds.webhookSecret);
     expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).status).toBe(200);
     expect(server.logs).toContainEqual(expect.objectContaining({ msg: "webhook applied", event: JSON.parse(event.body).id, result: "applied" }));
-    expect((await gs.getRefund(refundId)).body).toEqual({ channelRefundId: refund!.id, status: "SUCCESS" });
+    expect((await gs.getRefund(refundId)).body).toEqual({ channelRefundId: refund!.id, status: "SUCCESS", error: "" });
     await genstore.waitFor(() => callbacksFor(refundId).length >= 1);
     expect(callbacksFor(refundId).map((c) => c.body)).toEqual([expect.objectContaining({ refundId, status: true })]);
   });
@@ -202,7 +208,7 @@ describe("refund webhooks", () => {
     const id = uniqueId("SF");
     const pi = await refunded(id);
     const refundId = uniqueId("R");
-    expect((await gs.refund(id, "5.00", refundId)).body.error).toBeUndefined();
+    expect((await gs.refund(id, "5.00", refundId)).body.error).toBe("");
     const [refund] = emulator.refundsOf(pi);
     const event = emulator.signedEvent("refund.updated", emulator.failRefund(refund!.id as string, "expired_or_canceled_card"), testCreds.webhookSecret);
     expect((await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).status).toBe(200);

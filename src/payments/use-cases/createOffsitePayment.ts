@@ -35,8 +35,7 @@ export function createOffsitePayment(k: Kernel) {
         description: `Genstore payment ${p._id}`,
       }),
     );
-    const redirectUrl = payment.state === "requires_action" ? (payment.actionUrl ?? "") : "";
-    const unavailable = !redirectUrl && !paymentError(payment) && payment.state !== "captured" && payment.state !== "authorized";
-    return { redirectUrl, error: paymentError(payment) || (unavailable ? "the payment provider has not answered yet; ask again with Get payment" : "") };
+    // Like the card route: a PSP that has not answered within the budget is no error (PROCESSING).
+    return { redirectUrl: payment.state === "requires_action" ? (payment.actionUrl ?? "") : "", error: paymentError(payment) };
   };
 }

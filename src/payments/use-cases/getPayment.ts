@@ -1,3 +1,4 @@
+import { notFound } from "../errors.js";
 import { openStates } from "../stateMachine.js";
 import { genstorePaymentStatus } from "../status.js";
 import type { Kernel } from "./kernel.js";
@@ -10,7 +11,9 @@ export function getPayment(k: Kernel) {
   const refresh = refreshPayment(k);
   return async (meta: RequestMeta, paymentId: string): Promise<PaymentStatusAnswer> => {
     await k.shopOf(meta);
-    let payment = await k.requirePayment(meta.shopId, paymentId);
+    let payment = await k.repository.findPayment(meta.shopId, paymentId);
+    // The API page's own answer for a payment the provider does not know.
+    if (!payment) throw notFound("Not found payment information.");
     if (openStates.includes(payment.state) && payment.state !== "received") payment = (await refresh(meta, paymentId)) ?? payment;
     return { channelPaymentId: payment.channelPaymentId, status: genstorePaymentStatus(payment.state), error: paymentError(payment) };
   };

@@ -8,7 +8,7 @@ export function getRefund(k: Kernel) {
   return async (meta: RequestMeta, refundId: string): Promise<RefundStatusAnswer> => {
     await k.shopOf(meta);
     const refund = await k.repository.findOperation("refund", meta.shopId, refundId);
-    if (!refund) throw notFound(`refund ${refundId} not found`);
+    if (!refund) throw notFound("Not found refund information.");
     return {
       channelRefundId: refund.channelId,
       status: genstoreRefundStatus(refund.state),

@@ -1,15 +1,10 @@
+import { isHttpUrl } from "../../runtime/isHttpUrl.js";
 import { integerSetting, type ConnectorModule } from "../module.js";
 import { createStripeConnector, stripeCredentialProblems, type StripeOptions } from "./connector.js";
 
 function apiBase(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
-  let ok = false;
-  try {
-    ok = ["http:", "https:"].includes(new URL(raw).protocol);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw new Error(`STRIPE_API_BASE must be an http(s) URL, got "${raw}"`);
+  if (!isHttpUrl(raw)) throw new Error(`STRIPE_API_BASE must be an http(s) URL, got "${raw}"`);
   return raw.replace(/\/+$/, "");
 }
 

@@ -86,75 +86,73 @@ function headerShop(headers: Headers): string | undefined {
   return headers.get("x-genstore-shop-id") || headers.get("x-genstore-shop-domain") || undefined;
 }
 
+/** An internal service's bearer token: its shops and its access decide. */
+async function internal(opts: RequestGateOptions, token: InternalToken, req: GateRequest): Promise<Admitted> {
+  const named = namedShop(req.rawQuery, req.headers) ?? (token.shops !== "*" && token.shops.length === 1 ? token.shops[0] : undefined);
+  if (!named) throw invalidArgument("name the shop with the X-Genstore-Shop-Id header: this token serves several shops");
+  if (token.shops !== "*" && !token.shops.includes(named)) {
+    throw new PaymentError("permission_denied", `this token may not act for shop ${named}`, `internal token ${token.name} is not allowed shop ${named}`);
+  }
+  if (req.access === "write" && token.access !== "write") {
+    throw new PaymentError("permission_denied", `this token is read-only: ${req.method} is not allowed`, `internal token ${token.name} is read-only`);
+  }
+  return { shop: await opts.shops.get(named), principal: { kind: "internal", name: token.name, access: token.access } };
+}
+
+/** The secret a shop's requests are signed with: its own, else the deployment's. */
+function secretOf(opts: RequestGateOptions, shop: ShopConfig | undefined): string {
+  const secret = shop?.genstoreClientSecret ?? opts.genstoreClientSecret;
+  if (!secret) throw unauthenticated("this request is signed but no Genstore client secret is configured to check it");
+  return secret;
+}
+
+function checkBody(req: GateRequest, signature: string | null, secret: string): void {
+  if (signature !== null && !bodySignatureMatches(req.rawBody, signature, secret)) {
+    throw unauthenticated("the X-Genstore-Hmac-Sha256 header does not match the body");
+  }
+}
+
+/** A signed query: the shop is the one it names (the deployment's default when it names none). */
+async function signedQuery(opts: RequestGateOptions, req: GateRequest, pairs: [string, string][], now: number): Promise<Admitted> {
+  const signedShop = pairs.find(([k]) => k === "shopId")?.[1] ?? pairs.find(([k]) => k === "shop")?.[1];
+  const shopId = signedShop === undefined ? opts.defaultShopId : checkedShopId(signedShop, "the signed shopId");
+  const header = headerShop(req.headers);
+  if (header !== undefined && header !== shopId) throw unauthenticated("the X-Genstore-Shop-Id header names another shop than the signed query");
+  const shop = await opts.shops.find(shopId);
+  const secret = secretOf(opts, shop);
+  verifyQuerySignature(pairs, secret, now);
+  checkBody(req, req.headers.get("x-genstore-hmac-sha256"), secret);
+  return { shop: shop ?? (await opts.shops.get(shopId)), principal: { kind: "genstore", proof: "query" } };
+}
+
+/** Genstore's signature (or, in development, none): who the request is from and for which shop. */
+async function genstore(opts: RequestGateOptions, req: GateRequest, now: number): Promise<Admitted> {
+  // gRPC has no query string: there the signed query travels as X-Genstore-Query metadata.
+  const urlPairs = queryPairs(req.rawQuery);
+  const pairs = urlPairs.some(([k]) => k === "hmac") ? urlPairs : queryPairs(req.headers.get("x-genstore-query") ?? "");
+  if (pairs.some(([k]) => k === "hmac")) return signedQuery(opts, req, pairs, now);
+  const bodySignature = req.headers.get("x-genstore-hmac-sha256");
+  if (bodySignature === null) {
+    if (opts.requireSignature) throw unauthenticated(notSigned);
+    return { shop: await opts.shops.get(namedShop(req.rawQuery, req.headers) ?? opts.defaultShopId), principal: { kind: "unsigned" } };
+  }
+  // Only the body is signed: it binds a shop only through that shop's own secret.
+  const named = namedShop(req.rawQuery, req.headers);
+  const shop = await opts.shops.find(named ?? opts.defaultShopId);
+  checkBody(req, bodySignature, secretOf(opts, shop));
+  if (named !== undefined && !shop?.genstoreClientSecret && opts.requireSignature) {
+    throw unauthenticated(
+      "the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own",
+    );
+  }
+  return { shop: shop ?? (await opts.shops.get(named ?? opts.defaultShopId)), principal: { kind: "genstore", proof: "body" } };
+}
+
 export function createRequestGate(opts: RequestGateOptions): RequestGate {
   const now = opts.now ?? Date.now;
   const ipBuckets = createTokenBuckets(opts.rateLimitPerIp * 2, opts.rateLimitPerIp, now);
   const shopBuckets = createTokenBuckets(opts.rateLimitPerShop * 2, opts.rateLimitPerShop, now);
   const tokens = new Map((opts.internalTokens ?? []).map((t) => [t.tokenSha256, t]));
-
-  async function known(shopId: string): Promise<ShopConfig> {
-    return opts.shops.get(shopId);
-  }
-
-  /** An internal service's bearer token: its shops and its access decide. */
-  async function internal(token: InternalToken, req: GateRequest): Promise<Admitted> {
-    const named = namedShop(req.rawQuery, req.headers) ?? (token.shops !== "*" && token.shops.length === 1 ? token.shops[0] : undefined);
-    if (!named) throw invalidArgument("name the shop with the X-Genstore-Shop-Id header: this token serves several shops");
-    if (token.shops !== "*" && !token.shops.includes(named)) {
-      throw new PaymentError("permission_denied", `this token may not act for shop ${named}`, `internal token ${token.name} is not allowed shop ${named}`);
-    }
-    if (req.access === "write" && token.access !== "write") {
-      throw new PaymentError("permission_denied", `this token is read-only: ${req.method} is not allowed`, `internal token ${token.name} is read-only`);
-    }
-    return { shop: await known(named), principal: { kind: "internal", name: token.name, access: token.access } };
-  }
-
-  /** The secret a shop's requests are signed with: its own, else the deployment's. */
-  function secretOf(shop: ShopConfig | undefined): string {
-    const secret = shop?.genstoreClientSecret ?? opts.genstoreClientSecret;
-    if (!secret) throw unauthenticated("this request is signed but no Genstore client secret is configured to check it");
-    return secret;
-  }
-
-  function checkBody(req: GateRequest, signature: string | null, secret: string): void {
-    if (signature !== null && !bodySignatureMatches(req.rawBody, signature, secret)) {
-      throw unauthenticated("the X-Genstore-Hmac-Sha256 header does not match the body");
-    }
-  }
-
-  async function genstore(req: GateRequest): Promise<Admitted> {
-    // gRPC has no query string: there the signed query travels as X-Genstore-Query metadata.
-    const urlPairs = queryPairs(req.rawQuery);
-    const pairs = urlPairs.some(([k]) => k === "hmac") ? urlPairs : queryPairs(req.headers.get("x-genstore-query") ?? "");
-    const bodySignature = req.headers.get("x-genstore-hmac-sha256");
-    if (pairs.some(([k]) => k === "hmac")) {
-      const signedShop = pairs.find(([k]) => k === "shopId")?.[1] ?? pairs.find(([k]) => k === "shop")?.[1];
-      const shopId = signedShop === undefined ? opts.defaultShopId : checkedShopId(signedShop, "the signed shopId");
-      const header = headerShop(req.headers);
-      if (header !== undefined && header !== shopId) throw unauthenticated("the X-Genstore-Shop-Id header names another shop than the signed query");
-      const shop = await opts.shops.find(shopId);
-      const secret = secretOf(shop);
-      verifyQuerySignature(pairs, secret, now());
-      checkBody(req, bodySignature, secret);
-      return { shop: shop ?? (await known(shopId)), principal: { kind: "genstore", proof: "query" } };
-    }
-    if (bodySignature === null) {
-      if (opts.requireSignature) throw unauthenticated(notSigned);
-      return { shop: await known(namedShop(req.rawQuery, req.headers) ?? opts.defaultShopId), principal: { kind: "unsigned" } };
-    }
-    // Only the body is signed: it binds a shop only through that shop's own secret.
-    const named = namedShop(req.rawQuery, req.headers);
-    const shop = await opts.shops.find(named ?? opts.defaultShopId);
-    const secret = secretOf(shop);
-    checkBody(req, bodySignature, secret);
-    if (named !== undefined && !shop?.genstoreClientSecret && opts.requireSignature) {
-      throw unauthenticated(
-        "the shop is named only by an unsigned header or parameter: sign the query (shopId, timestamp) or give the shop a client secret of its own",
-      );
-    }
-    return { shop: shop ?? (await known(named ?? opts.defaultShopId)), principal: { kind: "genstore", proof: "body" } };
-  }
-
   return {
     admitAddress: (address) => ipBuckets.take(address),
 
@@ -164,9 +162,9 @@ export function createRequestGate(opts: RequestGateOptions): RequestGate {
       if (bearer !== undefined) {
         const token = tokens.get(hashToken(bearer));
         if (!token) throw unauthenticated("the bearer token is not valid for PaymentService");
-        admitted = await internal(token, req);
+        admitted = await internal(opts, token, req);
       } else {
-        admitted = await genstore(req);
+        admitted = await genstore(opts, req, now());
       }
       if (shopBuckets.take(admitted.shop.shopId) > 0) {
         throw new PaymentError("rate_limited", `too many requests for shop ${admitted.shop.shopId}; slow down and retry`);

@@ -31,6 +31,8 @@ export interface Config {
   server: ServerLimits;
   /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
   returnRefreshMs: number;
+  /** A payment claimed but never sent (a crash) waits this long for Genstore's retry before it is declined. */
+  paymentRetryWindowMs: number;
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
   /** Each connector module's own settings, by connector name (see src/psp/modules.ts). */
@@ -207,6 +209,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConnections: integer(env, "MAX_CONNECTIONS", 2000, 1, 1_000_000),
     },
     returnRefreshMs: integer(env, "RETURN_REFRESH_MS", 5000, 0, 600_000),
+    paymentRetryWindowMs: integer(env, "PAYMENT_RETRY_WINDOW_MS", 3_600_000, 1000, 7 * 86_400_000),
     pspTimeoutMs: integer(env, "PSP_TIMEOUT_MS", 8000, 100, 120_000),
     connectors: connectorSettings(env),
     callbacks: {

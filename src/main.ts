@@ -39,6 +39,7 @@ export async function main(env: Record<string, string | undefined> = process.env
     maxBodyBytes: config.maxBodyBytes,
     production: config.production,
     returnRefreshMs: config.returnRefreshMs,
+    paymentRetryWindowMs: config.paymentRetryWindowMs,
     pspTimeoutMs: config.pspTimeoutMs,
     connectorSettings: config.connectors,
     callbacks: config.callbacks,

@@ -41,6 +41,8 @@ export interface AppOptions {
   reconcile?: Omit<ReconcilerOptions, "repository" | "useCases" | "log">;
   /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
   returnRefreshMs?: number;
+  /** A payment claimed but never sent waits this long for Genstore's retry before it is declined. */
+  paymentRetryWindowMs?: number;
   /** Base URL buyers reach us at; known only once the port is bound. */
   publicUrl: () => string;
   log: Logger;
@@ -90,6 +92,7 @@ export function createApp(opts: AppOptions): App {
     returnLink: returnLinks.url,
     production: opts.production ?? false,
     ...(opts.returnRefreshMs !== undefined ? { returnRefreshMs: opts.returnRefreshMs } : {}),
+    ...(opts.paymentRetryWindowMs !== undefined ? { paymentRetryWindowMs: opts.paymentRetryWindowMs } : {}),
     pspTimeoutMs: opts.pspTimeoutMs,
     log: opts.log,
     mutex,

@@ -37,6 +37,9 @@ function outcomeChange(p: PaymentRecord, outcome: PaymentOutcome): { to: Payment
       return { to: "declined", set: { ...reference, error: outcome.reason } };
     case "unknown":
       return { to: "unknown", set: reference };
+    case "absent":
+      // The PSP has no trace of it: nothing was or will be charged (the use cases decide when this is final).
+      return { to: "declined", set: { error: outcome.reason } };
   }
 }
 
@@ -179,7 +182,7 @@ export function createOutcomeRecorder(
   return {
     applyPaymentOutcome(p, outcome, cause, event) {
       const { to, set } = outcomeChange(p, outcome);
-      const detail = outcome.kind === "declined" || outcome.kind === "unknown" ? outcome.reason : undefined;
+      const detail = outcome.kind === "declined" || outcome.kind === "unknown" || outcome.kind === "absent" ? outcome.reason : undefined;
       return move(d, p, to, set, cause, event, detail);
     },
     failPayment: (p, reason, cause) => move(d, p, "failed", { error: reason }, cause, "payment expired", reason),

@@ -15,7 +15,8 @@ export interface PspContext {
 
 /**
  * The result of a payment call, tagged. A network error or timeout is `unknown`, never a
- * decline; a PSP status we do not recognise is `pending`.
+ * decline; a PSP status we do not recognise is `pending`. Only a status query answers `absent`:
+ * the PSP has no trace of a payment sent with this key (so none was or will be charged).
  */
 export type PaymentOutcome =
   | { kind: "approved"; reference: string }
@@ -23,7 +24,8 @@ export type PaymentOutcome =
   | { kind: "requires_action"; reference: string; url: string }
   | { kind: "pending"; reference: string }
   | { kind: "declined"; reference?: string; reason: string }
-  | { kind: "unknown"; reference?: string; reason: string };
+  | { kind: "unknown"; reference?: string; reason: string }
+  | { kind: "absent"; reason: string };
 
 /** The result of a capture, void or refund. */
 export type OperationOutcome =

@@ -43,6 +43,7 @@ export interface TestServerOptions {
   security?: AppOptions["security"];
   production?: boolean;
   returnRefreshMs?: number;
+  paymentRetryWindowMs?: number;
   limits?: Partial<ConnectionLimits>;
   /** Another database than the run's (readiness tests stop and restart their own). */
   mongodbUri?: string;
@@ -96,6 +97,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
     production: opts.production ?? false,
     returnRefreshMs: opts.returnRefreshMs ?? 0,
+    ...(opts.paymentRetryWindowMs !== undefined ? { paymentRetryWindowMs: opts.paymentRetryWindowMs } : {}),
     connectorSettings: { sandbox: opts.sandbox ?? { latencyMs: 0, asyncDelayMs: 300 }, ...(opts.stripe ? { stripe: opts.stripe } : {}) },
     callbacks: { pollMs: 5000, backoffBaseMs: 50, backoffMaxMs: 2000, timeoutMs: 2000, ...opts.callbacks },
     reconcile: { intervalMs: 200, minAgeMs: 500, ...opts.reconcile },

@@ -7,8 +7,9 @@ import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
+import { waitFor } from "../helpers/waitFor";
 
-// Issue 5's kill test: SIGKILL while PSP calls are booked but unanswered, captures are in flight
+// Kill tests: SIGKILL while PSP calls are booked but unanswered, captures are in flight
 // and callbacks are pending; after a restart everything ends final, every callback is delivered,
 // and no PSP effect happened twice (checked in the sandbox's own books).
 let genstore: FakeGenstore;
@@ -161,3 +162,77 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   expect(await service.exited).toBe(0);
   service = undefined;
 }, 60_000);
+
+test("payments claimed just before a SIGKILL, never sent to the PSP: Genstore's retry completes them; one never retried is declined after the retry window", async () => {
+  // The sandbox books a charge half-way through its latency: a kill within the first second
+  // leaves payments claimed by us and unknown to the PSP.
+  const claimedEnv = { ...env, SANDBOX_LATENCY_MS: "2000", PSP_TIMEOUT_MS: "300", PAYMENT_RETRY_WINDOW_MS: "15000", RECONCILE_MIN_AGE_MS: "300" };
+  genstore.respondWith(() => ({ status: 200 }));
+  service = await startServiceProcess(claimedEnv);
+  const url = service.url;
+  const publicKey = ((await (await fetch(`${url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string }).publicKey;
+  const run = randomBytes(3).toString("hex");
+  const body = (id: string) => {
+    const b = JSON.parse(examples.cardPayment);
+    b.paymentId = id;
+    b.manualCapture = "false";
+    b.paymentMethod.data = { ...encryptLikeGenstore(publicKey, testCard("4242424242424242")), returnUrl: "https://shop.example/back" };
+    return b;
+  };
+  const ids = ["C1", "C2", "C3", "C4"].map((s) => `K${run}-${s}`);
+  const answers = await Promise.all(ids.map((id) => post(url, "/genstore/v1/payments/card", body(id))));
+  for (const a of answers) expect(a).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
+  const claimed = () => db.collection("payments").countDocuments({ genstoreId: { $in: ids }, state: "received" });
+  await waitFor("the four payments to be claimed", async () => (await claimed()) === 4);
+  service.child.kill("SIGKILL");
+  expect(await service.exited).toBeNull();
+  const keys = (
+    await db
+      .collection("payments")
+      .find({ genstoreId: { $in: ids } })
+      .toArray()
+  ).map((p) => String(p.idempotencyKey));
+  const charges = async () =>
+    (await db.collection("sandbox_ledger").find({ type: "charge" }).toArray()).filter((e) => keys.some((k) => String(e.key).endsWith(`/${k}`))).length;
+  expect(await charges()).toBe(0);
+  expect(await claimed()).toBe(4);
+
+  // Restart; Genstore retries three of them, with the card again. The fourth it never retries.
+  service = await startServiceProcess(claimedEnv);
+  const retried = ids.slice(0, 3);
+  for (const a of await Promise.all(retried.map((id) => post(service!.url, "/genstore/v1/payments/card", body(id))))) expect(a.status).toBe(200);
+  const resultsFor = (id: string) => genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`));
+  await genstore.waitFor(() => retried.every((id) => resultsFor(id).length > 0), 20_000);
+  for (const id of retried) {
+    expect({ id, results: resultsFor(id).map((c) => c.body.status) }).toEqual({ id, results: [true] });
+    const got = (await (await fetch(`${service.url}/genstore/v1/payments/${id}`)).json()) as { status: string };
+    expect({ id, status: got.status }).toEqual({ id, status: "SUCCESS" });
+  }
+  const c4 = ids[3]!;
+  // The reconciler asks the PSP about it again (the only payment still open: any "absent" answer
+  // from now on is about it) and leaves it open: the retry window has not passed.
+  const absentAnswers = async () => {
+    const text = await (await fetch(`${service!.url}/metrics`)).text();
+    return Number(/^psp_calls_total\{connector="sandbox",call="payment status",outcome="absent"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  const seen = await absentAnswers();
+  await waitFor("the reconciler to ask the PSP about the unretried payment", async () => (await absentAnswers()) > seen, 10_000);
+  const c4Before = await db.collection("payments").findOne({ genstoreId: c4 });
+  expect(Date.now() - new Date(c4Before?.createdAt).getTime()).toBeLessThan(15_000);
+  expect(c4Before?.state).toBe("received");
+  expect(resultsFor(c4)).toHaveLength(0);
+
+  // After the window, with no trace at the PSP, it is declined and Genstore hears it once.
+  await genstore.waitFor(() => resultsFor(c4).length > 0, 20_000);
+  expect(resultsFor(c4).map((c) => [c.body.status, c.body.error])).toEqual([
+    [false, "the payment was never sent to the payment provider and Genstore did not retry it within 15 s"],
+  ]);
+  const c4After = await db.collection("payments").findOne({ genstoreId: c4 });
+  expect(c4After?.timeline.map((e: { event: string }) => e.event)).toContain("retry window passed: the PSP has no trace of it");
+  // One charge for each retried payment, none for the one never retried.
+  expect(await charges()).toBe(3);
+
+  service.child.kill("SIGTERM");
+  expect(await service.exited).toBe(0);
+  service = undefined;
+}, 90_000);

@@ -55,7 +55,7 @@ describe("errors", () => {
     expect(await connector().paymentStatus(ctx, { idempotencyKey: i.idempotencyKey, createdAt: new Date() })).toMatchObject({ kind: "unknown" });
     const anHourAgo = new Date(Date.now() - 3_600_000);
     expect(await connector().paymentStatus(ctx, { idempotencyKey: i.idempotencyKey, createdAt: anHourAgo })).toMatchObject({
-      kind: "declined",
+      kind: "absent",
       reason: expect.stringMatching(/never reached Stripe/),
     });
   });

@@ -11,7 +11,7 @@ import type { RequestMeta } from "./types.js";
  */
 export function abandonPayment(k: Kernel, meta: RequestMeta, paymentId: string, reason: (p: PaymentRecord) => string): Promise<PaymentRecord | null> {
   return k.withPspStatus(meta, paymentId, async (p, outcome, connector, ctx) => {
-    if (outcome.kind === "approved" || outcome.kind === "declined" || outcome.kind === "authorized")
+    if (outcome.kind === "approved" || outcome.kind === "declined" || outcome.kind === "authorized" || outcome.kind === "absent")
       return k.recorder.applyPaymentOutcome(p, outcome, meta, `psp status: ${outcome.kind}`);
     if (outcome.kind === "unknown") {
       k.deps.log({

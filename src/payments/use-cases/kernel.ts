@@ -22,6 +22,11 @@ export interface PaymentUseCaseDeps {
   production?: boolean;
   /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
   returnRefreshMs?: number;
+  /**
+   * How long a payment claimed but never sent to the PSP (a crash) waits for Genstore's retry,
+   * which carries the card again, before it is declined.
+   */
+  paymentRetryWindowMs?: number;
   /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
   pspTimeoutMs: number;
   log: (entry: Record<string, unknown>) => void;

@@ -53,6 +53,9 @@ export function newPayment(k: Kernel, meta: RequestMeta, shop: ShopConfig, field
 /**
  * Claims the payment id and, for a new payment, calls the PSP. A retry with the same
  * parameters gets the stored payment (no second PSP call); other parameters are a conflict.
+ * A payment still `received` under its lock was claimed by a process that never got the PSP's
+ * answer written (it crashed before or during the call): Genstore's retry, which carries the
+ * card again, resumes the call with the same idempotency key, so the PSP charges at most once.
  */
 export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord, pay: (p: PaymentRecord) => Promise<PaymentOutcome>): Promise<PaymentRecord> {
   return k.serialized(
@@ -62,16 +65,17 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
       const claimed = await k.repository.claimPayment(record);
       if (!claimed.inserted) {
         if (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash) throw conflict("paymentId", record._id);
-        return claimed.record;
+        if (claimed.record.state !== "received") return claimed.record;
       }
+      const p = claimed.record;
       const outcome = await k.callPsp(
-        claimed.record.psp,
+        p.psp,
         "payment",
         meta,
-        () => pay(claimed.record),
+        () => pay(p),
         (reason): PaymentOutcome => ({ kind: "declined", reason }),
       );
-      return k.recorder.applyPaymentOutcome(claimed.record, outcome, meta, `psp: ${outcome.kind}`);
+      return k.recorder.applyPaymentOutcome(p, outcome, meta, claimed.inserted ? `psp: ${outcome.kind}` : `psp (resumed on Genstore's retry): ${outcome.kind}`);
     },
     async () => (await k.repository.findPayment(meta.shopId, record._id)) ?? record,
   );

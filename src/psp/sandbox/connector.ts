@@ -60,7 +60,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     async paymentStatus(ctx, input) {
       await sleep(latency);
       const entry = await books.ledger.byKey("charge", merchantOf(ctx), input.idempotencyKey);
-      if (!entry) return { kind: "declined", reason: "the PSP has no such payment" };
+      if (!entry) return { kind: "absent", reason: "the PSP has no such payment" };
       return chargeOutcome(await settle(books, entry), books.publicUrl());
     },
 

@@ -64,6 +64,6 @@ export async function paymentStatus(stripe: Stripe, query: PaymentStatusQuery, n
   const pi = found.data[0];
   if (pi) return intentOutcome(pi);
   if (now.getTime() - query.createdAt.getTime() > searchLagMs)
-    return { kind: "declined", reason: "Stripe has no payment for this attempt: the request never reached Stripe" };
+    return { kind: "absent", reason: "Stripe has no payment for this attempt: the request never reached Stripe" };
   return { kind: "unknown", reason: "Stripe's search does not show this payment yet" };
 }

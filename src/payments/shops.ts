@@ -19,6 +19,8 @@ export interface ShopConfig {
   manualCaptureMeansAuthorizeOnly: boolean;
   /** Hosts buyers may be sent back to ("shop.example", "*.shop.example"); empty: any https host. */
   redirectHosts?: string[];
+  /** Ask the PSP to e-mail the buyer a receipt (to the address Genstore sent). */
+  sendReceiptEmail?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -45,6 +45,54 @@ export interface ConnectorCapabilities {
   movesMoney: boolean;
 }
 
+/** A postal address as a PSP takes it; every part may be missing. */
+export interface PspAddress {
+  name?: string;
+  company?: string;
+  line1?: string;
+  line2?: string;
+  city?: string;
+  /** State or province. */
+  region?: string;
+  postalCode?: string;
+  /** ISO 3166-1 alpha-2. */
+  country?: string;
+  phone?: string;
+}
+
+/** One line of the order, its price in minor units of the payment's currency. */
+export interface PspOrderItem {
+  name: string;
+  description?: string;
+  sku?: string;
+  imageUrl?: string;
+  quantity: number;
+  unitMinor: number;
+}
+
+/**
+ * What Genstore sent about the order and the buyer, for the PSP's risk checks, receipts and
+ * hosted pages. Passed through to the PSP, never stored by us.
+ */
+export interface PspOrder {
+  email?: string;
+  phone?: string;
+  billing?: PspAddress;
+  shipping?: PspAddress;
+  client?: { ipAddress?: string; userAgent?: string; acceptLanguage?: string };
+  items: PspOrderItem[];
+  /** The order's amounts beside its items, in minor units (0 when not sent). */
+  shippingMinor: number;
+  taxMinor: number;
+  handlingMinor: number;
+  insuranceMinor: number;
+  discountMinor: number;
+  shippingDiscountMinor: number;
+  description?: string;
+  /** Where the PSP sends its receipt, when the shop asked for receipts. */
+  receiptEmail?: string;
+}
+
 export interface CardPaymentInput {
   idempotencyKey: string;
   amount: PspAmount;
@@ -54,6 +102,7 @@ export interface CardPaymentInput {
   /** Where the PSP sends the buyer back after 3-D Secure (our return endpoint). */
   returnUrl: string;
   description: string;
+  order?: PspOrder;
 }
 
 export interface OffsitePaymentInput {
@@ -64,6 +113,7 @@ export interface OffsitePaymentInput {
   /** Where the PSP's page sends a buyer who cancels (our return endpoint, marked cancelled). */
   cancelUrl: string;
   description: string;
+  order?: PspOrder;
 }
 
 /** A PSP's notification about a payment or an operation, after its signature was checked. */

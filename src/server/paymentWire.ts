@@ -1,5 +1,5 @@
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
-import { PaymentStatus, RefundStatus } from "../../gen/genstore/payment/v1/common_pb.js";
+import { PaymentStatus, RefundStatus, type Address, type ClientDetails, type Customer, type PurchaseInfo } from "../../gen/genstore/payment/v1/common_pb.js";
 import type {
   CapturePaymentRequest,
   CapturePaymentResponseSchema,
@@ -18,12 +18,49 @@ import type {
   OffsitePaymentRequest,
   OperationAnswer,
   OperationRequest,
+  OrderAddress,
+  OrderDetails,
   PaymentStatusAnswer,
   RefundStatusAnswer,
 } from "../payments/use-cases/index.js";
 
 // The contract's messages and the domain's requests and answers, mapped in one place: the use
 // cases never see protobuf, the wire never sees a record.
+
+function orderAddress(a: Address | undefined): OrderAddress | undefined {
+  if (!a) return undefined;
+  const { givenName, familyName, company, line1, line2, city, province, postalCode, countryCode, phoneNumber } = a;
+  return { givenName, familyName, company, line1, line2, city, province, postalCode, countryCode, phoneNumber };
+}
+
+/** The order and buyer details, for the PSP (never stored). */
+function orderDetails(customer: Customer | undefined, client: ClientDetails | undefined, purchase: PurchaseInfo | undefined): OrderDetails {
+  const shippingAddress = orderAddress(customer?.shippingAddress);
+  const billingAddress = orderAddress(customer?.billingAddress);
+  return {
+    email: customer?.email ?? "",
+    phoneNumber: customer?.phoneNumber ?? "",
+    ...(shippingAddress ? { shippingAddress } : {}),
+    ...(billingAddress ? { billingAddress } : {}),
+    client: { acceptLanguage: client?.acceptLanguage ?? "", ipAddress: client?.ipAddress ?? "", userAgent: client?.userAgent ?? "" },
+    items: (purchase?.items ?? []).map((i) => ({
+      name: i.name,
+      description: i.description,
+      sku: i.sku,
+      imgUrl: i.imgUrl,
+      quantity: i.quantity,
+      unitPrice: i.unitPrice,
+    })),
+    itemTotal: purchase?.itemTotal ?? "",
+    shipping: purchase?.shipping ?? "",
+    taxTotal: purchase?.taxTotal ?? "",
+    discount: purchase?.discount ?? "",
+    handling: purchase?.handling ?? "",
+    insurance: purchase?.insurance ?? "",
+    shippingDiscount: purchase?.shippingDiscount ?? "",
+    description: purchase?.description ?? "",
+  };
+}
 
 export function cardPaymentRequest(req: CreateCardPaymentRequest): CardPaymentRequest {
   const data = req.paymentMethod?.data;
@@ -36,6 +73,7 @@ export function cardPaymentRequest(req: CreateCardPaymentRequest): CardPaymentRe
     manualCapture: req.manualCapture ?? false,
     packet: { cipherText: data.cipherText, salt: data.salt, ephemeralPublicKey: data.ephemeralPublicKey, suit: data.suit, iv: data.iv },
     ...(data.returnUrl ? { returnUrl: data.returnUrl } : {}),
+    order: orderDetails(req.customer, req.clientDetails, req.purchaseInfo),
   };
 }
 
@@ -50,6 +88,7 @@ export function offsitePaymentRequest(req: CreateOffsitePaymentRequest): Offsite
     manualCapture: req.manualCapture ?? false,
     returnUrl: data.returnUrl,
     ...(data.cancelUrl ? { cancelUrl: data.cancelUrl } : {}),
+    order: orderDetails(req.customer, req.clientDetails, req.purchaseInfo),
   };
 }
 

@@ -29,6 +29,7 @@ function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
     callbackBaseUrl: s.callbackBaseUrl,
     manualCaptureMeansAuthorizeOnly: s.manualCaptureMeansAuthorizeOnly,
     redirectHosts: s.redirectHosts ?? [],
+    sendReceiptEmail: s.sendReceiptEmail ?? false,
     createTime: timestampFromDate(s.createdAt),
     updateTime: timestampFromDate(s.updatedAt),
   };
@@ -50,6 +51,7 @@ function patchFrom(settings: ShopSettings | undefined, knownPsps: readonly strin
     patch.callbackBaseUrl = settings.callbackBaseUrl.replace(/\/+$/, "");
   }
   if (settings.manualCaptureMeansAuthorizeOnly !== undefined) patch.manualCaptureMeansAuthorizeOnly = settings.manualCaptureMeansAuthorizeOnly;
+  if (settings.sendReceiptEmail !== undefined) patch.sendReceiptEmail = settings.sendReceiptEmail;
   if (settings.redirectHosts) {
     const problems = settings.redirectHosts.hosts.map(redirectHostProblem).filter((p) => p !== undefined);
     if (problems.length) throw invalidArgument(`settings.redirectHosts: ${problems.join("; ")}`);

@@ -13,6 +13,7 @@ interface ShopDocument {
   callbackBaseUrl: string;
   manualCaptureMeansAuthorizeOnly: boolean;
   redirectHosts?: string[];
+  sendReceiptEmail?: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -36,6 +37,7 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
     if (patch.callbackBaseUrl !== undefined) out.callbackBaseUrl = patch.callbackBaseUrl;
     if (patch.manualCaptureMeansAuthorizeOnly !== undefined) out.manualCaptureMeansAuthorizeOnly = patch.manualCaptureMeansAuthorizeOnly;
     if (patch.redirectHosts !== undefined) out.redirectHosts = patch.redirectHosts;
+    if (patch.sendReceiptEmail !== undefined) out.sendReceiptEmail = patch.sendReceiptEmail;
     return out;
   }
 
@@ -50,6 +52,7 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
       callbackBaseUrl: d.callbackBaseUrl,
       manualCaptureMeansAuthorizeOnly: d.manualCaptureMeansAuthorizeOnly,
       redirectHosts: d.redirectHosts ?? [],
+      sendReceiptEmail: d.sendReceiptEmail ?? false,
       createdAt: d.createdAt,
       updatedAt: d.updatedAt,
     };

@@ -14,7 +14,7 @@ import Stripe from "stripe";
 export interface StripeEmulator {
   url: string;
   /** Every request the SDK sent, with stripe-mock's verdict on it. */
-  requests: { method: string; path: string; apiKey: string; mockStatus: number; status: number }[];
+  requests: { method: string; path: string; apiKey: string; mockStatus: number; status: number; params: Record<string, string> }[];
   /** The buyer finishes 3-D Secure on Stripe's page (or fails it). */
   authenticate(intentId: string, ok?: boolean): Record<string, unknown>;
   /** The buyer pays on the Checkout page. */
@@ -220,7 +220,10 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
       payment_intent: null,
       livemode,
       metadata: metadataOf(form, "metadata"),
-      amount_total: Number(form.get("line_items[0][price_data][unit_amount]")),
+      // Stripe charges the sum of the lines.
+      amount_total: [...form.keys()]
+        .filter((k) => /^line_items\[\d+\]\[price_data\]\[unit_amount\]$/.test(k))
+        .reduce((sum, k) => sum + Number(form.get(k)) * Number(form.get(k.replace("[price_data][unit_amount]", "[quantity]")) ?? 1), 0),
       currency: form.get("line_items[0][price_data][currency]"),
       success_url: form.get("success_url"),
       cancel_url: form.get("cancel_url") ?? null,
@@ -306,7 +309,8 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     const idem = req.headers["idempotency-key"];
     const slot = typeof idem === "string" ? `${apiKey}:${idem}` : undefined;
     if (slot && inFlight.has(slot)) {
-      requests.push({ method: req.method ?? "", path: target.pathname, apiKey, mockStatus: (await forward(req, body, apiKey)).status, status: 409 });
+      const params = Object.fromEntries(formOf(body.toString("utf8")));
+      requests.push({ method: req.method ?? "", path: target.pathname, apiKey, mockStatus: (await forward(req, body, apiKey)).status, status: 409, params });
       return reply(stripeError(409, "idempotency_error", "There is currently another in-progress request using this Idempotent Key."));
     }
     if (slot) inFlight.add(slot);
@@ -327,7 +331,8 @@ export async function startStripeEmulator(mockUrl: string): Promise<StripeEmulat
     reply: (a: Answer) => void,
   ): Promise<void> {
     const verdict = await forward(req, body, apiKey);
-    const log = { method: req.method ?? "", path: target.pathname, apiKey, mockStatus: verdict.status, status: verdict.status };
+    const params = Object.fromEntries(formOf(body.toString("utf8")));
+    const log = { method: req.method ?? "", path: target.pathname, apiKey, mockStatus: verdict.status, status: verdict.status, params };
     requests.push(log);
     let result: Answer;
     if (revoked.has(apiKey)) {

@@ -50,6 +50,24 @@ describe("the API page's example bodies, verbatim", () => {
       amount: { minor: 10080, value: "100.80", currency: "USD" },
     });
     expect(stored?.returnUrl).toBe("https://www.xxx.shop/pay/result");
+    // The order went to the PSP (the sandbox keeps which details it got, not their values) and
+    // nothing of the buyer is stored with the payment.
+    const [charge] = await server.db.collection("sandbox_ledger").find({ reference: stored?.channelPaymentId }).toArray();
+    expect(charge?.order).toEqual({
+      items: [{ name: "Black Cotton T-Shirt and White Denim Shorts", quantity: 2, unitMinor: 100 }],
+      fields: [
+        ...["city", "company", "country", "line1", "line2", "name", "phone", "postalCode", "region"].map((f) => `billing.${f}`),
+        "email",
+        "phone",
+        ...["city", "company", "country", "line1", "line2", "name", "phone", "postalCode", "region"].map((f) => `shipping.${f}`),
+      ],
+      billingCountry: "US",
+      shippingCountry: "US",
+    });
+    const everything =
+      JSON.stringify(await server.db.collection("payments").find({}).toArray()) +
+      JSON.stringify(await server.db.collection("sandbox_ledger").find({}).toArray());
+    for (const personal of ["xx@gmail.com", "Marshville", "John", "Smith", "+8618800008888", "10013"]) expect(everything).not.toContain(personal);
   });
 
   test("capture: decodes and answers the page's keys, with the reason the example's payment cannot be captured", async () => {

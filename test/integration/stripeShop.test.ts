@@ -269,3 +269,68 @@ test("after every Stripe flow above, no card number is in a log line or a stored
   expect(text.length).toBeGreaterThan(10_000);
   for (const pan of ["4242424242424242", "4000000000003220", "424242424242", "400000000000"]) expect(text).not.toContain(pan);
 });
+
+describe("the order Genstore sends reaches Stripe (every request passed stripe-mock's validation)", () => {
+  const sent = (path: string, after: number) => emulator.requests.slice(after).filter((r) => r.method === "POST" && r.path === path);
+
+  test("a card payment: billing details on the PaymentMethod, shipping on the PaymentIntent, no receipt unless the shop asks", async () => {
+    const before = emulator.requests.length;
+    const id = uniqueId("SB");
+    expect((await gs.pay(cardBody(server, id, { amount: "20.00", currency: "EUR", test: true, manualCapture: false }))).body.error).toBe("");
+    const [pm] = sent("/v1/payment_methods", before);
+    const [pi] = sent("/v1/payment_intents", before);
+    expect(pm).toMatchObject({ mockStatus: 200 });
+    expect(pi).toMatchObject({ mockStatus: 200 });
+    // The API page's example order: the billing address, e-mail and phone, the cardholder's name.
+    expect(pm!.params).toMatchObject({
+      "billing_details[name]": "John Smith",
+      "billing_details[email]": "xxx@gmail.com",
+      "billing_details[phone]": "+8615885555",
+      "billing_details[address][line1]": "2063  Marshville Road",
+      "billing_details[address][line2]": "Apartment 5",
+      "billing_details[address][city]": "Westbury",
+      "billing_details[address][state]": "NY",
+      "billing_details[address][postal_code]": "10013",
+      "billing_details[address][country]": "US",
+    });
+    expect(pi!.params).toMatchObject({
+      "shipping[name]": "John Smith",
+      "shipping[phone]": "+8615885555",
+      "shipping[address][line1]": "2063  Marshville Road",
+      "shipping[address][city]": "Westbury",
+      "shipping[address][country]": "US",
+    });
+    expect(pi!.params["receipt_email"]).toBeUndefined();
+    // Nothing of the card but what Stripe needs once: the number is in the PaymentMethod call only.
+    expect(JSON.stringify(pi!.params)).not.toContain("4242424242424242");
+  });
+
+  test("offsite: the order's items, tax and the rest as Checkout lines adding up to the amount; shipping and the buyer's e-mail", async () => {
+    const shops = createClient(ShopService, createGrpcTransport({ baseUrl: server.url, interceptors: [withAdminToken] }));
+    await shops.updateShop({ shopId, settings: { sendReceiptEmail: true } });
+    const before = emulator.requests.length;
+    const id = uniqueId("SI");
+    const body = JSON.parse(examples.offsitePayment);
+    Object.assign(body, { paymentId: id, test: true, manualCapture: "false" });
+    expect((await gs.payOffsite(body)).body.error).toBe("");
+    const [cs] = sent("/v1/checkout/sessions", before);
+    expect(cs).toMatchObject({ mockStatus: 200 });
+    // 100.80 USD: the example's items (2 × 1.00), its tax (5.50), and 93.30 its breakdown leaves out.
+    expect(cs!.params).toMatchObject({
+      "line_items[0][price_data][product_data][name]": "Black Cotton T-Shirt and White Denim Shorts",
+      "line_items[0][price_data][product_data][images][0]": "http://xx.com",
+      "line_items[0][price_data][unit_amount]": "100",
+      "line_items[0][quantity]": "2",
+      "line_items[1][price_data][product_data][name]": "Tax",
+      "line_items[1][price_data][unit_amount]": "550",
+      "line_items[2][price_data][product_data][name]": "Other charges",
+      "line_items[2][price_data][unit_amount]": "9330",
+      customer_email: "xx@gmail.com",
+      "payment_intent_data[shipping][name]": "John Smith",
+      "payment_intent_data[shipping][address][line1]": "2063  Marshville Road",
+      "payment_intent_data[receipt_email]": "xx@gmail.com",
+    });
+    expect(emulator.session((await storedPayment(server, id))?.channelPaymentId as string)).toMatchObject({ amount_total: 10080 });
+    await shops.updateShop({ shopId, settings: { sendReceiptEmail: false } });
+  });
+});

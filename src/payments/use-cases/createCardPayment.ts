@@ -5,6 +5,7 @@ import { parseAmount } from "../money.js";
 import { noObserver } from "../observer.js";
 import { checkedRedirect } from "../redirects.js";
 import { refuseLiveOnSandbox, type Kernel } from "./kernel.js";
+import { orderForPsp } from "./orderForPsp.js";
 import { newPayment, paymentError, requestHash, startPayment } from "./startPayment.js";
 import type { CardPaymentAnswer, CardPaymentRequest, RequestMeta } from "./types.js";
 
@@ -52,6 +53,7 @@ export function createCardPayment(k: Kernel) {
         card,
         returnUrl: k.deps.returnLink(meta.shopId, p._id),
         description: `Genstore payment ${p._id}`,
+        ...(req.order ? { order: orderForPsp(req.order, amount.currency, shop.sendReceiptEmail ?? false) } : {}),
       }),
     );
     return { threeDsUrl: payment.state === "requires_action" ? (payment.actionUrl ?? "") : "", error: paymentError(payment) };

@@ -2,6 +2,7 @@ import { failedPrecondition } from "../errors.js";
 import { parseAmount } from "../money.js";
 import { checkedRedirect } from "../redirects.js";
 import { refuseLiveOnSandbox, type Kernel } from "./kernel.js";
+import { orderForPsp } from "./orderForPsp.js";
 import { newPayment, paymentError, requestHash, startPayment } from "./startPayment.js";
 import type { OffsitePaymentAnswer, OffsitePaymentRequest, RequestMeta } from "./types.js";
 
@@ -33,6 +34,7 @@ export function createOffsitePayment(k: Kernel) {
         returnUrl: k.deps.returnLink(meta.shopId, p._id),
         cancelUrl: k.deps.returnLink(meta.shopId, p._id, true),
         description: `Genstore payment ${p._id}`,
+        ...(req.order ? { order: orderForPsp(req.order, amount.currency, shop.sendReceiptEmail ?? false) } : {}),
       }),
     );
     // Like the card route: a PSP that has not answered within the budget is no error (PROCESSING).

@@ -12,6 +12,48 @@ export interface RequestMeta {
   shop?: ShopConfig;
 }
 
+/** A postal address as Genstore sends it (every part may be empty). */
+export interface OrderAddress {
+  givenName: string;
+  familyName: string;
+  company: string;
+  line1: string;
+  line2: string;
+  city: string;
+  province: string;
+  postalCode: string;
+  countryCode: string;
+  phoneNumber: string;
+}
+
+/** One line of Genstore's order, its values as Genstore sends them (strings). */
+export interface OrderItem {
+  name: string;
+  description: string;
+  sku: string;
+  imgUrl: string;
+  quantity: string;
+  unitPrice: string;
+}
+
+/** The order and buyer details Genstore sends with a payment: passed to the PSP, never stored. */
+export interface OrderDetails {
+  email: string;
+  phoneNumber: string;
+  shippingAddress?: OrderAddress;
+  billingAddress?: OrderAddress;
+  client: { acceptLanguage: string; ipAddress: string; userAgent: string };
+  items: OrderItem[];
+  itemTotal: string;
+  shipping: string;
+  taxTotal: string;
+  discount: string;
+  handling: string;
+  insurance: string;
+  shippingDiscount: string;
+  description: string;
+}
+
 /** A card payment as Genstore asks for it, in our terms (amount still Genstore's decimal string). */
 export interface CardPaymentRequest {
   paymentId: string;
@@ -22,6 +64,7 @@ export interface CardPaymentRequest {
   /** The encrypted card: only the decryptor opens it. */
   packet: CardPacket;
   returnUrl?: string;
+  order?: OrderDetails;
 }
 
 export interface OffsitePaymentRequest {
@@ -32,6 +75,7 @@ export interface OffsitePaymentRequest {
   manualCapture: boolean;
   returnUrl: string;
   cancelUrl?: string;
+  order?: OrderDetails;
 }
 
 /** A capture, void or refund: Genstore's id for it, the payment, the mode, and an amount (not for a void). */

@@ -1,6 +1,7 @@
 import type { CardPaymentInput, OffsitePaymentInput, PaymentOutcome, PspContext } from "../connector.js";
 import { chargeOutcome, claimEntry, hashOf, settle, settleLater, type SandboxBooks } from "./books.js";
 import type { LedgerEntry } from "./ledger.js";
+import { orderSummary } from "./orderSummary.js";
 import { behaviourOf } from "./testCards.js";
 
 const reused: PaymentOutcome = { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
@@ -26,6 +27,7 @@ export async function chargeCard(books: SandboxBooks, ctx: PspContext, input: Ca
       flow: "card",
       cardLast4: input.card.number.slice(-4),
       returnUrl: input.returnUrl,
+      ...(input.order ? { order: orderSummary(input.order) } : {}),
       ...(declined ? { reason: declined } : {}),
       ...(status === "captured" ? { capturedAmount: input.amount.minor } : {}),
       ...(behaviour === "refunds_fail" ? { refundsFail: true } : {}),
@@ -55,6 +57,7 @@ export async function chargeOffsite(books: SandboxBooks, ctx: PspContext, input:
       capture: input.capture,
       flow: "offsite",
       returnUrl: input.returnUrl,
+      ...(input.order ? { order: orderSummary(input.order) } : {}),
     },
     "ch",
   );

@@ -34,8 +34,19 @@ export interface LedgerEntry {
   settlesAt?: Date;
   capturedAmount?: number;
   refundedAmount?: number;
+  /** Charges: what the sandbox was told of the order, without the buyer's personal data. */
+  order?: OrderSummary;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** The order as the sandbox keeps it: the items, the countries, and which details it was given. */
+export interface OrderSummary {
+  items: { name: string; quantity: number; unitMinor: number }[];
+  /** Names of the buyer's details received ("email", "billing.line1", "client.ipAddress", …), not their values. */
+  fields: string[];
+  billingCountry?: string;
+  shippingCountry?: string;
 }
 
 /** The _id of what the sandbox books for this merchant and key: a charge or an operation. */

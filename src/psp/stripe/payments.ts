@@ -2,18 +2,21 @@ import type Stripe from "stripe";
 import type { CardPaymentInput, OffsitePaymentInput, PaymentOutcome, PaymentStatusQuery, PspContext } from "../connector.js";
 import { toStripeAmount } from "./amounts.js";
 import { metadataOf } from "./client.js";
+import { billingDetails, checkoutLineItems, shippingOf } from "./order.js";
 import { intentOutcome, keyField, sessionOutcome } from "./outcomes.js";
 
 /** A card payment: a PaymentMethod from the decrypted card, then a PaymentIntent confirmed with it. */
 export async function payWithCard(stripe: Stripe, ctx: PspContext, input: CardPaymentInput): Promise<PaymentOutcome> {
   const money = toStripeAmount(input.amount);
   const { card } = input;
+  const billing = billingDetails(card, input.order);
+  const shipping = shippingOf(input.order);
   // Raw card numbers need Stripe's "raw card data" permission on the account (README).
   const pm = await stripe.paymentMethods.create(
     {
       type: "card",
       card: { number: card.number, exp_month: card.expiryMonth, exp_year: card.expiryYear, cvc: card.cvv },
-      ...(card.holderName ? { billing_details: { name: card.holderName } } : {}),
+      ...(billing ? { billing_details: billing } : {}),
     },
     { idempotencyKey: `${input.idempotencyKey}-pm` },
   );
@@ -27,6 +30,8 @@ export async function payWithCard(stripe: Stripe, ctx: PspContext, input: CardPa
       return_url: input.returnUrl,
       description: input.description,
       metadata: metadataOf(ctx, input.idempotencyKey),
+      ...(shipping ? { shipping } : {}),
+      ...(input.order?.receiptEmail ? { receipt_email: input.order.receiptEmail } : {}),
     },
     { idempotencyKey: input.idempotencyKey },
   );
@@ -35,15 +40,19 @@ export async function payWithCard(stripe: Stripe, ctx: PspContext, input: CardPa
 
 /** An offsite payment: a Checkout Session whose success and cancel URLs both lead to our return link. */
 export async function payOffsite(stripe: Stripe, ctx: PspContext, input: OffsitePaymentInput): Promise<PaymentOutcome> {
-  const money = toStripeAmount(input.amount);
+  toStripeAmount(input.amount); // refuses an amount Stripe cannot take before anything is sent
+  const shipping = shippingOf(input.order);
   const session = await stripe.checkout.sessions.create(
     {
       mode: "payment",
-      line_items: [{ quantity: 1, price_data: { currency: money.currency, unit_amount: money.amount, product_data: { name: input.description } } }],
+      line_items: checkoutLineItems(input.amount, input.description, input.order),
+      ...(input.order?.email ? { customer_email: input.order.email } : {}),
       payment_intent_data: {
         capture_method: input.capture ? "automatic" : "manual",
         description: input.description,
         metadata: metadataOf(ctx, input.idempotencyKey),
+        ...(shipping ? { shipping } : {}),
+        ...(input.order?.receiptEmail ? { receipt_email: input.order.receiptEmail } : {}),
       },
       metadata: metadataOf(ctx, input.idempotencyKey),
       // Both lead to our return endpoint: it asks Stripe how it ended, or expires the session.

@@ -33,7 +33,7 @@ export interface Config {
   returnRefreshMs: number;
   /** A payment claimed but never sent (a crash) waits this long for Genstore's retry before it is declined. */
   paymentRetryWindowMs: number;
-  /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
+  /** How long a request waits for the PSP before answering PROCESSING (decisions.md D3). */
   pspTimeoutMs: number;
   /** Each connector module's own settings, by connector name (see src/psp/modules.ts). */
   connectors: Record<string, unknown>;
@@ -60,10 +60,10 @@ export interface Config {
     rateLimitPerShop: number;
   };
   logLevel: "debug" | "info" | "warn" | "error";
-  /** HKDF info for card decryption; Genstore has not published one (design §2.9). */
+  /** HKDF info for card decryption; Genstore has not published one (decisions.md D9). */
   cardHkdfInfo: Buffer;
   shutdownTimeoutMs: number;
-  /** The default shop's settings, for single-merchant deployments (design §2.8). */
+  /** The default shop's settings, for single-merchant deployments (decisions.md D8). */
   defaultShop: {
     /** false: no default shop (DEFAULT_SHOP_PSP=none); every request names a stored shop. */
     enabled: boolean;

@@ -18,7 +18,7 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** How long a callback is retried before it is parked for an operator (design §2.7: ≥ 72 h). */
+  /** How long a callback is retried before it is parked for an operator (decisions.md D7: ≥ 72 h). */
   retryWindowMs?: number;
   rateLimit?: { capacity: number; perSecond: number };
   concurrency?: number;

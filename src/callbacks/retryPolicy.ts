@@ -1,7 +1,7 @@
 import type { CallbackAttempt, CallbackRecord } from "../payments/records.js";
 import type { DeliveryResult } from "./deliver.js";
 
-/** How failed deliveries are retried (design §2.7): exponential backoff, full jitter, a window. */
+/** How failed deliveries are retried (decisions.md D7): exponential backoff, full jitter, a window. */
 export interface RetryPolicy {
   baseMs: number;
   maxMs: number;

@@ -1,4 +1,9 @@
-import { invalidArgument } from "../payments/errors.js";
+/** The decrypted card is not one we can charge (bad number, expired, …): safe to say why, it decrypted. */
+export class CardDataError extends Error {
+  override name = "CardDataError";
+}
+
+const invalidCard = (message: string) => new CardDataError(message);
 
 /** A decrypted card. Lives only in memory, inside src/crypto and the connector call. */
 export interface CardDetails {
@@ -54,7 +59,7 @@ export function cardBrand(number: string): string {
 }
 
 /**
- * Parses the decrypted card JSON, accepting the field aliases of design §2.9, and checks it.
+ * Parses the decrypted card JSON, accepting the field aliases of decisions.md D9, and checks it.
  * Error messages name the field, never its value.
  */
 export function parseCard(plaintext: Buffer, now: Date = new Date()): CardDetails {
@@ -62,22 +67,22 @@ export function parseCard(plaintext: Buffer, now: Date = new Date()): CardDetail
   try {
     obj = JSON.parse(plaintext.toString("utf8"));
   } catch {
-    throw invalidArgument("the decrypted card data is not JSON");
+    throw invalidCard("the decrypted card data is not JSON");
   }
-  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw invalidArgument("the decrypted card data is not a JSON object");
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) throw invalidCard("the decrypted card data is not a JSON object");
   const o = obj as Record<string, unknown>;
   const number = text(pick(o, aliases.number)).replace(/[\s-]/g, "");
-  if (!/^\d{12,19}$/.test(number) || !luhnValid(number)) throw invalidArgument("the card number is not valid");
+  if (!/^\d{12,19}$/.test(number) || !luhnValid(number)) throw invalidCard("the card number is not valid");
   const month = Number(text(pick(o, aliases.expiryMonth)));
   let year = Number(text(pick(o, aliases.expiryYear)));
-  if (!Number.isInteger(month) || month < 1 || month > 12) throw invalidArgument("the card expiry month is not valid");
-  if (!Number.isInteger(year) || year < 0 || (year > 99 && year < 2000) || year > 2199) throw invalidArgument("the card expiry year is not valid");
+  if (!Number.isInteger(month) || month < 1 || month > 12) throw invalidCard("the card expiry month is not valid");
+  if (!Number.isInteger(year) || year < 0 || (year > 99 && year < 2000) || year > 2199) throw invalidCard("the card expiry year is not valid");
   if (year < 100) year += 2000;
   const nowMonths = now.getUTCFullYear() * 12 + now.getUTCMonth();
-  if (year * 12 + (month - 1) < nowMonths) throw invalidArgument("the card has expired");
+  if (year * 12 + (month - 1) < nowMonths) throw invalidCard("the card has expired");
   const cvv = text(pick(o, aliases.cvv));
   const cvvLength = cardBrand(number) === "amex" ? 4 : 3;
-  if (!new RegExp(`^\\d{${cvvLength}}$`).test(cvv)) throw invalidArgument(`the card security code must have ${cvvLength} digits`);
+  if (!new RegExp(`^\\d{${cvvLength}}$`).test(cvv)) throw invalidCard(`the card security code must have ${cvvLength} digits`);
   return { number, expiryMonth: month, expiryYear: year, cvv, holderName: text(pick(o, aliases.holderName)) };
 }
 

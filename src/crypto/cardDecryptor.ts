@@ -14,9 +14,9 @@ export interface CardDecryptor {
 }
 
 export interface CardDecryptorOptions {
-  /** HMAC key for card fingerprints (design §7). */
+  /** HMAC key for card fingerprints (decisions.md D14). */
   fingerprintKey: Buffer;
-  /** HKDF info; Genstore has not published one, empty by default (design §2.9). */
+  /** HKDF info; Genstore has not published one, empty by default (decisions.md D9). */
   info?: Buffer;
 }
 

@@ -1,6 +1,6 @@
 import { createDecipheriv, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from "node:crypto";
 
-/** The packet Genstore puts in paymentMethod.data (genstore-protocol.md §4.3). */
+/** The packet Genstore puts in paymentMethod.data (docs/genstore-protocol.md). */
 export interface CardPacket {
   cipherText: string;
   salt: string;
@@ -9,7 +9,7 @@ export interface CardPacket {
   iv: string;
 }
 
-/** Suites Genstore has documented; both name the same construction (design §2.9). */
+/** Suites Genstore has documented; both name the same construction (decisions.md D9). */
 export const supportedSuites: readonly string[] = ["GENSTORE-V1", "ECIESv1|AES-128-GCM|P-256"];
 
 /**

@@ -66,7 +66,7 @@ export interface KeyringOptions {
 
 /**
  * CARD_PRIVATE_KEYS_FILE (rotation: every key in it is tried), else CARD_PRIVATE_KEY, else
- * outside production a dev key generated once into DATA_DIR and reused (design §7).
+ * outside production a dev key generated once into DATA_DIR and reused (decisions.md D14).
  */
 export function loadKeyring({ env, dataDir, production }: KeyringOptions): Keyring {
   const file = env.CARD_PRIVATE_KEYS_FILE;

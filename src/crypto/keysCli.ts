@@ -1,4 +1,4 @@
-// `npm run keys -- <command>`: card-encryption key pairs for operators (design §2.9, §7).
+// `npm run keys -- <command>`: card-encryption key pairs for operators (decisions.md D9, D14).
 import { readFileSync, writeFileSync } from "node:fs";
 import { generateCardKeyPem, parsePrivateKeys } from "./keyring.js";
 

@@ -4,7 +4,7 @@ import { luhnValid } from "../crypto/cardData.js";
 /** One structured log entry per call: level, msg and fields (card data is redacted on the way out). */
 export type Logger = (entry: Record<string, unknown>) => void;
 
-/** Fields whose values never reach a log line, at any depth (design §7). */
+/** Fields whose values never reach a log line, at any depth (decisions.md D14). */
 const redactedFields = new Set(
   [
     "number",

@@ -1,7 +1,7 @@
 import type { CallbackKind, CallbackRecord, OperationRecord, PaymentRecord } from "../payments/records.js";
 
 /**
- * Genstore's "Update * result" calls (design §2.7). Genstore has not published their bodies;
+ * Genstore's "Update * result" calls (decisions.md D7). Genstore has not published their bodies;
  * ours are written here only, so a correction from Genstore changes this one file.
  *
  *   PUT {base}/api/202412/app/payment/{paymentId}        {"paymentId","status","channelPaymentId","error"}

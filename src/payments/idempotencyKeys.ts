@@ -6,7 +6,7 @@ const prefix: Record<OperationKind | "payment", string> = { payment: "pay", capt
 /**
  * The idempotency key sent to the PSP for one of our operations: derived from the shop and
  * Genstore's id, so it is the same on every retry and after a crash, and at most 40 characters
- * (the shortest limit among common PSPs), design §2.6.
+ * (the shortest limit among common PSPs), decisions.md D6.
  */
 export function pspIdempotencyKey(kind: OperationKind | "payment", shopId: string, id: string): string {
   const digest = createHash("sha256").update(`${shopId}\u0000${kind}\u0000${id}`).digest("base64url").slice(0, 32);

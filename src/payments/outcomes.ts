@@ -43,7 +43,7 @@ function outcomeChange(p: PaymentRecord, outcome: PaymentOutcome): { to: Payment
   }
 }
 
-/** The result Genstore must hear of when a payment enters `to`, if any (design §2.7). */
+/** The result Genstore must hear of when a payment enters `to`, if any (decisions.md D7). */
 function paymentResult(p: PaymentRecord, to: PaymentState, error: string | undefined, at: Date): CallbackRecord | undefined {
   if (to === "captured") return paymentCallback(p, "payment", true, undefined, at);
   if (to === "authorized") return paymentCallback(p, "pre_authorize", true, undefined, at);
@@ -168,7 +168,7 @@ async function settleOperation(d: RecorderDeps, op: OperationRecord, outcome: Op
 
 /**
  * The one place where PSP outcomes change payments and operations. Every final result is
- * written together with its callback, in one single-document update (design §4).
+ * written together with its callback, in one single-document update (decisions.md D11).
  */
 export function createOutcomeRecorder(
   repository: PaymentRepository,

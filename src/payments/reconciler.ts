@@ -26,7 +26,7 @@ const kinds: readonly OperationKind[] = ["capture", "void", "refund"];
 
 /**
  * Resolves what a crash, a PSP timeout or a lost webhook left open, by asking the PSP with the
- * same idempotency keys, and expires payments the buyer abandoned (design §2.3, issue 5).
+ * same idempotency keys, and expires payments the buyer abandoned (decisions.md D3).
  */
 export function createReconciler(opts: ReconcilerOptions): Reconciler {
   const now = opts.now ?? (() => new Date());

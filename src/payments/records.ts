@@ -3,7 +3,7 @@ import type { Money } from "./money.js";
 
 export type { CardSummary };
 
-/** Our richer payment state (design §2.5); status.ts maps it to Genstore's four values. */
+/** Our richer payment state (decisions.md D5); status.ts maps it to Genstore's four values. */
 export type PaymentState =
   "received" | "requires_action" | "pending" | "authorized" | "captured" | "partially_refunded" | "refunded" | "voided" | "declined" | "failed" | "unknown";
 

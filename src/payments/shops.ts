@@ -15,7 +15,7 @@ export interface ShopConfig {
   genstoreClientSecret?: string | undefined;
   /** Base URL of the shop's Genstore API for the Update * result callbacks. */
   callbackBaseUrl: string;
-  /** Design §2.4: true reads manualCapture=true as "authorize only". */
+  /** decisions.md D4: true reads manualCapture=true as "authorize only". */
   manualCaptureMeansAuthorizeOnly: boolean;
   /** Hosts buyers may be sent back to ("shop.example", "*.shop.example"); empty: any https host. */
   redirectHosts?: string[];
@@ -37,7 +37,7 @@ export interface ShopRepository {
   list(after: string, limit: number): Promise<ShopConfig[]>;
 }
 
-/** The default callback base of a shop: https://{shop}.genmystore.com (design §2.7). */
+/** The default callback base of a shop: https://{shop}.genmystore.com (decisions.md D7). */
 export function defaultCallbackBase(shopId: string): string {
   return `https://${shopId}.genmystore.com`;
 }

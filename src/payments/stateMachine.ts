@@ -1,6 +1,6 @@
 import type { PaymentState } from "./records.js";
 
-/** Which states a payment may move to from each state (design §2.5). */
+/** Which states a payment may move to from each state (decisions.md D5). */
 const next: Record<PaymentState, readonly PaymentState[]> = {
   received: ["requires_action", "pending", "authorized", "captured", "declined", "failed", "unknown"],
   requires_action: ["pending", "authorized", "captured", "declined", "failed", "unknown"],

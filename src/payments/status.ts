@@ -4,7 +4,7 @@ import type { OperationState, PaymentState } from "./records.js";
 export type GenstorePaymentStatus = "PROCESSING" | "AUTH_SUCCESS" | "SUCCESS" | "FAILURE";
 export type GenstoreRefundStatus = "PROCESSING" | "SUCCESS" | "FAILURE";
 
-/** The one mapping from our payment state to Genstore's status (design §2.5). */
+/** The one mapping from our payment state to Genstore's status (decisions.md D5). */
 export function genstorePaymentStatus(state: PaymentState): GenstorePaymentStatus {
   switch (state) {
     case "received":

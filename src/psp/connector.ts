@@ -169,7 +169,7 @@ export interface OperationStatusQuery {
   paymentReference: string;
 }
 
-/** What every PSP connector implements (design §3). Connectors see no domain internals. */
+/** What every PSP connector implements (docs/architecture.md). Connectors see no domain internals. */
 export interface Connector {
   readonly name: string;
   readonly capabilities: ConnectorCapabilities;

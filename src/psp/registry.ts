@@ -6,7 +6,7 @@ export interface ConnectorRegistry {
   names(): string[];
 }
 
-/** Connectors by name; a shop names its PSP and gets that connector (design §3). */
+/** Connectors by name; a shop names its PSP and gets that connector (docs/architecture.md). */
 export function createConnectorRegistry(connectors: readonly Connector[]): ConnectorRegistry {
   const byName = new Map(connectors.map((c) => [c.name, c]));
   return {

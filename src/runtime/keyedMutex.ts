@@ -1,6 +1,6 @@
 /**
  * Runs tasks one at a time per key, in arrival order. The embedded FerretDB does not make
- * conditional updates atomic (design §4), so work on one payment is serialized in process.
+ * conditional updates atomic (decisions.md D11), so work on one payment is serialized in process.
  */
 export interface KeyedMutex {
   run<T>(key: string, task: () => Promise<T>): Promise<T>;

@@ -1,5 +1,4 @@
 import { MongoClient, type Db } from "mongodb";
-import type { Config } from "../config.js";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./embeddedDatabase.js";
 
 export class DatabaseError extends Error {
@@ -13,7 +12,7 @@ export interface Database {
   embedded: EmbeddedDatabase | undefined;
   /** Where we connected, without credentials, for logs. */
   description: string;
-  /** false on FerretDB: conditional updates there are read-then-write (design §4). */
+  /** false on FerretDB: conditional updates there are read-then-write (decisions.md D11). */
   atomicConditionalUpdates: boolean;
   close(): Promise<void>;
 }
@@ -22,9 +21,9 @@ function redact(uri: string): string {
   return uri.replace(/\/\/[^@/]*@/, "//***@");
 }
 
-/** Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (design §5). */
+/** Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (decisions.md D12). */
 export async function openDatabase(
-  config: Pick<Config, "mongodbUri" | "databaseName" | "dataDir" | "cacheDir">,
+  config: { mongodbUri: string | undefined; databaseName: string; dataDir: string; cacheDir: string },
   log: (line: string) => void = () => {},
 ): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;

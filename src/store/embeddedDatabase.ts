@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-/** Our Go program around FerretDB's embeddable package (design §5). */
+/** Our Go program around FerretDB's embeddable package (decisions.md D12). */
 const sourceDir = join(__dirname, "ferretdb");
 
 export class EmbeddedDatabaseError extends Error {

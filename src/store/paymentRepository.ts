@@ -80,7 +80,7 @@ export interface PaymentRepositoryOptions {
    * true on MongoDB: guards go into the update's filter, atomic across instances. false on the
    * embedded FerretDB, whose updates are read-then-write anyway and which can use an index only
    * for a filter on _id alone: the guard is checked on a read by _id, and the per-payment lock in
-   * the service makes read and write one step (design §4).
+   * the service makes read and write one step (decisions.md D11).
    */
   atomicConditionalUpdates: boolean;
 }

@@ -5,7 +5,7 @@ import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../src/store/em
 import { ensureStripeMock, startStripeMock, type StripeMock } from "./stripeMock";
 
 /**
- * One real embedded FerretDB and one stripe-mock for the whole run (design §6); each test file
+ * One real embedded FerretDB and one stripe-mock for the whole run (decisions.md D13); each test file
  * uses its own database.
  */
 export default async function globalSetup(): Promise<void> {

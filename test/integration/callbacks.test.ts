@@ -7,7 +7,7 @@ import { startFakeGenstore, type FakeGenstore, type RecordedCall } from "../help
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
 import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 
-// Results reach Genstore (design §2.7): the service against a fake Genstore recording every call.
+// Results reach Genstore (decisions.md D7): the service against a fake Genstore recording every call.
 let genstore: FakeGenstore;
 let server: TestServer;
 let gs: ReturnType<typeof genstoreClient>;

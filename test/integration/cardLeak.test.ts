@@ -10,7 +10,7 @@ import { randomCardNumber } from "../helpers/cards";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore } from "../helpers/genstoreEncrypt";
 
-// Design §7: the card number and CVV never reach a log, the database, a callback, an error or an answer.
+// decisions.md D14: the card number and CVV never reach a log, the database, a callback, an error or an answer.
 // The real service runs as a process; every path a card can take is driven through it, then
 // everything it printed, stored and answered is searched.
 const root = resolve(__dirname, "../..");

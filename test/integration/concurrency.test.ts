@@ -4,7 +4,7 @@ import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
 import { startTestServer, type TestServer } from "../helpers/testServer";
 
-// Races: duplicates and competing operations arriving at the same moment (design §2.6, §4).
+// Races: duplicates and competing operations arriving at the same moment (decisions.md D6, D11).
 let server: TestServer;
 let gs: ReturnType<typeof genstoreClient>;
 beforeAll(async () => {

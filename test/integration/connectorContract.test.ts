@@ -3,7 +3,7 @@ import type { OperationOutcome, PaymentOutcome } from "../../src/psp/connector";
 import { sandboxHarness, stripeHarness, type ConnectorHarness } from "../helpers/connectorHarness";
 
 /**
- * The connector contract (design §3, issue 6): the same scenarios against every connector. A new
+ * The connector contract (docs/architecture.md): the same scenarios against every connector. A new
  * PSP passes when it has a harness here and this suite is green for it.
  */
 const harnesses: [string, () => Promise<ConnectorHarness>][] = [

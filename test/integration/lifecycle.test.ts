@@ -2,7 +2,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
 import { startTestServer, type TestServer } from "../helpers/testServer";
 
-// The payment lifecycle over Genstore's JSON routes against the sandbox PSP (design §2.5, §2.10).
+// The payment lifecycle over Genstore's JSON routes against the sandbox PSP (decisions.md D5, D10).
 let server: TestServer;
 let gs: ReturnType<typeof genstoreClient>;
 beforeAll(async () => {

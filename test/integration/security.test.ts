@@ -10,7 +10,7 @@ import { cardBody, genstoreClient, uniqueId } from "../helpers/payments";
 import { startServiceProcess } from "../helpers/serviceProcess";
 import { countAllDocuments, rawRequest, startTestServer, type TestServer } from "../helpers/testServer";
 
-// Design §7 and issue 8: what a payment endpoint on the internet must refuse, and what an
+// decisions.md D14: what a payment endpoint on the internet must refuse, and what an
 // operator must be able to see.
 const secret = "cs_test_0123456789abcdef";
 

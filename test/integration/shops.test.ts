@@ -5,7 +5,7 @@ import { CreateShopResponseSchema, ShopService } from "../../gen/genstore/paymen
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
 import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 
-// Tenancy (design §2.8): shops managed over the internal ShopService, secrets sealed at rest.
+// Tenancy (decisions.md D8): shops managed over the internal ShopService, secrets sealed at rest.
 let server: TestServer;
 let shops: ReturnType<typeof createClient<typeof ShopService>>;
 beforeAll(async () => {

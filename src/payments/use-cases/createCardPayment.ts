@@ -1,4 +1,4 @@
-import type { CardDetails } from "../../crypto/cardData.js";
+import { CardDataError, type CardDetails } from "../../crypto/cardData.js";
 import { CardDecryptionError } from "../../crypto/genstoreV1.js";
 import { failedPrecondition, invalidArgument } from "../errors.js";
 import { parseAmount } from "../money.js";
@@ -24,6 +24,7 @@ export function createCardPayment(k: Kernel) {
     try {
       ({ card, fingerprint } = k.deps.cards.decrypt(req.packet));
     } catch (err) {
+      if (err instanceof CardDataError) throw invalidArgument(err.message);
       if (!(err instanceof CardDecryptionError)) throw err;
       observer.decryptFailed();
       throw invalidArgument(err.message);

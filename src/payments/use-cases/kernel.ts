@@ -27,7 +27,7 @@ export interface PaymentUseCaseDeps {
    * which carries the card again, before it is declined.
    */
   paymentRetryWindowMs?: number;
-  /** How long a request waits for the PSP before answering PROCESSING (design §2.3). */
+  /** How long a request waits for the PSP before answering PROCESSING (decisions.md D3). */
   pspTimeoutMs: number;
   log: (entry: Record<string, unknown>) => void;
   now?: () => Date;

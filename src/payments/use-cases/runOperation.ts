@@ -10,7 +10,7 @@ import type { OperationAnswer, OperationRequest, RequestMeta } from "./types.js"
 
 const idNames: Record<OperationKind, string> = { capture: "captureId", void: "voidId", refund: "refundId" };
 
-/** Holds the payment for the operation with a conditional update (design §4). */
+/** Holds the payment for the operation with a conditional update (decisions.md D11). */
 function reserve(k: Kernel, kind: OperationKind, p: PaymentRecord, op: OperationRecord, meta: RequestMeta): Promise<PaymentRecord | null> {
   const event = { at: k.now(), event: `${kind} requested`, requestId: meta.requestId, operation: { kind, id: op._id } };
   if (kind === "refund") {

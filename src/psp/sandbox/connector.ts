@@ -22,7 +22,7 @@ export interface SandboxOptions {
 const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
 /**
- * The built-in `sandbox` PSP (design §2.10): behaves like an external PSP, driven by test
+ * The built-in `sandbox` PSP (decisions.md D10): behaves like an external PSP, driven by test
  * cards, with its own ledger keyed by the idempotency keys it receives.
  */
 export function createSandboxConnector(opts: SandboxOptions): Connector & { settle(entry: LedgerEntry): Promise<LedgerEntry>; stop(): void } {

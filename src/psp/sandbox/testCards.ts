@@ -1,4 +1,4 @@
-/** What the sandbox does with each test card (design §2.10). Any other valid card is approved. */
+/** What the sandbox does with each test card (decisions.md D10). Any other valid card is approved. */
 export type SandboxBehaviour = "approve" | "decline_card" | "decline_funds" | "three_ds" | "async_approve" | "error_after_charge" | "refunds_fail";
 
 export const sandboxTestCards: Readonly<Record<string, SandboxBehaviour>> = {

@@ -9,7 +9,7 @@ export { stripeCredentialProblems, type StripeOptions } from "./client.js";
 /**
  * The `stripe` connector: card payments as PaymentIntents confirmed with the decrypted card,
  * offsite payments as Checkout Sessions, and capture, void, refund and status queries on them,
- * all through Stripe's official SDK with our idempotency keys (design §2.6).
+ * all through Stripe's official SDK with our idempotency keys (decisions.md D6).
  */
 export function createStripeConnector(opts: StripeOptions = {}): Connector {
   const now = opts.now ?? (() => new Date());

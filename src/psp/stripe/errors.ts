@@ -20,7 +20,7 @@ export function declineReason(message: string | undefined, code: string | undefi
 }
 
 /**
- * Classifies an error of a Stripe call (issue 6): card declines are refusals with a readable
+ * Classifies an error of a Stripe call: card declines are refusals with a readable
  * reason, network errors and 5xx are unknown, and rejected credentials are the operator's to
  * fix (thrown as PspConfigurationError, nothing happened at Stripe).
  */

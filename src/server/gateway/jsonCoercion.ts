@@ -18,7 +18,7 @@ function scalar(type: ScalarType, v: unknown, path: string): Json {
   switch (type) {
     case ScalarType.BOOL:
       if (typeof v === "boolean") return v;
-      // Genstore sends booleans as "true" / "false" strings (design §2.2).
+      // Genstore sends booleans as "true" / "false" strings (decisions.md D2).
       if (typeof v === "string" && /^(true|false)$/i.test(v.trim())) return v.trim().toLowerCase() === "true";
       throw invalidArgument(`${path} must be true or false`);
     case ScalarType.STRING:

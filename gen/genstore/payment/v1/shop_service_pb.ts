@@ -78,7 +78,7 @@ export type ShopSettings = Message<"genstore.payment.v1.ShopSettings"> & {
 
   /**
    * true (default): manualCapture=true means authorize only. false follows the API page's
-   * sentence instead ("true for automatic capture"), see design §2.4.
+   * sentence instead ("true for automatic capture"), see decisions.md D4.
    *
    * @generated from field: optional bool manual_capture_means_authorize_only = 6;
    */
@@ -86,7 +86,7 @@ export type ShopSettings = Message<"genstore.payment.v1.ShopSettings"> & {
 
   /**
    * The Genstore app's client secret for this shop's requests, when it differs from the
-   * deployment's GENSTORE_CLIENT_SECRET (requests are verified with it, genstore-protocol.md §5).
+   * deployment's GENSTORE_CLIENT_SECRET (requests are verified with it, docs/genstore-protocol.md).
    *
    * @generated from field: optional string genstore_client_secret = 7;
    */
@@ -391,7 +391,7 @@ export const ListShopsResponseSchema: GenMessage<ListShopsResponse> = /*@__PURE_
 
 /**
  * Internal, for operators: the shops (Genstore merchants) this deployment serves and their
- * PSP and Genstore settings (design §2.8). Served over gRPC and Connect only, never on the
+ * PSP and Genstore settings (decisions.md D8). Served over gRPC and Connect only, never on the
  * Genstore JSON routes. Secrets are write-only: reads say whether one is set, never its value.
  *
  * @generated from service genstore.payment.v1.ShopService

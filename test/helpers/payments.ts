@@ -1,6 +1,7 @@
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "./genstoreEncrypt";
 import { postJson, type TestServer } from "./testServer";
+import { waitFor } from "./waitFor";
 
 let seq = 0;
 /** Ids unique across test files and runs. */
@@ -47,4 +48,21 @@ export async function storedPayment(server: TestServer, paymentId: string) {
 
 export async function ledger(server: TestServer, filter: Record<string, unknown> = {}) {
   return server.db.collection("sandbox_ledger").find(filter).toArray();
+}
+
+/**
+ * Waits until every callback of the payment is delivered or parked: from then on no call about
+ * it can reach Genstore until something new happens to it. (What "nothing more may come" means,
+ * without a fixed sleep.)
+ */
+export async function outboxDrained(server: TestServer, paymentId: string, timeoutMs = 10_000) {
+  return waitFor(
+    `the outbox of ${paymentId} to drain`,
+    async () => {
+      const p = await storedPayment(server, paymentId);
+      const callbacks = (p?.callbacks ?? []) as { state: string }[];
+      return p && p.nextCallbackAt === null && callbacks.length > 0 && callbacks.every((c) => c.state !== "pending") ? p : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -4,7 +4,7 @@ import { OperationsService } from "../../gen/genstore/payment/v1/operations_serv
 import examples from "../fixtures/apiPageExamples.json";
 import { signSandboxPayload } from "../../src/psp/sandbox/webhooks";
 import { startFakeGenstore, type FakeGenstore, type RecordedCall } from "../helpers/fakeGenstore";
-import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
+import { cardBody, genstoreClient, ledger, outboxDrained, storedPayment, uniqueId } from "../helpers/payments";
 import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 
 // Results reach Genstore (decisions.md D7): the service against a fake Genstore recording every call.
@@ -35,7 +35,7 @@ const acked = (id: string) => forId(id)(genstore.acknowledged());
 
 async function settled(id: string, count: number) {
   await genstore.waitFor(() => acked(id).length >= count);
-  await new Promise((r) => setTimeout(r, 150)); // nothing more may come
+  await outboxDrained(server, id); // nothing more may come
   return acked(id).map((c) => ({ method: c.method, path: c.path, token: c.token, body: c.body }));
 }
 
@@ -111,7 +111,8 @@ describe("every sandbox card and merchant action gets exactly its callbacks", ()
     ] as const) {
       const id = uniqueId("PI");
       const res = await gs.pay(cardBody(server, id, { card: "4000000000003220", manualCapture: false }));
-      await new Promise((r) => setTimeout(r, 200));
+      // Waiting for the buyer: no result is queued, so none can be sent.
+      expect(await storedPayment(server, id)).toMatchObject({ state: "requires_action", callbacks: [] });
       expect(acked(id)).toEqual([]);
       // Follow the form like a browser: GET the page, POST its form, follow the redirects.
       const page = await (await fetch(String(res.body.threeDsUrl))).text();
@@ -230,7 +231,7 @@ describe("delivery through a Genstore outage", () => {
     const id = uniqueId("PI");
     await gs.pay(cardBody(server, id, { card: "4000000000000002" }));
     await genstore.waitFor(() => forId(id)(genstore.calls).length === 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await outboxDrained(server, id); // parked: no further attempt
     expect(forId(id)(genstore.calls)).toHaveLength(1);
     const parked = (await ops.listParkedCallbacks({ shopId: "test-shop" })).callbacks.filter((c) => c.paymentId === id);
     expect(parked).toEqual([expect.objectContaining({ id: `payment:${id}`, state: "parked", parkedReason: 'HTTP 400: {"error":"bad request"}' })]);

@@ -9,6 +9,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { randomCardNumber } from "../helpers/cards";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore } from "../helpers/genstoreEncrypt";
+import { waitFor } from "../helpers/waitFor";
 
 // decisions.md D14: the card number and CVV never reach a log, the database, a callback, an error or an answer.
 // The real service runs as a process; every path a card can take is driven through it, then
@@ -128,8 +129,7 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   await call("GET", new URL(String(submitted.location)).pathname);
   // asynchronous approval, then Get payment
   const async = await pay(card("4000000000000259", "275"));
-  await new Promise((r) => setTimeout(r, 300));
-  expect((await call("GET", `/genstore/v1/payments/${async.id}`)).body.status).toBe("AUTH_SUCCESS");
+  await waitFor("the asynchronous approval", async () => (await call("GET", `/genstore/v1/payments/${async.id}`)).body.status === "AUTH_SUCCESS");
   // PSP error, resolved by Get payment
   const lost = await pay(card("4000000000000119", "386"), false);
   expect((await call("GET", `/genstore/v1/payments/${lost.id}`)).body.status).toBe("SUCCESS");

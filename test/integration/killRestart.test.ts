@@ -48,8 +48,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function post(url: string, path: string, body: unknown) {
   const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -72,7 +70,11 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   // Phase 1: payments that complete; their callbacks stay pending (Genstore answers 503).
   const done = [body(`K${run}-A1`, "4242424242424242", false), body(`K${run}-A2`, "4242424242424242", true), body(`K${run}-A3`, "4000000000000002", false)];
   await Promise.all(done.map((b) => post(url, "/genstore/v1/payments/card", b)));
-  await sleep(1500);
+  const finalStates = ["captured", "authorized", "declined"];
+  await waitFor(
+    "phase 1's payments to be final",
+    async () => (await db.collection("payments").countDocuments({ genstoreId: { $regex: `^K${run}-A` }, state: { $in: finalStates } })) === 3,
+  );
   const a2 = await (await fetch(`${url}/genstore/v1/payments/K${run}-A2`)).json();
   expect(a2).toMatchObject({ status: "AUTH_SUCCESS" });
 
@@ -89,7 +91,14 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
     post(url, "/genstore/v1/captures", { captureId: `K${run}-CAP`, paymentId: `K${run}-A2`, amount: "200.00", test: true }),
   ]);
   for (const a of answers) expect(a).toMatchObject({ status: 200 });
-  await sleep(500); // now ~800 ms into 1200 ms of PSP latency: booked, unanswered
+  // Booked at the sandbox half-way through its latency, not answered yet: kill now.
+  await waitFor("the four charges and the capture to be booked", async () => {
+    const booked = await db
+      .collection("sandbox_ledger")
+      .find({ createdAt: { $gte: new Date(Date.now() - 60_000) } })
+      .toArray();
+    return booked.filter((e) => e.type === "charge").length >= 7 && booked.some((e) => e.type === "capture");
+  });
   service.child.kill("SIGKILL");
   expect(await service.exited).toBeNull();
   const states = await db

@@ -1,5 +1,6 @@
 import examples from "../fixtures/apiPageExamples.json";
 import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
+import { waitFor } from "../helpers/waitFor";
 import { startTestServer, type TestServer } from "../helpers/testServer";
 
 // The payment lifecycle over Genstore's JSON routes against the sandbox PSP (decisions.md D5, D10).
@@ -12,8 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each([
   [true, "authorized", "AUTH_SUCCESS"],
@@ -77,8 +76,8 @@ describe.each([
     expect(await gs.pay(cardBody(server, id, { card: "4000000000000259", manualCapture }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     expect(await storedPayment(server, id)).toMatchObject({ state: "pending" });
     expect((await gs.getPayment(id)).body.status).toBe("PROCESSING");
-    await sleep(500);
-    expect((await gs.getPayment(id)).body.status).toBe(approvedStatus);
+    // The sandbox settles it after its delay (400 ms here); Genstore polls until it does.
+    await waitFor("Get payment to show the approval", async () => (await gs.getPayment(id)).body.status === approvedStatus, 10_000, 100);
     expect(await storedPayment(server, id)).toMatchObject({ state: approvedState });
   });
 

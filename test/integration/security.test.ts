@@ -5,10 +5,12 @@ import { join, resolve } from "node:path";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
+import { MongoClient } from "mongodb";
 import { startEmbeddedDatabase } from "../../src/store/embeddedDatabase";
 import { cardBody, genstoreClient, uniqueId } from "../helpers/payments";
 import { startServiceProcess } from "../helpers/serviceProcess";
 import { countAllDocuments, rawRequest, startTestServer, type TestServer } from "../helpers/testServer";
+import { waitFor } from "../helpers/waitFor";
 
 // decisions.md D14: what a payment endpoint on the internet must refuse, and what an
 // operator must be able to see.
@@ -99,7 +101,7 @@ describe("Genstore request signatures (enforced)", () => {
 describe("hardened input and operators' services", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ security: { rateLimitPerShop: 5 } });
+    server = await startTestServer();
   });
   afterAll(async () => {
     await server.stop();
@@ -150,14 +152,23 @@ describe("hardened input and operators' services", () => {
   });
 
   test("a burst over the shop's rate limit gets 429 with Retry-After, then recovers", async () => {
-    const gs = genstoreClient(server);
-    const answers = await Promise.all(Array.from({ length: 30 }, () => rawRequest(`${server.url}/genstore/v1/payments/nope`, "GET")));
-    const limited = answers.filter((a) => a.status === 429);
-    expect(limited.length).toBeGreaterThanOrEqual(15);
-    expect(limited[0]?.headers["retry-after"]).toBe("1");
-    expect(limited[0]?.body.error).toBe("too many requests for shop test-shop; slow down and retry");
-    await new Promise((r) => setTimeout(r, 1100));
-    expect((await gs.getPayment("nope")).body.error).toBe("Not found payment information.");
+    const limited5 = await startTestServer({ background: false, security: { rateLimitPerShop: 5 } });
+    try {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => rawRequest(`${limited5.url}/genstore/v1/payments/nope`, "GET")));
+      const limited = answers.filter((a) => a.status === 429);
+      expect(limited.length).toBeGreaterThanOrEqual(15);
+      expect(limited[0]?.headers["retry-after"]).toBe("1");
+      expect(limited[0]?.body.error).toBe("too many requests for shop test-shop; slow down and retry");
+      // The bucket refills at 5 per second: asked at a gentler pace, the shop is served again.
+      await waitFor(
+        "the shop's bucket to refill",
+        async () => (await genstoreClient(limited5).getPayment("nope")).body.error === "Not found payment information.",
+        5000,
+        300,
+      );
+    } finally {
+      await limited5.stop();
+    }
   });
 
   test("every answer carries the security headers", async () => {
@@ -211,7 +222,6 @@ describe("hardened input and operators' services", () => {
       expect(before).toContain(`# TYPE ${name}`);
     }
     const gs = genstoreClient(server);
-    await new Promise((r) => setTimeout(r, 1100)); // the shop's bucket refills after the burst test
     await gs.pay(cardBody(server, uniqueId("PI"), { manualCapture: false }));
     await gs.pay(cardBody(server, uniqueId("PI"), { card: "4000000000000002" }));
     const bad = cardBody(server, uniqueId("PI"));
@@ -260,10 +270,13 @@ test("/readyz turns not-ready when the database stops and ready again when it is
 
 test("SIGTERM during load: requests in flight finish, then the process exits 0", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "genstore-term-"));
+  const database = `term_${Date.now()}`;
+  const client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
+  await client.connect();
   const service = await startServiceProcess({
     DATA_DIR: dataDir,
     MONGODB_URI: process.env.TEST_MONGODB_URI ?? "",
-    MONGODB_DATABASE: `term_${Date.now()}`,
+    MONGODB_DATABASE: database,
     SANDBOX_LATENCY_MS: "600",
   });
   try {
@@ -272,7 +285,8 @@ test("SIGTERM during load: requests in flight finish, then the process exits 0",
     const inflight = Array.from({ length: 12 }, () =>
       rawRequest(`${service.url}/genstore/v1/payments/card`, "POST", JSON.stringify(cardBody(fakeServer, uniqueId("PT"), { manualCapture: false }))),
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // All twelve are in the service's hands (claimed, their PSP calls running) before the signal.
+    await waitFor("the twelve payments to be claimed", async () => (await client.db(database).collection("payments").countDocuments()) === 12);
     service.child.kill("SIGTERM");
     const answers = await Promise.all(inflight);
     expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
@@ -281,6 +295,11 @@ test("SIGTERM during load: requests in flight finish, then the process exits 0",
     expect(service.output.join("")).toContain("SIGTERM: shutting down");
   } finally {
     service.child.kill("SIGKILL");
+    await client
+      .db(database)
+      .dropDatabase()
+      .catch(() => {});
+    await client.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 30_000);

@@ -4,7 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
 import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
-import { cardBody, genstoreClient, storedPayment, uniqueId } from "../helpers/payments";
+import { cardBody, genstoreClient, outboxDrained, storedPayment, uniqueId } from "../helpers/payments";
 import { startStripeEmulator, type StripeEmulator } from "../helpers/stripeEmulator";
 import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 
@@ -121,7 +121,7 @@ test("3-D Secure: Stripe's redirect is the threeDsUrl; the signed webhook at the
   expect(await (await postWebhook(`/psp/stripe/webhooks/${shopId}`, event)).json()).toEqual({ received: true, duplicate: true });
   expect((await storedPayment(server, id))?.state).toBe("captured");
   await genstore.waitFor(() => callbacksFor(id).length >= 1);
-  await new Promise((r) => setTimeout(r, 150));
+  await outboxDrained(server, id);
   expect(callbacksFor(id).map((c) => c.body)).toEqual([{ paymentId: id, status: true, channelPaymentId: pi }]);
 });
 
@@ -178,7 +178,7 @@ test("every answer lost after Stripe charged: unknown, then reconciliation finds
   expect(events).toContain("psp status: approved");
   expect(emulator.intentsWithKey(p?.idempotencyKey)).toHaveLength(1);
   expect(emulator.requests.some((r) => r.path === "/v1/payment_intents/search" && r.mockStatus === 200)).toBe(true);
-  await new Promise((r) => setTimeout(r, 300));
+  await outboxDrained(server, id);
   expect(callbacksFor(id).map((c) => c.body)).toEqual([{ paymentId: id, status: true, channelPaymentId: p?.channelPaymentId }]);
 });
 

@@ -1,0 +1,131 @@
+import { randomBytes } from "node:crypto";
+import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
+import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { canMove, openStates } from "../../src/payments/stateMachine";
+import { genstorePaymentStatus } from "../../src/payments/status";
+import type { ShopConfig } from "../../src/payments/shops";
+import { createPaymentUseCases } from "../../src/payments/use-cases/index";
+import { createConnectorRegistry } from "../../src/psp/registry";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { createMemoryPaymentRepository, createMemoryShops } from "../helpers/memoryRepositories";
+import { createScriptedConnector } from "../helpers/scriptedConnector";
+
+// The money rules and the state machine through the real use cases, over in-memory repositories
+// and a scripted PSP: milliseconds per test, no database.
+const key = parsePrivateKey(generateCardKeyPem(), "unit");
+const at = new Date("2026-03-01T00:00:00Z");
+const shop: ShopConfig = {
+  shopId: "s",
+  psp: "scripted",
+  testCredentials: {},
+  liveCredentials: {},
+  genstoreAccessToken: "t",
+  callbackBaseUrl: "https://s.example",
+  manualCaptureMeansAuthorizeOnly: true,
+  createdAt: at,
+  updatedAt: at,
+};
+const meta = { shopId: "s", requestId: "r", shop };
+
+function setup() {
+  const repository = createMemoryPaymentRepository();
+  const psp = createScriptedConnector();
+  const useCases = createPaymentUseCases({
+    repository,
+    shops: createMemoryShops([shop]),
+    connectors: createConnectorRegistry([psp.connector]),
+    cards: createCardDecryptor({ keys: [key], source: "unit" }, { fingerprintKey: randomBytes(32) }),
+    returnLink: (s, p) => `https://pay.example/return/${s}/${p}`,
+    pspTimeoutMs: 1000,
+    log: () => {},
+  });
+  const pay = (paymentId: string, amount = "100.00", manualCapture = true, card = "4242424242424242") =>
+    useCases.createCardPayment(meta, {
+      paymentId,
+      amount,
+      currency: "USD",
+      test: true,
+      manualCapture,
+      packet: encryptLikeGenstore(key.publicKeySpki, testCard(card)),
+    });
+  const op = (id: string, paymentId: string, amount?: string, test = true) => ({ id, paymentId, test, ...(amount ? { amount } : {}) });
+  return { repository, psp, useCases, pay, op };
+}
+
+test("captures: at most the authorized amount, once; a void after a capture is refused", async () => {
+  const { useCases, pay, op, psp } = setup();
+  await pay("P1");
+  await expect(useCases.capturePayment(meta, op("C0", "P1", "100.01"))).rejects.toThrow("capture of 100.01 USD exceeds the authorized 100.00 USD");
+  expect(await useCases.capturePayment(meta, op("C1", "P1", "60.00"))).toEqual({ channelId: "op_1", error: "" });
+  await expect(useCases.capturePayment(meta, op("C2", "P1", "1.00"))).rejects.toThrow("is already captured");
+  await expect(useCases.voidPayment(meta, op("V1", "P1"))).rejects.toThrow("cannot be voided: it is captured");
+  expect(psp.calls.filter((c) => c.call === "capture").map((c) => c.minor)).toEqual([6000]);
+});
+
+test("refunds: several, never above what was captured, failures give the amount back", async () => {
+  const { useCases, pay, op, psp, repository } = setup();
+  psp.answers.payment = { kind: "approved", reference: "ch_3" };
+  await pay("P3", "50.00", false);
+  await useCases.refundPayment(meta, op("R1", "P3", "20.00"));
+  await expect(useCases.refundPayment(meta, op("R1b", "P3", "30.01"))).rejects.toThrow("refund of 30.01 USD exceeds the 30.00 USD left to refund");
+  psp.answers.operation = { kind: "failed", reason: "declined by the bank" };
+  expect(await useCases.refundPayment(meta, op("R2", "P3", "30.00"))).toEqual({ channelId: "", error: "declined by the bank" });
+  psp.answers.operation = { kind: "succeeded", reference: "op_3" };
+  await useCases.refundPayment(meta, op("R3", "P3", "30.00"));
+  expect(await repository.findPayment("s", "P3")).toMatchObject({
+    state: "refunded",
+    refundedMinor: 5000,
+    refundableMinor: 0,
+    refundReservedMinor: 0,
+    refundsInFlight: [],
+  });
+  await expect(useCases.refundPayment(meta, op("R4", "P3", "0.01"))).rejects.toThrow("cannot be refunded: it is refunded");
+});
+
+test("an unknown refund outcome keeps its amount reserved until the PSP says", async () => {
+  const { useCases, pay, op, psp, repository } = setup();
+  psp.answers.payment = { kind: "approved", reference: "ch_4" };
+  await pay("P4", "10.00", false);
+  psp.answers.operation = { kind: "unknown", reason: "timeout" };
+  await useCases.refundPayment(meta, op("R5", "P4", "8.00"));
+  await expect(useCases.refundPayment(meta, op("R6", "P4", "3.00"))).rejects.toThrow("exceeds the 2.00 USD left to refund");
+  expect(await repository.findPayment("s", "P4")).toMatchObject({
+    refundableMinor: 200,
+    refundReservedMinor: 800,
+    refundsInFlight: [{ id: "R5", minor: 800 }],
+  });
+});
+
+test("the same id answers the same without a second PSP call; other parameters are refused; a mode mismatch changes nothing", async () => {
+  const { useCases, pay, op, psp, repository } = setup();
+  expect(await pay("P5")).toEqual({ threeDsUrl: "", error: "" });
+  expect(await pay("P5")).toEqual({ threeDsUrl: "", error: "" });
+  await expect(pay("P5", "99.00")).rejects.toThrow("was already received with different parameters");
+  await expect(pay("P5", "100.00", true, "5555555555554444")).rejects.toThrow("was already received with different parameters");
+  expect(psp.calls.filter((c) => c.call === "card")).toHaveLength(1);
+  const before = await repository.findPayment("s", "P5");
+  await expect(useCases.capturePayment(meta, op("C5", "P5", "1.00", false))).rejects.toThrow("is a test payment: a capture with test=false cannot act on it");
+  expect(await repository.findPayment("s", "P5")).toEqual(before);
+});
+
+test("the state machine: final states never move; open states are PROCESSING", () => {
+  for (const final of ["captured", "refunded", "voided", "declined", "failed"] as const) {
+    expect(canMove(final, "requires_action")).toBe(false);
+    expect(canMove(final, "declined") && final !== "declined").toBe(false);
+  }
+  expect(canMove("authorized", "captured")).toBe(true);
+  expect(canMove("captured", "authorized")).toBe(false);
+  for (const s of openStates) expect(genstorePaymentStatus(s)).toBe("PROCESSING");
+  expect(genstorePaymentStatus("voided")).toBe("AUTH_SUCCESS");
+});
+
+test("a final result is written with its callback once; a later contrary outcome is ignored", async () => {
+  const { useCases, pay, psp, repository } = setup();
+  psp.answers.payment = { kind: "approved", reference: "ch_6" };
+  await pay("P6", "5.00", false);
+  psp.answers.status = { kind: "declined", reason: "too late" };
+  await useCases.refreshPayment(meta, "P6");
+  const p = await repository.findPayment("s", "P6");
+  expect(p?.state).toBe("captured");
+  expect(p?.callbacks.map((c) => [c.kind, c.body.status])).toEqual([["payment", true]]);
+});

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { shopPattern } from "./payments/shops.js";
 import { connectorModule, connectorModules } from "./psp/modules.js";
 import { parseInternalTokens, type InternalToken } from "./server/auth/internalTokens.js";
+import type { DatabaseSettings } from "./store/database.js";
 
 /** The service's whole configuration, read and checked once at start-up. */
 export interface Config {
@@ -21,6 +22,8 @@ export interface Config {
   dataDir: string;
   /** Where the embedded FerretDB binary is built once and kept. */
   cacheDir: string;
+  /** How the service meets a database that is slow, gone or restarting. */
+  database: DatabaseSettings;
   /** Shop used when a request names none (single-merchant deployments). */
   defaultShopId: string;
   /** Largest request body accepted, on every protocol (after decompression on Connect and gRPC). */
@@ -35,6 +38,8 @@ export interface Config {
   paymentRetryWindowMs: number;
   /** How long a request waits for the PSP before answering PROCESSING (decisions.md D3). */
   pspTimeoutMs: number;
+  /** Unreachable answers in a row that open a shop's PSP circuit, and how long it stays open. */
+  pspBreaker: { failures: number; openMs: number };
   /** Each connector module's own settings, by connector name (see src/psp/modules.ts). */
   connectors: Record<string, unknown>;
   callbacks: {
@@ -198,6 +203,11 @@ export function loadConfig(env: Env = process.env): Config {
     databaseName,
     dataDir,
     cacheDir: resolve(env.CACHE_DIR || ".cache"),
+    database: {
+      timeoutMs: integer(env, "DATABASE_TIMEOUT_MS", 1500, 100, 60_000),
+      unhealthyAfterMs: integer(env, "DATABASE_UNHEALTHY_AFTER_MS", 30_000, 1000, 3_600_000),
+      restartWithinMs: integer(env, "DATABASE_RESTART_WITHIN_MS", 30_000, 1000, 600_000),
+    },
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
     production,
@@ -211,6 +221,7 @@ export function loadConfig(env: Env = process.env): Config {
     returnRefreshMs: integer(env, "RETURN_REFRESH_MS", 5000, 0, 600_000),
     paymentRetryWindowMs: integer(env, "PAYMENT_RETRY_WINDOW_MS", 3_600_000, 1000, 7 * 86_400_000),
     pspTimeoutMs: integer(env, "PSP_TIMEOUT_MS", 8000, 100, 120_000),
+    pspBreaker: { failures: integer(env, "PSP_BREAKER_FAILURES", 5, 1, 1000), openMs: integer(env, "PSP_BREAKER_OPEN_MS", 30_000, 100, 3_600_000) },
     connectors: connectorSettings(env),
     callbacks: {
       pollMs: integer(env, "CALLBACK_SCAN_MS", 30_000, 10, 3_600_000),

@@ -14,7 +14,7 @@ import { DataDirError, secureDataDir } from "./store/dataDir.js";
 import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
 
 /** Starts the service; resolves once it listens. Exported for tests that run it in-process. */
-export async function main(env: Record<string, string | undefined> = process.env) {
+export async function main(env: Record<string, string | undefined> = process.env, exit: (code: number) => void = (code) => process.exit(code)) {
   const config = loadConfig(env);
   const log = createJsonLogger(process.stdout, config.logLevel);
   // Payments, shops and development keys live there: this user's only.
@@ -26,7 +26,13 @@ export async function main(env: Record<string, string | undefined> = process.env
   const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
   const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
   const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
-  const db = await openDatabase(config, (line) => log({ level: "info", msg: line }));
+  const service: { stop?: () => Promise<void> } = {};
+  // The embedded database did not come back: only a restart of the whole service can help.
+  const onFatal = (err: Error) => {
+    log({ level: "error", msg: "the database cannot be recovered; exiting so the service's supervisor restarts it", error: err.message });
+    void (service.stop?.() ?? Promise.resolve()).finally(() => exit(1));
+  };
+  const db = await openDatabase(config, log, onFatal);
   let publicUrl = config.publicUrl ?? "";
   const app = createApp({
     db: db.db,
@@ -41,6 +47,8 @@ export async function main(env: Record<string, string | undefined> = process.env
     returnRefreshMs: config.returnRefreshMs,
     paymentRetryWindowMs: config.paymentRetryWindowMs,
     pspTimeoutMs: config.pspTimeoutMs,
+    pspBreaker: config.pspBreaker,
+    databaseUnhealthyAfterMs: config.database.unhealthyAfterMs,
     connectorSettings: config.connectors,
     callbacks: config.callbacks,
     reconcile: config.reconcile,
@@ -54,18 +62,22 @@ export async function main(env: Record<string, string | undefined> = process.env
   logStartup(
     log,
     config,
-    { url: server.url, publicUrl, database: db.description, atomicConditionalUpdates: db.atomicConditionalUpdates },
+    { url: server.url, publicUrl, database: db.description, databasePid: db.embedded?.pid, atomicConditionalUpdates: db.atomicConditionalUpdates },
     { keyring, fingerprintKey, secretsKey },
   );
+  /** Stops accepting, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), flushes the dispatcher, stops the database. */
+  const stop = async () => {
+    await Promise.race([server.close(), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
+    await app.stop();
+    await db.close();
+  };
+  service.stop = stop;
   return {
     url: server.url,
     port: server.port,
-    /** Stops accepting, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), flushes the dispatcher, stops the database. */
-    async stop() {
-      await Promise.race([server.close(), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
-      await app.stop();
-      await db.close();
-    },
+    /** The embedded database's process, when we run one (for operators and fault tests). */
+    databasePid: () => db.embedded?.pid,
+    stop,
   };
 }
 
@@ -87,10 +99,10 @@ function defaultShopOf(config: Config): ShopConfig | undefined {
 function logStartup(
   log: Logger,
   config: Config,
-  where: { url: string; publicUrl: string; database: string; atomicConditionalUpdates: boolean },
+  where: { url: string; publicUrl: string; database: string; databasePid: number | undefined; atomicConditionalUpdates: boolean },
   keys: { keyring: Keyring; fingerprintKey: { source: string }; secretsKey: { source: string } },
 ): void {
-  const { url, publicUrl, database, atomicConditionalUpdates } = where;
+  const { url, publicUrl, database, databasePid, atomicConditionalUpdates } = where;
   const { keyring, fingerprintKey, secretsKey } = keys;
 
   log({
@@ -99,6 +111,7 @@ function logStartup(
     url,
     publicUrl,
     database,
+    databasePid,
     atomicConditionalUpdates,
     defaultShop: config.defaultShopId,
     defaultShopPsp: config.defaultShop.psp,

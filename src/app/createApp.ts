@@ -8,6 +8,7 @@ import { createReconciler, type ReconcilerOptions } from "../payments/reconciler
 import type { PaymentRepository } from "../payments/records.js";
 import { createShopDirectory, type ShopConfig, type ShopDirectory } from "../payments/shops.js";
 import { createPaymentUseCases, paymentLockKey } from "../payments/use-cases/index.js";
+import type { PspBreakerSettings } from "../payments/use-cases/pspBreaker.js";
 import { connectorModules } from "../psp/modules.js";
 import { createConnectorRegistry } from "../psp/registry.js";
 import { createKeyedMutex } from "../runtime/keyedMutex.js";
@@ -17,6 +18,7 @@ import { createReturnLinks } from "../server/auth/returnLinks.js";
 import type { NodeRequest, NodeResponse } from "../server/httpJson.js";
 import { createEdge } from "../server/routes.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
+import { createDatabaseHealth } from "../store/databaseHealth.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { createWebhookEventRepository } from "../store/webhookEventRepository.js";
 
@@ -33,6 +35,8 @@ export interface AppOptions {
   defaultShop: ShopConfig | undefined;
   maxBodyBytes: number;
   pspTimeoutMs: number;
+  /** The PSP circuit breaker per shop and connector. */
+  pspBreaker?: PspBreakerSettings;
   /** Production: live payments need a real PSP, redirects need https. */
   production?: boolean;
   /** Each connector module's settings by connector name (config.connectors). */
@@ -43,6 +47,10 @@ export interface AppOptions {
   returnRefreshMs?: number;
   /** A payment claimed but never sent waits this long for Genstore's retry before it is declined. */
   paymentRetryWindowMs?: number;
+  /** /healthz turns 503 once the database has been unreachable this long (default 30 s). */
+  databaseUnhealthyAfterMs?: number;
+  /** Between the database health pings (default 1 s). */
+  databasePingMs?: number;
   /** Base URL buyers reach us at; known only once the port is bound. */
   publicUrl: () => string;
   log: Logger;
@@ -94,21 +102,15 @@ export function createApp(opts: AppOptions): App {
     ...(opts.returnRefreshMs !== undefined ? { returnRefreshMs: opts.returnRefreshMs } : {}),
     ...(opts.paymentRetryWindowMs !== undefined ? { paymentRetryWindowMs: opts.paymentRetryWindowMs } : {}),
     pspTimeoutMs: opts.pspTimeoutMs,
+    ...(opts.pspBreaker ? { pspBreaker: opts.pspBreaker } : {}),
     log: opts.log,
     mutex,
     onCallbackQueued: dispatcher.notify,
     observer: metrics,
   });
-  const gate = gateOf(opts, shops);
+  const { health, readiness, liveness } = probesOf(opts, dispatcher);
+  const gate = gateOf(opts, shops, () => health.up);
   const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
-  /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
-  const readiness = async (): Promise<Record<string, boolean>> => {
-    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(
-      () => true,
-      () => false,
-    );
-    return { database, cardKeys: opts.cards.publicKeys().length > 0, dispatcher: dispatcher.running };
-  };
   const handler = createEdge({
     useCases,
     gate,
@@ -123,6 +125,7 @@ export function createApp(opts: AppOptions): App {
     dispatcher,
     metrics,
     readiness,
+    liveness,
     publicKeys: () => opts.cards.publicKeys(),
     maxBodyBytes: opts.maxBodyBytes,
     log: opts.log,
@@ -131,14 +134,37 @@ export function createApp(opts: AppOptions): App {
   return {
     handler,
     start() {
+      health.start();
       dispatcher.start();
       reconciler.start();
     },
     async stop() {
+      health.stop();
       await Promise.all([dispatcher.stop(), reconciler.stop()]);
       await Promise.all(instances.map((i) => i.stop?.()));
     },
   };
+}
+
+/** The database's health monitor and what the probes answer from it. */
+function probesOf(opts: AppOptions, dispatcher: { running: boolean }) {
+  const health = createDatabaseHealth({
+    ping: () => opts.db.command({ ping: 1 }),
+    ...(opts.databasePingMs !== undefined ? { intervalMs: opts.databasePingMs } : {}),
+    log: opts.log,
+  });
+  /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
+  const readiness = async (): Promise<Record<string, boolean>> => ({
+    database: health.up,
+    cardKeys: opts.cards.publicKeys().length > 0,
+    dispatcher: dispatcher.running,
+  });
+  /** Alive unless the database has been gone for long: then only a restart can help. */
+  const liveness = () => {
+    const downForMs = health.downForMs();
+    return { ok: downForMs < (opts.databaseUnhealthyAfterMs ?? 30_000), databaseDownForMs: downForMs };
+  };
+  return { health, readiness, liveness };
 }
 
 /** Metrics, with both callback gauges from one count per scrape (two collection scans on FerretDB, not four). */
@@ -154,7 +180,7 @@ function metricsOf(payments: PaymentRepository) {
   );
 }
 
-function gateOf(opts: AppOptions, shops: ShopDirectory) {
+function gateOf(opts: AppOptions, shops: ShopDirectory, databaseUp: () => boolean) {
   const security = opts.security ?? {};
   return createRequestGate({
     shops,
@@ -165,5 +191,6 @@ function gateOf(opts: AppOptions, shops: ShopDirectory) {
     adminToken: security.adminToken,
     rateLimitPerIp: security.rateLimitPerIp ?? 1000,
     rateLimitPerShop: security.rateLimitPerShop ?? 200,
+    databaseUp,
   });
 }

@@ -88,7 +88,11 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
   }
 
   /** One scan of the outbox for what no notification announced, shops over their limit left out. */
-  const runOnce = () => scanOutbox(opts, ctx, busy, queue.throttled(now().getTime()));
+  const runOnce = () =>
+    scanOutbox(opts, ctx, busy, queue.throttled(now().getTime()), (shopId, paymentId) => {
+      // A notification that came while the scan drained this payment.
+      if (again.delete(opts.lockKey(shopId, paymentId))) processOne(shopId, paymentId);
+    });
 
   const scans = createPeriodicTask(runOnce, opts.pollMs ?? 30_000, (err) =>
     opts.log({ level: "error", msg: "callback dispatch pass failed", error: String(err) }),
@@ -168,22 +172,30 @@ function createWakeups(now: () => number, wake: (shopId: string, paymentId: stri
 }
 
 /** Drains the due payments of one scan, at most `concurrency` at a time; how many callbacks were tried. */
-async function scanOutbox(opts: DispatcherOptions, ctx: DrainContext, busy: Set<string>, throttledShops: string[]): Promise<number> {
+async function scanOutbox(
+  opts: DispatcherOptions,
+  ctx: DrainContext,
+  busy: Set<string>,
+  throttledShops: string[],
+  released: (shopId: string, paymentId: string) => void,
+): Promise<number> {
   const due = await opts.repository.findDueCallbacks(ctx.now(), 100, throttledShops);
-  const work = due
-    .filter((p) => !busy.has(opts.lockKey(p.shopId, p._id)))
-    .map((p) => async () => {
-      const key = opts.lockKey(p.shopId, p._id);
-      busy.add(key);
-      try {
-        return await drainOutbox(ctx, p);
-      } catch (err) {
-        opts.log({ level: "error", msg: "callback dispatch failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
-        return 0;
-      } finally {
-        busy.delete(key);
-      }
-    });
+  const work = due.map((p) => async () => {
+    const key = opts.lockKey(p.shopId, p._id);
+    // Checked when its turn comes, not when the scan read it: a notification may have drained it
+    // since, and the scan's copy would still show its callback pending (a second delivery).
+    if (busy.has(key)) return 0;
+    busy.add(key);
+    try {
+      return await drainOutbox(ctx, await opts.repository.findPayment(p.shopId, p._id));
+    } catch (err) {
+      opts.log({ level: "error", msg: "callback dispatch failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
+      return 0;
+    } finally {
+      busy.delete(key);
+      released(p.shopId, p._id);
+    }
+  });
   let attempted = 0;
   const limit = opts.concurrency ?? 8;
   for (let i = 0; i < work.length; i += limit) {

@@ -14,7 +14,8 @@ export interface PspContext {
 }
 
 /**
- * The result of a payment call, tagged. A network error or timeout is `unknown`, never a
+ * The result of a payment call, tagged. `unreachable` on an unknown outcome: the PSP could not be
+ * reached or failed (network, timeout, 5xx), which counts toward the shop's circuit breaker. A network error or timeout is `unknown`, never a
  * decline; a PSP status we do not recognise is `pending`. Only a status query answers `absent`:
  * the PSP has no trace of a payment sent with this key (so none was or will be charged).
  */
@@ -24,7 +25,7 @@ export type PaymentOutcome =
   | { kind: "requires_action"; reference: string; url: string }
   | { kind: "pending"; reference: string }
   | { kind: "declined"; reference?: string; reason: string }
-  | { kind: "unknown"; reference?: string; reason: string }
+  | { kind: "unknown"; reference?: string; reason: string; unreachable?: boolean }
   | { kind: "absent"; reason: string };
 
 /** The result of a capture, void or refund. */
@@ -32,7 +33,7 @@ export type OperationOutcome =
   | { kind: "succeeded"; reference: string }
   | { kind: "pending"; reference: string }
   | { kind: "failed"; reference?: string; reason: string }
-  | { kind: "unknown"; reference?: string; reason: string };
+  | { kind: "unknown"; reference?: string; reason: string; unreachable?: boolean };
 
 export interface ConnectorCapabilities {
   card: boolean;

@@ -1,5 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PaymentError, type PaymentErrorCode } from "../payments/errors.js";
+import { isDatabaseUnavailable } from "../store/databaseErrors.js";
+
+/** What a caller is told while the database does not answer: retry, nothing is lost. */
+export const databaseUnavailable = () => new PaymentError("unavailable", "the payment service cannot reach its database right now; retry in a few seconds");
+
+/** Seconds a client is asked to wait before retrying an unavailable service. */
+export const RETRY_AFTER_UNAVAILABLE_S = 2;
 
 /**
  * The one table that decides how a domain error is answered, on every protocol: its gRPC and
@@ -35,16 +42,18 @@ export function httpStatusOf(code: Code): number {
   return httpStatus[code] ?? 500;
 }
 
-/** The domain error behind an error, if any (handlers wrap it in a ConnectError). */
+/** The domain error behind an error, if any (handlers wrap it in a ConnectError); a database outage is one. */
 export function domainErrorOf(err: unknown): PaymentError | undefined {
   if (err instanceof PaymentError) return err;
   if (err instanceof ConnectError && err.cause instanceof PaymentError) return err.cause;
+  if (isDatabaseUnavailable(err)) return databaseUnavailable();
   return undefined;
 }
 
 /** The one place domain errors become Connect errors; anything unexpected becomes Internal. */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof PaymentError) return new ConnectError(err.message, errorAnswers[err.code].code, undefined, undefined, err);
+  const domain = domainErrorOf(err);
+  if (domain) return new ConnectError(domain.message, errorAnswers[domain.code].code, undefined, undefined, domain);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }

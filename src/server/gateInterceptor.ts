@@ -53,7 +53,7 @@ export function createGateInterceptor(gate: RequestGate, operatorServices: reado
     } catch (err) {
       const ce = err instanceof ConnectError ? err : toConnectError(err);
       log({
-        level: ce.code === Code.Internal ? "error" : "info",
+        level: ce.code === Code.Internal ? "error" : ce.code === Code.Unavailable ? "warn" : "info",
         msg: "request",
         requestId,
         shopId,

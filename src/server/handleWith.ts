@@ -3,6 +3,7 @@ import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { PaymentError } from "../payments/errors.js";
 import type { RequestMeta } from "../payments/use-cases/index.js";
 import { toConnectError } from "./errorMapping.js";
+import { isDatabaseUnavailable } from "../store/databaseErrors.js";
 import type { Logger } from "../observability/logger.js";
 import { requestContextKey, requestIdKey } from "./requestContext.js";
 import { validateRequest } from "./validateRequest.js";
@@ -29,7 +30,10 @@ export function handleWith<Req extends Message, Res>(
       return await run(meta, req);
     } catch (err) {
       // Expected errors go back to the caller; anything else is ours to look at.
-      if (!(err instanceof PaymentError) && !(err instanceof ConnectError)) {
+      if (isDatabaseUnavailable(err)) {
+        // An outage is the operator's to see once per request, not a bug: warn, answer "retry".
+        log({ level: "warn", msg: "database unavailable", rpc: name, shopId: meta.shopId, requestId, error: err instanceof Error ? err.message : String(err) });
+      } else if (!(err instanceof PaymentError) && !(err instanceof ConnectError)) {
         log({ level: "error", msg: "request failed", rpc: name, shopId: meta.shopId, requestId, error: err instanceof Error ? err.message : String(err) });
       }
       throw toConnectError(err);

@@ -1,6 +1,8 @@
 import type { ServerResponse } from "node:http";
 import { decodePathSegment, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import type { Logger } from "../observability/logger.js";
+import { isDatabaseUnavailable } from "../store/databaseErrors.js";
+import { databaseUnavailable, RETRY_AFTER_UNAVAILABLE_S } from "./errorMapping.js";
 
 /** One row of the service's HTTP route table. */
 export interface HttpRoute {
@@ -44,9 +46,11 @@ const securityHeaders: Record<string, string> = {
  */
 export function createHttpHandler(opts: HttpHandlerOptions) {
   const fail = (res: NodeResponse) => (err: unknown) => {
-    opts.log({ level: "error", msg: "unhandled request failure", error: String(err) });
-    if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
-    else res.end();
+    const outage = isDatabaseUnavailable(err);
+    opts.log({ level: outage ? "warn" : "error", msg: outage ? "database unavailable" : "unhandled request failure", error: String(err) });
+    if (res.headersSent) res.end();
+    else if (outage) sendJson(res, 503, { error: databaseUnavailable().message }, { "retry-after": String(RETRY_AFTER_UNAVAILABLE_S) });
+    else sendJson(res, 500, { error: "internal error" });
   };
 
   return function handler(req: NodeRequest, res: NodeResponse): void {

@@ -58,6 +58,8 @@ export interface EdgeParts {
   dispatcher: CallbackDispatcher;
   metrics: Metrics;
   readiness: () => Promise<Record<string, boolean>>;
+  /** Whether the service can serve at all; false asks its supervisor for a restart. */
+  liveness: () => { ok: boolean } & Record<string, unknown>;
   publicKeys: () => string[];
   maxBodyBytes: number;
   log: Logger;
@@ -95,7 +97,16 @@ function routeTable(p: EdgeParts): HttpRoute[] {
     maxBodyBytes: p.maxBodyBytes,
   });
   return [
-    { label: "GET /healthz", methods: ["GET"], pattern: /^\/healthz$/, unlimited: true, handle: (_req, res) => sendJson(res, 200, { status: "ok" }) },
+    {
+      label: "GET /healthz",
+      methods: ["GET"],
+      pattern: /^\/healthz$/,
+      unlimited: true,
+      handle(_req, res) {
+        const { ok, ...detail } = p.liveness();
+        sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unhealthy", ...detail });
+      },
+    },
     {
       label: "GET /readyz",
       methods: ["GET"],

@@ -5,6 +5,7 @@ import { WebhookSignatureError, type WebhookEvent, type WebhookShop } from "../p
 import type { ConnectorRegistry } from "../psp/registry.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
 import { headersOf, HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
+import { isDatabaseUnavailable } from "../store/databaseErrors.js";
 
 export interface WebhookRouteDeps {
   connectors: ConnectorRegistry;
@@ -55,6 +56,8 @@ export function createWebhookRoute(deps: WebhookRouteDeps) {
     } catch (err) {
       // Let the PSP retry: forget the event id so the retry is not taken for a duplicate.
       await deps.events.release(id).catch(() => {});
+      // The PSP retries either way; an outage is answered as one, so its retry waits.
+      if (isDatabaseUnavailable(err)) throw err;
       deps.log({ level: "error", msg: "webhook failed", connector: name, event: event.id, error: String(err) });
       sendJson(res, 500, { error: "internal error" });
     }

@@ -1,5 +1,17 @@
-import { MongoClient, type Db } from "mongodb";
-import { startEmbeddedDatabase, type EmbeddedDatabase } from "./embeddedDatabase.js";
+import { MongoClient, type Db, type MongoClientOptions } from "mongodb";
+import type { Logger } from "../observability/logger.js";
+import { boundDatabase } from "./boundedDb.js";
+import { startSupervisedDatabase, type SupervisedDatabase } from "./ferretdbSupervisor.js";
+
+/** How the service meets a database that is slow, gone or restarting (config.ts reads them). */
+export interface DatabaseSettings {
+  /** One database call's bound (connect, server selection, socket): past it the request is answered 503. */
+  timeoutMs: number;
+  /** /healthz turns 503 once the database has been unreachable this long (the service cannot serve). */
+  unhealthyAfterMs: number;
+  /** The embedded FerretDB must be back within this after it dies, or the service exits non-zero. */
+  restartWithinMs: number;
+}
 
 export class DatabaseError extends Error {
   override name = "DatabaseError";
@@ -9,7 +21,7 @@ export interface Database {
   client: MongoClient;
   db: Db;
   /** Set when we started FerretDB ourselves. */
-  embedded: EmbeddedDatabase | undefined;
+  embedded: SupervisedDatabase | undefined;
   /** Where we connected, without credentials, for logs. */
   description: string;
   /** false on FerretDB: conditional updates there are read-then-write (decisions.md D11). */
@@ -21,29 +33,58 @@ function redact(uri: string): string {
   return uri.replace(/\/\/[^@/]*@/, "//***@");
 }
 
-/** Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (decisions.md D12). */
+/**
+ * The driver's bounds: a database that is gone, stalled or failing over costs a request at most
+ * about `timeoutMs` per call, answered 503 (never a 500 after 10 s). Retryable reads and writes
+ * ride out a replica set's failover; a standalone server (FerretDB) ignores them.
+ */
+export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
+  return {
+    appName: "genstore-payment-app",
+    serverSelectionTimeoutMS: settings.timeoutMs,
+    connectTimeoutMS: settings.timeoutMs,
+    socketTimeoutMS: settings.timeoutMs,
+    retryReads: true,
+    retryWrites: true,
+  };
+}
+
+/**
+ * Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (decisions.md D12),
+ * supervised: restarted when it dies, `onFatal` when it cannot come back.
+ */
 export async function openDatabase(
-  config: { mongodbUri: string | undefined; databaseName: string; dataDir: string; cacheDir: string },
-  log: (line: string) => void = () => {},
+  config: { mongodbUri: string | undefined; databaseName: string; dataDir: string; cacheDir: string; database: DatabaseSettings },
+  log: Logger,
+  onFatal: (err: Error) => void,
 ): Promise<Database> {
-  let embedded: EmbeddedDatabase | undefined;
+  let embedded: SupervisedDatabase | undefined;
   let uri = config.mongodbUri;
   if (uri === undefined) {
-    embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, cacheDir: config.cacheDir, log });
+    embedded = await startSupervisedDatabase(
+      { dataDir: config.dataDir, cacheDir: config.cacheDir, log: (line) => log({ level: "info", msg: line }) },
+      {
+        restartWithinMs: config.database.restartWithinMs,
+        onExit: (detail) => log({ level: "error", msg: "embedded database exited", detail }),
+        onRestart: (detail) => log({ level: "info", msg: "embedded database restarted", detail }),
+        onGiveUp: onFatal,
+      },
+    );
     uri = embedded.uri;
   }
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: "genstore-payment-app" });
+  const client = new MongoClient(uri, clientOptions(config.database));
   try {
-    await client.connect();
-    await client.db(config.databaseName).command({ ping: 1 });
+    await firstPing(client, config.databaseName);
   } catch (err) {
     await client.close().catch(() => {});
     await embedded?.stop();
     throw new DatabaseError(`cannot reach MongoDB at ${redact(uri)}: ${(err as Error).message}`);
   }
-  const db = client.db(config.databaseName);
-  await ensureIndexes(db);
-  const atomicConditionalUpdates = !(await isFerretDB(db));
+  const unbounded = client.db(config.databaseName);
+  // Index builds at start-up may take long on a big collection; requests get the bounded handle.
+  await ensureIndexes(unbounded);
+  const atomicConditionalUpdates = !(await isFerretDB(unbounded));
+  const db = boundDatabase(unbounded, config.database.timeoutMs);
   return {
     client,
     db,
@@ -55,6 +96,20 @@ export async function openDatabase(
       await embedded?.stop();
     },
   };
+}
+
+/** The first answer may take longer than a request's bound (a cold server): a few tries, 10 s in all. */
+async function firstPing(client: MongoClient, databaseName: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await client.db(databaseName).command({ ping: 1 });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** FerretDB says so in buildInfo (ferretdbVersion, ferretdbFeatures); MongoDB does not. */

@@ -1,8 +1,8 @@
-import { spawn, execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -14,10 +14,13 @@ export class EmbeddedDatabaseError extends Error {
   override name = "EmbeddedDatabaseError";
 }
 
+/** One running FerretDB process. */
 export interface EmbeddedDatabase {
   uri: string;
   pid: number;
-  /** Stops FerretDB and waits for it to exit. */
+  /** Resolves when the process has exited, with how ("killed by SIGKILL"). */
+  exited: Promise<string>;
+  /** Stops it and waits for it to exit. */
   stop(): Promise<void>;
 }
 
@@ -91,28 +94,39 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   const binary = await buildEmbeddedDatabase(opts.cacheDir, log);
   const dir = join(opts.dataDir, "ferretdb");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return launchFerretDB(binary, dir, opts.listen ?? "127.0.0.1:0", log, opts.startTimeoutMs ?? 30_000);
+}
+
+/** Starts the launcher binary on `listen` and resolves once it says it is ready. */
+export async function launchFerretDB(
+  binary: string,
+  dir: string,
+  listen: string,
+  log: (line: string) => void,
+  startTimeoutMs: number,
+): Promise<EmbeddedDatabase> {
   // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us.
-  const child = spawn(binary, ["-dir", dir, "-listen", opts.listen ?? "127.0.0.1:0"], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(binary, ["-dir", dir, "-listen", listen], { stdio: ["pipe", "pipe", "pipe"] });
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr }).on("line", (line) => {
     stderrTail.push(line);
     if (stderrTail.length > 20) stderrTail.shift();
     log(`ferretdb: ${line}`);
   });
-  const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+  const exited = new Promise<string>((res) => child.once("exit", (code, signal) => res(signal ? `killed by ${signal}` : `exited with code ${code}`)));
 
   const uri = await new Promise<string>((resolveUri, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new EmbeddedDatabaseError(`the embedded FerretDB did not start within ${opts.startTimeoutMs ?? 30000} ms`));
-    }, opts.startTimeoutMs ?? 30000);
+      reject(new EmbeddedDatabaseError(`the embedded FerretDB did not start within ${startTimeoutMs} ms`));
+    }, startTimeoutMs);
     child.once("error", (err) => {
       clearTimeout(timer);
       reject(new EmbeddedDatabaseError(`the embedded FerretDB could not be started: ${err.message}`));
     });
-    void exited.then((code) => {
+    void exited.then((how) => {
       clearTimeout(timer);
-      reject(new EmbeddedDatabaseError(`the embedded FerretDB exited with code ${code}: ${stderrTail.slice(-3).join(" | ")}`));
+      reject(new EmbeddedDatabaseError(`the embedded FerretDB ${how}: ${stderrTail.slice(-3).join(" | ")}`));
     });
     createInterface({ input: child.stdout }).on("line", (line) => {
       const m = /^ready (mongodb:\/\/\S+)$/.exec(line);
@@ -126,6 +140,7 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   return {
     uri,
     pid: child.pid ?? 0,
+    exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");

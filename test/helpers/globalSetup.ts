@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../src/store/embeddedDatabase";
 import { ensureStripeMock, startStripeMock, type StripeMock } from "./stripeMock";
+import { ensureToxiproxy } from "./toxiproxy";
 
 /**
  * One real embedded FerretDB and one stripe-mock for the whole run (decisions.md D13); each test file
@@ -15,6 +16,8 @@ export default async function globalSetup(): Promise<void> {
     process.env.STRIPE_MOCK_URL = mock.url;
     (globalThis as { __stripeMock?: StripeMock }).__stripeMock = mock;
   }
+  // The fault tests start their own; installing it here keeps its one-time build out of their time.
+  ensureToxiproxy(resolve(__dirname, "../../.cache"), (line) => process.stdout.write(`[toxiproxy] ${line}\n`));
   if (process.env.TEST_MONGODB_URI) return;
   const dataDir = mkdtempSync(join(tmpdir(), "genstore-test-db-"));
   const db = await startEmbeddedDatabase({

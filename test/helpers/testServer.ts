@@ -11,7 +11,8 @@ import { createApp, type App, type AppOptions } from "../../src/app/createApp";
 import type { SandboxSettings } from "../../src/psp/sandbox/module";
 import type { StripeOptions } from "../../src/psp/stripe/connector";
 import { defaultLimits, type ConnectionLimits } from "../../src/server/createServer";
-import { ensureIndexes, isFerretDB } from "../../src/store/database";
+import { boundDatabase } from "../../src/store/boundedDb";
+import { clientOptions, ensureIndexes, isFerretDB } from "../../src/store/database";
 import { listen } from "../../src/server/createServer";
 import { createShopRepository } from "../../src/store/shopRepository";
 
@@ -47,6 +48,9 @@ export interface TestServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Another database than the run's (readiness tests stop and restart their own). */
   mongodbUri?: string;
+  /** The service's database bounds (fault tests); the driver's defaults otherwise. */
+  databaseTimeoutMs?: number;
+  pspBreaker?: AppOptions["pspBreaker"];
 }
 
 export const testAdminToken = "test-admin-token-0123456789";
@@ -63,7 +67,8 @@ export const testSecretsKey = randomBytes(32);
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const uri = opts.mongodbUri ?? process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
-  const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000 });
+  const bounds = opts.databaseTimeoutMs ? clientOptions({ timeoutMs: opts.databaseTimeoutMs, unhealthyAfterMs: 30_000, restartWithinMs: 30_000 }) : {};
+  const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000, ...bounds });
   await client.connect();
   const db = client.db(`test_${randomBytes(6).toString("hex")}`);
   await ensureIndexes(db);
@@ -86,7 +91,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   });
   let url = "";
   const app = createApp({
-    db,
+    db: opts.databaseTimeoutMs ? boundDatabase(db, opts.databaseTimeoutMs) : db,
     atomicConditionalUpdates: !(await isFerretDB(db)),
     cards,
     secretBox,
@@ -95,6 +100,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     defaultShop: shopDefaults(defaultShopId),
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,
     pspTimeoutMs: opts.pspTimeoutMs ?? 8000,
+    ...(opts.pspBreaker ? { pspBreaker: opts.pspBreaker } : {}),
     production: opts.production ?? false,
     returnRefreshMs: opts.returnRefreshMs ?? 0,
     ...(opts.paymentRetryWindowMs !== undefined ? { paymentRetryWindowMs: opts.paymentRetryWindowMs } : {}),

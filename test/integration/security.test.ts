@@ -253,13 +253,11 @@ test("/readyz turns not-ready when the database stops and ready again when it is
     };
     expect(await ready()).toEqual({ status: 200, body: { status: "ready", database: true, cardKeys: true, dispatcher: true } });
     await db.stop();
-    expect(await ready()).toEqual({ status: 503, body: { status: "not ready", database: false, cardKeys: true, dispatcher: true } });
+    // The health monitor pings every second: the outage shows within a few.
+    const down = await waitFor("/readyz to say not ready", async () => ((await ready()).status === 503 ? ready() : undefined), 10_000, 100);
+    expect(down).toEqual({ status: 503, body: { status: "not ready", database: false, cardKeys: true, dispatcher: true } });
     db = await startEmbeddedDatabase({ dataDir, cacheDir, listen: `127.0.0.1:${port}` });
-    let back = await ready();
-    for (let i = 0; i < 50 && back.status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      back = await ready();
-    }
+    const back = await waitFor("/readyz to say ready again", async () => ((await ready()).status === 200 ? ready() : undefined), 10_000, 100);
     expect(back).toEqual({ status: 200, body: { status: "ready", database: true, cardKeys: true, dispatcher: true } });
   } finally {
     await server.stop().catch(() => {});

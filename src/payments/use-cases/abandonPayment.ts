@@ -25,9 +25,12 @@ export function abandonPayment(k: Kernel, meta: RequestMeta, paymentId: string, 
     }
     const reference = outcome.reference || p.channelPaymentId;
     const cancelled = reference
-      ? await k.callPsp(connector.name, "void", meta, () =>
-          connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }),
-        )
+      ? await k.callPsp({
+          connector: connector.name,
+          what: "void",
+          meta,
+          send: () => connector.void(ctx, { idempotencyKey: pspIdempotencyKey("void", meta.shopId, `expiry:${paymentId}`), reference }),
+        })
       : undefined;
     if (cancelled?.kind !== "succeeded") {
       k.deps.log({

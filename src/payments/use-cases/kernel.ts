@@ -1,7 +1,8 @@
 import type { CardDecryptor } from "../../crypto/cardDecryptor.js";
-import { PspConfigurationError, type Connector, type OperationOutcome, type PaymentOutcome, type PspContext } from "../../psp/connector.js";
+import type { Connector, OperationOutcome, PaymentOutcome, PspContext } from "../../psp/connector.js";
 import type { ConnectorRegistry } from "../../psp/registry.js";
 import { withinBudget } from "../../runtime/budget.js";
+import { callThroughBreaker, createPspBreaker, type PspBreakerSettings } from "./pspBreaker.js";
 import { createKeyedMutex, type KeyedMutex } from "../../runtime/keyedMutex.js";
 import { PaymentError, failedPrecondition, notFound } from "../errors.js";
 import { noObserver, type PaymentObserver } from "../observer.js";
@@ -29,6 +30,8 @@ export interface PaymentUseCaseDeps {
   paymentRetryWindowMs?: number;
   /** How long a request waits for the PSP before answering PROCESSING (decisions.md D3). */
   pspTimeoutMs: number;
+  /** The circuit breaker per shop and connector (default: 5 failures in a row open it for 30 s). */
+  pspBreaker?: PspBreakerSettings;
   log: (entry: Record<string, unknown>) => void;
   now?: () => Date;
   mutex?: KeyedMutex;
@@ -58,17 +61,12 @@ export interface Kernel {
   /** Runs `task` under the payment's lock; answers with `late()` if it overruns the PSP budget. */
   serialized<T>(meta: RequestMeta, paymentId: string, task: () => Promise<T>, late: () => Promise<T>): Promise<T>;
   /**
-   * Calls the PSP; a throw is an unknown outcome, never a decline. A refusal of the shop's
-   * credentials means nothing happened: `refused` says what that makes of the call (a decline
-   * or a failed operation); status queries leave it unknown.
+   * Calls the PSP through the shop's circuit breaker; a throw is an unknown outcome, never a
+   * decline. `refused` says what a call that did not happen makes of it (a decline or a failed
+   * operation): the PSP refused the shop's credentials, or, for a `fresh` call (nothing was
+   * ever sent for it), the circuit is open. Otherwise, as for status queries, it stays unknown.
    */
-  callPsp<T extends PaymentOutcome | OperationOutcome>(
-    connector: string,
-    what: string,
-    meta: RequestMeta,
-    call: () => Promise<T>,
-    refused?: (reason: string) => T,
-  ): Promise<T>;
+  callPsp<T extends PaymentOutcome | OperationOutcome>(call: PspCall<T>): Promise<T>;
   requirePayment(shopId: string, paymentId: string): Promise<PaymentRecord>;
   /**
    * Under the payment's lock: if its outcome is still open, asks the PSP for its status and lets
@@ -79,6 +77,17 @@ export interface Kernel {
     paymentId: string,
     decide: (p: PaymentRecord, outcome: PaymentOutcome, connector: Connector, ctx: PspContext) => Promise<PaymentRecord>,
   ): Promise<PaymentRecord | null>;
+}
+
+/** One call to a PSP, as the kernel makes it. */
+export interface PspCall<T> {
+  connector: string;
+  what: string;
+  meta: RequestMeta;
+  send: () => Promise<T>;
+  refused?: (reason: string) => T;
+  /** Nothing was sent for this yet (a new payment or operation), so not sending it is a clean refusal. */
+  fresh?: boolean;
 }
 
 /** What a payment status query sends: the key always, the PSP's reference once it gave one. */
@@ -94,6 +103,7 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
   const mutex = deps.mutex ?? createKeyedMutex();
   const observer = deps.observer ?? noObserver;
   const recorder = createOutcomeRecorder(repository, deps.log, now, deps.onCallbackQueued, observer);
+  const breaker = createPspBreaker(deps.pspBreaker, deps.log);
 
   const connectorOf = (name: string): Connector => {
     const c = deps.connectors.find(name);
@@ -126,27 +136,7 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
       return result.done ? result.value : late();
     },
 
-    async callPsp(connector, what, meta, call, refused) {
-      const started = Date.now();
-      let outcome;
-      try {
-        outcome = await call();
-      } catch (err) {
-        const config = err instanceof PspConfigurationError;
-        deps.log({
-          level: "error",
-          msg: config ? "PSP refused the shop's configuration" : "PSP call failed",
-          connector,
-          call: what,
-          shopId: meta.shopId,
-          requestId: meta.requestId,
-          error: config ? err.operatorMessage : err instanceof Error ? err.message : String(err),
-        });
-        outcome = config && refused ? refused(err.message) : ({ kind: "unknown", reason: "the payment provider call failed" } as never);
-      }
-      observer.pspCall(connector, what, outcome.kind, Date.now() - started);
-      return outcome;
-    },
+    callPsp: (call) => callThroughBreaker(call, breaker, deps, observer),
 
     async requirePayment(shopId, paymentId) {
       const payment = await repository.findPayment(shopId, paymentId);
@@ -161,7 +151,12 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
         if (!p || !openStates.includes(p.state)) return p;
         const connector = connectorOf(p.psp);
         const ctx = kernel.pspContext(shop, p.test);
-        const outcome = await kernel.callPsp(connector.name, "payment status", meta, () => connector.paymentStatus(ctx, paymentQuery(p)));
+        const outcome = await kernel.callPsp({
+          connector: connector.name,
+          what: "payment status",
+          meta,
+          send: () => connector.paymentStatus(ctx, paymentQuery(p)),
+        });
         return decide(p, outcome, connector, ctx);
       });
     },

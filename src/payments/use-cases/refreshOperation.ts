@@ -1,5 +1,6 @@
 import type { OperationKind, OperationRecord, PaymentRecord } from "../records.js";
 import type { Kernel } from "./kernel.js";
+import { wasHeld } from "./runOperation.js";
 import type { RequestMeta } from "./types.js";
 
 const operationQuery = (op: OperationRecord, p: PaymentRecord) => ({
@@ -8,6 +9,19 @@ const operationQuery = (op: OperationRecord, p: PaymentRecord) => ({
   paymentReference: p.channelPaymentId,
   ...(op.channelId ? { reference: op.channelId } : {}),
 });
+
+/**
+ * An operation claimed but never held was never sent (the service failed between the claim and
+ * the hold). It waits for Genstore's retry, which starts it over; past the retry window the
+ * claim is dropped, so the id reads as never received, as it was for the PSP.
+ */
+async function dropUnsent(k: Kernel, op: OperationRecord): Promise<OperationRecord | null> {
+  const windowMs = k.deps.paymentRetryWindowMs ?? 3_600_000;
+  if (k.now().getTime() - new Date(op.createdAt).getTime() < windowMs) return op;
+  await k.repository.deleteOperation(op.kind, op.shopId, op._id);
+  k.deps.log({ level: "warn", msg: `dropped a ${op.kind} that was claimed but never sent`, shopId: op.shopId, paymentId: op.paymentId, id: op._id });
+  return null;
+}
 
 /** Asks the PSP about a capture, void or refund still processing and settles it. */
 export function refreshOperation(k: Kernel) {
@@ -19,10 +33,14 @@ export function refreshOperation(k: Kernel) {
       const op = await k.repository.findOperation(kind, meta.shopId, id);
       const p = op && (await k.repository.findPayment(meta.shopId, op.paymentId));
       if (!op || !p || op.state !== "processing") return op;
+      if (!wasHeld(p, op)) return dropUnsent(k, op);
       const connector = k.connectorOf(p.psp);
-      const outcome = await k.callPsp(connector.name, `${kind} status`, meta, () =>
-        connector.operationStatus(k.pspContext(shop, p.test), operationQuery(op, p)),
-      );
+      const outcome = await k.callPsp({
+        connector: connector.name,
+        what: `${kind} status`,
+        meta,
+        send: () => connector.operationStatus(k.pspContext(shop, p.test), operationQuery(op, p)),
+      });
       if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
       return k.recorder.settleOperation(op, outcome, meta);
     });

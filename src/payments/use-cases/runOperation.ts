@@ -29,6 +29,15 @@ function reserve(k: Kernel, kind: OperationKind, p: PaymentRecord, op: Operation
   return k.repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event });
 }
 
+/**
+ * Whether the payment was ever held for this operation: the hold, written before the PSP is
+ * called, records "<kind> requested" in the payment's timeline in the same update. (The hold
+ * itself is released when the operation settles, so it cannot tell on its own.)
+ */
+export function wasHeld(p: PaymentRecord, op: OperationRecord): boolean {
+  return p.timeline.some((e) => e.operation?.id === op._id && e.operation.kind === op.kind);
+}
+
 function newOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest, hash: string, amount: Money | undefined): OperationRecord {
   const at = k.now();
   return {
@@ -58,11 +67,14 @@ async function claimHoldAndCall(
   amount: Money | undefined,
 ): Promise<OperationRecord | null> {
   const existing = await k.repository.findOperation(kind, meta.shopId, req.id);
-  if (existing) {
-    if (existing.requestHash !== hash || existing.paymentId !== req.paymentId) throw conflict(idNames[kind], req.id);
-    return existing;
-  }
+  if (existing && (existing.requestHash !== hash || existing.paymentId !== req.paymentId)) throw conflict(idNames[kind], req.id);
   const payment = await k.requirePayment(meta.shopId, req.paymentId);
+  if (existing) {
+    if (existing.state !== "processing" || wasHeld(payment, existing)) return existing;
+    // Claimed but never held, so never sent: the service failed between the two writes (a
+    // database outage, a crash). The claim is void; Genstore's retry starts the operation over.
+    await k.repository.deleteOperation(kind, meta.shopId, req.id);
+  }
   const connector = k.connectorOf(payment.psp);
   refuseUnlessAllowed(kind, payment, amount, { name: connector.name, partialCapture: connector.capabilities.partialCapture }, req.test);
   const claimed = await k.repository.claimOperation(newOperation(k, meta, kind, req, hash, amount));
@@ -78,19 +90,21 @@ async function claimHoldAndCall(
     throw failedPrecondition(`payment ${req.paymentId} changed while the ${kind} was being prepared; try again`);
   }
   const ctx = k.pspContext(await k.shopOf(meta), payment.test);
-  const outcome = await k.callPsp(
-    connector.name,
-    kind,
+  const outcome = await k.callPsp<OperationOutcome>({
+    connector: connector.name,
+    what: kind,
     meta,
-    () => {
+    send: () => {
       const base = { idempotencyKey: op.idempotencyKey, reference: payment.channelPaymentId };
       const money = { minor: amount?.minor ?? payment.amount.minor, currency: payment.amount.currency };
       if (kind === "capture") return connector.capture(ctx, { ...base, amount: money });
       if (kind === "void") return connector.void(ctx, base);
       return connector.refund(ctx, { ...base, amount: money });
     },
-    (reason): OperationOutcome => ({ kind: "failed", reason }),
-  );
+    refused: (reason) => ({ kind: "failed", reason }),
+    // Held just now and never sent before (an unheld claim is started over, see above).
+    fresh: true,
+  });
   return k.recorder.settleOperation(op, outcome, meta);
 }
 

@@ -68,13 +68,15 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
         if (claimed.record.state !== "received") return claimed.record;
       }
       const p = claimed.record;
-      const outcome = await k.callPsp(
-        p.psp,
-        "payment",
+      const outcome = await k.callPsp<PaymentOutcome>({
+        connector: p.psp,
+        what: "payment",
         meta,
-        () => pay(p),
-        (reason): PaymentOutcome => ({ kind: "declined", reason }),
-      );
+        send: () => pay(p),
+        refused: (reason) => ({ kind: "declined", reason }),
+        // A resumed payment may have reached the PSP before the crash: only a new one is refused unsent.
+        fresh: claimed.inserted,
+      });
       return k.recorder.applyPaymentOutcome(p, outcome, meta, claimed.inserted ? `psp: ${outcome.kind}` : `psp (resumed on Genstore's retry): ${outcome.kind}`);
     },
     async () => (await k.repository.findPayment(meta.shopId, record._id)) ?? record,

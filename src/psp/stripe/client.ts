@@ -37,14 +37,11 @@ export function stripeCredentialProblems(mode: "test" | "live", credentials: Rea
 }
 
 /** A payment Stripe refused is declined; one it may have taken is unknown. */
-export const paymentFailure = (f: StripeFailure): PaymentOutcome => ({
-  kind: f.kind === "refused" ? "declined" : "unknown",
-  reason: f.reason,
-  ...(f.reference ? { reference: f.reference } : {}),
-});
-export const operationFailure = (f: StripeFailure): OperationOutcome => ({ kind: f.kind === "refused" ? "failed" : "unknown", reason: f.reason });
+export const paymentFailure = (f: StripeFailure): PaymentOutcome =>
+  f.kind === "refused" ? { kind: "declined", reason: f.reason, ...(f.reference ? { reference: f.reference } : {}) } : f;
+export const operationFailure = (f: StripeFailure): OperationOutcome => (f.kind === "refused" ? { kind: "failed", reason: f.reason } : f);
 /** A status query that fails tells nothing. */
-export const statusFailure = (f: StripeFailure) => ({ kind: "unknown" as const, reason: f.reason });
+export const statusFailure = (f: StripeFailure) => ({ ...f, kind: "unknown" as const });
 
 /** Our idempotency key and shop in an object's metadata, so that search and webhooks find it. */
 export const metadataOf = (ctx: PspContext, key: string) => ({ [keyField]: key, genstore_shop: ctx.shopId });

@@ -11,7 +11,7 @@ export type StripeFailure =
   /** Stripe did nothing and will not (a card decline, a refused request): a decline or a failed operation. */
   | { kind: "refused"; reason: string; reference?: string }
   /** Stripe may or may not have acted (network, 5xx, rate limit): only a status query tells. */
-  | { kind: "unknown"; reason: string; reference?: string };
+  | { kind: "unknown"; reason: string; reference?: string; unreachable?: boolean };
 
 /** "Your card was declined. (insufficient_funds)": Stripe's buyer-safe text plus its code. */
 export function declineReason(message: string | undefined, code: string | undefined | null): string {
@@ -26,7 +26,7 @@ export function declineReason(message: string | undefined, code: string | undefi
  */
 export function classifyStripeError(err: unknown, ctx: PspContext): StripeFailure {
   if (err instanceof NothingSentError) return { kind: "refused", reason: err.message };
-  if (!(err instanceof Stripe.errors.StripeError)) return { kind: "unknown", reason: "the call to Stripe failed" };
+  if (!(err instanceof Stripe.errors.StripeError)) return { kind: "unknown", reason: "the call to Stripe failed", unreachable: true };
   const reference = err.payment_intent?.id;
   const ref = reference ? { reference } : {};
   if (err instanceof Stripe.errors.StripeCardError) return { kind: "refused", reason: declineReason(err.message, err.decline_code ?? err.code), ...ref };
@@ -40,5 +40,12 @@ export function classifyStripeError(err: unknown, ctx: PspContext): StripeFailur
     return { kind: "refused", reason: `Stripe refused the request: ${err.message}`, ...ref };
   }
   // Connection errors, 5xx, 429 and idempotency conflicts: Stripe may have acted.
-  return { kind: "unknown", reason: `Stripe did not answer clearly (${err.rawType ?? err.type}${err.statusCode ? ` ${err.statusCode}` : ""})`, ...ref };
+  // Stripe unreachable or failing (not a conflict or a rate limit) counts toward the circuit breaker.
+  const unreachable = err instanceof Stripe.errors.StripeConnectionError || (err.statusCode ?? 0) >= 500;
+  return {
+    kind: "unknown",
+    reason: `Stripe did not answer clearly (${err.rawType ?? err.type}${err.statusCode ? ` ${err.statusCode}` : ""})`,
+    ...ref,
+    ...(unreachable ? { unreachable } : {}),
+  };
 }

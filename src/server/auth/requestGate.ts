@@ -4,6 +4,7 @@ import { shopPattern, type ShopConfig, type ShopDirectory } from "../../payments
 import { createTokenBuckets } from "../../runtime/tokenBucket.js";
 import { bodySignatureMatches, queryPairs, unauthenticated, verifyQuerySignature } from "./genstoreSignature.js";
 import { hashToken, type InternalToken } from "./internalTokens.js";
+import { databaseUnavailable } from "../errorMapping.js";
 
 /** Who a request was authenticated as. */
 export type Principal =
@@ -40,6 +41,8 @@ export interface RequestGateOptions {
   adminToken?: string | undefined;
   rateLimitPerShop: number;
   rateLimitPerIp: number;
+  /** false while the database health monitor sees an outage: requests are answered 503 at once. */
+  databaseUp?: () => boolean;
   now?: () => number;
 }
 
@@ -157,6 +160,8 @@ export function createRequestGate(opts: RequestGateOptions): RequestGate {
     admitAddress: (address) => ipBuckets.take(address),
 
     async admit(req) {
+      // Every payment request needs the database: during a known outage, say so without waiting on it.
+      if (opts.databaseUp?.() === false) throw databaseUnavailable();
       const bearer = bearerOf(req.headers);
       let admitted: Admitted;
       if (bearer !== undefined) {

@@ -1,6 +1,6 @@
 import { create, toJson, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
-import { domainErrorOf, errorAnswers, httpStatusOf, toConnectError } from "../errorMapping.js";
+import { domainErrorOf, errorAnswers, httpStatusOf, RETRY_AFTER_UNAVAILABLE_S, toConnectError } from "../errorMapping.js";
 import { HttpError } from "../httpJson.js";
 import { genstoreJson } from "./jsonCoercion.js";
 
@@ -32,6 +32,13 @@ function refusal(output: DescMessage, error: string): Record<string, unknown> {
   return { ...fullAnswer(output, message), error };
 }
 
+/** Refusals a client should simply retry say when. */
+function retryAfter(code: string): Record<string, string> {
+  if (code === "rate_limited") return { "retry-after": "1" };
+  if (code === "unavailable") return { "retry-after": String(RETRY_AFTER_UNAVAILABLE_S) };
+  return {};
+}
+
 /** How a failed request is answered on the Genstore JSON routes (errorMapping.ts decides which way). */
 export function errorAnswer(output: DescMessage, err: unknown): JsonAnswer & { unexpected: boolean } {
   if (err instanceof HttpError)
@@ -49,7 +56,7 @@ export function errorAnswer(output: DescMessage, err: unknown): JsonAnswer & { u
     return {
       status: how,
       body: { error: domain.message },
-      headers: domain.code === "rate_limited" ? { "retry-after": "1" } : {},
+      headers: retryAfter(domain.code),
       error: domain.message,
       unexpected: false,
     };

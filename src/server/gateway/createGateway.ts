@@ -87,7 +87,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     sendJson(res, answer.status, answer.body, { "x-request-id": requestId, ...answer.headers });
     // One line per request: who, what, which Genstore id, how it ended, how long it took.
     opts.log({
-      level: answer.status >= 500 ? "error" : "info",
+      level: answer.status === 503 ? "warn" : answer.status >= 500 ? "error" : "info",
       msg: "request",
       requestId,
       shopId: seen.shopId,

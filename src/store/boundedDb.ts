@@ -46,7 +46,8 @@ export function boundDatabase(db: Db, ms: number): Db {
       const value = Reflect.get(t, prop, receiver) as unknown;
       if (prop === "collection" && typeof value === "function")
         return (name: string, ...rest: unknown[]) => wrap((value as (...a: unknown[]) => object).apply(t, [name, ...rest]), ms, name);
-      if (prop === "command" && typeof value === "function") return (...args: unknown[]) => bounded((value as (...a: unknown[]) => Promise<unknown>).apply(t, args), ms, "command");
+      if (prop === "command" && typeof value === "function")
+        return (...args: unknown[]) => bounded((value as (...a: unknown[]) => Promise<unknown>).apply(t, args), ms, "command");
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(t) : value;
     },
   });

@@ -103,7 +103,12 @@ test("SIGKILL of the embedded database under load: restarted on its port within 
   // The gap: every answer honest and fast, none a 500; the service noticed and said so.
   const gap = answers.filter((a) => a.at + a.ms > killedAt && a.at < back.at);
   expect(gap.length).toBeGreaterThan(0);
-  for (const a of gap) expect({ id: a.id, status: a.status === 200 || a.status === 503 ? "ok" : a.status, within2s: a.ms <= 2000 || a.ms }).toEqual({ id: a.id, status: "ok", within2s: true });
+  for (const a of gap)
+    expect({ id: a.id, status: a.status === 200 || a.status === 503 ? "ok" : a.status, within2s: a.ms <= 2000 || a.ms }).toEqual({
+      id: a.id,
+      status: "ok",
+      within2s: true,
+    });
   // FerretDB is back in well under a second, so a request of the gap may ride it out (the
   // driver waits up to the bound for a server) or get its 503: either way within 2 s, never a 500.
   expect(back.at - killedAt).toBeLessThan(10_000);
@@ -140,12 +145,17 @@ test("SIGKILL of the embedded database under load: restarted on its port within 
       20_000,
       100,
     );
-    for (const p of await db.collection("payments").find({ genstoreId: { $in: ids } }).toArray())
+    for (const p of await db
+      .collection("payments")
+      .find({ genstoreId: { $in: ids } })
+      .toArray())
       expect(await db.collection("sandbox_ledger").countDocuments({ key: { $regex: `/${p.idempotencyKey}$` } })).toBe(1);
     await genstore.waitFor((calls) => ids.every((id) => calls.some((c) => c.status === 200 && c.path.endsWith(`/payment/${id}`))), 20_000);
     for (const id of ids) {
       const heard = genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`));
-      expect(new Set(heard.map((c) => JSON.stringify(c.body)))).toEqual(new Set([JSON.stringify({ paymentId: id, status: true, channelPaymentId: heard[0]?.body.channelPaymentId })]));
+      expect(new Set(heard.map((c) => JSON.stringify(c.body)))).toEqual(
+        new Set([JSON.stringify({ paymentId: id, status: true, channelPaymentId: heard[0]?.body.channelPaymentId })]),
+      );
     }
   } finally {
     await client.close();

@@ -8,6 +8,7 @@ import type { PaymentRecord } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { waitFor } from "../helpers/waitFor";
 
 // The dispatcher with a controlled clock: the retry window, backoff growth and jitter bounds.
 let client: MongoClient;
@@ -110,4 +111,45 @@ test("a callback failing for 72 hours is parked, with backoff growing and jitter
   // Nothing more is tried once parked.
   now = new Date(now.getTime() + 86_400_000);
   expect(await dispatcher.runOnce()).toBe(0);
+});
+
+test("a scan that read a payment before a notification delivered its callback does not deliver it again", async () => {
+  genstore.respondWith(() => ({ status: 200 }));
+  const at = new Date();
+  const inner = createPaymentRepository(db);
+  // The scan's read of the due payments returns only when the test says so.
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  let scanRead = false;
+  const repository = {
+    ...inner,
+    findDueCallbacks: async (...args: Parameters<typeof inner.findDueCallbacks>) => {
+      const due = await inner.findDueCallbacks(...args);
+      scanRead = true;
+      await held;
+      return due;
+    },
+  };
+  const shop = {
+    shopId: "s1",
+    psp: "sandbox",
+    testCredentials: {},
+    liveCredentials: {},
+    genstoreAccessToken: "t",
+    callbackBaseUrl: genstore.url,
+    manualCaptureMeansAuthorizeOnly: true,
+    createdAt: at,
+    updatedAt: at,
+  };
+  const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
+  const dispatcher = createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {}, pollMs: 3_600_000 });
+  const id = `P-race-${randomBytes(3).toString("hex")}`;
+  await inner.claimPayment(payment(id, at));
+  dispatcher.start(); // its first scan reads the payment, then waits
+  await waitFor("the scan to read the due payments", () => scanRead);
+  dispatcher.notify("s1", id);
+  await waitFor("the notification's delivery to be recorded", async () => (await inner.findPayment("s1", id))?.callbacks[0]?.state === "delivered");
+  release();
+  await dispatcher.stop();
+  expect(genstore.calls.filter((c) => c.path.endsWith(`/payment/${id}`))).toHaveLength(1);
 });

@@ -5,6 +5,7 @@ import { canMove, openStates } from "../../src/payments/stateMachine";
 import { genstorePaymentStatus } from "../../src/payments/status";
 import type { ShopConfig } from "../../src/payments/shops";
 import { createPaymentUseCases } from "../../src/payments/use-cases/index";
+import { requestHash } from "../../src/payments/use-cases/startPayment";
 import { createConnectorRegistry } from "../../src/psp/registry";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createMemoryPaymentRepository, createMemoryShops } from "../helpers/memoryRepositories";
@@ -128,4 +129,55 @@ test("a final result is written with its callback once; a later contrary outcome
   const p = await repository.findPayment("s", "P6");
   expect(p?.state).toBe("captured");
   expect(p?.callbacks.map((c) => [c.kind, c.body.status])).toEqual([["payment", true]]);
+});
+
+test("an operation claimed but never held (the service failed between the two writes) starts over on Genstore's retry", async () => {
+  const { useCases, pay, op, psp, repository } = setup();
+  await pay("P1");
+  // What a database outage between the claim and the hold leaves: the id claimed, the payment untouched.
+  await repository.claimOperation({
+    _id: "C1",
+    shopId: "s",
+    kind: "capture",
+    paymentId: "P1",
+    test: true,
+    state: "processing",
+    requestHash: requestHash({ kind: "capture", paymentId: "P1", amount: 10000, test: true }),
+    idempotencyKey: "k-C1",
+    channelId: "",
+    requestId: "r0",
+    createdAt: at,
+    updatedAt: at,
+    amount: { minor: 10000, value: "100.00", currency: "USD" },
+  });
+  expect(await useCases.capturePayment(meta, op("C1", "P1", "100.00"))).toEqual({ channelId: "op_1", error: "" });
+  expect(psp.calls.filter((c) => c.call === "capture")).toHaveLength(1);
+  expect(await repository.findPayment("s", "P1")).toMatchObject({ state: "captured", capturedMinor: 10000, activeOperation: null });
+  // A retry after that is answered from the record, with no second PSP call.
+  expect(await useCases.capturePayment(meta, op("C1", "P1", "100.00"))).toEqual({ channelId: "op_1", error: "" });
+  expect(psp.calls.filter((c) => c.call === "capture")).toHaveLength(1);
+});
+
+test("past the retry window, reconciliation drops a claim that was never sent, without asking the PSP", async () => {
+  const { useCases, pay, psp, repository } = setup();
+  await pay("P2");
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  await repository.claimOperation({
+    _id: "V1",
+    shopId: "s",
+    kind: "void",
+    paymentId: "P2",
+    test: true,
+    state: "processing",
+    requestHash: "h",
+    idempotencyKey: "k-V1",
+    channelId: "",
+    requestId: "r0",
+    createdAt: old,
+    updatedAt: old,
+  });
+  expect(await useCases.refreshOperation(meta, "void", "V1")).toBeNull();
+  expect(await repository.findOperation("void", "s", "V1")).toBeNull();
+  expect(psp.calls.filter((c) => c.call === "operation status")).toHaveLength(0);
+  expect(await repository.findPayment("s", "P2")).toMatchObject({ state: "authorized" });
 });

@@ -74,8 +74,9 @@ export interface App {
 
 /** The composition root: repositories, connectors, use cases, background work, and the edge. */
 export function createApp(opts: AppOptions): App {
-  const host = { db: opts.db, publicUrl: opts.publicUrl, log: opts.log };
-  const instances = connectorModules.map((m) => m.create(opts.connectorSettings?.[m.name] as never, host));
+  const instances = connectorModules.map((m) =>
+    m.create(opts.connectorSettings?.[m.name] as never, { db: connectorDatabase(opts.db, m.name), publicUrl: opts.publicUrl, log: opts.log }),
+  );
   const connectors = createConnectorRegistry(instances.map((i) => i.connector));
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
@@ -166,6 +167,9 @@ function probesOf(opts: AppOptions, dispatcher: { running: boolean }) {
   };
   return { health, readiness, liveness };
 }
+
+/** The connector's own database beside ours (see ConnectorHost.db). */
+export const connectorDatabase = (db: Db, connector: string): Db => db.client.db(`${db.databaseName}_${connector}`);
 
 /** Metrics, with both callback gauges from one count per scrape (two collection scans on FerretDB, not four). */
 function metricsOf(payments: PaymentRepository) {

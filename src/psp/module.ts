@@ -14,6 +14,11 @@ export interface ConnectorPage {
 
 /** What the service lends a connector. */
 export interface ConnectorHost {
+  /**
+   * A database of the connector's own, beside the service's (`<database>_<connector>`): a PSP
+   * that keeps books (the sandbox) keeps them apart, so that on the embedded FerretDB they are
+   * another SQLite file with its own write lock, and cost what a real PSP's would: nothing of ours.
+   */
   db: Db;
   /** Base URL buyers reach this service at. */
   publicUrl: () => string;

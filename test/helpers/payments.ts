@@ -1,3 +1,5 @@
+import type { Db } from "mongodb";
+import { connectorDatabase } from "../../src/app/createApp";
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "./genstoreEncrypt";
 import { postJson, type TestServer } from "./testServer";
@@ -46,8 +48,11 @@ export async function storedPayment(server: TestServer, paymentId: string) {
   return server.db.collection("payments").findOne({ genstoreId: paymentId });
 }
 
+/** The sandbox PSP's books, kept in its own database beside the service's. */
+export const sandboxBooks = (db: Db) => connectorDatabase(db, "sandbox").collection("sandbox_ledger");
+
 export async function ledger(server: TestServer, filter: Record<string, unknown> = {}) {
-  return server.db.collection("sandbox_ledger").find(filter).toArray();
+  return sandboxBooks(server.db).find(filter).toArray();
 }
 
 /**

@@ -7,7 +7,7 @@ import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { createSecretBox } from "../../src/crypto/secretBox";
 import type { ShopConfig } from "../../src/payments/shops";
 import { returnLinkKey } from "../../src/server/auth/returnLinks";
-import { createApp, type App, type AppOptions } from "../../src/app/createApp";
+import { connectorDatabase, createApp, type App, type AppOptions } from "../../src/app/createApp";
 import type { SandboxSettings } from "../../src/psp/sandbox/module";
 import type { StripeOptions } from "../../src/psp/stripe/connector";
 import { defaultLimits, type ConnectionLimits } from "../../src/server/createServer";
@@ -130,6 +130,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       await server.close();
       await app.stop();
       await db.dropDatabase().catch(() => {});
+      await connectorDatabase(db, "sandbox")
+        .dropDatabase()
+        .catch(() => {});
       await client.close();
     },
   };

@@ -62,6 +62,7 @@ afterAll(async () => {
   const client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
   await client.connect();
   await client.db(database).dropDatabase();
+  await client.db(`${database}_sandbox`).dropDatabase();
   await client.close();
   rmSync(dataDir, { recursive: true, force: true });
   await genstore.stop();
@@ -167,9 +168,10 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   // What the database holds, every collection.
   const client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
   await client.connect();
-  const db = client.db(database);
   const documents: unknown[] = [];
-  for (const c of await db.listCollections().toArray()) documents.push(...(await db.collection(c.name).find().toArray()));
+  // Ours and the sandbox PSP's own database beside it.
+  for (const db of [client.db(database), client.db(`${database}_sandbox`)])
+    for (const c of await db.listCollections().toArray()) documents.push(...(await db.collection(c.name).find().toArray()));
   await client.close();
   expect(documents.length).toBeGreaterThan(20);
 

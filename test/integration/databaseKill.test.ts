@@ -8,6 +8,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
+import { sandboxBooks } from "../helpers/payments";
 import { waitFor } from "../helpers/waitFor";
 
 // The real service with its own embedded FerretDB, serving card payments at about 4 per second,
@@ -149,7 +150,7 @@ test("SIGKILL of the embedded database under load: restarted on its port within 
       .collection("payments")
       .find({ genstoreId: { $in: ids } })
       .toArray())
-      expect(await db.collection("sandbox_ledger").countDocuments({ key: { $regex: `/${p.idempotencyKey}$` } })).toBe(1);
+      expect(await sandboxBooks(db).countDocuments({ key: { $regex: `/${p.idempotencyKey}$` } })).toBe(1);
     await genstore.waitFor((calls) => ids.every((id) => calls.some((c) => c.status === 200 && c.path.endsWith(`/payment/${id}`))), 20_000);
     for (const id of ids) {
       const heard = genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`));

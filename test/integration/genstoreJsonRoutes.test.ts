@@ -1,5 +1,6 @@
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { sandboxBooks } from "../helpers/payments";
 import { countAllDocuments, getJson, postJson, rawRequest, startTestServer, type TestServer } from "../helpers/testServer";
 
 // The seven Genstore JSON routes over a real HTTP server and a real embedded FerretDB.
@@ -52,7 +53,7 @@ describe("the API page's example bodies, verbatim", () => {
     expect(stored?.returnUrl).toBe("https://www.xxx.shop/pay/result");
     // The order went to the PSP (the sandbox keeps which details it got, not their values) and
     // nothing of the buyer is stored with the payment.
-    const [charge] = await server.db.collection("sandbox_ledger").find({ reference: stored?.channelPaymentId }).toArray();
+    const [charge] = await sandboxBooks(server.db).find({ reference: stored?.channelPaymentId }).toArray();
     expect(charge?.order).toEqual({
       items: [{ name: "Black Cotton T-Shirt and White Denim Shorts", quantity: 2, unitMinor: 100 }],
       fields: [
@@ -65,8 +66,7 @@ describe("the API page's example bodies, verbatim", () => {
       shippingCountry: "US",
     });
     const everything =
-      JSON.stringify(await server.db.collection("payments").find({}).toArray()) +
-      JSON.stringify(await server.db.collection("sandbox_ledger").find({}).toArray());
+      JSON.stringify(await server.db.collection("payments").find({}).toArray()) + JSON.stringify(await sandboxBooks(server.db).find({}).toArray());
     for (const personal of ["xx@gmail.com", "Marshville", "John", "Smith", "+8618800008888", "10013"]) expect(everything).not.toContain(personal);
   });
 

@@ -7,6 +7,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
+import { sandboxBooks } from "../helpers/payments";
 import { waitFor } from "../helpers/waitFor";
 
 // Kill tests: SIGKILL while PSP calls are booked but unanswered, captures are in flight
@@ -43,6 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   service?.child.kill("SIGKILL");
   await db.dropDatabase();
+  await sandboxBooks(db).db.dropDatabase();
   await client.close();
   await genstore.stop();
   rmSync(dataDir, { recursive: true, force: true });
@@ -93,8 +95,7 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   for (const a of answers) expect(a).toMatchObject({ status: 200 });
   // Booked at the sandbox half-way through its latency, not answered yet: kill now.
   await waitFor("the four charges and the capture to be booked", async () => {
-    const booked = await db
-      .collection("sandbox_ledger")
+    const booked = await sandboxBooks(db)
       .find({ createdAt: { $gte: new Date(Date.now() - 60_000) } })
       .toArray();
     return booked.filter((e) => e.type === "charge").length >= 7 && booked.some((e) => e.type === "capture");
@@ -153,7 +154,7 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
     .collection("payments")
     .find({ genstoreId: { $regex: `^K${run}-` } })
     .toArray();
-  const ledger = await db.collection("sandbox_ledger").find().toArray();
+  const ledger = await sandboxBooks(db).find().toArray();
   for (const p of payments) {
     expect({ id: p.genstoreId, charges: ledger.filter((e) => String(e.key).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({
       id: p.genstoreId,
@@ -202,7 +203,7 @@ test("payments claimed just before a SIGKILL, never sent to the PSP: Genstore's 
       .toArray()
   ).map((p) => String(p.idempotencyKey));
   const charges = async () =>
-    (await db.collection("sandbox_ledger").find({ type: "charge" }).toArray()).filter((e) => keys.some((k) => String(e.key).endsWith(`/${k}`))).length;
+    (await sandboxBooks(db).find({ type: "charge" }).toArray()).filter((e) => keys.some((k) => String(e.key).endsWith(`/${k}`))).length;
   expect(await charges()).toBe(0);
   expect(await claimed()).toBe(4);
 

@@ -4,6 +4,7 @@ import { createPeriodicTask } from "../runtime/periodicTask.js";
 import type { PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { ShopDirectory } from "../payments/shops.js";
 import { drainOutbox, type DrainContext } from "./drainOutbox.js";
+import { createOutboxWriter } from "./outboxWriter.js";
 import { nextDue } from "./retryPolicy.js";
 import { createShopQueue } from "./shopQueue.js";
 export interface DispatcherOptions {
@@ -223,5 +224,6 @@ function drainContext(opts: DispatcherOptions, now: () => Date, queue: DrainCont
     timeoutMs: opts.timeoutMs ?? 10_000,
     fetchImpl: opts.fetchImpl,
     wakeAt,
+    outbox: createOutboxWriter({ repository: opts.repository, mutex: opts.mutex, lockKey: opts.lockKey }),
   };
 }

@@ -5,6 +5,7 @@ import type { CallbackRecord, PaymentRecord, PaymentRepository } from "../paymen
 import type { ShopConfig, ShopDirectory } from "../payments/shops.js";
 import type { KeyedMutex } from "../runtime/keyedMutex.js";
 import { deliverCallback, type DeliveryResult } from "./deliver.js";
+import type { OutboxWriter } from "./outboxWriter.js";
 import { nextDue, recordAttempt, type AttemptResult, type RetryPolicy } from "./retryPolicy.js";
 import type { ShopQueue } from "./shopQueue.js";
 
@@ -21,6 +22,7 @@ export interface DrainContext {
   now: () => Date;
   timeoutMs: number;
   fetchImpl?: typeof fetch | undefined;
+  outbox: OutboxWriter;
   /** Asks for another drain of the payment at `at` (a retry timer). */
   wakeAt: (shopId: string, paymentId: string, at: number) => void;
 }
@@ -38,8 +40,9 @@ export function updateCallback(ctx: DrainContext, p: PaymentRecord, id: string, 
   });
 }
 
+/** An attempt's bookkeeping, batched with other payments' (see outboxWriter.ts). */
 const record = (ctx: DrainContext, p: PaymentRecord, cb: CallbackRecord, result: AttemptResult, at: Date) =>
-  updateCallback(ctx, p, cb.id, (c) => recordAttempt(c, result, at, ctx.policy));
+  ctx.outbox.record(p, cb.id, (c) => recordAttempt(c, result, at, ctx.policy));
 
 /** The shop to deliver to, or why not now: undefined after recording a retry or a parking. */
 async function deliverableShop(

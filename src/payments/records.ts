@@ -91,6 +91,17 @@ export interface PaymentRecord {
   nextCallbackAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Bumped by every change of the payment (not by the outbox's delivery bookkeeping). */
+  version?: number;
+}
+
+/** One payment's outbox after delivery attempts, written only if the payment is still at `version`. */
+export interface OutboxWrite {
+  shopId: string;
+  paymentId: string;
+  version: number | undefined;
+  callbacks: CallbackRecord[];
+  nextCallbackAt: Date | null;
 }
 
 export type OperationKind = "capture" | "void" | "refund";
@@ -163,6 +174,12 @@ export interface PaymentRepository {
   findDueCallbacks(now: Date, limit: number, skipShops?: readonly string[]): Promise<PaymentRecord[]>;
   /** Replaces the outbox after a delivery attempt (the caller holds the payment's lock). */
   saveCallbacks(shopId: string, paymentId: string, callbacks: CallbackRecord[], nextCallbackAt: Date | null): Promise<void>;
+  /**
+   * Writes several payments' outboxes in one go, each only if its payment has not changed since
+   * the version given (the caller holds their locks); false for those that changed (or are not
+   * known to be unchanged without a read): the caller reads them and writes again.
+   */
+  saveOutboxes(writes: readonly OutboxWrite[]): Promise<boolean[]>;
   findParkedCallbacks(shopId: string | undefined, limit: number): Promise<PaymentRecord[]>;
   /** Payments in `states` last changed before `before`, for reconciliation. */
   findStalePayments(states: readonly PaymentState[], before: Date, limit: number): Promise<PaymentRecord[]>;

@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
 import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
+import { createVersionBook, saveOutboxes } from "./outboxWrites.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
 const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
@@ -68,7 +69,7 @@ function toUpdate(change: PaymentChange): UpdateFilter<Stored<PaymentRecord>> {
   }
   if (change.addRefundInFlight) push.refundsInFlight = change.addRefundInFlight;
   const update: UpdateFilter<Stored<PaymentRecord>> = { $set: set as never, $push: push as never };
-  if (change.inc) update.$inc = change.inc as never;
+  update.$inc = { ...change.inc, version: 1 } as never;
   if (change.removeRefundInFlight !== undefined) {
     update.$pull = { refundsInFlight: { id: change.removeRefundInFlight.id, minor: change.removeRefundInFlight.minor } } as never;
   }
@@ -92,11 +93,18 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   const operationKey = (kind: OperationKind, shopId: string, id: string) => pspIdempotencyKey(kind, shopId, id);
   const ofShop = <T extends { shopId: string }>(shopId: string, record: T | null) => (record && record.shopId === shopId ? record : null);
 
+  const versions = createVersionBook(opts.atomicConditionalUpdates);
+  const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
+
   return {
-    claimPayment: (record) => claim(payments, record, paymentKey(record.shopId, record._id)),
+    claimPayment: async (record) => {
+      const claimed = await claim(payments, record, paymentKey(record.shopId, record._id));
+      seen(claimed.record);
+      return claimed;
+    },
 
     async findPayment(shopId, paymentId) {
-      return ofShop(shopId, fromStored<PaymentRecord>(await payments.findOne({ _id: paymentKey(shopId, paymentId) })));
+      return seen(ofShop(shopId, fromStored<PaymentRecord>(await payments.findOne({ _id: paymentKey(shopId, paymentId) }))));
     },
 
     async updatePayment(shopId, paymentId, guard, change, known) {
@@ -106,7 +114,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       }
       const current = known ? toStored(known, key) : await payments.findOne({ _id: key });
       if (!current || !meets(current, shopId, guard)) return null;
-      return fromStored<PaymentRecord>(await payments.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: "after" }));
+      return seen(fromStored<PaymentRecord>(await payments.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: "after" })));
     },
 
     claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id)),
@@ -148,6 +156,12 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
     },
 
     ...outboxAndScans(payments, operations, paymentKey),
+    saveOutboxes: (writes) =>
+      saveOutboxes(
+        payments,
+        versions,
+        writes.map((w) => ({ ...w, key: paymentKey(w.shopId, w.paymentId) })),
+      ),
   };
 }
 

@@ -25,7 +25,7 @@ function meets(p: PaymentRecord, g: PaymentGuard): boolean {
 }
 
 function apply(p: PaymentRecord, c: PaymentChange): void {
-  Object.assign(p, c.set ?? {}, { updatedAt: c.event.at });
+  Object.assign(p, c.set ?? {}, { updatedAt: c.event.at, version: (p.version ?? 0) + 1 });
   for (const [k, v] of Object.entries(c.inc ?? {})) (p as unknown as Record<string, number>)[k] = ((p as unknown as Record<string, number>)[k] ?? 0) + (v ?? 0);
   p.timeline.push(c.event);
   if (c.callback) {
@@ -78,6 +78,14 @@ export function createMemoryPaymentRepository(): PaymentRepository & { payments:
     async saveCallbacks(shopId, id, callbacks: CallbackRecord[], next) {
       const p = payments.get(pk(shopId, id));
       if (p) Object.assign(p, { callbacks: copy(callbacks), nextCallbackAt: next });
+    },
+    async saveOutboxes(writes) {
+      return writes.map((w) => {
+        const p = payments.get(pk(w.shopId, w.paymentId));
+        if (!p || (p.version ?? 0) !== (w.version ?? 0)) return false;
+        Object.assign(p, { callbacks: copy(w.callbacks), nextCallbackAt: w.nextCallbackAt });
+        return true;
+      });
     },
     findParkedCallbacks: async (shopId, limit) => list((p) => p.callbacks.some((c) => c.state === "parked") && (!shopId || p.shopId === shopId), limit),
     findStalePayments: async (states, before, limit) => list((p) => states.includes(p.state) && p.updatedAt < before, limit),

@@ -7,7 +7,8 @@ import { startTestServer, type TestServer } from "../helpers/testServer";
 let server: TestServer;
 let gs: ReturnType<typeof genstoreClient>;
 beforeAll(async () => {
-  server = await startTestServer({ sandbox: { latencyMs: 0, asyncDelayMs: 400 } });
+  // Long enough for the PROCESSING checks below to come first on a loaded machine.
+  server = await startTestServer({ sandbox: { latencyMs: 0, asyncDelayMs: 2000 } });
   gs = genstoreClient(server);
 });
 afterAll(async () => {
@@ -76,7 +77,7 @@ describe.each([
     expect(await gs.pay(cardBody(server, id, { card: "4000000000000259", manualCapture }))).toEqual({ status: 200, body: { threeDsUrl: "", error: "" } });
     expect(await storedPayment(server, id)).toMatchObject({ state: "pending" });
     expect((await gs.getPayment(id)).body.status).toBe("PROCESSING");
-    // The sandbox settles it after its delay (400 ms here); Genstore polls until it does.
+    // The sandbox settles it after its delay (2 s here); Genstore polls until it does.
     await waitFor("Get payment to show the approval", async () => (await gs.getPayment(id)).body.status === approvedStatus, 10_000, 100);
     expect(await storedPayment(server, id)).toMatchObject({ state: approvedState });
   });

@@ -126,6 +126,22 @@ describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
     await repo.deleteOperation("capture", "shop-a", op._id);
     expect(await repo.findOperation("capture", "shop-a", op._id)).toMatchObject({ state: "succeeded" });
   });
+  test("an outbox is written only while its payment is at the version given; one unknown to this process is not written unread", async () => {
+    const repo = createPaymentRepository(db, { atomicConditionalUpdates: atomic });
+    const id = `O-${atomic}`;
+    await repo.claimPayment(payment(id, "shop-a"));
+    const changed = await repo.updatePayment("shop-a", id, {}, { event: { at, event: "changed" } });
+    expect(changed?.version).toBe(1);
+    const outbox = (version: number | undefined, n: number) => ({ shopId: "shop-a", paymentId: id, version, callbacks: [], nextCallbackAt: new Date(n) });
+    expect(await repo.saveOutboxes([outbox(undefined, 1), outbox(1, 2)])).toEqual([false, true]);
+    expect((await repo.findPayment("shop-a", id))?.nextCallbackAt).toEqual(new Date(2));
+    // Another instance of the repository (a restart) has not seen this payment: it must read first
+    // on FerretDB; on MongoDB the filter decides.
+    const other = createPaymentRepository(db, { atomicConditionalUpdates: atomic });
+    expect(await other.saveOutboxes([outbox(1, 3)])).toEqual([atomic]);
+    await other.findPayment("shop-a", id);
+    expect(await other.saveOutboxes([outbox(1, 4)])).toEqual([true]);
+  });
 });
 
 test("the embedded FerretDB is recognised, so the service checks guards itself under its lock", async () => {

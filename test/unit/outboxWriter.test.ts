@@ -1,0 +1,86 @@
+import { createOutboxWriter } from "../../src/callbacks/outboxWriter";
+import { paymentCallback } from "../../src/payments/callbackBody";
+import type { PaymentRecord } from "../../src/payments/records";
+import { paymentLockKey } from "../../src/payments/use-cases/index";
+import { createKeyedMutex } from "../../src/runtime/keyedMutex";
+import { createMemoryPaymentRepository } from "../helpers/memoryRepositories";
+
+const at = new Date("2026-03-01T00:00:00Z");
+
+function payment(id: string): PaymentRecord {
+  const p = {
+    _id: id,
+    shopId: "s",
+    method: "card",
+    amount: { minor: 100, value: "1.00", currency: "USD" },
+    test: true,
+    manualCapture: false,
+    captureAtOnce: true,
+    state: "captured",
+    requestHash: "h",
+    psp: "sandbox",
+    idempotencyKey: `k-${id}`,
+    channelPaymentId: "ch",
+    authorizedMinor: 100,
+    capturedMinor: 100,
+    refundableMinor: 100,
+    refundReservedMinor: 0,
+    refundedMinor: 0,
+    activeOperation: null,
+    refundsInFlight: [],
+    timeline: [],
+    callbacks: [],
+    nextCallbackAt: at,
+    createdAt: at,
+    updatedAt: at,
+    version: 1,
+  } as PaymentRecord;
+  p.callbacks = [paymentCallback(p, "payment", true, undefined, at)];
+  return p;
+}
+
+function setup() {
+  const repository = createMemoryPaymentRepository();
+  let outboxWrites = 0;
+  const counted = {
+    ...repository,
+    saveOutboxes: (w: Parameters<typeof repository.saveOutboxes>[0]) => {
+      outboxWrites++;
+      return repository.saveOutboxes(w);
+    },
+  };
+  const writer = createOutboxWriter({ repository: counted, mutex: createKeyedMutex(), lockKey: paymentLockKey, flushMs: 20 });
+  return { repository, writer, writes: () => outboxWrites };
+}
+
+const delivered = (cb: { state: string; deliveredAt?: Date | null }) => {
+  cb.state = "delivered";
+  cb.deliveredAt = at;
+};
+
+test("deliveries of several payments within the window are one write, with no read", async () => {
+  const { repository, writer, writes } = setup();
+  const ps = ["A", "B", "C"].map(payment);
+  for (const p of ps) await repository.claimPayment(p);
+  const after = await Promise.all(ps.map((p) => writer.record(p, p.callbacks[0]!.id, delivered)));
+  expect(writes()).toBe(1);
+  for (const p of after) expect(p).toMatchObject({ nextCallbackAt: null, callbacks: [{ state: "delivered" }] });
+  for (const p of ps) expect(await repository.findPayment("s", p._id)).toMatchObject({ nextCallbackAt: null, callbacks: [{ state: "delivered" }] });
+});
+
+test("a payment changed since the dispatcher's copy is read again: the new callback is kept, the delivery recorded", async () => {
+  const { repository, writer } = setup();
+  const p = payment("D");
+  await repository.claimPayment(p);
+  // A refund's result was queued after the dispatcher took its copy.
+  const refund = { ...paymentCallback(p, "payment", true, undefined, at), id: "refund:R1", kind: "refund" as const };
+  await repository.updatePayment("s", "D", {}, { event: { at, event: "refund succeeded" }, callback: refund });
+  const after = await writer.record(p, p.callbacks[0]!.id, delivered);
+  const stored = await repository.findPayment("s", "D");
+  expect(stored?.callbacks.map((c) => [c.id, c.state])).toEqual([
+    [p.callbacks[0]!.id, "delivered"],
+    ["refund:R1", "pending"],
+  ]);
+  expect(stored?.nextCallbackAt).not.toBeNull();
+  expect(after?.callbacks).toHaveLength(2);
+});

@@ -3,6 +3,7 @@ import { createCallbackDispatcher, type DispatcherOptions } from "../callbacks/d
 import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { SecretBox } from "../crypto/secretBox.js";
 import type { Logger } from "../observability/logger.js";
+import { observeDatabaseCommands } from "../observability/databaseCommands.js";
 import { createMetrics } from "../observability/metrics.js";
 import { createReconciler, type ReconcilerOptions } from "../payments/reconciler.js";
 import type { PaymentRepository } from "../payments/records.js";
@@ -83,6 +84,7 @@ export function createApp(opts: AppOptions): App {
   const payments = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
   const mutex = createKeyedMutex();
   const metrics = metricsOf(payments);
+  observeDatabaseCommands(opts.db.client, metrics.registry);
   const dispatcher = createCallbackDispatcher({
     ...opts.callbacks,
     repository: payments,

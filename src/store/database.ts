@@ -46,6 +46,8 @@ export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
     socketTimeoutMS: settings.timeoutMs,
     retryReads: true,
     retryWrites: true,
+    // For the db_commands_total metrics (observability/databaseCommands.ts).
+    monitorCommands: true,
   };
 }
 

@@ -17,6 +17,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
+import { costPerRequest, floorCommandCounts, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
 import { closedLoop, createJsonPoster, percentile, type StepResult } from "./loadGenerator";
 
 const root = resolve(__dirname, "../..");
@@ -121,10 +122,12 @@ async function main() {
     concurrency: number,
     make: () => (worker: number, seq: number) => Promise<void>,
     measured: (keyof ReturnType<typeof procs>)[],
+    counts: () => Promise<CommandCounts> = () => serviceCommandCounts(serviceUrl),
   ) {
     const call = make();
     await closedLoop(call, concurrency, WARMUP_MS);
     const pids = procs();
+    const countsBefore = await counts();
     const before = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k])]));
     const r = await closedLoop(call, concurrency, STEP_MS);
     const sorted = r.latencies.sort((a, b) => a - b);
@@ -141,12 +144,14 @@ async function main() {
       cpuMsPerRequest: Object.fromEntries(measured.map((k) => [k, (cpuMs(pids[k]) - before[k]!) / Math.max(1, sorted.length)])),
       ...(r.firstError ? { firstError: r.firstError } : {}),
     };
+    const db = costPerRequest(countsBefore, await counts(), sorted.length);
+    result.database = db;
     results.push(result);
     const cpu = Object.entries(result.cpuMsPerRequest)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(", ");
     console.log(
-      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
+      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes, ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
     );
     return result;
   }
@@ -166,7 +171,7 @@ async function main() {
   const pairs: { c: number; ours: StepResult; floor: StepResult }[] = [];
   for (const c of [1, 16, 64]) {
     const ours = await step("JSON POST /payments/card", c, jsonCard, ["service", "ferretdb"]);
-    const fl = await step("floor (node:http)", c, floorCard, ["floor", "ferretdb"]);
+    const fl = await step("floor (node:http)", c, floorCard, ["floor", "ferretdb"], () => floorCommandCounts(floorUrl));
     pairs.push({ c, ours, floor: fl });
   }
 

@@ -1,16 +1,29 @@
 // The floor: the least any service must do for one card payment, on the same database:
 // read the body, decrypt one payload, one insert, one update, answer. Nothing else.
 import { createServer } from "node:http";
-import { MongoClient } from "mongodb";
+import { BSON, MongoClient } from "mongodb";
 import { decryptCardPacket } from "../../src/crypto/genstoreV1";
 import { parsePrivateKey } from "../../src/crypto/keyring";
 
 async function main() {
   const key = parsePrivateKey(process.env.FLOOR_PRIVATE_KEY ?? "", "FLOOR_PRIVATE_KEY");
-  const client = new MongoClient(process.env.MONGODB_URI ?? "");
+  const client = new MongoClient(process.env.MONGODB_URI ?? "", { monitorCommands: true });
+  // What it sends the database, by command, as the service's db_commands_total counts it.
+  const sent: Record<string, { n: number; bytes: number }> = {};
+  client.on("commandStarted", (e) => {
+    if (e.commandName === "hello" || e.commandName === "isMaster" || e.commandName === "endSessions") return;
+    const c = (sent[`${e.databaseName}/${e.commandName}`] ??= { n: 0, bytes: 0 });
+    c.n++;
+    c.bytes += BSON.calculateObjectSize(e.command);
+  });
   await client.connect();
   const payments = client.db(process.env.MONGODB_DATABASE ?? "floor").collection<{ _id: string; state: string; amount: string }>("payments");
   const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/stats") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(sent));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", async () => {

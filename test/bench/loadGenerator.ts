@@ -12,6 +12,8 @@ export interface StepResult {
   p99: number;
   /** CPU ms per request of each measured process, by name. */
   cpuMsPerRequest: Record<string, number>;
+  /** Database commands per request, from the process's own command monitoring. */
+  database?: { writes: number; reads: number; bytes: number; pspWrites: number };
   firstError?: string;
 }
 

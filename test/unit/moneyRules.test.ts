@@ -181,3 +181,25 @@ test("past the retry window, reconciliation drops a claim that was never sent, w
   expect(psp.calls.filter((c) => c.call === "operation status")).toHaveLength(0);
   expect(await repository.findPayment("s", "P2")).toMatchObject({ state: "authorized" });
 });
+
+test("a refund still waiting behind another past the PSP budget is answered 'retry', not accepted; its retry gets the real answer", async () => {
+  const { useCases, pay, op, psp } = setup();
+  psp.answers.payment = { kind: "approved", reference: "ch_3" };
+  await pay("P3", "10.00", false);
+  // The first refund's PSP call hangs until released; the PSP budget here is 1 s.
+  let release: () => void = () => {};
+  const hanging = new Promise<void>((r) => (release = r));
+  const refund = psp.connector.refund.bind(psp.connector);
+  let calls = 0;
+  psp.connector.refund = async (ctx, input) => {
+    if (++calls === 1) await hanging;
+    return refund(ctx, input);
+  };
+  const first = useCases.refundPayment(meta, op("R1", "P3", "6.00"));
+  const second = useCases.refundPayment(meta, op("R2", "P3", "6.00"));
+  await expect(second).rejects.toMatchObject({ code: "unavailable", message: "payment P3 is busy with other requests; retry this refund in a few seconds" });
+  expect(await first).toEqual({ channelId: "", error: "" }); // accepted, still at the PSP: PROCESSING
+  release();
+  // Genstore's retry of R2 waits its turn and hears the rule: 6.00 + 6.00 exceeds 10.00.
+  await expect(useCases.refundPayment(meta, op("R2", "P3", "6.00"))).rejects.toThrow(/exceeds the .* left to refund/);
+});

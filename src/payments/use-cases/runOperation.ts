@@ -1,5 +1,5 @@
 import type { OperationOutcome } from "../../psp/connector.js";
-import { failedPrecondition } from "../errors.js";
+import { failedPrecondition, PaymentError } from "../errors.js";
 import { pspIdempotencyKey } from "../idempotencyKeys.js";
 import { parseAmount, type Money } from "../money.js";
 import { refuseUnlessAllowed } from "../operationRules.js";
@@ -124,7 +124,13 @@ export async function runOperation(k: Kernel, meta: RequestMeta, kind: Operation
     meta,
     req.paymentId,
     () => claimHoldAndCall(k, meta, kind, req, hash, amount),
-    () => k.repository.findOperation(kind, meta.shopId, req.id),
+    async () => {
+      const op = await k.repository.findOperation(kind, meta.shopId, req.id);
+      // Still waiting behind other requests on this payment: not accepted yet, and it may still be
+      // refused, so "" (accepted) would be wrong. Its retry gets the answer (the work goes on).
+      if (!op) throw new PaymentError("unavailable", `payment ${req.paymentId} is busy with other requests; retry this ${kind} in a few seconds`);
+      return op;
+    },
   );
   return operationAnswer(op);
 }

@@ -17,8 +17,16 @@ import { createReturnLinks } from "../server/auth/returnLinks.js";
 import type { NodeRequest, NodeResponse } from "../server/httpJson.js";
 import { createEdge } from "../server/routes.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
+import { createPaymentIndex } from "../store/paymentIndex.js";
+import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
 import { createShopRepository } from "../store/shopRepository.js";
-import { createWebhookEventRepository } from "../store/webhookEventRepository.js";
+import { createWebhookEventRepository, type WebhookEventRepository } from "../store/webhookEventRepository.js";
+import type { ShopRepository } from "../payments/shops.js";
+import { randomBytes } from "node:crypto";
+import type { OnboardingSettings } from "../onboardingConfig.js";
+import { createGenstoreShopApi } from "../onboarding/genstoreApp.js";
+import { createOnboarding } from "../onboarding/onboarding.js";
+import { createSessionCookies, derivedKey } from "../server/auth/sessionCookies.js";
 
 export interface AppOptions {
   db: Db;
@@ -44,6 +52,10 @@ export interface AppOptions {
   /** Base URL buyers reach us at; known only once the port is bound. */
   publicUrl: () => string;
   log: Logger;
+  /** Signs the merchant's and operators' session cookies (from the secrets key); random per process when unset. */
+  secretsKey?: Buffer;
+  /** Merchant onboarding through Genstore's OAuth; the App URL answers 404 when unset. */
+  onboarding?: OnboardingSettings | undefined;
   security?: {
     genstoreClientSecret?: string | undefined;
     requireSignature?: boolean;
@@ -69,7 +81,7 @@ export function createApp(opts: AppOptions): App {
   const connectors = createConnectorRegistry(instances.map((i) => i.connector));
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
-  const payments = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
+  const { payments, listing, index } = paymentStorage(opts);
   const mutex = createKeyedMutex();
   const metrics = metricsOf(payments);
   const dispatcher = createCallbackDispatcher({
@@ -100,12 +112,11 @@ export function createApp(opts: AppOptions): App {
   const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
   /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
   const readiness = async (): Promise<Record<string, boolean>> => {
-    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(
-      () => true,
-      () => false,
-    );
+    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(() => true, () => false); // prettier-ignore
     return { database, cardKeys: opts.cards.publicKeys().length > 0, dispatcher: dispatcher.running };
   };
+  const webhookEvents = createWebhookEventRepository(opts.db);
+  const onboarding = onboardingOf(opts, shopRepository, shops, webhookEvents);
   const handler = createEdge({
     useCases,
     gate,
@@ -116,7 +127,10 @@ export function createApp(opts: AppOptions): App {
     connectors,
     modules: connectorModules,
     pages: instances.flatMap((i) => i.pages ?? []),
-    webhookEvents: createWebhookEventRepository(opts.db),
+    webhookEvents,
+    listing,
+    onboarding,
+    ...edgeAccess(opts),
     dispatcher,
     metrics,
     readiness,
@@ -125,17 +139,61 @@ export function createApp(opts: AppOptions): App {
     log: opts.log,
   });
 
+  let indexLoad: Promise<void> | undefined;
   return {
     handler,
     start() {
       dispatcher.start();
       reconciler.start();
+      indexLoad = index
+        ?.load()
+        .catch((err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings read the database", error: String(err) }));
     },
     async stop() {
-      await Promise.all([dispatcher.stop(), reconciler.stop()]);
+      await Promise.all([dispatcher.stop(), reconciler.stop(), indexLoad]);
       await Promise.all(instances.map((i) => i.stop?.()));
     },
   };
+}
+
+/** Without a secrets key (some tests), sessions are signed with a key of this process. */
+const processKey = randomBytes(32);
+
+/** What the edge's pages need to know who is asking: session keys and Genstore's app identity. */
+function edgeAccess(opts: AppOptions) {
+  return {
+    merchantCookies: createSessionCookies(derivedKey(opts.secretsKey ?? processKey, "merchant sessions")),
+    genstoreClientId: opts.onboarding?.clientId,
+    genstoreClientSecret: opts.security?.genstoreClientSecret,
+    publicUrl: opts.publicUrl,
+  };
+}
+
+/** Merchant onboarding over the shops, with Genstore's install protocol when it is configured. */
+function onboardingOf(opts: AppOptions, shopRepository: ShopRepository, shops: ShopDirectory, seen: WebhookEventRepository) {
+  const clientSecret = opts.security?.genstoreClientSecret;
+  return createOnboarding({
+    shops: shopRepository,
+    directory: shops,
+    api: opts.onboarding && clientSecret ? createGenstoreShopApi(opts.onboarding, clientSecret) : undefined,
+    modules: connectorModules,
+    connectorSettings: opts.connectorSettings ?? {},
+    seen,
+    log: opts.log,
+  });
+}
+
+/**
+ * Payments: the repository, and the operators' listing. On the embedded FerretDB (no atomic
+ * conditional updates, one process) listings come from an in-memory index kept by the
+ * repository's writes; on MongoDB, from indexed queries.
+ */
+function paymentStorage(opts: AppOptions) {
+  const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
+  const queries = createPaymentQueries(opts.db);
+  if (opts.atomicConditionalUpdates) return { payments: stored, listing: queries, index: undefined };
+  const index = createPaymentIndex(queries, () => scanSummaries(opts.db));
+  return { payments: index.observe(stored), listing: index, index };
 }
 
 /** Metrics, with both callback gauges from one count per scrape (two collection scans on FerretDB, not four). */

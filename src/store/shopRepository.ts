@@ -13,6 +13,9 @@ interface ShopDocument {
   callbackBaseUrl: string;
   manualCaptureMeansAuthorizeOnly: boolean;
   redirectHosts?: string[];
+  shopDomain?: string | null;
+  deactivatedAt?: Date | null;
+  accountAuthorizedAt?: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -36,6 +39,8 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
     if (patch.callbackBaseUrl !== undefined) out.callbackBaseUrl = patch.callbackBaseUrl;
     if (patch.manualCaptureMeansAuthorizeOnly !== undefined) out.manualCaptureMeansAuthorizeOnly = patch.manualCaptureMeansAuthorizeOnly;
     if (patch.redirectHosts !== undefined) out.redirectHosts = patch.redirectHosts;
+    // Cleared by undefined in the patch (null in the document).
+    for (const k of ["shopDomain", "deactivatedAt", "accountAuthorizedAt"] as const) if (k in patch) (out as Record<string, unknown>)[k] = patch[k] ?? null;
     return out;
   }
 
@@ -50,6 +55,9 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
       callbackBaseUrl: d.callbackBaseUrl,
       manualCaptureMeansAuthorizeOnly: d.manualCaptureMeansAuthorizeOnly,
       redirectHosts: d.redirectHosts ?? [],
+      ...(d.shopDomain ? { shopDomain: d.shopDomain } : {}),
+      ...(d.deactivatedAt ? { deactivatedAt: d.deactivatedAt } : {}),
+      ...(d.accountAuthorizedAt ? { accountAuthorizedAt: d.accountAuthorizedAt } : {}),
       createdAt: d.createdAt,
       updatedAt: d.updatedAt,
     };
@@ -86,6 +94,9 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
         .limit(limit)
         .toArray();
       return docs.map(fromDocument);
+    },
+    async delete(shopId) {
+      return (await shops.deleteOne({ _id: shopId })).deletedCount > 0;
     },
   };
 }

@@ -125,20 +125,13 @@ export function merchantRoutes(deps: MerchantRouteDeps): HttpRoute[] {
       }),
     },
     {
-      label: "GET /app/settings",
-      methods: ["GET"],
+      // One row for both methods: the route table matches a path once.
+      label: "GET|POST /app/settings",
+      methods: ["GET", "POST"],
       pattern: /^\/app\/settings$/,
       handle: wrap(deps, async (req, res) => {
         const { shop, nonce } = await session(deps, req);
-        sendHtml(res, 200, authorizationPage({ shop, modules: deps.modules, csrf: cookies.csrfToken(nonce) }));
-      }),
-    },
-    {
-      label: "POST /app/settings",
-      methods: ["POST"],
-      pattern: /^\/app\/settings$/,
-      handle: wrap(deps, async (req, res) => {
-        const { shop, nonce } = await session(deps, req);
+        if (req.method === "GET") return sendHtml(res, 200, authorizationPage({ shop, modules: deps.modules, csrf: cookies.csrfToken(nonce) }));
         const form = await checkedForm(deps, req, nonce);
         const psp = form.get("psp") ?? "";
         const module = deps.modules.find((m) => m.name === psp);

@@ -44,6 +44,8 @@ export interface TestServerOptions {
   production?: boolean;
   returnRefreshMs?: number;
   limits?: Partial<ConnectionLimits>;
+  /** Merchant onboarding through a (fake) Genstore's OAuth. */
+  onboarding?: AppOptions["onboarding"];
   /** Another database than the run's (readiness tests stop and restart their own). */
   mongodbUri?: string;
 }
@@ -90,6 +92,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     cards,
     secretBox,
     returnLinkKey: returnLinkKey(testSecretsKey),
+    secretsKey: testSecretsKey,
+    onboarding: opts.onboarding,
     defaultShopId,
     defaultShop: shopDefaults(defaultShopId),
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,

@@ -27,6 +27,7 @@ import type { OnboardingSettings } from "../onboardingConfig.js";
 import { createGenstoreShopApi } from "../onboarding/genstoreApp.js";
 import { createOnboarding } from "../onboarding/onboarding.js";
 import { createSessionCookies, derivedKey } from "../server/auth/sessionCookies.js";
+import { createConsoleSessions } from "../server/console/consoleSessions.js";
 
 export interface AppOptions {
   db: Db;
@@ -108,13 +109,10 @@ export function createApp(opts: AppOptions): App {
     onCallbackQueued: dispatcher.notify,
     observer: metrics,
   });
-  const gate = gateOf(opts, shops);
+  const consoleSessions = createConsoleSessions(opts.secretsKey ?? processKey, opts.security?.adminToken);
+  const gate = gateOf(opts, shops, consoleSessions.admits);
   const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
-  /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
-  const readiness = async (): Promise<Record<string, boolean>> => {
-    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(() => true, () => false); // prettier-ignore
-    return { database, cardKeys: opts.cards.publicKeys().length > 0, dispatcher: dispatcher.running };
-  };
+  const readiness = readinessOf(opts, dispatcher);
   const webhookEvents = createWebhookEventRepository(opts.db);
   const onboarding = onboardingOf(opts, shopRepository, shops, webhookEvents);
   const handler = createEdge({
@@ -131,6 +129,7 @@ export function createApp(opts: AppOptions): App {
     listing,
     onboarding,
     ...edgeAccess(opts),
+    consoleSessions,
     dispatcher,
     metrics,
     readiness,
@@ -158,6 +157,14 @@ export function createApp(opts: AppOptions): App {
 
 /** Without a secrets key (some tests), sessions are signed with a key of this process. */
 const processKey = randomBytes(32);
+
+/** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
+function readinessOf(opts: AppOptions, dispatcher: { running: boolean }) {
+  return async (): Promise<Record<string, boolean>> => {
+    const database = await opts.db.command({ ping: 1 }, { timeoutMS: 2000 }).then(() => true, () => false); // prettier-ignore
+    return { database, cardKeys: opts.cards.publicKeys().length > 0, dispatcher: dispatcher.running };
+  };
+}
 
 /** What the edge's pages need to know who is asking: session keys and Genstore's app identity. */
 function edgeAccess(opts: AppOptions) {
@@ -209,7 +216,7 @@ function metricsOf(payments: PaymentRepository) {
   );
 }
 
-function gateOf(opts: AppOptions, shops: ShopDirectory) {
+function gateOf(opts: AppOptions, shops: ShopDirectory, consoleSession: (headers: Headers) => boolean) {
   const security = opts.security ?? {};
   return createRequestGate({
     shops,
@@ -220,5 +227,6 @@ function gateOf(opts: AppOptions, shops: ShopDirectory) {
     adminToken: security.adminToken,
     rateLimitPerIp: security.rateLimitPerIp ?? 1000,
     rateLimitPerShop: security.rateLimitPerShop ?? 200,
+    consoleSession,
   });
 }

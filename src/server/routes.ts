@@ -34,6 +34,8 @@ import type { SessionCookies } from "./auth/sessionCookies.js";
 import { createGenstoreWebhookRoute } from "./genstoreWebhookRoute.js";
 import { merchantRoutes } from "./merchantRoutes.js";
 import { createAssets } from "./pages/assets.js";
+import { consoleRoutes } from "./console/consoleRoutes.js";
+import type { ConsoleSessions } from "./console/consoleSessions.js";
 
 /** Operators' services: a bearer token, never reachable through Genstore's routes. */
 const operatorServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
@@ -74,6 +76,7 @@ export interface EdgeParts {
   genstoreClientId: string | undefined;
   genstoreClientSecret: string | undefined;
   publicUrl: () => string;
+  consoleSessions: ConsoleSessions;
 }
 
 /** Connect and gRPC: our services behind the request gate, reading at most maxBodyBytes. */
@@ -181,6 +184,7 @@ function onboardingRoutes(p: EdgeParts): HttpRoute[] {
   return [
     { label: "GET /assets/{file}", methods: ["GET"], pattern: /^\/assets\/([\w.-]+)$/, handle: (req, res, [name]) => serveAsset(req, res, name!) },
     { label: "POST /genstore/webhooks", methods: ["POST"], pattern: /^\/genstore\/webhooks$/, handle: (req, res) => genstoreWebhook(req, res) },
+    ...consoleRoutes(p.consoleSessions, p.modules, p.log),
     ...merchantRoutes({
       onboarding: p.onboarding,
       modules: p.modules,

@@ -67,6 +67,7 @@ function lines(title, p50Key, p95Key, buckets) {
       .filter(([, v]) => v > 0)
       .map(([i, v]) => `${f.x(i) + f.w / 2},${f.y(v)}`);
     if (points.length) f.root.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+    for (const p of points) f.root.append(svg("circle", { cx: p.split(",")[0], cy: p.split(",")[1], r: 3, fill: color }));
   }
   const worst = Math.max(0, ...buckets.map((b) => b[p95Key] ?? 0));
   return chart(title, f.root, [

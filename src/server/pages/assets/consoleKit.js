@@ -24,7 +24,7 @@ export function h(tag, attrs = {}, ...children) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null) el.append(c instanceof window.Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== undefined && c !== null) el.append(c instanceof window.Node ? c : String(c));
   return el;
 }
 
@@ -46,5 +46,5 @@ export const money = (p) => `${(Number(p.amountMinor || 0) / 100).toFixed(2)} ${
 export const stateCell = (s) => h("span", { class: `state-${s}` }, s);
 export const paymentLink = (shopId, paymentId) => h("a", { href: `#/payment/${encodeURIComponent(shopId)}/${encodeURIComponent(paymentId)}` }, paymentId);
 export const field = (id, label, input) => h("div", {}, h("label", { for: id }, label), input);
-export const show = (...nodes) => app.replaceChildren(...nodes);
+export const show = (...nodes) => app.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined));
 export const problem = (err) => h("div", { class: "banner bad", role: "alert" }, err.message);

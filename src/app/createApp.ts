@@ -144,9 +144,11 @@ export function createApp(opts: AppOptions): App {
     start() {
       dispatcher.start();
       reconciler.start();
-      indexLoad = index
-        ?.load()
-        .catch((err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings read the database", error: String(err) }));
+      const started = Date.now();
+      indexLoad = index?.load().then(
+        () => opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
+        (err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings read the database", error: String(err) }),
+      );
     },
     async stop() {
       await Promise.all([dispatcher.stop(), reconciler.stop(), indexLoad]);

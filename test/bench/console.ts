@@ -46,7 +46,19 @@ function payment(i: number, now: number) {
       { at, event: "payment received", requestId: `req-${i}`, state: "received" },
       { at: new Date(at.getTime() + 40), event: "psp: captured", requestId: `req-${i}`, state: "captured" },
     ],
-    callbacks: [{ id: `payment:${id}`, kind: "payment", targetId: id, body: { paymentId: id, status: true }, state: "delivered", attempts: [{ at, httpStatus: 200, durationMs: 9 }], nextAttemptAt: null, createdAt: at, deliveredAt: new Date(at.getTime() + 120) }],
+    callbacks: [
+      {
+        id: `payment:${id}`,
+        kind: "payment",
+        targetId: id,
+        body: { paymentId: id, status: true },
+        state: "delivered",
+        attempts: [{ at, httpStatus: 200, durationMs: 9 }],
+        nextAttemptAt: null,
+        createdAt: at,
+        deliveredAt: new Date(at.getTime() + 120),
+      },
+    ],
     nextCallbackAt: null,
     createdAt: at,
     updatedAt: at,
@@ -62,7 +74,9 @@ async function time<T>(label: string, run: () => Promise<T>, count: (r: T) => nu
     ms.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   ms.sort((a, b) => a - b);
-  console.log(`${label.padEnd(58)} median ${ms[Math.floor(rounds / 2)]!.toFixed(1).padStart(8)} ms  max ${ms[rounds - 1]!.toFixed(1).padStart(8)} ms  (${n} rows)`);
+  console.log(
+    `${label.padEnd(58)} median ${ms[Math.floor(rounds / 2)]!.toFixed(1).padStart(8)} ms  max ${ms[rounds - 1]!.toFixed(1).padStart(8)} ms  (${n} rows)`,
+  );
 }
 
 async function main() {
@@ -95,15 +109,33 @@ function seededService(seed: Awaited<ReturnType<typeof startTestServer>>, now: n
       const queries = createPaymentQueries(seed.db);
       const cases: [string, Parameters<typeof client.listPayments>[0], Parameters<typeof queries.list>[0]][] = [
         ["shop + state=declined, 50 per page", { shopId: "shop-7", states: ["declined"], pageSize: 50 }, { shopId: "shop-7", states: ["declined"] }],
-        ["state=failed + mode=live + last hour", { states: ["failed"], mode: "live", createdAfter: hourAgo, pageSize: 50 }, { states: ["failed"], test: false, createdAfter: new Date(now - 3600_000) }],
+        [
+          "state=failed + mode=live + last hour",
+          { states: ["failed"], mode: "live", createdAfter: hourAgo, pageSize: 50 },
+          { states: ["failed"], test: false, createdAfter: new Date(now - 3600_000) },
+        ],
         ["payment id", { paymentId: "pay-009999", pageSize: 50 }, { paymentId: "pay-009999" }],
         ["no filter, first page", { pageSize: 50 }, {}],
       ];
-      for (const [label, req] of cases) await time(`ListPayments (service, in-memory index): ${label}`, () => client.listPayments(req), (r) => r.payments.length);
+      for (const [label, req] of cases)
+        await time(
+          `ListPayments (service, in-memory index): ${label}`,
+          () => client.listPayments(req),
+          (r) => r.payments.length,
+        );
       // For comparison, once: the indexed query MongoDB answers, which FerretDB answers by reading every payment.
       const [label, , filter] = cases[0]!;
-      await time(`database query on FerretDB (the MongoDB path): ${label}`, () => queries.list(filter, 50), (r) => r.payments.length, 1);
-      await time("GetPaymentStats, last 180 minutes", () => client.getPaymentStats({ minutes: 180 }), (r) => r.buckets.length);
+      await time(
+        `database query on FerretDB (the MongoDB path): ${label}`,
+        () => queries.list(filter, 50),
+        (r) => r.payments.length,
+        1,
+      );
+      await time(
+        "GetPaymentStats, last 180 minutes",
+        () => client.getPaymentStats({ minutes: 180 }),
+        (r) => r.buckets.length,
+      );
     },
   };
 }

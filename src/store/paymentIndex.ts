@@ -2,7 +2,7 @@ import { callbackFields, isAfterCursor, matches, newerFirst, summaryOf, type Pay
 import type { PaymentRepository } from "../payments/records.js";
 
 export interface PaymentIndex extends PaymentListing {
-  /** Reads every stored payment once (start-up); until then, and if it fails, `fallback` answers. */
+  /** Reads every stored payment once (start-up); listings wait for it, and if it fails `fallback` answers. */
   load(): Promise<void>;
   readonly loaded: boolean;
   /** Wraps a repository so that every payment it writes is indexed. */
@@ -22,6 +22,7 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
   const byKey = new Map<string, PaymentSummary>();
   let sorted: PaymentSummary[] | undefined;
   let loaded = false;
+  let loading: Promise<void> | undefined;
   let evictedBefore = 0;
 
   function put(s: PaymentSummary): void {
@@ -42,11 +43,16 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
     get loaded() {
       return loaded;
     },
-    async load() {
-      for await (const s of scan()) if (!byKey.has(keyOf(s.shopId, s.paymentId))) put(s);
-      loaded = true;
+    load() {
+      loading ??= (async () => {
+        for await (const s of scan()) if (!byKey.has(keyOf(s.shopId, s.paymentId))) put(s);
+        loaded = true;
+      })();
+      return loading;
     },
     async list(filter, size, after) {
+      // While the index fills, wait for it rather than start another full read of the payments.
+      await loading?.catch(() => {});
       if (!covers(filter.createdAfter)) return fallback.list(filter, size, after);
       const out: PaymentSummary[] = [];
       for (const s of ordered()) {
@@ -62,6 +68,7 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
       };
     },
     async since(shopId, since, limit) {
+      await loading?.catch(() => {});
       if (!covers(since)) return fallback.since(shopId, since, limit);
       return ordered()
         .filter((s) => s.createdAt >= since && (!shopId || s.shopId === shopId))

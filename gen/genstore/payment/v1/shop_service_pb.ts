@@ -192,7 +192,8 @@ export type Shop = Message<"genstore.payment.v1.Shop"> & {
   redirectHosts: string[];
 
   /**
-   * Set while the shop is deactivated (uninstalled): its requests are refused.
+   * Set while the shop's requests are refused: installed but no account authorized yet,
+   * uninstalled, or deactivated by an operator.
    *
    * @generated from field: google.protobuf.Timestamp deactivate_time = 12;
    */

@@ -80,7 +80,7 @@ export function paymentListRpcs(listing: PaymentListing, log: Logger, now: () =>
       const from = new Date(Math.floor(now().getTime() / 60_000) * 60_000 - (minutes - 1) * 60_000);
       const payments = await listing.since(req.shopId || undefined, from, MAX_CHART_PAYMENTS);
       return {
-        buckets: statsByMinute(payments, from, minutes).map((b) => ({ ...b, startTime: timestampFromDate(b.start), start: undefined })),
+        buckets: statsByMinute(payments, from, minutes).map(({ start, ...counts }) => ({ ...counts, startTime: timestampFromDate(start) })),
       };
     }),
   };

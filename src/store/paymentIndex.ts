@@ -25,15 +25,35 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
   let loading: Promise<void> | undefined;
   let evictedBefore = 0;
 
+  /** Where `s` belongs in the newest-first order (binary search). */
+  function slot(list: PaymentSummary[], s: PaymentSummary): number {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (newerFirst(list[mid]!, s) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  // The order is kept as writes come: a changed payment keeps its place (its creation time does
+  // not change), a new one is inserted where it belongs, so a listing never sorts.
   function put(s: PaymentSummary): void {
-    byKey.set(keyOf(s.shopId, s.paymentId), s);
-    sorted = undefined;
-    // Evicts the oldest tenth at once, so that a full index does not sort on every write.
+    const key = keyOf(s.shopId, s.paymentId);
+    const known = byKey.get(key);
+    if (known && known.createdAt.getTime() === s.createdAt.getTime()) {
+      Object.assign(known, s);
+      return;
+    }
+    byKey.set(key, s);
+    if (known) sorted = undefined;
+    else if (sorted) sorted.splice(slot(sorted, s), 0, s);
+    // Evicts the oldest tenth at once, so that a full index does not trim on every write.
     if (byKey.size > maxEntries) {
-      const drop = ordered().slice(Math.floor(maxEntries * 0.9));
+      const drop = ordered().splice(Math.floor(maxEntries * 0.9));
       for (const o of drop) byKey.delete(keyOf(o.shopId, o.paymentId));
       evictedBefore = Math.max(evictedBefore, drop[0]!.createdAt.getTime() + 1);
-      sorted = undefined;
     }
   }
   const ordered = () => (sorted ??= [...byKey.values()].sort(newerFirst));
@@ -45,7 +65,9 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
     },
     load() {
       loading ??= (async () => {
-        for await (const s of scan()) if (!byKey.has(keyOf(s.shopId, s.paymentId))) put(s);
+        sorted = undefined; // sorted once at the end, not kept during the bulk load
+        for await (const s of scan()) if (!byKey.has(keyOf(s.shopId, s.paymentId))) byKey.set(keyOf(s.shopId, s.paymentId), s);
+        ordered();
         loaded = true;
       })();
       return loading;

@@ -11,6 +11,18 @@ export interface PaymentIndex extends PaymentListing {
 
 const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
+/** Where `s` belongs in the newest-first order (binary search). */
+function slot(list: PaymentSummary[], s: PaymentSummary): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (newerFirst(list[mid]!, s) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Payment summaries kept in memory, newest first, for the embedded FerretDB: it answers only
  * lookups by _id from an index, so a filtered listing there reads every payment (seconds for
@@ -24,18 +36,6 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
   let loaded = false;
   let loading: Promise<void> | undefined;
   let evictedBefore = 0;
-
-  /** Where `s` belongs in the newest-first order (binary search). */
-  function slot(list: PaymentSummary[], s: PaymentSummary): number {
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (newerFirst(list[mid]!, s) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
 
   // The order is kept as writes come: a changed payment keeps its place (its creation time does
   // not change), a new one is inserted where it belongs, so a listing never sorts.
@@ -97,25 +97,32 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
         .slice(0, limit)
         .reverse();
     },
-    observe(repository) {
-      return {
-        ...repository,
-        async claimPayment(record) {
-          const r = await repository.claimPayment(record);
-          if (r.inserted) put(summaryOf(r.record));
-          return r;
-        },
-        async updatePayment(shopId, paymentId, guard, change, current) {
-          const p = await repository.updatePayment(shopId, paymentId, guard, change, current);
-          if (p) put(summaryOf(p));
-          return p;
-        },
-        async saveCallbacks(shopId, paymentId, callbacks, next) {
-          await repository.saveCallbacks(shopId, paymentId, callbacks, next);
-          const s = byKey.get(keyOf(shopId, paymentId));
-          if (s) put({ ...s, ...callbackFields(callbacks) });
-        },
-      };
+    observe: (repository) => observed(repository, put, (shopId, paymentId) => byKey.get(keyOf(shopId, paymentId))),
+  };
+}
+
+/** The repository, with every payment it writes passed to `put`. */
+function observed(
+  repository: PaymentRepository,
+  put: (s: PaymentSummary) => void,
+  known: (shopId: string, paymentId: string) => PaymentSummary | undefined,
+): PaymentRepository {
+  return {
+    ...repository,
+    async claimPayment(record) {
+      const r = await repository.claimPayment(record);
+      if (r.inserted) put(summaryOf(r.record));
+      return r;
+    },
+    async updatePayment(shopId, paymentId, guard, change, current) {
+      const p = await repository.updatePayment(shopId, paymentId, guard, change, current);
+      if (p) put(summaryOf(p));
+      return p;
+    },
+    async saveCallbacks(shopId, paymentId, callbacks, next) {
+      await repository.saveCallbacks(shopId, paymentId, callbacks, next);
+      const s = known(shopId, paymentId);
+      if (s) put({ ...s, ...callbackFields(callbacks) });
     },
   };
 }

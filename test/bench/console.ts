@@ -1,6 +1,6 @@
 // The console's payment listing over 10,000 payments on the embedded FerretDB: filtered
 // ListPayments calls through the real service, and the same filters as a database query.
-// Run: npm run bench:console [payments]. Prints figures; it is not a test and never fails CI.
+// Run: npm run bench:console [payments] [--index-only]. Prints figures; it is not a test and never fails CI.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,9 +11,12 @@ import { OperationsService } from "../../gen/genstore/payment/v1/operations_serv
 import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
 import { startEmbeddedDatabase } from "../../src/store/embeddedDatabase";
 import { createPaymentQueries } from "../../src/store/paymentListing";
+import { createPaymentIndex } from "../../src/store/paymentIndex";
+import { summaryOf } from "../../src/payments/paymentListing";
+import type { PaymentRecord } from "../../src/payments/records";
 import { startTestServer, withAdminToken } from "../helpers/testServer";
 
-const total = Number(process.argv[2] ?? 10_000);
+const total = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
 const states = ["captured", "authorized", "declined", "failed", "refunded"] as const;
 
 function payment(i: number, now: number) {
@@ -79,7 +82,31 @@ async function time<T>(label: string, run: () => Promise<T>, count: (r: T) => nu
   );
 }
 
+/** The in-memory index alone, in this process: what a listing costs before HTTP and Connect. */
+async function indexAlone(now: number): Promise<void> {
+  const summaries = Array.from({ length: total }, (_, i) => summaryOf(payment(i, now) as unknown as PaymentRecord));
+  const noDatabase = { list: () => Promise.reject(new Error("no database here")), since: () => Promise.reject(new Error("no database here")) };
+  const index = createPaymentIndex(noDatabase, async function* () {
+    yield* summaries;
+  });
+  await index.load();
+  await time(
+    "index alone: shop + state=declined, 50 per page",
+    () => index.list({ shopId: "shop-7", states: ["declined"] }, 50),
+    (r) => r.payments.length,
+    20,
+  );
+  await time(
+    "index alone: state=failed + live + last hour",
+    () => index.list({ states: ["failed"], test: false, createdAfter: new Date(now - 3600_000) }, 50),
+    (r) => r.payments.length,
+    20,
+  );
+}
+
 async function main() {
+  await indexAlone(Date.now());
+  if (process.argv.includes("--index-only")) return;
   const root = resolve(__dirname, "../..");
   const work = mkdtempSync(join(tmpdir(), "genstore-bench-console-"));
   const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache") });

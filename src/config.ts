@@ -7,6 +7,7 @@ import { shopPattern } from "./payments/shops.js";
 import { connectorModule, connectorModules } from "./psp/modules.js";
 import { parseInternalTokens, type InternalToken } from "./server/auth/internalTokens.js";
 import type { DatabaseSettings } from "./store/database.js";
+import { onboardingSettings, type OnboardingSettings } from "./onboardingConfig.js";
 
 /** The service's whole configuration, read and checked once at start-up. */
 export interface Config {
@@ -64,6 +65,8 @@ export interface Config {
     rateLimitPerIp: number;
     rateLimitPerShop: number;
   };
+  /** Merchant onboarding (App URL, OAuth, authorization page); off unless GENSTORE_CLIENT_ID is set. */
+  onboarding: OnboardingSettings | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
   /** HKDF info for card decryption; Genstore has not published one (decisions.md D9). */
   cardHkdfInfo: Buffer;
@@ -241,6 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
       rateLimitPerIp: integer(env, "RATE_LIMIT_PER_IP", 1000, 1, 1_000_000),
       rateLimitPerShop: integer(env, "RATE_LIMIT_PER_SHOP", 200, 1, 1_000_000),
     },
+    onboarding: onboardingSettings(env, production),
     logLevel: logLevel(env),
     cardHkdfInfo: Buffer.from(env.CARD_HKDF_INFO ?? "", "utf8"),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),

@@ -40,6 +40,8 @@ export async function main(env: Record<string, string | undefined> = process.env
     cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key, info: config.cardHkdfInfo }),
     secretBox: createSecretBox(secretsKey.key),
     returnLinkKey: returnLinkKey(secretsKey.key),
+    secretsKey: secretsKey.key,
+    onboarding: config.onboarding,
     defaultShopId: config.defaultShopId,
     defaultShop: defaultShopOf(config),
     maxBodyBytes: config.maxBodyBytes,

@@ -20,8 +20,17 @@ import type { NodeRequest, NodeResponse } from "../server/httpJson.js";
 import { createEdge } from "../server/routes.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
 import { createDatabaseHealth } from "../store/databaseHealth.js";
+import { createPaymentIndex } from "../store/paymentIndex.js";
+import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
 import { createShopRepository } from "../store/shopRepository.js";
-import { createWebhookEventRepository } from "../store/webhookEventRepository.js";
+import { createWebhookEventRepository, type WebhookEventRepository } from "../store/webhookEventRepository.js";
+import type { ShopRepository } from "../payments/shops.js";
+import { randomBytes } from "node:crypto";
+import type { OnboardingSettings } from "../onboardingConfig.js";
+import { createGenstoreShopApi } from "../onboarding/genstoreApp.js";
+import { createOnboarding } from "../onboarding/onboarding.js";
+import { createSessionCookies, derivedKey } from "../server/auth/sessionCookies.js";
+import { createConsoleSessions } from "../server/console/consoleSessions.js";
 
 export interface AppOptions {
   db: Db;
@@ -55,6 +64,10 @@ export interface AppOptions {
   /** Base URL buyers reach us at; known only once the port is bound. */
   publicUrl: () => string;
   log: Logger;
+  /** Signs the merchant's and operators' session cookies (from the secrets key); random per process when unset. */
+  secretsKey?: Buffer;
+  /** Merchant onboarding through Genstore's OAuth; the App URL answers 404 when unset. */
+  onboarding?: OnboardingSettings | undefined;
   security?: {
     genstoreClientSecret?: string | undefined;
     requireSignature?: boolean;
@@ -81,7 +94,7 @@ export function createApp(opts: AppOptions): App {
   const connectors = createConnectorRegistry(instances.map((i) => i.connector));
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
-  const payments = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
+  const { payments, listing, index } = paymentStorage(opts);
   const mutex = createKeyedMutex();
   const metrics = metricsOf(payments);
   observeDatabaseCommands(opts.db.client, metrics.registry);
@@ -112,8 +125,11 @@ export function createApp(opts: AppOptions): App {
     observer: metrics,
   });
   const { health, readiness, liveness } = probesOf(opts, dispatcher);
-  const gate = gateOf(opts, shops, () => health.up);
+  const consoleSessions = createConsoleSessions(opts.secretsKey ?? processKey, opts.security?.adminToken);
+  const gate = gateOf(opts, shops, consoleSessions.admits, () => health.up);
   const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
+  const webhookEvents = createWebhookEventRepository(opts.db);
+  const onboarding = onboardingOf(opts, shopRepository, shops, webhookEvents);
   const handler = createEdge({
     useCases,
     gate,
@@ -124,7 +140,11 @@ export function createApp(opts: AppOptions): App {
     connectors,
     modules: connectorModules,
     pages: instances.flatMap((i) => i.pages ?? []),
-    webhookEvents: createWebhookEventRepository(opts.db),
+    webhookEvents,
+    listing,
+    onboarding,
+    ...edgeAccess(opts),
+    consoleSessions,
     dispatcher,
     metrics,
     readiness,
@@ -134,17 +154,36 @@ export function createApp(opts: AppOptions): App {
     log: opts.log,
   });
 
+  return { handler, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances }) };
+}
+
+/** The background work: the database's health monitor, the dispatcher, the reconciler, the console's index. */
+function backgroundOf(
+  opts: AppOptions,
+  parts: {
+    health: { start(): void; stop(): void };
+    dispatcher: { start(): void; stop(): Promise<void> };
+    reconciler: { start(): void; stop(): Promise<void> };
+    index: { load(): Promise<void> } | undefined;
+    instances: { stop?(): Promise<void> | void }[];
+  },
+): Omit<App, "handler"> {
+  let indexLoad: Promise<void> | undefined;
   return {
-    handler,
     start() {
-      health.start();
-      dispatcher.start();
-      reconciler.start();
+      parts.health.start();
+      parts.dispatcher.start();
+      parts.reconciler.start();
+      const started = Date.now();
+      indexLoad = parts.index?.load().then(
+        () => opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
+        (err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings read the database", error: String(err) }),
+      );
     },
     async stop() {
-      health.stop();
-      await Promise.all([dispatcher.stop(), reconciler.stop()]);
-      await Promise.all(instances.map((i) => i.stop?.()));
+      parts.health.stop();
+      await Promise.all([parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad]);
+      await Promise.all(parts.instances.map((i) => i.stop?.()));
     },
   };
 }
@@ -173,6 +212,46 @@ function probesOf(opts: AppOptions, dispatcher: { running: boolean }) {
 /** The connector's own database beside ours (see ConnectorHost.db). */
 export const connectorDatabase = (db: Db, connector: string): Db => db.client.db(`${db.databaseName}_${connector}`);
 
+/** Without a secrets key (some tests), sessions are signed with a key of this process. */
+const processKey = randomBytes(32);
+
+/** What the edge's pages need to know who is asking: session keys and Genstore's app identity. */
+function edgeAccess(opts: AppOptions) {
+  return {
+    merchantCookies: createSessionCookies(derivedKey(opts.secretsKey ?? processKey, "merchant sessions")),
+    genstoreClientId: opts.onboarding?.clientId,
+    genstoreClientSecret: opts.security?.genstoreClientSecret,
+    publicUrl: opts.publicUrl,
+  };
+}
+
+/** Merchant onboarding over the shops, with Genstore's install protocol when it is configured. */
+function onboardingOf(opts: AppOptions, shopRepository: ShopRepository, shops: ShopDirectory, seen: WebhookEventRepository) {
+  const clientSecret = opts.security?.genstoreClientSecret;
+  return createOnboarding({
+    shops: shopRepository,
+    directory: shops,
+    api: opts.onboarding && clientSecret ? createGenstoreShopApi(opts.onboarding, clientSecret) : undefined,
+    modules: connectorModules,
+    connectorSettings: opts.connectorSettings ?? {},
+    seen,
+    log: opts.log,
+  });
+}
+
+/**
+ * Payments: the repository, and the operators' listing. On the embedded FerretDB (no atomic
+ * conditional updates, one process) listings come from an in-memory index kept by the
+ * repository's writes; on MongoDB, from indexed queries.
+ */
+function paymentStorage(opts: AppOptions) {
+  const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
+  const queries = createPaymentQueries(opts.db);
+  if (opts.atomicConditionalUpdates) return { payments: stored, listing: queries, index: undefined };
+  const index = createPaymentIndex(queries, () => scanSummaries(opts.db));
+  return { payments: index.observe(stored), listing: index, index };
+}
+
 /** Metrics, with both callback gauges from one count per scrape (two collection scans on FerretDB, not four). */
 function metricsOf(payments: PaymentRepository) {
   let counting: { at: number; counts: ReturnType<PaymentRepository["countCallbacks"]> } | undefined;
@@ -186,7 +265,7 @@ function metricsOf(payments: PaymentRepository) {
   );
 }
 
-function gateOf(opts: AppOptions, shops: ShopDirectory, databaseUp: () => boolean) {
+function gateOf(opts: AppOptions, shops: ShopDirectory, consoleSession: (headers: Headers) => boolean, databaseUp: () => boolean) {
   const security = opts.security ?? {};
   return createRequestGate({
     shops,
@@ -197,6 +276,7 @@ function gateOf(opts: AppOptions, shops: ShopDirectory, databaseUp: () => boolea
     adminToken: security.adminToken,
     rateLimitPerIp: security.rateLimitPerIp ?? 1000,
     rateLimitPerShop: security.rateLimitPerShop ?? 200,
+    consoleSession,
     databaseUp,
   });
 }

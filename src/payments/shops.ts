@@ -21,6 +21,12 @@ export interface ShopConfig {
   redirectHosts?: string[];
   /** Ask the PSP to e-mail the buyer a receipt (to the address Genstore sent). */
   sendReceiptEmail?: boolean;
+  /** The shop's Genstore domain, from the install (OAuth) flow. */
+  shopDomain?: string | undefined;
+  /** Set while the shop is uninstalled or deactivated: its requests are refused. */
+  deactivatedAt?: Date | undefined;
+  /** When Genstore acknowledged the merchant's account authorization (the extension is Activated). */
+  accountAuthorizedAt?: Date | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -35,6 +41,8 @@ export interface ShopRepository {
   get(shopId: string): Promise<ShopConfig | null>;
   /** Shops with ids after `after`, in id order. */
   list(after: string, limit: number): Promise<ShopConfig[]>;
+  /** Removes the shop's settings; false when there was none. */
+  delete(shopId: string): Promise<boolean>;
 }
 
 /** The default callback base of a shop: https://{shop}.genmystore.com (decisions.md D7). */
@@ -63,7 +71,10 @@ export function createShopDirectory(repository: ShopRepository, defaultShop: Sho
   async function find(shopId: string): Promise<ShopConfig | undefined> {
     const hit = cache.get(shopId);
     if (hit) return hit;
-    const shop = (await repository.get(shopId)) ?? (defaultShop && shopId === defaultShop.shopId ? defaultShop : null);
+    const stored = await repository.get(shopId);
+    // A deactivated (uninstalled) shop is served by nobody, not even as the default shop.
+    if (stored?.deactivatedAt) return undefined;
+    const shop = stored ?? (defaultShop && shopId === defaultShop.shopId ? defaultShop : null);
     if (!shop) return undefined;
     cache.set(shopId, shop);
     return shop;

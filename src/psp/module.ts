@@ -34,6 +34,17 @@ export interface ConnectorInstance {
 
 type Env = Record<string, string | undefined>;
 
+/** One credential value of a PSP, as a form asks for it. */
+export interface CredentialField {
+  name: string;
+  label: string;
+  /** A secret: never shown back, typed into a password field. */
+  secret: boolean;
+  /** Needed for the mode to work (a mode left entirely empty is simply not set up). */
+  required: boolean;
+  hint?: string;
+}
+
 /**
  * Everything the service needs to know of one PSP, in the PSP's own folder: its name, its
  * settings, its credential checks and how to make it. Registered in modules.ts, one line each.
@@ -46,6 +57,13 @@ export interface ConnectorModule<Settings = unknown> {
   settings(env: Env): Settings;
   /** What is wrong with a shop's credentials for one mode (empty: nothing); never echoes a secret. */
   credentialProblems(mode: "test" | "live", credentials: Readonly<Record<string, string>>): string[];
+  /** The credential values a merchant enters for one mode, in form order. */
+  readonly credentialFields: readonly CredentialField[];
+  /**
+   * Asks the PSP whether one mode's credentials work, with a call that changes nothing (Stripe:
+   * read the balance). Returns what is wrong, in words for the merchant; never echoes a secret.
+   */
+  verifyCredentials(settings: Settings | undefined, mode: "test" | "live", credentials: Readonly<Record<string, string>>): Promise<string[]>;
   create(settings: Settings | undefined, host: ConnectorHost): ConnectorInstance;
 }
 

@@ -13,6 +13,8 @@ import { notFound } from "../payments/errors.js";
 import type { CallbackRecord, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { Logger } from "../observability/logger.js";
 import { handleWith } from "./handleWith.js";
+import type { PaymentListing } from "../payments/paymentListing.js";
+import { paymentListRpcs } from "./paymentListRpcs.js";
 
 const ts = (d: Date | null | undefined) => (d ? timestampFromDate(new Date(d)) : undefined);
 
@@ -34,9 +36,15 @@ function toCallback(p: PaymentRecord, cb: CallbackRecord): MessageInitShape<type
 }
 
 /** OperationsService (internal, operators): parked callbacks, redelivery, payment timelines. */
-export function createOperationsServiceImpl(repository: PaymentRepository, dispatcher: CallbackDispatcher, log: Logger): ServiceImpl<typeof OperationsService> {
+export function createOperationsServiceImpl(
+  repository: PaymentRepository,
+  dispatcher: CallbackDispatcher,
+  log: Logger,
+  listing: PaymentListing,
+): ServiceImpl<typeof OperationsService> {
   const m = OperationsService.method;
   return {
+    ...paymentListRpcs(listing, log),
     listParkedCallbacks: handleWith(m.listParkedCallbacks.input, m.listParkedCallbacks.name, log, false, async (_meta, req: ListParkedCallbacksRequest) => {
       const limit = req.limit <= 0 ? 100 : Math.min(req.limit, 1000);
       const payments = await repository.findParkedCallbacks(req.shopId || undefined, limit);

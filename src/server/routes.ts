@@ -28,6 +28,14 @@ import { createReflectionServiceImpl } from "./reflectionService.js";
 import { createReturnRoute } from "./returnRoute.js";
 import { createShopServiceImpl } from "./shopServiceImpl.js";
 import { createWebhookRoute } from "./webhookRoute.js";
+import type { Onboarding } from "../onboarding/onboarding.js";
+import type { PaymentListing } from "../payments/paymentListing.js";
+import type { SessionCookies } from "./auth/sessionCookies.js";
+import { createGenstoreWebhookRoute } from "./genstoreWebhookRoute.js";
+import { merchantRoutes } from "./merchantRoutes.js";
+import { createAssets } from "./pages/assets.js";
+import { consoleRoutes } from "./console/consoleRoutes.js";
+import type { ConsoleSessions } from "./console/consoleSessions.js";
 
 /** Operators' services: a bearer token, never reachable through Genstore's routes. */
 const operatorServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
@@ -63,6 +71,14 @@ export interface EdgeParts {
   publicKeys: () => string[];
   maxBodyBytes: number;
   log: Logger;
+  listing: PaymentListing;
+  /** Merchant onboarding: install, authorization page, uninstall and compliance webhooks. */
+  onboarding: Onboarding;
+  merchantCookies: SessionCookies;
+  genstoreClientId: string | undefined;
+  genstoreClientSecret: string | undefined;
+  publicUrl: () => string;
+  consoleSessions: ConsoleSessions;
 }
 
 /** Connect and gRPC: our services behind the request gate, reading at most maxBodyBytes. */
@@ -71,8 +87,8 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
   return createConnectHandler({
     routes: (router: ConnectRouter) => {
       router.service(PaymentService, paymentImpl);
-      router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log));
-      router.service(OperationsService, createOperationsServiceImpl(p.payments, p.dispatcher, p.log));
+      router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log, p.onboarding));
+      router.service(OperationsService, createOperationsServiceImpl(p.payments, p.dispatcher, p.log, p.listing));
       router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
       router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));
     },
@@ -152,6 +168,7 @@ function routeTable(p: EdgeParts): HttpRoute[] {
       pattern: /^\/psp\/([a-z0-9_-]+)\/webhooks\/([^/]+)$/,
       handle: (req, res, [name, shopId]) => webhookRoute(req, res, name!, shopId),
     },
+    ...onboardingRoutes(p),
     ...p.pages.map((page): HttpRoute => ({
       label: `${page.methods.join("|")} ${page.pattern.source}`,
       methods: page.methods,
@@ -160,6 +177,33 @@ function routeTable(p: EdgeParts): HttpRoute[] {
         if (!(await page.handle(req, res))) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
       },
     })),
+  ];
+}
+
+/** The merchant's pages, Genstore's app webhooks, and the pages' static files. */
+function onboardingRoutes(p: EdgeParts): HttpRoute[] {
+  const serveAsset = createAssets();
+  const genstoreWebhook = createGenstoreWebhookRoute({
+    onboarding: p.onboarding,
+    clientId: p.genstoreClientId,
+    clientSecret: p.genstoreClientSecret,
+    seen: p.webhookEvents,
+    maxBodyBytes: p.maxBodyBytes,
+    redirectUri: () => `${p.publicUrl()}/app/oauth/callback`,
+    log: p.log,
+  });
+  return [
+    { label: "GET /assets/{file}", methods: ["GET"], pattern: /^\/assets\/([\w.-]+)$/, handle: (req, res, [name]) => serveAsset(req, res, name!) },
+    { label: "POST /genstore/webhooks", methods: ["POST"], pattern: /^\/genstore\/webhooks$/, handle: (req, res) => genstoreWebhook(req, res) },
+    ...consoleRoutes(p.consoleSessions, p.modules, p.log),
+    ...merchantRoutes({
+      onboarding: p.onboarding,
+      modules: p.modules,
+      cookies: p.merchantCookies,
+      clientSecret: p.genstoreClientSecret,
+      publicUrl: p.publicUrl,
+      log: p.log,
+    }),
   ];
 }
 

@@ -4,6 +4,8 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ShopService,
   type CreateShopRequest,
+  type DeactivateShopRequest,
+  type DeleteShopRequest,
   type GetShopRequest,
   type ListShopsRequest,
   type ShopSchema,
@@ -15,6 +17,8 @@ import { redirectHostProblem } from "../payments/redirects.js";
 import { isHttpUrl } from "../runtime/isHttpUrl.js";
 import { defaultCallbackBase, shopPattern, type ShopConfig, type ShopDirectory, type ShopPatch, type ShopRepository } from "../payments/shops.js";
 import type { ConnectorModule } from "../psp/module.js";
+import { OnboardingError, type Onboarding } from "../onboarding/onboarding.js";
+import { GenstoreCallError } from "../onboarding/genstoreApp.js";
 import type { Logger } from "../observability/logger.js";
 import { handleWith } from "./handleWith.js";
 
@@ -30,6 +34,9 @@ function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
     manualCaptureMeansAuthorizeOnly: s.manualCaptureMeansAuthorizeOnly,
     redirectHosts: s.redirectHosts ?? [],
     sendReceiptEmail: s.sendReceiptEmail ?? false,
+    deactivateTime: s.deactivatedAt ? timestampFromDate(s.deactivatedAt) : undefined,
+    accountAuthorizeTime: s.accountAuthorizedAt ? timestampFromDate(s.accountAuthorizedAt) : undefined,
+    shopDomain: s.shopDomain ?? "",
     createTime: timestampFromDate(s.createdAt),
     updateTime: timestampFromDate(s.updatedAt),
   };
@@ -68,12 +75,40 @@ function checkCredentials(modules: readonly ConnectorModule<never>[], shop: Pick
   if (problems.length) throw invalidArgument(`settings for ${shop.psp}: ${problems.join("; ")}`);
 }
 
+/** DeleteShop and DeactivateShop: a shop's settings wiped, its payments kept. */
+function lifecycleRpcs(repository: ShopRepository, onboarding: Onboarding, log: Logger, checkId: (id: string) => void) {
+  const m = ShopService.method;
+  return {
+    deleteShop: handleWith(m.deleteShop.input, m.deleteShop.name, log, false, async (_meta, req: DeleteShopRequest) => {
+      checkId(req.shopId);
+      if (!(await repository.get(req.shopId))) throw notFound(`shop ${req.shopId} not found`);
+      await onboarding.redact(req.shopId);
+      return {};
+    }),
+    deactivateShop: handleWith(m.deactivateShop.input, m.deactivateShop.name, log, false, async (_meta, req: DeactivateShopRequest) => {
+      checkId(req.shopId);
+      if (!(await repository.get(req.shopId))) throw notFound(`shop ${req.shopId} not found`);
+      try {
+        const shop = await onboarding.deactivate(req.shopId, "deactivated by an operator", req.uninstallFromGenstore);
+        if (!shop) throw notFound(`shop ${req.shopId} not found`);
+        return { shop: toShop(shop) };
+      } catch (err) {
+        // Nothing was wiped: Genstore must hear of the uninstall first.
+        if (err instanceof GenstoreCallError || err instanceof OnboardingError)
+          throw new PaymentError("unavailable", `the shop was not deactivated: ${err.message}`);
+        throw err;
+      }
+    }),
+  };
+}
+
 /** ShopService (internal, operators): shops and their PSP and Genstore settings. */
 export function createShopServiceImpl(
   repository: ShopRepository,
   directory: ShopDirectory,
   modules: readonly ConnectorModule<never>[],
   log: Logger,
+  onboarding: Onboarding,
   now: () => Date = () => new Date(),
 ): ServiceImpl<typeof ShopService> {
   const m = ShopService.method;
@@ -130,5 +165,6 @@ export function createShopServiceImpl(
       const last = page[page.length - 1];
       return { shops: page.map(toShop), nextPageToken: shops.length > size && last ? Buffer.from(last.shopId, "utf8").toString("base64url") : "" };
     }),
+    ...lifecycleRpcs(repository, onboarding, log, checkId),
   };
 }

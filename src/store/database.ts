@@ -129,4 +129,12 @@ export async function ensureIndexes(db: Db): Promise<void> {
     await db.collection(name).createIndex({ paymentId: 1 });
     await db.collection(name).createIndex({ state: 1, updatedAt: 1 });
   }
+  // Operators' listings (src/store/paymentListing.ts), newest first. FerretDB would only pay to
+  // keep these (it uses no index but _id's); there the console reads an in-memory index instead.
+  if (!(await isFerretDB(db))) {
+    await payments.createIndex({ createdAt: -1, shopId: -1, genstoreId: -1 });
+    await payments.createIndex({ shopId: 1, createdAt: -1, genstoreId: -1 });
+    await payments.createIndex({ state: 1, createdAt: -1, shopId: -1, genstoreId: -1 });
+    await payments.createIndex({ genstoreId: 1 });
+  }
 }

@@ -14,8 +14,23 @@ interface ShopDocument {
   manualCaptureMeansAuthorizeOnly: boolean;
   redirectHosts?: string[];
   sendReceiptEmail?: boolean;
+  shopDomain?: string | null;
+  deactivatedAt?: Date | null;
+  accountAuthorizedAt?: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** The settings stored as they are (no secret among them). */
+function plainFields(patch: ShopPatch): Partial<ShopDocument> {
+  const out: Partial<ShopDocument> = {};
+  if (patch.callbackBaseUrl !== undefined) out.callbackBaseUrl = patch.callbackBaseUrl;
+  if (patch.manualCaptureMeansAuthorizeOnly !== undefined) out.manualCaptureMeansAuthorizeOnly = patch.manualCaptureMeansAuthorizeOnly;
+  if (patch.redirectHosts !== undefined) out.redirectHosts = patch.redirectHosts;
+  if (patch.sendReceiptEmail !== undefined) out.sendReceiptEmail = patch.sendReceiptEmail;
+  // Cleared by undefined in the patch (null in the document).
+  for (const k of ["shopDomain", "deactivatedAt", "accountAuthorizedAt"] as const) if (k in patch) (out as Record<string, unknown>)[k] = patch[k] ?? null;
+  return out;
 }
 
 export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
@@ -34,11 +49,7 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
     if ("genstoreClientSecret" in patch) {
       out.genstoreClientSecret = patch.genstoreClientSecret ? seal(shopId, "genstoreClientSecret", patch.genstoreClientSecret) : null;
     }
-    if (patch.callbackBaseUrl !== undefined) out.callbackBaseUrl = patch.callbackBaseUrl;
-    if (patch.manualCaptureMeansAuthorizeOnly !== undefined) out.manualCaptureMeansAuthorizeOnly = patch.manualCaptureMeansAuthorizeOnly;
-    if (patch.redirectHosts !== undefined) out.redirectHosts = patch.redirectHosts;
-    if (patch.sendReceiptEmail !== undefined) out.sendReceiptEmail = patch.sendReceiptEmail;
-    return out;
+    return { ...out, ...plainFields(patch) };
   }
 
   function fromDocument(d: ShopDocument): ShopConfig {
@@ -53,6 +64,9 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
       manualCaptureMeansAuthorizeOnly: d.manualCaptureMeansAuthorizeOnly,
       redirectHosts: d.redirectHosts ?? [],
       sendReceiptEmail: d.sendReceiptEmail ?? false,
+      ...(d.shopDomain ? { shopDomain: d.shopDomain } : {}),
+      ...(d.deactivatedAt ? { deactivatedAt: d.deactivatedAt } : {}),
+      ...(d.accountAuthorizedAt ? { accountAuthorizedAt: d.accountAuthorizedAt } : {}),
       createdAt: d.createdAt,
       updatedAt: d.updatedAt,
     };
@@ -89,6 +103,9 @@ export function createShopRepository(db: Db, box: SecretBox): ShopRepository {
         .limit(limit)
         .toArray();
       return docs.map(fromDocument);
+    },
+    async delete(shopId) {
+      return (await shops.deleteOne({ _id: shopId })).deletedCount > 0;
     },
   };
 }

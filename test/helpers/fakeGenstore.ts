@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface RecordedCall {
@@ -9,6 +9,9 @@ export interface RecordedCall {
   status: number;
   at: number;
 }
+
+/** A route of Genstore's own pages and APIs (OAuth); true when it answered the request. */
+export type FakeRoute = (req: IncomingMessage, res: ServerResponse, text: string, base: string) => boolean | Promise<boolean>;
 
 export type Responder = (call: Omit<RecordedCall, "status" | "at">, index: number) => { status: number; headers?: Record<string, string>; body?: string };
 
@@ -23,9 +26,13 @@ export interface FakeGenstore {
   stop(): Promise<void>;
 }
 
-async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readText(req: IncomingMessage): Promise<string> {
   let text = "";
   for await (const c of req as AsyncIterable<Buffer>) text += c.toString("utf8");
+  return text;
+}
+
+function parsed(text: string): Record<string, unknown> {
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch {
@@ -33,12 +40,21 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
 }
 
-export async function startFakeGenstore(port = 0): Promise<FakeGenstore> {
+/** `routes` answer first (Genstore's OAuth pages, see fakeGenstoreApp.ts); every request is recorded. */
+export async function startFakeGenstore(port = 0, routes: FakeRoute[] = []): Promise<FakeGenstore> {
   const calls: RecordedCall[] = [];
   let responder: Responder = () => ({ status: 200, body: "{}" });
+  let base = "";
   const server: Server = createServer(async (req, res) => {
-    const body = await readBody(req);
+    const text = await readText(req);
+    const body = parsed(text);
     const call = { method: req.method ?? "", path: req.url ?? "", token: req.headers["x-genstore-access-token"] as string | undefined, body };
+    for (const route of routes) {
+      if (await route(req, res, text, base)) {
+        calls.push({ ...call, status: res.statusCode, at: Date.now() });
+        return;
+      }
+    }
     const answer = responder(call, calls.length);
     calls.push({ ...call, status: answer.status, at: Date.now() });
     res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
@@ -46,6 +62,7 @@ export async function startFakeGenstore(port = 0): Promise<FakeGenstore> {
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   const { port: bound } = server.address() as AddressInfo;
+  base = `http://127.0.0.1:${bound}`;
   return {
     url: `http://127.0.0.1:${bound}`,
     calls,

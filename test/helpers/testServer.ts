@@ -46,6 +46,8 @@ export interface TestServerOptions {
   returnRefreshMs?: number;
   paymentRetryWindowMs?: number;
   limits?: Partial<ConnectionLimits>;
+  /** Merchant onboarding through a (fake) Genstore's OAuth. */
+  onboarding?: AppOptions["onboarding"];
   /** Another database than the run's (readiness tests stop and restart their own). */
   mongodbUri?: string;
   /** The service's database bounds (fault tests); the driver's defaults otherwise. */
@@ -96,6 +98,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     cards,
     secretBox,
     returnLinkKey: returnLinkKey(testSecretsKey),
+    secretsKey: testSecretsKey,
+    onboarding: opts.onboarding,
     defaultShopId,
     defaultShop: shopDefaults(defaultShopId),
     maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024,

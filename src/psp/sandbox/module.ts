@@ -25,6 +25,8 @@ export const sandboxModule: ConnectorModule<SandboxSettings> = {
   }),
   // It takes any credentials; merchantId names the books they are kept in.
   credentialProblems: () => [],
+  credentialFields: [{ name: "merchantId", label: "Sandbox merchant id", secret: false, required: false, hint: "Names the sandbox books; any value." }],
+  verifyCredentials: () => Promise.resolve([]),
   create(settings, host) {
     const ledger = createSandboxLedger(host.db);
     const webhookSecret = settings?.webhookSecret ?? randomBytes(32).toString("hex");

@@ -43,6 +43,8 @@ export interface RequestGateOptions {
   rateLimitPerIp: number;
   /** false while the database health monitor sees an outage: requests are answered 503 at once. */
   databaseUp?: () => boolean;
+  /** The operator console's session (cookie and CSRF header), accepted for the operators' services. */
+  consoleSession?: (headers: Headers) => boolean;
   now?: () => number;
 }
 
@@ -56,7 +58,7 @@ export interface RequestGate {
   admitAddress(address: string): number;
   /** Authenticates a PaymentService request, loads its shop once and charges the shop's budget. */
   admit(req: GateRequest): Promise<Admitted>;
-  /** The operators' services: the ADMIN_TOKEN bearer, or nothing. */
+  /** The operators' services: the ADMIN_TOKEN bearer or a console session, or nothing. */
   admitOperator(headers: Headers): void;
 }
 
@@ -179,6 +181,7 @@ export function createRequestGate(opts: RequestGateOptions): RequestGate {
 
     admitOperator(headers) {
       if (!opts.adminToken) throw unauthenticated("internal services are disabled: set ADMIN_TOKEN");
+      if (bearerOf(headers) === undefined && opts.consoleSession?.(headers)) return;
       const given = Buffer.from(bearerOf(headers) ?? "");
       const expected = Buffer.from(opts.adminToken);
       if (!(given.length === expected.length && timingSafeEqual(given, expected))) throw unauthenticated("a valid operator bearer token is required");

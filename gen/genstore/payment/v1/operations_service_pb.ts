@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file genstore/payment/v1/operations_service.proto.
  */
 export const file_genstore_payment_v1_operations_service: GenFile = /*@__PURE__*/
-  fileDesc("CixnZW5zdG9yZS9wYXltZW50L3YxL29wZXJhdGlvbnNfc2VydmljZS5wcm90bxITZ2Vuc3RvcmUucGF5bWVudC52MSJ0Cg9DYWxsYmFja0F0dGVtcHQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLaHR0cF9zdGF0dXMYAiABKAUSDQoFZXJyb3IYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAUi5wIKCENhbGxiYWNrEg8KB3Nob3BfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIMCgRraW5kGAQgASgJEhEKCXRhcmdldF9pZBgFIAEoCRINCgVzdGF0ZRgGIAEoCRIRCglib2R5X2pzb24YByABKAkSNgoIYXR0ZW1wdHMYCCADKAsyJC5nZW5zdG9yZS5wYXltZW50LnYxLkNhbGxiYWNrQXR0ZW1wdBI1ChFuZXh0X2F0dGVtcHRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRlbGl2ZXJfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcGFya2VkX3JlYXNvbhgMIAEoCSKpAQoNVGltZWxpbmVFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVldmVudBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg0KBXN0YXRlGAQgASgJEhYKDm9wZXJhdGlvbl9raW5kGAUgASgJEhQKDG9wZXJhdGlvbl9pZBgGIAEoCRIOCgZkZXRhaWwYByABKAkiPAoaTGlzdFBhcmtlZENhbGxiYWNrc1JlcXVlc3QSDwoHc2hvcF9pZBgBIAEoCRINCgVsaW1pdBgCIAEoBSJPChtMaXN0UGFya2VkQ2FsbGJhY2tzUmVzcG9uc2USMAoJY2FsbGJhY2tzGAEgAygLMh0uZ2Vuc3RvcmUucGF5bWVudC52MS5DYWxsYmFjayJVChlSZWRlbGl2ZXJDYWxsYmFja3NSZXF1ZXN0Eg8KB3Nob3BfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRITCgtjYWxsYmFja19pZBgDIAEoCSIuChpSZWRlbGl2ZXJDYWxsYmFja3NSZXNwb25zZRIQCghyZXF1ZXVlZBgBIAEoBSJKChlHZXRQYXltZW50VGltZWxpbmVSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAhIXCgpwYXltZW50X2lkGAIgASgJQgPgQQIikQEKGkdldFBheW1lbnRUaW1lbGluZVJlc3BvbnNlEg0KBXN0YXRlGAEgASgJEjIKBmV2ZW50cxgCIAMoCzIiLmdlbnN0b3JlLnBheW1lbnQudjEuVGltZWxpbmVFdmVudBIwCgljYWxsYmFja3MYAyADKAsyHS5nZW5zdG9yZS5wYXltZW50LnYxLkNhbGxiYWNrMoEDChFPcGVyYXRpb25zU2VydmljZRJ6ChNMaXN0UGFya2VkQ2FsbGJhY2tzEi8uZ2Vuc3RvcmUucGF5bWVudC52MS5MaXN0UGFya2VkQ2FsbGJhY2tzUmVxdWVzdBowLmdlbnN0b3JlLnBheW1lbnQudjEuTGlzdFBhcmtlZENhbGxiYWNrc1Jlc3BvbnNlIgASdwoSUmVkZWxpdmVyQ2FsbGJhY2tzEi4uZ2Vuc3RvcmUucGF5bWVudC52MS5SZWRlbGl2ZXJDYWxsYmFja3NSZXF1ZXN0Gi8uZ2Vuc3RvcmUucGF5bWVudC52MS5SZWRlbGl2ZXJDYWxsYmFja3NSZXNwb25zZSIAEncKEkdldFBheW1lbnRUaW1lbGluZRIuLmdlbnN0b3JlLnBheW1lbnQudjEuR2V0UGF5bWVudFRpbWVsaW5lUmVxdWVzdBovLmdlbnN0b3JlLnBheW1lbnQudjEuR2V0UGF5bWVudFRpbWVsaW5lUmVzcG9uc2UiAGIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("CixnZW5zdG9yZS9wYXltZW50L3YxL29wZXJhdGlvbnNfc2VydmljZS5wcm90bxITZ2Vuc3RvcmUucGF5bWVudC52MSJ0Cg9DYWxsYmFja0F0dGVtcHQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLaHR0cF9zdGF0dXMYAiABKAUSDQoFZXJyb3IYAyABKAkSEwoLZHVyYXRpb25fbXMYBCABKAUi5wIKCENhbGxiYWNrEg8KB3Nob3BfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIKCgJpZBgDIAEoCRIMCgRraW5kGAQgASgJEhEKCXRhcmdldF9pZBgFIAEoCRINCgVzdGF0ZRgGIAEoCRIRCglib2R5X2pzb24YByABKAkSNgoIYXR0ZW1wdHMYCCADKAsyJC5nZW5zdG9yZS5wYXltZW50LnYxLkNhbGxiYWNrQXR0ZW1wdBI1ChFuZXh0X2F0dGVtcHRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRlbGl2ZXJfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNcGFya2VkX3JlYXNvbhgMIAEoCSKpAQoNVGltZWxpbmVFdmVudBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVldmVudBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEg0KBXN0YXRlGAQgASgJEhYKDm9wZXJhdGlvbl9raW5kGAUgASgJEhQKDG9wZXJhdGlvbl9pZBgGIAEoCRIOCgZkZXRhaWwYByABKAkiPAoaTGlzdFBhcmtlZENhbGxiYWNrc1JlcXVlc3QSDwoHc2hvcF9pZBgBIAEoCRINCgVsaW1pdBgCIAEoBSJPChtMaXN0UGFya2VkQ2FsbGJhY2tzUmVzcG9uc2USMAoJY2FsbGJhY2tzGAEgAygLMh0uZ2Vuc3RvcmUucGF5bWVudC52MS5DYWxsYmFjayJVChlSZWRlbGl2ZXJDYWxsYmFja3NSZXF1ZXN0Eg8KB3Nob3BfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRITCgtjYWxsYmFja19pZBgDIAEoCSIuChpSZWRlbGl2ZXJDYWxsYmFja3NSZXNwb25zZRIQCghyZXF1ZXVlZBgBIAEoBSJKChlHZXRQYXltZW50VGltZWxpbmVSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAhIXCgpwYXltZW50X2lkGAIgASgJQgPgQQIikQEKGkdldFBheW1lbnRUaW1lbGluZVJlc3BvbnNlEg0KBXN0YXRlGAEgASgJEjIKBmV2ZW50cxgCIAMoCzIiLmdlbnN0b3JlLnBheW1lbnQudjEuVGltZWxpbmVFdmVudBIwCgljYWxsYmFja3MYAyADKAsyHS5nZW5zdG9yZS5wYXltZW50LnYxLkNhbGxiYWNrIoEDCg5QYXltZW50U3VtbWFyeRIPCgdzaG9wX2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSDQoFc3RhdGUYAyABKAkSDgoGbWV0aG9kGAQgASgJEgwKBHRlc3QYBSABKAgSCwoDcHNwGAYgASgJEhQKDGFtb3VudF9taW5vchgHIAEoAxIQCghjdXJyZW5jeRgIIAEoCRIaChJjaGFubmVsX3BheW1lbnRfaWQYCSABKAkSDQoFZXJyb3IYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFjYWxsYmFja3NfcGVuZGluZxgNIAEoBRIYChBjYWxsYmFja3NfcGFya2VkGA4gASgFEhIKCmNhcmRfYnJhbmQYDyABKAkSEgoKY2FyZF9sYXN0NBgQIAEoCSLmAQoTTGlzdFBheW1lbnRzUmVxdWVzdBIPCgdzaG9wX2lkGAEgASgJEg4KBnN0YXRlcxgCIAMoCRIMCgRtb2RlGAMgASgJEjEKDWNyZWF0ZWRfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwYXltZW50X2lkGAYgASgJEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJImYKFExpc3RQYXltZW50c1Jlc3BvbnNlEjUKCHBheW1lbnRzGAEgAygLMiMuZ2Vuc3RvcmUucGF5bWVudC52MS5QYXltZW50U3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOgoWR2V0UGF5bWVudFN0YXRzUmVxdWVzdBIPCgdzaG9wX2lkGAEgASgJEg8KB21pbnV0ZXMYAiABKAUimQIKElBheW1lbnRTdGF0c0J1Y2tldBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglzdWNjZWVkZWQYAiABKAUSEAoIZGVjbGluZWQYAyABKAUSDgoGZmFpbGVkGAQgASgFEg8KB3BlbmRpbmcYBSABKAUSGgoScHNwX2xhdGVuY3lfbXNfcDUwGAYgASgFEhoKEnBzcF9sYXRlbmN5X21zX3A5NRgHIAEoBRIbChNjYWxsYmFja19sYWdfbXNfcDUwGAggASgFEhsKE2NhbGxiYWNrX2xhZ19tc19wOTUYCSABKAUSGwoTY2FsbGJhY2tzX2RlbGl2ZXJlZBgKIAEoBSJTChdHZXRQYXltZW50U3RhdHNSZXNwb25zZRI4CgdidWNrZXRzGAEgAygLMicuZ2Vuc3RvcmUucGF5bWVudC52MS5QYXltZW50U3RhdHNCdWNrZXQy2AQKEU9wZXJhdGlvbnNTZXJ2aWNlEnoKE0xpc3RQYXJrZWRDYWxsYmFja3MSLy5nZW5zdG9yZS5wYXltZW50LnYxLkxpc3RQYXJrZWRDYWxsYmFja3NSZXF1ZXN0GjAuZ2Vuc3RvcmUucGF5bWVudC52MS5MaXN0UGFya2VkQ2FsbGJhY2tzUmVzcG9uc2UiABJ3ChJSZWRlbGl2ZXJDYWxsYmFja3MSLi5nZW5zdG9yZS5wYXltZW50LnYxLlJlZGVsaXZlckNhbGxiYWNrc1JlcXVlc3QaLy5nZW5zdG9yZS5wYXltZW50LnYxLlJlZGVsaXZlckNhbGxiYWNrc1Jlc3BvbnNlIgASdwoSR2V0UGF5bWVudFRpbWVsaW5lEi4uZ2Vuc3RvcmUucGF5bWVudC52MS5HZXRQYXltZW50VGltZWxpbmVSZXF1ZXN0Gi8uZ2Vuc3RvcmUucGF5bWVudC52MS5HZXRQYXltZW50VGltZWxpbmVSZXNwb25zZSIAEmUKDExpc3RQYXltZW50cxIoLmdlbnN0b3JlLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBopLmdlbnN0b3JlLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiABJuCg9HZXRQYXltZW50U3RhdHMSKy5nZW5zdG9yZS5wYXltZW50LnYxLkdldFBheW1lbnRTdGF0c1JlcXVlc3QaLC5nZW5zdG9yZS5wYXltZW50LnYxLkdldFBheW1lbnRTdGF0c1Jlc3BvbnNlIgBiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * One try at delivering a callback.
@@ -338,6 +338,320 @@ export const GetPaymentTimelineResponseSchema: GenMessage<GetPaymentTimelineResp
   messageDesc(file_genstore_payment_v1_operations_service, 8);
 
 /**
+ * A payment as a list shows it (no card number, no credential).
+ *
+ * @generated from message genstore.payment.v1.PaymentSummary
+ */
+export type PaymentSummary = Message<"genstore.payment.v1.PaymentSummary"> & {
+  /**
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * Our state (received, authorized, captured, declined, ...).
+   *
+   * @generated from field: string state = 3;
+   */
+  state: string;
+
+  /**
+   * card or offsite.
+   *
+   * @generated from field: string method = 4;
+   */
+  method: string;
+
+  /**
+   * @generated from field: bool test = 5;
+   */
+  test: boolean;
+
+  /**
+   * @generated from field: string psp = 6;
+   */
+  psp: string;
+
+  /**
+   * Amount in minor units of currency.
+   *
+   * @generated from field: int64 amount_minor = 7;
+   */
+  amountMinor: bigint;
+
+  /**
+   * @generated from field: string currency = 8;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: string channel_payment_id = 9;
+   */
+  channelPaymentId: string;
+
+  /**
+   * @generated from field: string error = 10;
+   */
+  error: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 11;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 12;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * Callbacks still to deliver, and parked ones.
+   *
+   * @generated from field: int32 callbacks_pending = 13;
+   */
+  callbacksPending: number;
+
+  /**
+   * @generated from field: int32 callbacks_parked = 14;
+   */
+  callbacksParked: number;
+
+  /**
+   * Card brand and last four digits, when the payment was by card.
+   *
+   * @generated from field: string card_brand = 15;
+   */
+  cardBrand: string;
+
+  /**
+   * @generated from field: string card_last4 = 16;
+   */
+  cardLast4: string;
+};
+
+/**
+ * Describes the message genstore.payment.v1.PaymentSummary.
+ * Use `create(PaymentSummarySchema)` to create a new message.
+ */
+export const PaymentSummarySchema: GenMessage<PaymentSummary> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_operations_service, 9);
+
+/**
+ * Request of OperationsService.ListPayments. Every field set narrows the list.
+ *
+ * @generated from message genstore.payment.v1.ListPaymentsRequest
+ */
+export type ListPaymentsRequest = Message<"genstore.payment.v1.ListPaymentsRequest"> & {
+  /**
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * Any of these states (empty: all).
+   *
+   * @generated from field: repeated string states = 2;
+   */
+  states: string[];
+
+  /**
+   * "test", "live" or empty for both.
+   *
+   * @generated from field: string mode = 3;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_after = 4;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_before = 5;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * Genstore's payment id, exactly.
+   *
+   * @generated from field: string payment_id = 6;
+   */
+  paymentId: string;
+
+  /**
+   * At most this many (default 50, at most 500).
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message genstore.payment.v1.ListPaymentsRequest.
+ * Use `create(ListPaymentsRequestSchema)` to create a new message.
+ */
+export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_operations_service, 10);
+
+/**
+ * Response of OperationsService.ListPayments.
+ *
+ * @generated from message genstore.payment.v1.ListPaymentsResponse
+ */
+export type ListPaymentsResponse = Message<"genstore.payment.v1.ListPaymentsResponse"> & {
+  /**
+   * @generated from field: repeated genstore.payment.v1.PaymentSummary payments = 1;
+   */
+  payments: PaymentSummary[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message genstore.payment.v1.ListPaymentsResponse.
+ * Use `create(ListPaymentsResponseSchema)` to create a new message.
+ */
+export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_operations_service, 11);
+
+/**
+ * Request of OperationsService.GetPaymentStats.
+ *
+ * @generated from message genstore.payment.v1.GetPaymentStatsRequest
+ */
+export type GetPaymentStatsRequest = Message<"genstore.payment.v1.GetPaymentStatsRequest"> & {
+  /**
+   * Only this shop's; all shops when empty.
+   *
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * The last this many minutes (default 180, at most 1440).
+   *
+   * @generated from field: int32 minutes = 2;
+   */
+  minutes: number;
+};
+
+/**
+ * Describes the message genstore.payment.v1.GetPaymentStatsRequest.
+ * Use `create(GetPaymentStatsRequestSchema)` to create a new message.
+ */
+export const GetPaymentStatsRequestSchema: GenMessage<GetPaymentStatsRequest> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_operations_service, 12);
+
+/**
+ * One minute of payments.
+ *
+ * @generated from message genstore.payment.v1.PaymentStatsBucket
+ */
+export type PaymentStatsBucket = Message<"genstore.payment.v1.PaymentStatsBucket"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Payments created in the minute, by outcome so far.
+   *
+   * @generated from field: int32 succeeded = 2;
+   */
+  succeeded: number;
+
+  /**
+   * @generated from field: int32 declined = 3;
+   */
+  declined: number;
+
+  /**
+   * @generated from field: int32 failed = 4;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: int32 pending = 5;
+   */
+  pending: number;
+
+  /**
+   * Time from receiving a payment to the PSP's first answer, over the minute's payments.
+   *
+   * @generated from field: int32 psp_latency_ms_p50 = 6;
+   */
+  pspLatencyMsP50: number;
+
+  /**
+   * @generated from field: int32 psp_latency_ms_p95 = 7;
+   */
+  pspLatencyMsP95: number;
+
+  /**
+   * Time from a callback being queued to Genstore acknowledging it, over callbacks delivered
+   * for the minute's payments.
+   *
+   * @generated from field: int32 callback_lag_ms_p50 = 8;
+   */
+  callbackLagMsP50: number;
+
+  /**
+   * @generated from field: int32 callback_lag_ms_p95 = 9;
+   */
+  callbackLagMsP95: number;
+
+  /**
+   * @generated from field: int32 callbacks_delivered = 10;
+   */
+  callbacksDelivered: number;
+};
+
+/**
+ * Describes the message genstore.payment.v1.PaymentStatsBucket.
+ * Use `create(PaymentStatsBucketSchema)` to create a new message.
+ */
+export const PaymentStatsBucketSchema: GenMessage<PaymentStatsBucket> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_operations_service, 13);
+
+/**
+ * Response of OperationsService.GetPaymentStats.
+ *
+ * @generated from message genstore.payment.v1.GetPaymentStatsResponse
+ */
+export type GetPaymentStatsResponse = Message<"genstore.payment.v1.GetPaymentStatsResponse"> & {
+  /**
+   * Oldest first, one per minute of the window (minutes without payments included).
+   *
+   * @generated from field: repeated genstore.payment.v1.PaymentStatsBucket buckets = 1;
+   */
+  buckets: PaymentStatsBucket[];
+};
+
+/**
+ * Describes the message genstore.payment.v1.GetPaymentStatsResponse.
+ * Use `create(GetPaymentStatsResponseSchema)` to create a new message.
+ */
+export const GetPaymentStatsResponseSchema: GenMessage<GetPaymentStatsResponse> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_operations_service, 14);
+
+/**
  * Internal, for operators: the callbacks to Genstore and each payment's history. Served over
  * gRPC and Connect only, never on the Genstore JSON routes.
  *
@@ -373,6 +687,26 @@ export const OperationsService: GenService<{
     methodKind: "unary";
     input: typeof GetPaymentTimelineRequestSchema;
     output: typeof GetPaymentTimelineResponseSchema;
+  },
+  /**
+   * Payments matching a filter, newest first, a page at a time.
+   *
+   * @generated from rpc genstore.payment.v1.OperationsService.ListPayments
+   */
+  listPayments: {
+    methodKind: "unary";
+    input: typeof ListPaymentsRequestSchema;
+    output: typeof ListPaymentsResponseSchema;
+  },
+  /**
+   * Payments per minute by outcome, PSP latency and callback delivery lag over the last minutes.
+   *
+   * @generated from rpc genstore.payment.v1.OperationsService.GetPaymentStats
+   */
+  getPaymentStats: {
+    methodKind: "unary";
+    input: typeof GetPaymentStatsRequestSchema;
+    output: typeof GetPaymentStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_genstore_payment_v1_operations_service, 0);

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file genstore/payment/v1/shop_service.proto.
  */
 export const file_genstore_payment_v1_shop_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZnZW5zdG9yZS9wYXltZW50L3YxL3Nob3Bfc2VydmljZS5wcm90bxITZ2Vuc3RvcmUucGF5bWVudC52MSKAAQoOUHNwQ3JlZGVudGlhbHMSPwoGdmFsdWVzGAEgAygLMi8uZ2Vuc3RvcmUucGF5bWVudC52MS5Qc3BDcmVkZW50aWFscy5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqgECgxTaG9wU2V0dGluZ3MSEAoDcHNwGAEgASgJSACIAQESPQoQdGVzdF9jcmVkZW50aWFscxgCIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSPQoQbGl2ZV9jcmVkZW50aWFscxgDIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSIgoVZ2Vuc3RvcmVfYWNjZXNzX3Rva2VuGAQgASgJSAGIAQESHgoRY2FsbGJhY2tfYmFzZV91cmwYBSABKAlIAogBARIwCiNtYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seRgGIAEoCEgDiAEBEiMKFmdlbnN0b3JlX2NsaWVudF9zZWNyZXQYByABKAlIBIgBARI6Cg5yZWRpcmVjdF9ob3N0cxgIIAEoCzIiLmdlbnN0b3JlLnBheW1lbnQudjEuUmVkaXJlY3RIb3N0cxIfChJzZW5kX3JlY2VpcHRfZW1haWwYCSABKAhIBYgBAUIGCgRfcHNwQhgKFl9nZW5zdG9yZV9hY2Nlc3NfdG9rZW5CFAoSX2NhbGxiYWNrX2Jhc2VfdXJsQiYKJF9tYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seUIZChdfZ2Vuc3RvcmVfY2xpZW50X3NlY3JldEIVChNfc2VuZF9yZWNlaXB0X2VtYWlsIh4KDVJlZGlyZWN0SG9zdHMSDQoFaG9zdHMYASADKAkihwMKBFNob3ASDwoHc2hvcF9pZBgBIAEoCRILCgNwc3AYAiABKAkSHQoVdGVzdF9jcmVkZW50aWFsX25hbWVzGAMgAygJEh0KFWxpdmVfY3JlZGVudGlhbF9uYW1lcxgEIAMoCRIhChloYXNfZ2Vuc3RvcmVfYWNjZXNzX3Rva2VuGAUgASgIEhkKEWNhbGxiYWNrX2Jhc2VfdXJsGAYgASgJEisKI21hbnVhbF9jYXB0dXJlX21lYW5zX2F1dGhvcml6ZV9vbmx5GAcgASgIEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoaaGFzX2dlbnN0b3JlX2NsaWVudF9zZWNyZXQYCiABKAgSFgoOcmVkaXJlY3RfaG9zdHMYCyADKAkSGgoSc2VuZF9yZWNlaXB0X2VtYWlsGA8gASgIIl4KEUNyZWF0ZVNob3BSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAhIzCghzZXR0aW5ncxgCIAEoCzIhLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcFNldHRpbmdzIj0KEkNyZWF0ZVNob3BSZXNwb25zZRInCgRzaG9wGAEgASgLMhkuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wImMKEVVwZGF0ZVNob3BSZXF1ZXN0EhQKB3Nob3BfaWQYASABKAlCA+BBAhI4CghzZXR0aW5ncxgCIAEoCzIhLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcFNldHRpbmdzQgPgQQIiPQoSVXBkYXRlU2hvcFJlc3BvbnNlEicKBHNob3AYASABKAsyGS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3AiJgoOR2V0U2hvcFJlcXVlc3QSFAoHc2hvcF9pZBgBIAEoCUID4EECIjoKD0dldFNob3BSZXNwb25zZRInCgRzaG9wGAEgASgLMhkuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wIjkKEExpc3RTaG9wc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiVgoRTGlzdFNob3BzUmVzcG9uc2USKAoFc2hvcHMYASADKAsyGS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3ASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMoUDCgtTaG9wU2VydmljZRJfCgpDcmVhdGVTaG9wEiYuZ2Vuc3RvcmUucGF5bWVudC52MS5DcmVhdGVTaG9wUmVxdWVzdBonLmdlbnN0b3JlLnBheW1lbnQudjEuQ3JlYXRlU2hvcFJlc3BvbnNlIgASXwoKVXBkYXRlU2hvcBImLmdlbnN0b3JlLnBheW1lbnQudjEuVXBkYXRlU2hvcFJlcXVlc3QaJy5nZW5zdG9yZS5wYXltZW50LnYxLlVwZGF0ZVNob3BSZXNwb25zZSIAElYKB0dldFNob3ASIy5nZW5zdG9yZS5wYXltZW50LnYxLkdldFNob3BSZXF1ZXN0GiQuZ2Vuc3RvcmUucGF5bWVudC52MS5HZXRTaG9wUmVzcG9uc2UiABJcCglMaXN0U2hvcHMSJS5nZW5zdG9yZS5wYXltZW50LnYxLkxpc3RTaG9wc1JlcXVlc3QaJi5nZW5zdG9yZS5wYXltZW50LnYxLkxpc3RTaG9wc1Jlc3BvbnNlIgBiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("CiZnZW5zdG9yZS9wYXltZW50L3YxL3Nob3Bfc2VydmljZS5wcm90bxITZ2Vuc3RvcmUucGF5bWVudC52MSKAAQoOUHNwQ3JlZGVudGlhbHMSPwoGdmFsdWVzGAEgAygLMi8uZ2Vuc3RvcmUucGF5bWVudC52MS5Qc3BDcmVkZW50aWFscy5WYWx1ZXNFbnRyeRotCgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqgECgxTaG9wU2V0dGluZ3MSEAoDcHNwGAEgASgJSACIAQESPQoQdGVzdF9jcmVkZW50aWFscxgCIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSPQoQbGl2ZV9jcmVkZW50aWFscxgDIAEoCzIjLmdlbnN0b3JlLnBheW1lbnQudjEuUHNwQ3JlZGVudGlhbHMSIgoVZ2Vuc3RvcmVfYWNjZXNzX3Rva2VuGAQgASgJSAGIAQESHgoRY2FsbGJhY2tfYmFzZV91cmwYBSABKAlIAogBARIwCiNtYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seRgGIAEoCEgDiAEBEiMKFmdlbnN0b3JlX2NsaWVudF9zZWNyZXQYByABKAlIBIgBARI6Cg5yZWRpcmVjdF9ob3N0cxgIIAEoCzIiLmdlbnN0b3JlLnBheW1lbnQudjEuUmVkaXJlY3RIb3N0cxIfChJzZW5kX3JlY2VpcHRfZW1haWwYCSABKAhIBYgBAUIGCgRfcHNwQhgKFl9nZW5zdG9yZV9hY2Nlc3NfdG9rZW5CFAoSX2NhbGxiYWNrX2Jhc2VfdXJsQiYKJF9tYW51YWxfY2FwdHVyZV9tZWFuc19hdXRob3JpemVfb25seUIZChdfZ2Vuc3RvcmVfY2xpZW50X3NlY3JldEIVChNfc2VuZF9yZWNlaXB0X2VtYWlsIh4KDVJlZGlyZWN0SG9zdHMSDQoFaG9zdHMYASADKAkijQQKBFNob3ASDwoHc2hvcF9pZBgBIAEoCRILCgNwc3AYAiABKAkSHQoVdGVzdF9jcmVkZW50aWFsX25hbWVzGAMgAygJEh0KFWxpdmVfY3JlZGVudGlhbF9uYW1lcxgEIAMoCRIhChloYXNfZ2Vuc3RvcmVfYWNjZXNzX3Rva2VuGAUgASgIEhkKEWNhbGxiYWNrX2Jhc2VfdXJsGAYgASgJEisKI21hbnVhbF9jYXB0dXJlX21lYW5zX2F1dGhvcml6ZV9vbmx5GAcgASgIEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoaaGFzX2dlbnN0b3JlX2NsaWVudF9zZWNyZXQYCiABKAgSFgoOcmVkaXJlY3RfaG9zdHMYCyADKAkSMwoPZGVhY3RpdmF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI6ChZhY2NvdW50X2F1dGhvcml6ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzaG9wX2RvbWFpbhgOIAEoCRIaChJzZW5kX3JlY2VpcHRfZW1haWwYDyABKAgiXgoRQ3JlYXRlU2hvcFJlcXVlc3QSFAoHc2hvcF9pZBgBIAEoCUID4EECEjMKCHNldHRpbmdzGAIgASgLMiEuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wU2V0dGluZ3MiPQoSQ3JlYXRlU2hvcFJlc3BvbnNlEicKBHNob3AYASABKAsyGS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3AiYwoRVXBkYXRlU2hvcFJlcXVlc3QSFAoHc2hvcF9pZBgBIAEoCUID4EECEjgKCHNldHRpbmdzGAIgASgLMiEuZ2Vuc3RvcmUucGF5bWVudC52MS5TaG9wU2V0dGluZ3NCA+BBAiI9ChJVcGRhdGVTaG9wUmVzcG9uc2USJwoEc2hvcBgBIAEoCzIZLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcCImCg5HZXRTaG9wUmVxdWVzdBIUCgdzaG9wX2lkGAEgASgJQgPgQQIiOgoPR2V0U2hvcFJlc3BvbnNlEicKBHNob3AYASABKAsyGS5nZW5zdG9yZS5wYXltZW50LnYxLlNob3AiOQoQTGlzdFNob3BzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJWChFMaXN0U2hvcHNSZXNwb25zZRIoCgVzaG9wcxgBIAMoCzIZLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKQoRRGVsZXRlU2hvcFJlcXVlc3QSFAoHc2hvcF9pZBgBIAEoCUID4EECIhQKEkRlbGV0ZVNob3BSZXNwb25zZSJOChVEZWFjdGl2YXRlU2hvcFJlcXVlc3QSFAoHc2hvcF9pZBgBIAEoCUID4EECEh8KF3VuaW5zdGFsbF9mcm9tX2dlbnN0b3JlGAIgASgIIkEKFkRlYWN0aXZhdGVTaG9wUmVzcG9uc2USJwoEc2hvcBgBIAEoCzIZLmdlbnN0b3JlLnBheW1lbnQudjEuU2hvcDLTBAoLU2hvcFNlcnZpY2USXwoKQ3JlYXRlU2hvcBImLmdlbnN0b3JlLnBheW1lbnQudjEuQ3JlYXRlU2hvcFJlcXVlc3QaJy5nZW5zdG9yZS5wYXltZW50LnYxLkNyZWF0ZVNob3BSZXNwb25zZSIAEl8KClVwZGF0ZVNob3ASJi5nZW5zdG9yZS5wYXltZW50LnYxLlVwZGF0ZVNob3BSZXF1ZXN0GicuZ2Vuc3RvcmUucGF5bWVudC52MS5VcGRhdGVTaG9wUmVzcG9uc2UiABJWCgdHZXRTaG9wEiMuZ2Vuc3RvcmUucGF5bWVudC52MS5HZXRTaG9wUmVxdWVzdBokLmdlbnN0b3JlLnBheW1lbnQudjEuR2V0U2hvcFJlc3BvbnNlIgASXAoJTGlzdFNob3BzEiUuZ2Vuc3RvcmUucGF5bWVudC52MS5MaXN0U2hvcHNSZXF1ZXN0GiYuZ2Vuc3RvcmUucGF5bWVudC52MS5MaXN0U2hvcHNSZXNwb25zZSIAEl8KCkRlbGV0ZVNob3ASJi5nZW5zdG9yZS5wYXltZW50LnYxLkRlbGV0ZVNob3BSZXF1ZXN0GicuZ2Vuc3RvcmUucGF5bWVudC52MS5EZWxldGVTaG9wUmVzcG9uc2UiABJrCg5EZWFjdGl2YXRlU2hvcBIqLmdlbnN0b3JlLnBheW1lbnQudjEuRGVhY3RpdmF0ZVNob3BSZXF1ZXN0GisuZ2Vuc3RvcmUucGF5bWVudC52MS5EZWFjdGl2YXRlU2hvcFJlc3BvbnNlIgBiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * Credentials for one PSP mode, as name/value pairs the connector understands
@@ -197,6 +197,28 @@ export type Shop = Message<"genstore.payment.v1.Shop"> & {
    * @generated from field: repeated string redirect_hosts = 11;
    */
   redirectHosts: string[];
+
+  /**
+   * Set while the shop's requests are refused: installed but no account authorized yet,
+   * uninstalled, or deactivated by an operator.
+   *
+   * @generated from field: google.protobuf.Timestamp deactivate_time = 12;
+   */
+  deactivateTime?: Timestamp | undefined;
+
+  /**
+   * When Genstore last confirmed the merchant's account authorization (PUT account_authorize).
+   *
+   * @generated from field: google.protobuf.Timestamp account_authorize_time = 13;
+   */
+  accountAuthorizeTime?: Timestamp | undefined;
+
+  /**
+   * The shop's Genstore domain, as the install told it (e.g. "acme.genmystore.com").
+   *
+   * @generated from field: string shop_domain = 14;
+   */
+  shopDomain: string;
 
   /**
    * @generated from field: bool send_receipt_email = 15;
@@ -390,6 +412,85 @@ export const ListShopsResponseSchema: GenMessage<ListShopsResponse> = /*@__PURE_
   messageDesc(file_genstore_payment_v1_shop_service, 11);
 
 /**
+ * Request of ShopService.DeleteShop.
+ *
+ * @generated from message genstore.payment.v1.DeleteShopRequest
+ */
+export type DeleteShopRequest = Message<"genstore.payment.v1.DeleteShopRequest"> & {
+  /**
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+};
+
+/**
+ * Describes the message genstore.payment.v1.DeleteShopRequest.
+ * Use `create(DeleteShopRequestSchema)` to create a new message.
+ */
+export const DeleteShopRequestSchema: GenMessage<DeleteShopRequest> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_shop_service, 12);
+
+/**
+ * Response of ShopService.DeleteShop.
+ *
+ * @generated from message genstore.payment.v1.DeleteShopResponse
+ */
+export type DeleteShopResponse = Message<"genstore.payment.v1.DeleteShopResponse"> & {
+};
+
+/**
+ * Describes the message genstore.payment.v1.DeleteShopResponse.
+ * Use `create(DeleteShopResponseSchema)` to create a new message.
+ */
+export const DeleteShopResponseSchema: GenMessage<DeleteShopResponse> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_shop_service, 13);
+
+/**
+ * Request of ShopService.DeactivateShop.
+ *
+ * @generated from message genstore.payment.v1.DeactivateShopRequest
+ */
+export type DeactivateShopRequest = Message<"genstore.payment.v1.DeactivateShopRequest"> & {
+  /**
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * Also uninstall the app from the shop on Genstore's side, with the shop's token.
+   *
+   * @generated from field: bool uninstall_from_genstore = 2;
+   */
+  uninstallFromGenstore: boolean;
+};
+
+/**
+ * Describes the message genstore.payment.v1.DeactivateShopRequest.
+ * Use `create(DeactivateShopRequestSchema)` to create a new message.
+ */
+export const DeactivateShopRequestSchema: GenMessage<DeactivateShopRequest> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_shop_service, 14);
+
+/**
+ * Response of ShopService.DeactivateShop.
+ *
+ * @generated from message genstore.payment.v1.DeactivateShopResponse
+ */
+export type DeactivateShopResponse = Message<"genstore.payment.v1.DeactivateShopResponse"> & {
+  /**
+   * @generated from field: genstore.payment.v1.Shop shop = 1;
+   */
+  shop?: Shop | undefined;
+};
+
+/**
+ * Describes the message genstore.payment.v1.DeactivateShopResponse.
+ * Use `create(DeactivateShopResponseSchema)` to create a new message.
+ */
+export const DeactivateShopResponseSchema: GenMessage<DeactivateShopResponse> = /*@__PURE__*/
+  messageDesc(file_genstore_payment_v1_shop_service, 15);
+
+/**
  * Internal, for operators: the shops (Genstore merchants) this deployment serves and their
  * PSP and Genstore settings (decisions.md D8). Served over gRPC and Connect only, never on the
  * Genstore JSON routes. Secrets are write-only: reads say whether one is set, never its value.
@@ -436,6 +537,29 @@ export const ShopService: GenService<{
     methodKind: "unary";
     input: typeof ListShopsRequestSchema;
     output: typeof ListShopsResponseSchema;
+  },
+  /**
+   * Removes a shop's settings (PSP credentials, Genstore token, client secret). Its payments stay
+   * as financial records; requests for the shop are refused from then on.
+   *
+   * @generated from rpc genstore.payment.v1.ShopService.DeleteShop
+   */
+  deleteShop: {
+    methodKind: "unary";
+    input: typeof DeleteShopRequestSchema;
+    output: typeof DeleteShopResponseSchema;
+  },
+  /**
+   * Wipes a shop's Genstore token and PSP credentials and refuses its requests until the merchant
+   * installs the app again. With uninstall_from_genstore, first asks Genstore to uninstall the app
+   * from the shop (DELETE {base}/api/202412/oauth2/uninstall with the shop's token).
+   *
+   * @generated from rpc genstore.payment.v1.ShopService.DeactivateShop
+   */
+  deactivateShop: {
+    methodKind: "unary";
+    input: typeof DeactivateShopRequestSchema;
+    output: typeof DeactivateShopResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_genstore_payment_v1_shop_service, 0);

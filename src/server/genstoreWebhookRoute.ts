@@ -1,0 +1,103 @@
+import type { Logger } from "../observability/logger.js";
+import { topics, webhookHeaders } from "../onboarding/genstoreApp.js";
+import { OnboardingError, type Onboarding } from "../onboarding/onboarding.js";
+import { shopPattern } from "../payments/shops.js";
+import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
+import { bodySignatureMatches } from "./auth/genstoreSignature.js";
+import { HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
+
+export interface GenstoreWebhookDeps {
+  onboarding: Onboarding;
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  seen: WebhookEventRepository;
+  maxBodyBytes: number;
+  redirectUri: () => string;
+  log: Logger;
+}
+
+type Body = Record<string, unknown> & { authCode?: { clientId?: unknown; shopId?: unknown; code?: unknown } };
+
+/** The shop a webhook is about: from the signed body first; a header may only agree with it. */
+function shopOf(body: Body, headers: NodeRequest["headers"]): string {
+  const fromBody = [body.shopId, body.shop_id, body.authCode?.shopId].find((v) => typeof v === "string" || typeof v === "number");
+  const fromHeader = headers[webhookHeaders.shopId];
+  const header = typeof fromHeader === "string" ? fromHeader : undefined;
+  const shopId = fromBody !== undefined ? String(fromBody) : header;
+  if (!shopId || !shopPattern.test(shopId)) throw new HttpError(400, "the webhook names no shop");
+  if (header !== undefined && header !== shopId) throw new HttpError(401, "the X-Genstore-Shop-Id header names another shop than the signed body");
+  return shopId;
+}
+
+/**
+ * POST /genstore/webhooks: Genstore's app webhooks (uninstall, the pushed authorization code, and
+ * the compliance topics). Each is checked with X-Genstore-Hmac-Sha256 (hex or base64) over the
+ * raw body before anything is read from it; a refusal changes nothing.
+ */
+export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
+  async function verified(req: NodeRequest): Promise<{ topic: string; shopId: string; body: Body }> {
+    const raw = await readBody(req, deps.maxBodyBytes);
+    const signature = req.headers[webhookHeaders.hmac];
+    if (typeof signature !== "string" || !signature) throw new HttpError(401, "the webhook is not signed (X-Genstore-Hmac-Sha256)");
+    let body: Body;
+    try {
+      body = JSON.parse(raw.toString("utf8")) as Body;
+    } catch {
+      throw new HttpError(400, "the webhook body is not JSON");
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "the webhook body is not a JSON object");
+    const shopId = shopOf(body, req.headers);
+    const secret = (await deps.onboarding.shop(shopId))?.genstoreClientSecret ?? deps.clientSecret;
+    if (!secret || !bodySignatureMatches(raw, signature, secret)) throw new HttpError(401, "the webhook signature does not match");
+    const topic = req.headers[webhookHeaders.topic];
+    return { topic: typeof topic === "string" ? topic : "", shopId, body };
+  }
+
+  async function codeGranted(shopId: string, body: Body, req: NodeRequest): Promise<Record<string, unknown>> {
+    const grant = body.authCode ?? {};
+    const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
+    if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return { received: true, ignored: "not for this app" };
+    if (!deps.onboarding.api?.allowsDomain(domain)) throw new HttpError(400, "X-Genstore-Shop-Domain names no Genstore shop domain");
+    try {
+      await deps.onboarding.install(shopId, domain, grant.code, deps.redirectUri());
+      return { received: true, installed: true };
+    } catch (err) {
+      if (!(err instanceof OnboardingError)) throw err;
+      deps.log({ level: "warn", msg: "pushed authorization code not exchanged", shopId, error: err.message });
+      return { received: true, installed: false };
+    }
+  }
+
+  return async function genstoreWebhook(req: NodeRequest, res: NodeResponse): Promise<void> {
+    let hook: { topic: string; shopId: string; body: Body };
+    try {
+      hook = await verified(req);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      deps.log({ level: "warn", msg: "genstore webhook refused", reason: err.message });
+      return sendJson(res, err.status, { error: err.message }, err.status === 413 ? { connection: "close" } : {});
+    }
+    const { topic, shopId, body } = hook;
+    const id = req.headers[webhookHeaders.id];
+    if (typeof id === "string" && id && !(await deps.seen.claim(`genstore-webhook:${id.slice(0, 200)}`, topic)))
+      return sendJson(res, 200, { received: true, duplicate: true });
+    deps.log({ level: "info", msg: "genstore webhook", topic, shopId });
+    switch (topic) {
+      case topics.uninstalled:
+        await deps.onboarding.deactivate(shopId, topics.uninstalled);
+        return sendJson(res, 200, { received: true });
+      case topics.codeGranted:
+        return sendJson(res, 200, await codeGranted(shopId, body, req));
+      case topics.customersDataRequest:
+      case topics.customersRedact:
+        // Payments hold amounts, states, PSP references and a card's brand and last four digits:
+        // no name, e-mail, address or phone of a customer, so there is nothing to send or erase.
+        return sendJson(res, 200, { received: true, customerPersonalData: "none kept" });
+      case topics.shopRedact:
+        await deps.onboarding.redact(shopId);
+        return sendJson(res, 200, { received: true });
+      default:
+        return sendJson(res, 200, { received: true, ignored: `topic ${topic || "(none)"} is not used` });
+    }
+  };
+}

@@ -1,0 +1,136 @@
+import { callbackFields, isAfterCursor, matches, newerFirst, summaryOf, type PaymentListing, type PaymentSummary } from "../payments/paymentListing.js";
+import type { PaymentRepository } from "../payments/records.js";
+
+export interface PaymentIndex extends PaymentListing {
+  /** Reads every stored payment once (start-up); listings wait for it, and if it fails `fallback` answers. */
+  load(): Promise<void>;
+  readonly loaded: boolean;
+  /** Wraps a repository so that every payment it writes is indexed. */
+  observe(repository: PaymentRepository): PaymentRepository;
+}
+
+const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
+
+/** Where `s` belongs in the newest-first order (binary search). */
+function slot(list: PaymentSummary[], s: PaymentSummary): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (newerFirst(list[mid]!, s) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Payment summaries kept in memory, newest first, for the embedded FerretDB: it answers only
+ * lookups by _id from an index, so a filtered listing there reads every payment (seconds for
+ * 10,000). The embedded database belongs to one process, so this process sees every write: the
+ * index is filled once from the database and then kept by the repository's own writes. Above
+ * `maxEntries` the oldest payments are left to the database query (`fallback`).
+ */
+export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIterable<PaymentSummary>, maxEntries = 200_000): PaymentIndex {
+  const byKey = new Map<string, PaymentSummary>();
+  let sorted: PaymentSummary[] | undefined;
+  let loaded = false;
+  let loading: Promise<void> | undefined;
+  let evictedBefore = 0;
+
+  // The order is kept as writes come: a changed payment keeps its place (its creation time does
+  // not change), a new one is inserted where it belongs, so a listing never sorts.
+  function put(s: PaymentSummary): void {
+    const key = keyOf(s.shopId, s.paymentId);
+    const known = byKey.get(key);
+    if (known && known.createdAt.getTime() === s.createdAt.getTime()) {
+      Object.assign(known, s);
+      return;
+    }
+    byKey.set(key, s);
+    if (known) sorted = undefined;
+    else if (sorted) sorted.splice(slot(sorted, s), 0, s);
+    // Evicts the oldest tenth at once, so that a full index does not trim on every write.
+    if (byKey.size > maxEntries) {
+      const drop = ordered().splice(Math.floor(maxEntries * 0.9));
+      for (const o of drop) byKey.delete(keyOf(o.shopId, o.paymentId));
+      evictedBefore = Math.max(evictedBefore, drop[0]!.createdAt.getTime() + 1);
+    }
+  }
+  const ordered = () => (sorted ??= [...byKey.values()].sort(newerFirst));
+  const covers = (from: Date | undefined) => loaded && (evictedBefore === 0 || (from !== undefined && from.getTime() >= evictedBefore));
+
+  return {
+    get loaded() {
+      return loaded;
+    },
+    load() {
+      loading ??= (async () => {
+        sorted = undefined; // sorted once at the end, not kept during the bulk load
+        for await (const s of scan()) if (!byKey.has(keyOf(s.shopId, s.paymentId))) byKey.set(keyOf(s.shopId, s.paymentId), s);
+        ordered();
+        loaded = true;
+      })();
+      return loading;
+    },
+    async list(filter, size, after) {
+      // While the index fills, wait for it rather than start another full read of the payments.
+      await loading?.catch(() => {});
+      if (!covers(filter.createdAfter)) return fallback.list(filter, size, after);
+      const out: PaymentSummary[] = [];
+      for (const s of ordered()) {
+        if (!isAfterCursor(s, after) || !matches(s, filter)) continue;
+        out.push(s);
+        if (out.length > size) break;
+      }
+      const page = out.slice(0, size);
+      const last = page[page.length - 1];
+      return {
+        payments: page,
+        ...(out.length > size && last ? { next: { createdAt: last.createdAt.getTime(), shopId: last.shopId, paymentId: last.paymentId } } : {}),
+      };
+    },
+    async since(shopId, since, limit) {
+      await loading?.catch(() => {});
+      if (!covers(since)) return fallback.since(shopId, since, limit);
+      return ordered()
+        .filter((s) => s.createdAt >= since && (!shopId || s.shopId === shopId))
+        .slice(0, limit)
+        .reverse();
+    },
+    observe: (repository) => observed(repository, put, (shopId, paymentId) => byKey.get(keyOf(shopId, paymentId))),
+  };
+}
+
+/** The repository, with every payment it writes passed to `put`. */
+function observed(
+  repository: PaymentRepository,
+  put: (s: PaymentSummary) => void,
+  known: (shopId: string, paymentId: string) => PaymentSummary | undefined,
+): PaymentRepository {
+  return {
+    ...repository,
+    async claimPayment(record) {
+      const r = await repository.claimPayment(record);
+      if (r.inserted) put(summaryOf(r.record));
+      return r;
+    },
+    async updatePayment(shopId, paymentId, guard, change, current) {
+      const p = await repository.updatePayment(shopId, paymentId, guard, change, current);
+      if (p) put(summaryOf(p));
+      return p;
+    },
+    async saveCallbacks(shopId, paymentId, callbacks, next) {
+      await repository.saveCallbacks(shopId, paymentId, callbacks, next);
+      const s = known(shopId, paymentId);
+      if (s) put({ ...s, ...callbackFields(callbacks) });
+    },
+    async saveOutboxes(writes) {
+      const written = await repository.saveOutboxes(writes);
+      writes.forEach((w, i) => {
+        const s = written[i] && known(w.shopId, w.paymentId);
+        if (s) put({ ...s, ...callbackFields(w.callbacks) });
+      });
+      return written;
+    },
+  };
+}

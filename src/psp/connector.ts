@@ -35,6 +35,15 @@ export type OperationOutcome =
   | { kind: "failed"; reference?: string; reason: string }
   | { kind: "unknown"; reference?: string; reason: string; unreachable?: boolean };
 
+/**
+ * The connector cannot work right now for a reason of ours, not the PSP's (the sandbox's books are
+ * in our database, and it is down). The request is answered "retry" and nothing is recorded; a
+ * retry with the same idempotency key is safe (it finds what a half-done call left).
+ */
+export class ConnectorUnavailableError extends Error {
+  override name = "ConnectorUnavailableError";
+}
+
 export interface ConnectorCapabilities {
   card: boolean;
   offsite: boolean;

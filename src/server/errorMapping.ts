@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { PaymentError, type PaymentErrorCode } from "../payments/errors.js";
-import { isDatabaseUnavailable } from "../store/databaseErrors.js";
+import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 
 /** What a caller is told while the database does not answer: retry, nothing is lost. */
 export const databaseUnavailable = () => new PaymentError("unavailable", "the payment service cannot reach its database right now; retry in a few seconds");

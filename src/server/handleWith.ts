@@ -3,7 +3,7 @@ import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { PaymentError } from "../payments/errors.js";
 import type { RequestMeta } from "../payments/use-cases/index.js";
 import { toConnectError } from "./errorMapping.js";
-import { isDatabaseUnavailable } from "../store/databaseErrors.js";
+import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 import type { Logger } from "../observability/logger.js";
 import { requestContextKey, requestIdKey } from "./requestContext.js";
 import { validateRequest } from "./validateRequest.js";

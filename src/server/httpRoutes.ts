@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import { decodePathSegment, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import type { Logger } from "../observability/logger.js";
-import { isDatabaseUnavailable } from "../store/databaseErrors.js";
+import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 import { databaseUnavailable, RETRY_AFTER_UNAVAILABLE_S } from "./errorMapping.js";
 
 /** One row of the service's HTTP route table. */

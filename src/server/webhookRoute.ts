@@ -5,7 +5,7 @@ import { WebhookSignatureError, type WebhookEvent, type WebhookShop } from "../p
 import type { ConnectorRegistry } from "../psp/registry.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
 import { headersOf, HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
-import { isDatabaseUnavailable } from "../store/databaseErrors.js";
+import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 
 export interface WebhookRouteDeps {
   connectors: ConnectorRegistry;

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
-import { paymentCallback } from "../../src/payments/callbackBody";
 import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { paymentLockKey } from "../../src/payments/use-cases/index";
@@ -8,6 +7,7 @@ import type { PaymentRecord } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { callbackShop, capturedPayment } from "../helpers/records";
 import { waitFor } from "../helpers/waitFor";
 
 // The dispatcher with a controlled clock: the retry window, backoff growth and jitter bounds.
@@ -26,53 +26,14 @@ afterAll(async () => {
   await genstore.stop();
 });
 
-function payment(id: string, at: Date): PaymentRecord {
-  const p = {
-    _id: id,
-    shopId: "s1",
-    method: "card",
-    amount: { minor: 100, value: "1.00", currency: "USD" },
-    test: true,
-    manualCapture: false,
-    captureAtOnce: true,
-    state: "captured",
-    requestHash: "h",
-    psp: "sandbox",
-    idempotencyKey: `k-${id}`,
-    channelPaymentId: "ch_1",
-    authorizedMinor: 100,
-    capturedMinor: 100,
-    refundableMinor: 100,
-    refundReservedMinor: 0,
-    refundedMinor: 0,
-    activeOperation: null,
-    refundsInFlight: [],
-    timeline: [],
-    callbacks: [],
-    nextCallbackAt: at,
-    createdAt: at,
-    updatedAt: at,
-  } as PaymentRecord;
-  p.callbacks = [paymentCallback(p, "payment", true, undefined, at)];
-  return p;
-}
+const payment = (id: string, at: Date): PaymentRecord => capturedPayment(id, at, { withCallback: true });
 
 test("a callback failing for 72 hours is parked, with backoff growing and jittered below its ceiling", async () => {
   genstore.respondWith(() => ({ status: 503 }));
   const start = new Date("2026-01-01T00:00:00Z");
   let now = start;
   const repository = createPaymentRepository(db);
-  const shop = {
-    shopId: "s1",
-    psp: "sandbox",
-    testCredentials: {},
-    liveCredentials: {},
-    genstoreAccessToken: "t",
-    callbackBaseUrl: genstore.url,
-    manualCaptureMeansAuthorizeOnly: true,
-    createdAt: start,
-    updatedAt: start,
-  };
+  const shop = callbackShop(genstore.url, start);
   const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
   const dispatcher = createCallbackDispatcher({
     repository,
@@ -130,17 +91,7 @@ test("a scan that read a payment before a notification delivered its callback do
       return due;
     },
   };
-  const shop = {
-    shopId: "s1",
-    psp: "sandbox",
-    testCredentials: {},
-    liveCredentials: {},
-    genstoreAccessToken: "t",
-    callbackBaseUrl: genstore.url,
-    manualCaptureMeansAuthorizeOnly: true,
-    createdAt: at,
-    updatedAt: at,
-  };
+  const shop = callbackShop(genstore.url, at);
   const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
   const dispatcher = createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {}, pollMs: 3_600_000 });
   const id = `P-race-${randomBytes(3).toString("hex")}`;

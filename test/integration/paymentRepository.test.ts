@@ -4,6 +4,7 @@ import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
 import type { PaymentRecord } from "../../src/payments/records";
 import { isFerretDB } from "../../src/store/database";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { capturedPayment } from "../helpers/records";
 
 // Both ways of guarding a payment update give the same answers: in the filter (MongoDB, atomic)
 // and checked on a read by _id (the embedded FerretDB under the per-payment lock).
@@ -20,34 +21,8 @@ afterAll(async () => {
 });
 
 const at = new Date("2026-02-03T04:05:06Z");
-function payment(id: string, shopId: string): PaymentRecord {
-  return {
-    _id: id,
-    shopId,
-    method: "card",
-    amount: { minor: 1000, value: "10.00", currency: "USD" },
-    test: true,
-    manualCapture: false,
-    captureAtOnce: true,
-    state: "captured",
-    requestHash: "h",
-    psp: "sandbox",
-    idempotencyKey: pspIdempotencyKey("payment", shopId, id),
-    channelPaymentId: "ch_1",
-    authorizedMinor: 1000,
-    capturedMinor: 1000,
-    refundableMinor: 1000,
-    refundReservedMinor: 0,
-    refundedMinor: 0,
-    activeOperation: null,
-    refundsInFlight: [],
-    timeline: [],
-    callbacks: [],
-    nextCallbackAt: null,
-    createdAt: at,
-    updatedAt: at,
-  };
-}
+const payment = (id: string, shopId: string): PaymentRecord =>
+  capturedPayment(id, at, { shopId, minor: 1000, idempotencyKey: pspIdempotencyKey("payment", shopId, id) });
 
 describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
   test("guards decide, shops are kept apart, records are stored under their shop-scoped key", async () => {

@@ -114,7 +114,7 @@ test("Stripe down: after 3 failures the shop's circuit opens and payments are de
   for (const a of fast.answers) {
     expect(a.status).toBe(200);
     expect(String(a.body.error)).toMatch(/^the payment provider is not reachable right now; nothing was sent to it; try again in \d+ s or more$/);
-    expect(a.ms).toBeLessThan(500);
+    expect(a.ms).toBeLessThan(PSP_TIMEOUT_MS / 2); // no wait on the PSP: well under its budget
   }
   // Another shop on the same connector is not affected by this shop's circuit (it is per shop).
   const other = await stripeShop();

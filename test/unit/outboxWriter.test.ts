@@ -4,40 +4,11 @@ import type { PaymentRecord } from "../../src/payments/records";
 import { paymentLockKey } from "../../src/payments/use-cases/index";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { createMemoryPaymentRepository } from "../helpers/memoryRepositories";
+import { capturedPayment } from "../helpers/records";
 
 const at = new Date("2026-03-01T00:00:00Z");
 
-function payment(id: string): PaymentRecord {
-  const p = {
-    _id: id,
-    shopId: "s",
-    method: "card",
-    amount: { minor: 100, value: "1.00", currency: "USD" },
-    test: true,
-    manualCapture: false,
-    captureAtOnce: true,
-    state: "captured",
-    requestHash: "h",
-    psp: "sandbox",
-    idempotencyKey: `k-${id}`,
-    channelPaymentId: "ch",
-    authorizedMinor: 100,
-    capturedMinor: 100,
-    refundableMinor: 100,
-    refundReservedMinor: 0,
-    refundedMinor: 0,
-    activeOperation: null,
-    refundsInFlight: [],
-    timeline: [],
-    callbacks: [],
-    nextCallbackAt: at,
-    createdAt: at,
-    updatedAt: at,
-    version: 1,
-  } as PaymentRecord;
-  p.callbacks = [paymentCallback(p, "payment", true, undefined, at)];
-  return p;
-}
+const payment = (id: string): PaymentRecord => ({ ...capturedPayment(id, at, { shopId: "s", withCallback: true }), version: 1 });
 
 function setup() {
   const repository = createMemoryPaymentRepository();

@@ -1,4 +1,5 @@
-import { PspConfigurationError, type OperationOutcome, type PaymentOutcome } from "../../psp/connector.js";
+import { ConnectorUnavailableError, PspConfigurationError, type OperationOutcome, type PaymentOutcome } from "../../psp/connector.js";
+import { PaymentError } from "../errors.js";
 import { createCircuitBreaker, type CircuitBreaker } from "../../runtime/circuitBreaker.js";
 import type { PaymentObserver } from "../observer.js";
 import type { PaymentUseCaseDeps, PspCall } from "./kernel.js";
@@ -55,10 +56,12 @@ export async function callThroughBreaker<T extends PaymentOutcome | OperationOut
     outcome = await call.send();
     circuits.record(key, !unreachable(outcome));
   } catch (err) {
+    circuits.record(key, true);
+    if (err instanceof ConnectorUnavailableError)
+      throw new PaymentError("unavailable", "the payment service cannot complete this right now; retry in a few seconds", err.message);
     const config = err instanceof PspConfigurationError;
     // Connectors report an unreachable PSP as an outcome; a throw is a refusal of the shop's
-    // credentials (the PSP answered) or ours (a bug, the sandbox's database): not the PSP's fault.
-    circuits.record(key, true);
+    // credentials (the PSP answered) or ours (a bug): not the PSP's fault (recorded above).
     deps.log({
       level: "error",
       msg: config ? "PSP refused the shop's configuration" : "PSP call failed",

@@ -1,4 +1,5 @@
-import type { Connector } from "../connector.js";
+import { isDatabaseUnavailable } from "../../runtime/databaseErrors.js";
+import { ConnectorUnavailableError, type Connector } from "../connector.js";
 import { chargeOutcome, merchantOf, operationOutcome, settle, type SandboxBooks } from "./books.js";
 import { chargeCard, chargeOffsite } from "./charges.js";
 import type { LedgerEntry, SandboxLedger } from "./ledger.js";
@@ -38,7 +39,14 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
   /** Like a remote PSP: half the latency on the way in, the booking, half on the way back. */
   const remote = async <T>(work: () => Promise<T>): Promise<T> => {
     await sleep(latency / 2);
-    const result = await work();
+    let result: T;
+    try {
+      result = await work();
+    } catch (err) {
+      // Its books live in our database: when that is down, say "retry", not "PSP failed".
+      if (isDatabaseUnavailable(err)) throw new ConnectorUnavailableError("the sandbox's books cannot be reached");
+      throw err;
+    }
     await sleep(latency - latency / 2);
     return result;
   };

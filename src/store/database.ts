@@ -1,5 +1,6 @@
 import { MongoClient, type Db } from "mongodb";
 import type { Config } from "../config.js";
+import type { Logger } from "../observability/logger.js";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "./embeddedDatabase.js";
 
 export class DatabaseError extends Error {
@@ -25,12 +26,13 @@ function redact(uri: string): string {
 /** Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (design §5). */
 export async function openDatabase(
   config: Pick<Config, "mongodbUri" | "databaseName" | "dataDir" | "cacheDir">,
-  log: (line: string) => void = () => {},
+  log: Logger = () => {},
+  signal?: AbortSignal,
 ): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;
   let uri = config.mongodbUri;
   if (uri === undefined) {
-    embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, cacheDir: config.cacheDir, log });
+    embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, cacheDir: config.cacheDir, log, ...(signal ? { signal } : {}) });
     uri = embedded.uri;
   }
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: "genstore-payment-app" });

@@ -1,7 +1,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../src/store/embeddedDatabase";
+import { register } from "tsx/cjs/api";
+import type { EmbeddedDatabase } from "../../src/store/embeddedDatabase";
 import { ensureStripeMock, startStripeMock, type StripeMock } from "./stripeMock";
 
 /**
@@ -17,11 +18,14 @@ export default async function globalSetup(): Promise<void> {
   }
   if (process.env.TEST_MONGODB_URI) return;
   const dataDir = mkdtempSync(join(tmpdir(), "genstore-test-db-"));
+  // Jest does not map src/'s ".js" import specifiers to .ts files in globalSetup; tsx does.
+  const tsx = register({ namespace: "globalSetup" });
+  const { startEmbeddedDatabase } = tsx.require("../../src/store/embeddedDatabase.ts", __filename) as typeof import("../../src/store/embeddedDatabase");
   const db = await startEmbeddedDatabase({
     dataDir,
     cacheDir: resolve(__dirname, "../../.cache"),
-    log: (line) => {
-      if (line.startsWith("build")) process.stdout.write(`[test database] ${line}\n`);
+    log: (entry) => {
+      if (String(entry.msg).startsWith("build")) process.stdout.write(`[test database] ${String(entry.msg)}\n`);
     },
   });
   process.env.TEST_MONGODB_URI = db.uri;

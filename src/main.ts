@@ -24,7 +24,7 @@ export async function main(env: Record<string, string | undefined> = process.env
   const log = createJsonLogger(process.stdout, config.logLevel);
   const undo: (() => Promise<void> | void)[] = [];
   try {
-    const lock = prepareDataDir(config, log);
+    const lock = await prepareDataDir(config, log);
     if (lock) undo.push(() => lock.release());
     const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
     const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
@@ -87,7 +87,7 @@ export async function main(env: Record<string, string | undefined> = process.env
  * DATA_DIR holds payments, shops and development keys: this user's only, and with the embedded
  * database, one instance's only (a lock file says which).
  */
-function prepareDataDir(config: Config, log: Logger): DataDirLock | undefined {
+async function prepareDataDir(config: Config, log: Logger): Promise<DataDirLock | undefined> {
   const embedded = !config.mongodbUri;
   if (!embedded && config.production && !existsSync(config.dataDir)) return undefined;
   const tightened = secureDataDir(config.dataDir);

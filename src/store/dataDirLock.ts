@@ -59,7 +59,7 @@ interface LockFile {
 }
 
 /** The lock file's holder, inode and text, read through one descriptor so all are of the same file. */
-function readHolder(path: string): LockFile | undefined {
+function readLockFile(path: string): LockFile | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -91,41 +91,44 @@ function describe(holder: LockHolder): string {
  * exists, so no reader ever sees half of one. A lock whose process is gone (killed, crashed,
  * or its pid reused) is taken over.
  */
-export function acquireDataDirLock(dataDir: string, now: () => Date = () => new Date()): DataDirLock {
+export async function acquireDataDirLock(dataDir: string, now: () => Date = () => new Date()): Promise<DataDirLock> {
   const path = join(dataDir, "ferretdb.lock");
   const me: LockHolder = { pid: process.pid, processStart: processStartOf(process.pid), hostname: hostname(), startedAt: now().toISOString() };
-  const write = (target: string) => writeFileSync(target, JSON.stringify(me) + "\n", { mode: 0o600 });
   const tmp = `${path}.${process.pid}.tmp`;
-  write(tmp);
+  let text = "";
+  const write = () => {
+    text = JSON.stringify(me) + "\n";
+    writeFileSync(tmp, text, { mode: 0o600 });
+  };
+  write();
   try {
     for (let attempt = 0; !tryLink(tmp, path); attempt++) {
-      const found = readHolder(path);
-      const holder = found?.holder;
-      if (holder && holderRuns(holder)) {
+      const found = readLockFile(path);
+      if (!found) continue; // released meanwhile
+      if (found.holder && holderRuns(found.holder)) {
         throw new DataDirError(
-          `DATA_DIR ${dataDir} is in use by another instance of this service (${describe(holder)}): its embedded database cannot be shared; stop that instance, or set another DATA_DIR or MONGODB_URI`,
+          `DATA_DIR ${dataDir} is in use by another instance of this service (${describe(found.holder)}): its embedded database cannot be shared; stop that instance, or set another DATA_DIR or MONGODB_URI`,
         );
       }
-      if (attempt === 3) throw new DataDirError(`the lock ${path} keeps changing: another instance is starting on DATA_DIR ${dataDir}; start one only`);
-      if (found) takeOver(path, found);
+      if (takeOver(path, tmp, found)) break;
+      if (attempt === 100) throw new DataDirError(`the lock ${path} could not be taken over: another instance keeps starting on DATA_DIR ${dataDir}`);
+      await new Promise((r) => setTimeout(r, 10));
     }
   } finally {
     rmSync(tmp, { force: true });
   }
   let ino = statSync(path).ino;
+  // Inode numbers are reused: a lock is ours when its inode and its text are.
   const ours = () => {
-    try {
-      return statSync(path).ino === ino;
-    } catch {
-      return false;
-    }
+    const now = readLockFile(path);
+    return now?.ino === ino && now.text === text;
   };
   return {
     path,
     update(fields) {
       if (!ours()) return;
       Object.assign(me, fields);
-      write(tmp);
+      write();
       renameSync(tmp, path);
       ino = statSync(path).ino;
     },
@@ -135,10 +138,10 @@ export function acquireDataDirLock(dataDir: string, now: () => Date = () => new 
   };
 }
 
-/** Links the complete lock file into place; false when a lock is there already. */
-function tryLink(tmp: string, path: string): boolean {
+/** Links the complete file into place; false when something is there already. */
+function tryLink(from: string, to: string): boolean {
   try {
-    linkSync(tmp, path);
+    linkSync(from, to);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
@@ -147,24 +150,23 @@ function tryLink(tmp: string, path: string): boolean {
 }
 
 /**
- * Moves a stale lock aside. Two instances may find the same stale lock; only one can move that
- * file, and one that moved a newer lock instead puts it back where it was.
+ * Replaces a stale lock with ours (tmp) in one rename, so the lock never disappears in between,
+ * under a guard file that lets one instance at a time do it; false when another instance is
+ * taking over or the lock changed. A guard left by a process that died taking over is removed.
  */
-function takeOver(path: string, stale: LockFile): void {
-  const aside = `${path}.${process.pid}.stale`;
+function takeOver(path: string, tmp: string, stale: LockFile): boolean {
+  const guard = `${path}.takeover`;
+  if (!tryLink(tmp, guard)) {
+    const left = readLockFile(guard);
+    if (left && !(left.holder && holderRuns(left.holder))) rmSync(guard, { force: true });
+    return false;
+  }
   try {
-    renameSync(path, aside);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw err;
+    const still = readLockFile(path);
+    if (still?.ino !== stale.ino || still.text !== stale.text) return false;
+    renameSync(tmp, path);
+    return true;
+  } finally {
+    unlinkSync(guard);
   }
-  const moved = readHolder(aside);
-  if (moved?.ino !== stale.ino || moved.text !== stale.text) {
-    try {
-      linkSync(aside, path);
-    } catch {
-      // Someone holds the lock now in any case; our next attempt reads who.
-    }
-  }
-  rmSync(aside, { force: true });
 }

@@ -37,7 +37,8 @@ export function ferretdbLogEntry(line: string): Record<string, unknown> {
   } catch {
     record = undefined;
   }
-  if (typeof record !== "object" || record === null || Array.isArray(record)) return { level: "error", msg: `ferretdb: ${line}` };
+  if (typeof record !== "object" || record === null || Array.isArray(record))
+    return { level: "error", msg: line.startsWith("ferretdb: ") ? line : `ferretdb: ${line}` };
   const { time: _time, level: slogLevel, msg, ...attrs } = record as Record<string, unknown>;
   const text = String(msg ?? "");
   const level = levelOf(slogLevel);

@@ -1,4 +1,5 @@
 import { startupFailureLine } from "./startupFailure.js";
+import { unsupportedNodeWarning } from "./supportedNode.js";
 
 /** A started service, as the process sees it. */
 export interface Running {
@@ -51,6 +52,8 @@ export function runAsProcess(start: (signal: AbortSignal) => Promise<Running>, e
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const nodeWarning = unsupportedNodeWarning();
+  if (nodeWarning) line(process.stdout, { level: "warn", msg: nodeWarning });
 
   start(startup.signal).then(
     (service) => {

@@ -124,7 +124,7 @@ test("a stop during the first start ends the FerretDB build and the start-up at 
   const s = start({ PORT: "0", DATA_DIR: join(work, "data"), CACHE_DIR: cacheDir });
   await waitFor("the build's compile step", () => s.lines.find((l) => String(l.msg).includes("compiling Go packages")), 60_000);
   const goBuilds = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && safeCmdline(p).includes(cacheDir));
-  expect(goBuilds().length).toBeGreaterThan(0);
+  await waitFor("go build to run", () => goBuilds().length > 0, 10_000);
   s.child.kill("SIGTERM");
   expect(await s.exited).toBe(0);
   expect(s.lines.map((l) => l.msg)).toContain("stopped during start-up");

@@ -69,13 +69,18 @@ export async function buildEmbeddedDatabase(cacheDir: string, opts: BuildOptions
   const started = Date.now();
   log({
     level: "info",
-    msg: `building the embedded FerretDB once into ${dir} with ${version}: Go modules are downloaded, then compiled (minutes on a new machine; progress follows)`,
+    msg: `building the embedded FerretDB once into ${dir} with ${version}: Go modules are downloaded, then compiled (minutes on a new machine; progress every ${(opts.progressEveryMs ?? 5_000) / 1000} s)`,
   });
-  const env = { ...process.env, CGO_ENABLED: "0" };
-  const step = { cwd: ferretdbSourceDir, env, started, log, everyMs: opts.progressEveryMs ?? 10_000, signal: opts.signal };
   try {
-    await runGo(["mod", "download", "-x"], { ...step, phase: "downloading Go modules", progress: downloadProgress() });
-    await runGo(["build", "-v", "-trimpath", "-o", tmp, "."], { ...step, phase: "compiling Go packages", progress: compileProgress() });
+    await runGo(["build", "-v", "-trimpath", "-o", tmp, "."], {
+      cwd: ferretdbSourceDir,
+      env: { ...process.env, CGO_ENABLED: "0" },
+      started,
+      log,
+      everyMs: opts.progressEveryMs ?? 5_000,
+      signal: opts.signal,
+      progress: buildProgress(),
+    });
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
@@ -85,39 +90,36 @@ export async function buildEmbeddedDatabase(cacheDir: string, opts: BuildOptions
   return binary;
 }
 
-/** Counts what a phase has done from Go's output lines, and says it in a few words. */
+/** What a build has done so far, from Go's output lines, in a few words. */
 interface Progress {
   line(text: string): void;
+  /** "downloading Go modules: …" or "compiling Go packages: …". */
   summary(): string;
 }
 
-/** `go mod download -x` prints "# get <url>: 200 OK (0.1s)" for each file it fetched. */
-function downloadProgress(): Progress {
+/**
+ * `go build -v` prints "go: downloading <module> <version>" for each module it fetches (none that
+ * are in GOMODCACHE), then each package it compiles (none that are in GOCACHE).
+ */
+function buildProgress(): Progress {
   let modules = 0;
-  let last = "";
-  return {
-    line(text) {
-      const got = /^# get \S+\/(.+)\/@v\/(v[^/]+)\.zip: 200/.exec(text);
-      if (!got?.[1]) return;
-      modules++;
-      // The proxy's paths escape capitals as "!x".
-      last = `${got[1].replace(/%21([a-z])/g, (_m, c: string) => c.toUpperCase())} ${got[2]}`;
-    },
-    summary: () => (modules ? `${modules} modules fetched, last ${last}` : "checking the module cache"),
-  };
-}
-
-/** `go build -v` prints each package it compiles (nothing for those already in GOCACHE). */
-function compileProgress(): Progress {
   let packages = 0;
   let last = "";
   return {
     line(text) {
-      if (!/^[\w.~-]+(\/[\w.~-]+)*$/.test(text)) return;
-      packages++;
-      last = text;
+      const module = /^go: downloading (\S+ \S+)$/.exec(text)?.[1];
+      if (module) {
+        modules++;
+        last = module;
+      } else if (/^[\w.~-]+(\/[\w.~-]+)*$/.test(text)) {
+        packages++;
+        last = text;
+      }
     },
-    summary: () => (packages ? `${packages} packages compiled, last ${last}` : "starting"),
+    summary() {
+      if (packages) return `compiling Go packages: ${packages} compiled, last ${last}`;
+      return modules ? `downloading Go modules: ${modules} so far, last ${last}` : "downloading Go modules: checking the module cache";
+    },
   };
 }
 
@@ -128,7 +130,6 @@ function seconds(since: number): string {
 interface GoStep {
   cwd: string;
   env: NodeJS.ProcessEnv;
-  phase: string;
   progress: Progress;
   started: number;
   everyMs: number;
@@ -141,7 +142,7 @@ function runGo(args: string[], step: GoStep): Promise<void> {
   const say = () =>
     step.log({
       level: "info",
-      msg: `building the embedded FerretDB: ${step.phase}: ${step.progress.summary()} (${seconds(step.started)} s)`,
+      msg: `building the embedded FerretDB: ${step.progress.summary()} (${seconds(step.started)} s)`,
       elapsedSeconds: Number(seconds(step.started)),
     });
   say();
@@ -157,18 +158,15 @@ function runGo(args: string[], step: GoStep): Promise<void> {
   return new Promise<void>((resolveRun, reject) => {
     child.once("error", (err) => {
       clearInterval(timer);
-      reject(step.signal?.aborted ? err : new EmbeddedDatabaseError(`building the embedded FerretDB failed (${step.phase}): ${err.message}`));
+      reject(step.signal?.aborted ? err : new EmbeddedDatabaseError(`building the embedded FerretDB failed: ${err.message}`));
     });
     child.once("close", (code) => {
       clearInterval(timer);
       if (code === 0) return resolveRun();
       if (step.signal?.aborted) return reject(new Error("aborted"));
-      const hint = step.phase.startsWith("downloading") ? ": check access to the Go module proxy (GOPROXY) or set MONGODB_URI" : "";
-      reject(
-        new EmbeddedDatabaseError(
-          `building the embedded FerretDB failed while ${step.phase} (go ${args[0]} exited with ${code}): ${tail.slice(-3).join(" | ")}${hint}`,
-        ),
-      );
+      const downloading = step.progress.summary().startsWith("downloading");
+      const hint = downloading ? ": check access to the Go module proxy (GOPROXY) or set MONGODB_URI" : "";
+      reject(new EmbeddedDatabaseError(`building the embedded FerretDB failed (go ${args[0]} exited with ${code}): ${tail.slice(-3).join(" | ")}${hint}`));
     });
   });
 }

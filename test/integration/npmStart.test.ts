@@ -122,7 +122,7 @@ test("a stop during the first start ends the FerretDB build and the start-up at 
   // A cache of its own: the launcher is built (modules and packages come from Go's own caches).
   const cacheDir = join(work, "cache");
   const s = start({ PORT: "0", DATA_DIR: join(work, "data"), CACHE_DIR: cacheDir });
-  await waitFor("the build's compile step", () => s.lines.find((l) => String(l.msg).includes("compiling Go packages")), 60_000);
+  await waitFor("the build's progress", () => s.lines.find((l) => String(l.msg).startsWith("building the embedded FerretDB: ")), 60_000);
   const goBuilds = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && safeCmdline(p).includes(cacheDir));
   await waitFor("go build to run", () => goBuilds().length > 0, 10_000);
   s.child.kill("SIGTERM");

@@ -73,8 +73,11 @@ export async function main(env: Record<string, string | undefined> = process.env
         const until = (work: Promise<unknown>) => Promise.race([work, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
         await until(server.close());
         await until(app.stop());
-        await db.close();
-        lock?.release();
+        try {
+          await db.close();
+        } finally {
+          lock?.release();
+        }
       },
     };
   } catch (err) {

@@ -35,7 +35,12 @@ export async function openDatabase(
     embedded = await startEmbeddedDatabase({ dataDir: config.dataDir, cacheDir: config.cacheDir, log, ...(signal ? { signal } : {}) });
     uri = embedded.uri;
   }
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: "genstore-payment-app" });
+  let client: MongoClient;
+  try {
+    client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: "genstore-payment-app" });
+  } catch (err) {
+    throw new DatabaseError(`MONGODB_URI is not a MongoDB connection string (${(err as Error).message}): fix it, or unset it for the embedded database`);
+  }
   try {
     await client.connect();
     await client.db(config.databaseName).command({ ping: 1 });

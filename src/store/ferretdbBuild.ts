@@ -64,7 +64,14 @@ export async function buildEmbeddedDatabase(cacheDir: string, opts: BuildOptions
   if (existsSync(binary)) return binary;
 
   const dir = join(binary, "..");
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new EmbeddedDatabaseError(
+      `CACHE_DIR ${cacheDir} cannot be written (${code}): set CACHE_DIR to a folder this user can write (the embedded FerretDB is built there)`,
+    );
+  }
   const tmp = `${binary}.${process.pid}.tmp`;
   const started = Date.now();
   log({

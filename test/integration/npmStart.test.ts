@@ -196,6 +196,22 @@ const failures: [string, () => Promise<{ env: Record<string, string>; prefix?: s
         `^DATA_DIR ${w}/locked/data cannot be created or reached by this user \\(EACCES\\): create it for this user, or set DATA_DIR to a folder it can write$`,
       ),
   ],
+  [
+    "CACHE_DIR below a file",
+    async () => {
+      writeFileSync(join(work, "file"), "");
+      return { env: { PORT: "0", DATA_DIR: join(work, "data"), CACHE_DIR: join(work, "file", "cache") } };
+    },
+    (w) =>
+      new RegExp(
+        `^CACHE_DIR ${w}/file/cache cannot be written \\(ENOTDIR\\): set CACHE_DIR to a folder this user can write \\(the embedded FerretDB is built there\\)$`,
+      ),
+  ],
+  [
+    "a MONGODB_URI the driver cannot parse",
+    async () => ({ env: { PORT: "0", DATA_DIR: join(work, "data"), MONGODB_URI: "mongodb://127.0.0.1/?foo=bar" } }),
+    () => /^MONGODB_URI is not a MongoDB connection string \(option foo is not supported\): fix it, or unset it for the embedded database$/,
+  ],
 ];
 if (privilegedPortsExist)
   failures.push([

@@ -43,10 +43,11 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
     log(ferretdbLogEntry(line));
   });
   const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)));
+  // SQLite survives a kill; a FerretDB that does not stop within 2 s of SIGTERM is hung.
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 2000);
     await exited;
     clearTimeout(timer);
   };

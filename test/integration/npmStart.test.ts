@@ -88,6 +88,21 @@ test.each([
   120_000,
 );
 
+test("a stop with the database hung still ends within SHUTDOWN_TIMEOUT_MS + 5 s, FerretDB included", async () => {
+  const dataDir = join(work, "data");
+  const s = start({ PORT: "0", DATA_DIR: dataDir, SHUTDOWN_TIMEOUT_MS: "1000" });
+  const port = Number(new URL(await s.listening()).port);
+  const [ferretdb] = ferretdbProcesses(dataDir);
+  // Frozen: it answers nothing and ignores SIGTERM until it is killed.
+  process.kill(ferretdb!, "SIGSTOP");
+  const at = Date.now();
+  process.kill(lockHolder(dataDir), "SIGTERM");
+  await waitFor("the port closed and FerretDB gone", async () => (await portClosed(port)) && ferretdbProcesses(dataDir).length === 0, 10_000, 50);
+  expect(Date.now() - at).toBeLessThan(1_000 + 5_000);
+  expect(await s.exited).toBe(0);
+  expect(s.lines.map((l) => l.msg)).toContain("stopped");
+}, 120_000);
+
 test("a second instance on the same DATA_DIR refuses to start and names the first; after the first is killed, its lock is taken over", async () => {
   const dataDir = join(work, "data");
   const first = start({ PORT: "0", DATA_DIR: dataDir });

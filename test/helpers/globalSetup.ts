@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +11,12 @@ import { ensureStripeMock, startStripeMock, type StripeMock } from "./stripeMock
  * uses its own database.
  */
 export default async function globalSetup(): Promise<void> {
+  // dist/ once, before any test runs npm start: two files starting it at once would otherwise
+  // both compile into dist/, and a full compile beside timing-sensitive tests skews them.
+  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", ".ci/tsconfig.build.json"], {
+    cwd: resolve(__dirname, "../.."),
+    stdio: "inherit",
+  });
   if (!process.env.STRIPE_MOCK_URL) {
     const exe = ensureStripeMock(resolve(__dirname, "../../.cache"), (line) => process.stdout.write(`[stripe-mock] ${line}\n`));
     const mock = await startStripeMock(exe);

@@ -1,46 +1,119 @@
 import { existsSync } from "node:fs";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { loadConfig, type Config } from "./config.js";
 import { createCardDecryptor } from "./crypto/cardDecryptor.js";
-import { KeyringError, loadKeyring, type Keyring } from "./crypto/keyring.js";
+import { loadKeyring, type Keyring } from "./crypto/keyring.js";
 import { createSecretBox } from "./crypto/secretBox.js";
 import { loadSecretKey } from "./crypto/secretKeys.js";
 import { defaultCallbackBase, type ShopConfig } from "./payments/shops.js";
 import { returnLinkKey } from "./server/auth/returnLinks.js";
 import { createApp } from "./app/createApp.js";
+import { runAsProcess } from "./app/runProcess.js";
+import { listenFailure } from "./app/startupFailure.js";
 import { listen } from "./server/createServer.js";
 import { createJsonLogger, type Logger } from "./observability/logger.js";
-import { DatabaseError, openDatabase } from "./store/database.js";
-import { DataDirError, secureDataDir } from "./store/dataDir.js";
-import { EmbeddedDatabaseError } from "./store/embeddedDatabase.js";
+import { openDatabase } from "./store/database.js";
+import { secureDataDir } from "./store/dataDir.js";
+import { acquireDataDirLock, type DataDirLock } from "./store/dataDirLock.js";
 
-/** Starts the service; resolves once it listens. Exported for tests that run it in-process. */
-export async function main(env: Record<string, string | undefined> = process.env, exit: (code: number) => void = (code) => process.exit(code)) {
+/**
+ * Starts the service; resolves once it listens. Exported for tests that run it in-process.
+ * Aborting `signal` stops a start under way; whatever it had started is stopped again.
+ */
+export async function main(
+  env: Record<string, string | undefined> = process.env,
+  signal?: AbortSignal,
+  exit: (code: number) => void = (code) => process.exit(code),
+) {
   const config = loadConfig(env);
   const log = createJsonLogger(process.stdout, config.logLevel);
-  // Payments, shops and development keys live there: this user's only.
-  if (!config.mongodbUri || existsSync(config.dataDir)) {
-    const tightened = secureDataDir(config.dataDir);
-    if (tightened.length)
-      log({ level: "warn", msg: "DATA_DIR was readable by other users; permissions tightened to 0700/0600", dataDir: config.dataDir, paths: tightened.length });
+  const undo: (() => Promise<void> | void)[] = [];
+  try {
+    const lock = await prepareDataDir(config, log);
+    if (lock) undo.push(() => lock.release());
+    const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
+    const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
+    const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
+    const service: { stop?: () => Promise<void> } = {};
+    // The embedded database did not come back: only a restart of the whole service can help.
+    const onFatal = (err: Error) => {
+      log({ level: "error", msg: "the database cannot be recovered; exiting so the service's supervisor restarts it", error: err.message });
+      void (service.stop?.() ?? Promise.resolve()).finally(() => exit(1));
+    };
+    const db = await openDatabase(config, log, onFatal, signal);
+    undo.unshift(() => db.close());
+    signal?.throwIfAborted();
+    let publicUrl = config.publicUrl ?? "";
+    const app = createApp({
+      db: db.db,
+      atomicConditionalUpdates: db.atomicConditionalUpdates,
+      cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key, info: config.cardHkdfInfo }),
+      secretBox: createSecretBox(secretsKey.key),
+      returnLinkKey: returnLinkKey(secretsKey.key),
+      secretsKey: secretsKey.key,
+      ...settingsOf(config),
+      publicUrl: () => publicUrl,
+      log,
+    });
+    const server = await listen(app.handler, config.port, config.host, config.server).catch((err: unknown) => {
+      throw listenFailure(err, config.port, config.host);
+    });
+    publicUrl ||= server.url;
+    lock?.update({ url: server.url });
+    app.start();
+    const where = {
+      url: server.url,
+      publicUrl,
+      database: db.description,
+      databasePid: db.embedded?.pid,
+      atomicConditionalUpdates: db.atomicConditionalUpdates,
+    };
+    logStartup(log, config, where, { keyring, fingerprintKey, secretsKey });
+    /**
+     * Stops accepting, lets requests in flight and the dispatcher's work under way finish
+     * (together up to SHUTDOWN_TIMEOUT_MS), then closes the database and stops FerretDB.
+     */
+    const stop = async () => {
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const until = (work: Promise<unknown>) => Promise.race([work, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+      await until(server.close());
+      await until(app.stop());
+      try {
+        await db.close();
+      } finally {
+        lock?.release();
+      }
+    };
+    service.stop = stop;
+    return {
+      url: server.url,
+      port: server.port,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      /** The embedded database's process, when we run one (for operators and fault tests). */
+      databasePid: () => db.embedded?.pid,
+      stop,
+    };
+  } catch (err) {
+    for (const step of undo) await Promise.resolve(step()).catch(() => {});
+    throw err;
   }
-  const keyring = loadKeyring({ env, dataDir: config.dataDir, production: config.production });
-  const fingerprintKey = loadSecretKey("CARD_FINGERPRINT_KEY", env.CARD_FINGERPRINT_KEY, config.dataDir, "card-fingerprint.key", config.production);
-  const secretsKey = loadSecretKey("SECRETS_KEY", env.SECRETS_KEY, config.dataDir, "secrets.key", config.production);
-  const service: { stop?: () => Promise<void> } = {};
-  // The embedded database did not come back: only a restart of the whole service can help.
-  const onFatal = (err: Error) => {
-    log({ level: "error", msg: "the database cannot be recovered; exiting so the service's supervisor restarts it", error: err.message });
-    void (service.stop?.() ?? Promise.resolve()).finally(() => exit(1));
-  };
-  const db = await openDatabase(config, log, onFatal);
-  let publicUrl = config.publicUrl ?? "";
-  const app = createApp({
-    db: db.db,
-    atomicConditionalUpdates: db.atomicConditionalUpdates,
-    cards: createCardDecryptor(keyring, { fingerprintKey: fingerprintKey.key, info: config.cardHkdfInfo }),
-    secretBox: createSecretBox(secretsKey.key),
-    returnLinkKey: returnLinkKey(secretsKey.key),
-    secretsKey: secretsKey.key,
+}
+
+/**
+ * DATA_DIR holds payments, shops and development keys: this user's only, and with the embedded
+ * database, one instance's only (a lock file says which).
+ */
+async function prepareDataDir(config: Config, log: Logger): Promise<DataDirLock | undefined> {
+  const embedded = !config.mongodbUri;
+  if (!embedded && config.production && !existsSync(config.dataDir)) return undefined;
+  const tightened = secureDataDir(config.dataDir);
+  if (tightened.length)
+    log({ level: "warn", msg: "DATA_DIR was readable by other users; permissions tightened to 0700/0600", dataDir: config.dataDir, paths: tightened.length });
+  return embedded ? acquireDataDirLock(config.dataDir) : undefined;
+}
+
+/** createApp's settings that come straight from the configuration. */
+function settingsOf(config: Config) {
+  return {
     onboarding: config.onboarding,
     defaultShopId: config.defaultShopId,
     defaultShop: defaultShopOf(config),
@@ -55,31 +128,6 @@ export async function main(env: Record<string, string | undefined> = process.env
     callbacks: config.callbacks,
     reconcile: config.reconcile,
     security: config.security,
-    publicUrl: () => publicUrl,
-    log,
-  });
-  const server = await listen(app.handler, config.port, config.host, config.server);
-  publicUrl ||= server.url;
-  app.start();
-  logStartup(
-    log,
-    config,
-    { url: server.url, publicUrl, database: db.description, databasePid: db.embedded?.pid, atomicConditionalUpdates: db.atomicConditionalUpdates },
-    { keyring, fingerprintKey, secretsKey },
-  );
-  /** Stops accepting, lets requests in flight finish (up to SHUTDOWN_TIMEOUT_MS), flushes the dispatcher, stops the database. */
-  const stop = async () => {
-    await Promise.race([server.close(), new Promise((r) => setTimeout(r, config.shutdownTimeoutMs).unref())]);
-    await app.stop();
-    await db.close();
-  };
-  service.stop = stop;
-  return {
-    url: server.url,
-    port: server.port,
-    /** The embedded database's process, when we run one (for operators and fault tests). */
-    databasePid: () => db.embedded?.pid,
-    stop,
   };
 }
 
@@ -137,28 +185,4 @@ function logStartup(
   });
 }
 
-if (require.main === module) {
-  main().then(
-    (app) => {
-      const stop = (signal: string) => {
-        process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: "info", msg: `${signal}: shutting down` }) + "\n");
-        app.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
-    },
-    (err: unknown) => {
-      const known =
-        err instanceof ConfigError ||
-        err instanceof KeyringError ||
-        err instanceof DatabaseError ||
-        err instanceof EmbeddedDatabaseError ||
-        err instanceof DataDirError;
-      process.stderr.write(`genstore-payment-app: cannot start: ${known ? (err as Error).message : String((err as Error)?.stack ?? err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsProcess((signal) => main(process.env, signal));

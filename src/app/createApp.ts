@@ -137,6 +137,7 @@ export function createApp(opts: AppOptions): App {
     payments,
     shopRepository,
     shops,
+    defaultShop: opts.defaultShop,
     connectors,
     modules: connectorModules,
     pages: instances.flatMap((i) => i.pages ?? []),

@@ -1,5 +1,6 @@
 // `npm run keys -- <command>`: card-encryption key pairs for operators (decisions.md D9, D14).
 import { readFileSync, writeFileSync } from "node:fs";
+import { encryptCardPacket } from "./encryptCard.js";
 import { generateCardKeyPem, parsePrivateKeys } from "./keyring.js";
 
 const usage = `usage:
@@ -7,7 +8,27 @@ const usage = `usage:
                                           (mode 0600; stdout without --out), the public key to register
                                           with Genstore (base64 SPKI DER) is printed
   npm run keys -- public FILE             the public key of every private key in FILE (PEM blocks, or
-                                          one base64 PKCS#8 key per line, as CARD_PRIVATE_KEYS_FILE)`;
+                                          one base64 PKCS#8 key per line, as CARD_PRIVATE_KEYS_FILE)
+  npm run keys -- encrypt-card [NUMBER] [--url URL | --key PUBLIC_KEY]
+                                          a test card (default 4242424242424242, CVV 123) encrypted as
+                                          Genstore does for the service at URL (http://localhost:8080)
+                                          or for PUBLIC_KEY: paymentMethod.data as one line of JSON`;
+
+/** The card-encryption public key a running service publishes. */
+async function publishedKey(url: string): Promise<string> {
+  const res = await fetch(`${url.replace(/\/+$/, "")}/genstore/v1/card-encryption-key`);
+  if (!res.ok) throw new Error(`${url} answered ${res.status} for its card-encryption key`);
+  return ((await res.json()) as { publicKey: string }).publicKey;
+}
+
+async function encryptCard(args: string[]): Promise<number> {
+  const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+  const number = args.find((a, i) => /^\d{12,19}$/.test(a) && !["--url", "--key"].includes(args[i - 1] ?? "")) ?? "4242424242424242";
+  const publicKey = option("--key") ?? (await publishedKey(option("--url") ?? "http://localhost:8080"));
+  const card = { number, expiryMonth: "12", expiryYear: String(new Date().getUTCFullYear() + 3), cvv: "123", holderName: "Test Card" };
+  process.stdout.write(JSON.stringify(encryptCardPacket(publicKey, JSON.stringify(card))) + "\n");
+  return 0;
+}
 
 function main(args: string[]): number {
   const [command, ...rest] = args;
@@ -37,9 +58,15 @@ function main(args: string[]): number {
   return 2;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (err) {
-  process.stderr.write(`keys: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-}
+const args = process.argv.slice(2);
+Promise.resolve()
+  .then(() => (args[0] === "encrypt-card" ? encryptCard(args.slice(1)) : main(args)))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`keys: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );

@@ -9,7 +9,7 @@ import type { CallbackDispatcher } from "../callbacks/dispatcher.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { PaymentRepository } from "../payments/records.js";
-import type { ShopDirectory, ShopRepository } from "../payments/shops.js";
+import type { ShopConfig, ShopDirectory, ShopRepository } from "../payments/shops.js";
 import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import type { ConnectorModule, ConnectorPage } from "../psp/module.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
@@ -59,6 +59,8 @@ export interface EdgeParts {
   payments: PaymentRepository;
   shopRepository: ShopRepository;
   shops: ShopDirectory;
+  /** The default shop from the environment, which operators see beside the stored ones. */
+  defaultShop: ShopConfig | undefined;
   connectors: ConnectorRegistry;
   modules: readonly ConnectorModule<never>[];
   pages: readonly ConnectorPage[];
@@ -87,7 +89,7 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
   return createConnectHandler({
     routes: (router: ConnectRouter) => {
       router.service(PaymentService, paymentImpl);
-      router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log, p.onboarding));
+      router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log, p.onboarding, p.defaultShop));
       router.service(OperationsService, createOperationsServiceImpl(p.payments, p.dispatcher, p.log, p.listing));
       router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
       router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));

@@ -22,8 +22,9 @@ import { GenstoreCallError } from "../onboarding/genstoreApp.js";
 import type { Logger } from "../observability/logger.js";
 import { handleWith } from "./handleWith.js";
 
-function toShop(s: ShopConfig): MessageInitShape<typeof ShopSchema> {
+function toShop(s: ShopConfig, fromEnvironment = false): MessageInitShape<typeof ShopSchema> {
   return {
+    fromEnvironment,
     shopId: s.shopId,
     psp: s.psp,
     testCredentialNames: Object.keys(s.testCredentials).sort(),
@@ -102,13 +103,33 @@ function lifecycleRpcs(repository: ShopRepository, onboarding: Onboarding, log: 
   };
 }
 
-/** ShopService (internal, operators): shops and their PSP and Genstore settings. */
+/** A page of shops in id order after `after`: the stored ones, and the environment's unless one is stored under its id. */
+async function listPage(repository: ShopRepository, environmentShop: ShopConfig | undefined, after: string, size: number) {
+  const stored = await repository.list(after, size + 1);
+  const env = environmentShop;
+  const merged =
+    env && env.shopId > after && !stored.some((s) => s.shopId === env.shopId) && !(await repository.get(env.shopId))
+      ? [...stored, env].sort((a, b) => (a.shopId < b.shopId ? -1 : 1))
+      : stored;
+  const page = merged.slice(0, size);
+  const last = page[page.length - 1];
+  return {
+    shops: page.map((s) => toShop(s, s === env)),
+    nextPageToken: merged.length > size && last ? Buffer.from(last.shopId, "utf8").toString("base64url") : "",
+  };
+}
+
+/**
+ * ShopService (internal, operators): shops and their PSP and Genstore settings. The default
+ * shop from the environment (environmentShop) is listed and read like the stored ones, marked.
+ */
 export function createShopServiceImpl(
   repository: ShopRepository,
   directory: ShopDirectory,
   modules: readonly ConnectorModule<never>[],
   log: Logger,
   onboarding: Onboarding,
+  environmentShop: ShopConfig | undefined,
   now: () => Date = () => new Date(),
 ): ServiceImpl<typeof ShopService> {
   const m = ShopService.method;
@@ -144,6 +165,8 @@ export function createShopServiceImpl(
       checkId(req.shopId);
       const patch = patchFrom(req.settings, knownPsps);
       const current = await repository.get(req.shopId);
+      if (!current && req.shopId === environmentShop?.shopId)
+        throw notFound(`shop ${req.shopId} comes from the environment (DEFAULT_SHOP_*): change those settings, or use CreateShop to store one in its place`);
       if (!current) throw notFound(`shop ${req.shopId} not found`);
       checkCredentials(modules, { ...current, ...patch });
       const shop = await repository.update(req.shopId, patch, now());
@@ -154,16 +177,14 @@ export function createShopServiceImpl(
     }),
     getShop: handleWith(m.getShop.input, m.getShop.name, log, false, async (_meta, req: GetShopRequest) => {
       const shop = await repository.get(req.shopId);
-      if (!shop) throw notFound(`shop ${req.shopId} not found`);
-      return { shop: toShop(shop) };
+      if (shop) return { shop: toShop(shop) };
+      if (req.shopId === environmentShop?.shopId) return { shop: toShop(environmentShop, true) };
+      throw notFound(`shop ${req.shopId} not found`);
     }),
     listShops: handleWith(m.listShops.input, m.listShops.name, log, false, async (_meta, req: ListShopsRequest) => {
       const size = req.pageSize <= 0 ? 100 : Math.min(req.pageSize, 1000);
       const after = req.pageToken ? Buffer.from(req.pageToken, "base64url").toString("utf8") : "";
-      const shops = await repository.list(after, size + 1);
-      const page = shops.slice(0, size);
-      const last = page[page.length - 1];
-      return { shops: page.map(toShop), nextPageToken: shops.length > size && last ? Buffer.from(last.shopId, "utf8").toString("base64url") : "" };
+      return listPage(repository, environmentShop, after, size);
     }),
     ...lifecycleRpcs(repository, onboarding, log, checkId),
   };

@@ -1,8 +1,48 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from "node:fs";
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export class DataDirError extends Error {
   override name = "DataDirError";
+}
+
+/** What a failed mkdir or stat of DATA_DIR means for the operator, and what to do. */
+function pathProblem(dir: string, code: string | undefined): string {
+  switch (code) {
+    case "ENOTDIR":
+      return `DATA_DIR ${dir} cannot be used: part of that path is a file, not a folder; set DATA_DIR to a folder path`;
+    case "EACCES":
+    case "EPERM":
+      return `DATA_DIR ${dir} cannot be created or reached by this user (${code}): create it for this user, or set DATA_DIR to a folder it can write`;
+    case "EROFS":
+      return `DATA_DIR ${dir} is on a read-only file system: set DATA_DIR to a writable folder`;
+    default:
+      return `DATA_DIR ${dir} cannot be used (${code ?? "unknown error"}): set DATA_DIR to a writable folder`;
+  }
+}
+
+/** DATA_DIR exists (or is created) as a folder this user can write; else a one-line reason. */
+export function ensureDataDir(dir: string): void {
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw new DataDirError(pathProblem(dir, code));
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (mkdirErr) {
+      throw new DataDirError(pathProblem(dir, (mkdirErr as NodeJS.ErrnoException).code));
+    }
+    return;
+  }
+  if (!isDirectory) throw new DataDirError(`DATA_DIR ${dir} is a file, not a folder: set DATA_DIR to a folder (it is created when missing)`);
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new DataDirError(
+      `DATA_DIR ${dir} is not writable by this user (uid ${process.getuid?.() ?? "?"}): give it to this user, or set DATA_DIR to a folder it can write`,
+    );
+  }
 }
 
 /**
@@ -11,9 +51,9 @@ export class DataDirError extends Error {
  * 0600 (files), and returns what it had to tighten, so start-up can say so.
  */
 export function secureDataDir(dir: string): string[] {
+  ensureDataDir(dir);
   const fixed: string[] = [];
   try {
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     const walk = (path: string) => {
       const st = lstatSync(path);
       if (st.isSymbolicLink()) return;

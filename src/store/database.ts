@@ -59,12 +59,13 @@ export async function openDatabase(
   config: { mongodbUri: string | undefined; databaseName: string; dataDir: string; cacheDir: string; database: DatabaseSettings },
   log: Logger,
   onFatal: (err: Error) => void,
+  signal?: AbortSignal,
 ): Promise<Database> {
   let embedded: SupervisedDatabase | undefined;
   let uri = config.mongodbUri;
   if (uri === undefined) {
     embedded = await startSupervisedDatabase(
-      { dataDir: config.dataDir, cacheDir: config.cacheDir, log: (line) => log({ level: "info", msg: line }) },
+      { dataDir: config.dataDir, cacheDir: config.cacheDir, log, ...(signal ? { signal } : {}) },
       {
         restartWithinMs: config.database.restartWithinMs,
         onExit: (detail) => log({ level: "error", msg: "embedded database exited", detail }),
@@ -74,7 +75,12 @@ export async function openDatabase(
     );
     uri = embedded.uri;
   }
-  const client = new MongoClient(uri, clientOptions(config.database));
+  let client: MongoClient;
+  try {
+    client = new MongoClient(uri, clientOptions(config.database));
+  } catch (err) {
+    throw new DatabaseError(`MONGODB_URI is not a MongoDB connection string (${(err as Error).message}): fix it, or unset it for the embedded database`);
+  }
   try {
     await firstPing(client, config.databaseName);
   } catch (err) {

@@ -30,6 +30,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 export async function startSupervisedDatabase(opts: StartOptions, s: Supervision): Promise<SupervisedDatabase> {
   let current = await startEmbeddedDatabase(opts);
   const listen = new URL(current.uri).host;
+  // The signal stops a first start; a restart is ours to stop (stop()).
+  const { signal: _firstStartOnly, ...again } = opts;
   let stopping = false;
   let restarts = 0;
 
@@ -40,7 +42,7 @@ export async function startSupervisedDatabase(opts: StartOptions, s: Supervision
       await sleep(Math.min(2000, 100 * 2 ** attempt));
       if (stopping) return undefined;
       try {
-        const next = await startEmbeddedDatabase({ ...opts, listen });
+        const next = await startEmbeddedDatabase({ ...again, listen });
         restarts++;
         s.onRestart(`the embedded FerretDB is back (pid ${next.pid}) after ${Date.now() - started} ms, restart ${restarts}`);
         return next;

@@ -58,8 +58,33 @@ test("create, get, update and list shops; secrets are write-only and sealed in t
   const page1 = await shops.listShops({ pageSize: 2 });
   expect(page1.shops.map((s) => s.shopId)).toEqual(["acme", "beta"]);
   const page2 = await shops.listShops({ pageSize: 2, pageToken: page1.nextPageToken });
-  expect(page2.shops.map((s) => s.shopId)).toEqual(["gamma"]);
+  // The default shop from the environment ("test-shop") is listed in its place in id order.
+  expect(page2.shops.map((s) => s.shopId)).toEqual(["gamma", "test-shop"]);
   expect(page2.nextPageToken).toBe("");
+});
+
+test("the default shop from the environment is listed and read, marked, until a stored shop takes its place", async () => {
+  const listed = (await shops.listShops({ pageSize: 100 })).shops.filter((s) => s.shopId === "test-shop");
+  expect(listed).toEqual([expect.objectContaining({ shopId: "test-shop", psp: "sandbox", fromEnvironment: true, hasGenstoreAccessToken: true })]);
+  expect((await shops.getShop({ shopId: "test-shop" })).shop).toMatchObject({ fromEnvironment: true, testCredentialNames: ["merchantId"] });
+  // On a page boundary: the last of a page, and never twice.
+  const ids: string[] = [];
+  for (let token = "", first = true; first || token; first = false) {
+    const page = await shops.listShops({ pageSize: 1, pageToken: token });
+    ids.push(...page.shops.map((s) => s.shopId));
+    token = page.nextPageToken;
+  }
+  expect(ids.filter((id) => id === "test-shop")).toHaveLength(1);
+  expect(ids).toEqual([...ids].sort());
+  await expect(shops.updateShop({ shopId: "test-shop", settings: { psp: "stripe" } })).rejects.toMatchObject({
+    code: Code.NotFound,
+    rawMessage: "shop test-shop comes from the environment (DEFAULT_SHOP_*): change those settings, or use CreateShop to store one in its place",
+  });
+
+  await shops.createShop({ shopId: "test-shop", settings: { genstoreAccessToken: "" } });
+  const after = (await shops.listShops({ pageSize: 100 })).shops.filter((s) => s.shopId === "test-shop");
+  expect(after).toEqual([expect.objectContaining({ fromEnvironment: false, hasGenstoreAccessToken: false })]);
+  expect((await shops.getShop({ shopId: "test-shop" })).shop?.fromEnvironment).toBe(false);
 });
 
 test("ShopService is not reachable through the Genstore JSON routes", async () => {

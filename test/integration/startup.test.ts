@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { MongoClient } from "mongodb";
 
-// The README's run command path: `npm start` runs src/main.ts with tsx.
+// src/main.ts run by tsx, straight from the sources; npmStart.test.ts runs the README's `npm start`.
 const root = resolve(__dirname, "../..");
 const tsx = join(root, "node_modules/.bin/tsx");
 

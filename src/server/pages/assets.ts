@@ -2,12 +2,13 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
+import { sourceFolder } from "../../runtime/sourceFolder.js";
 import type { NodeRequest, NodeResponse } from "../httpJson.js";
 
 const types: Record<string, string> = { ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8" };
 
 /** The pages' stylesheet and the console's browser modules, read once from this folder: nothing else is served. */
-export function createAssets(dir = join(__dirname, "assets")) {
+export function createAssets(dir = sourceFolder(__dirname, "assets")) {
   const files = new Map<string, { body: Buffer; type: string; etag: string }>();
   for (const name of readdirSync(dir)) {
     const type = types[name.slice(name.lastIndexOf("."))];

@@ -4,6 +4,7 @@ import { file_genstore_payment_v1_payment_service, PaymentService } from "../../
 import { paymentServiceRoutes } from "../../gen/genstore/payment/v1/payment_service_routes.js";
 import { file_genstore_payment_v1_shop_service, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection, ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
 import type { CallbackDispatcher } from "../callbacks/dispatcher.js";
 import type { Logger } from "../observability/logger.js";
@@ -33,7 +34,14 @@ import { createWebhookRoute } from "./webhookRoute.js";
 const operatorServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
 
 /** The services we serve over gRPC and Connect, as health and reflection list them. */
-export const servedServices = [PaymentService.typeName, ShopService.typeName, OperationsService.typeName, Health.typeName, ServerReflection.typeName] as const;
+export const servedServices = [
+  PaymentService.typeName,
+  ShopService.typeName,
+  OperationsService.typeName,
+  Health.typeName,
+  ServerReflection.typeName,
+  ServerReflectionV1alpha.typeName,
+] as const;
 
 const servedFiles = [
   file_genstore_payment_v1_payment_service,
@@ -41,6 +49,7 @@ const servedFiles = [
   file_genstore_payment_v1_operations_service,
   file_health_v1_health,
   file_grpc_reflection_v1_reflection,
+  file_grpc_reflection_v1alpha_reflection,
 ];
 
 /** What the edge serves: the domain's use cases and services, and the pieces of the port. */
@@ -72,7 +81,8 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
       router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log));
       router.service(OperationsService, createOperationsServiceImpl(p.payments, p.dispatcher, p.log));
       router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
-      router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));
+      router.service(ServerReflection, createReflectionServiceImpl(ServerReflection, servedFiles, servedServices));
+      router.service(ServerReflectionV1alpha, createReflectionServiceImpl(ServerReflectionV1alpha, servedFiles, servedServices));
     },
     // The same limit as the JSON routes, after decompression too (a gzip bomb stops there).
     readMaxBytes: p.maxBodyBytes,

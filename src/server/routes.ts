@@ -15,6 +15,7 @@ import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import type { ConnectorModule, ConnectorPage } from "../psp/module.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
+import { createApiDocs } from "./apiDocs.js";
 import type { RequestGate } from "./auth/requestGate.js";
 import type { ReturnLinks } from "./auth/returnLinks.js";
 import { createConnectHandler } from "./connectHandler.js";
@@ -104,6 +105,7 @@ function routeTable(p: EdgeParts): HttpRoute[] {
     log: p.log,
     maxBodyBytes: p.maxBodyBytes,
   });
+  const docs = createApiDocs();
   return [
     { label: "GET /healthz", methods: ["GET"], pattern: /^\/healthz$/, unlimited: true, handle: (_req, res) => sendJson(res, 200, { status: "ok" }) },
     {
@@ -131,6 +133,16 @@ function routeTable(p: EdgeParts): HttpRoute[] {
       handle(_req, res) {
         const keys = p.publicKeys();
         sendJson(res, 200, { publicKey: keys[0], publicKeys: keys, format: "base64 X.509 SubjectPublicKeyInfo DER, P-256" });
+      },
+    },
+    { label: "GET /openapi.json", methods: ["GET"], pattern: /^\/openapi\.json$/, handle: (_req, res) => docs.openApi(res) },
+    { label: "GET /docs", methods: ["GET"], pattern: /^\/docs\/?$/, handle: (_req, res) => docs.page(res) },
+    {
+      label: "GET /docs/{file}",
+      methods: ["GET"],
+      pattern: /^\/docs\/([^/]+)$/,
+      handle(req, res, [name]) {
+        if (!docs.asset(res, name!)) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
       },
     },
     {

@@ -9,15 +9,19 @@ type Answer = MessageInitShape<typeof ServerReflectionResponseSchema>;
 /** v1 and v1alpha: the same messages under two package names (ghz, Postman and older grpcurl ask v1alpha). */
 export type ReflectionService = typeof ServerReflection | typeof ServerReflectionV1alpha;
 
-/** A file and everything it imports, as serialized FileDescriptorProtos (dependencies first). */
+/**
+ * A file and everything it imports, as serialized FileDescriptorProtos: the file first, as
+ * grpc-go's server sends it (older reflection clients, ghz's among them, take the first file as
+ * the one asked for).
+ */
 function withDependencies(file: DescFile): Uint8Array[] {
   const seen = new Set<string>();
   const out: Uint8Array[] = [];
   const visit = (f: DescFile) => {
     if (seen.has(f.name)) return;
     seen.add(f.name);
-    for (const dep of f.dependencies) visit(dep);
     out.push(toBinary(FileDescriptorProtoSchema, f.proto));
+    for (const dep of f.dependencies) visit(dep);
   };
   visit(file);
   return out;

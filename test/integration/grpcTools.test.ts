@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { create, createFileRegistry, fromBinary, type FileRegistry } from "@bufbuild/protobuf";
+import { createFileRegistry, fromBinary, type FileRegistry } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import { ServerReflection, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1alpha/reflection_pb";
@@ -70,8 +70,11 @@ async function payWith(registry: FileRegistry): Promise<void> {
 }
 
 test("a client that knows only what v1alpha reflection told it reaches CreateCardPayment", async () => {
-  const files = await reflectV1alpha("genstore.payment.v1.PaymentService");
-  await payWith(createFileRegistry(create(FileDescriptorSetSchema, { file: files })));
+  const files = await reflectV1alpha("genstore.payment.v1.PaymentService.CreateCardPayment");
+  // As ghz's reflection client (jhump/protoreflect) does: the first file of the answer is the one
+  // asked for, its imports are looked up by name among the others.
+  expect(files[0]?.name).toBe("genstore/payment/v1/payment_service.proto");
+  await payWith(createFileRegistry(files[0]!, (name) => files.find((f) => f.name === name)));
 });
 
 test("a client built from the committed descriptor set (npm run protoset) reaches CreateCardPayment", async () => {

@@ -176,8 +176,10 @@ describe("gRPC health and reflection on the same port", () => {
       expect(files.map((f) => f.name)).toEqual(
         expect.arrayContaining(["genstore/payment/v1/payment_service.proto", "genstore/payment/v1/common.proto", "google/api/annotations.proto"]),
       );
-      // What ghz needs from it: CreateCardPayment and its request message, resolvable from the answer alone.
-      const paymentFile = files.find((f) => f.name === "genstore/payment/v1/payment_service.proto");
+      // What ghz needs from it: the file asked for first (older clients take the first file as the
+      // answer), then CreateCardPayment and its request message, resolvable from the answer alone.
+      const paymentFile = files[0];
+      expect(paymentFile?.name).toBe("genstore/payment/v1/payment_service.proto");
       expect(paymentFile?.service[0]?.method.map((m) => m.name)).toContain("CreateCardPayment");
       expect(paymentFile?.messageType.map((m) => m.name)).toContain("CreateCardPaymentRequest");
       expect(missing?.messageResponse.case).toBe("errorResponse");

@@ -59,6 +59,16 @@ test("the document describes exactly the routes of the generated route table, an
   }
 });
 
+test("a concrete path is never taken for a path variable, as OpenAPI matches paths", async () => {
+  // /genstore/v1/payments/card is the card route, not Get payment of a payment named "card".
+  for (const path of ["/genstore/v1/payments/card", "/genstore/v1/payments/offsite"]) {
+    const res = await rawRequest(`${server.url}${path}`, "GET");
+    expect([path, res.status, res.headers.allow]).toEqual([path, 405, "POST"]);
+  }
+  expect((await rawRequest(`${server.url}/genstore/v1/payments/card-1`, "PUT")).headers.allow).toBe("GET");
+  expect((await rawRequest(`${server.url}/genstore/v1/refunds`, "PUT")).headers.allow).toBe("POST, GET");
+});
+
 test("every request schema requires exactly the proto's REQUIRED fields and carries the Genstore id pattern", () => {
   for (const route of paymentServiceRoutes) {
     const op = served.paths[pathOf(route)]![route.verb.toLowerCase()]!;

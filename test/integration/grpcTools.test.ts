@@ -78,7 +78,7 @@ test("a client that knows only what v1alpha reflection told it reaches CreateCar
 });
 
 test("a client built from the committed descriptor set (npm run protoset) reaches CreateCardPayment", async () => {
-  const set = fromBinary(FileDescriptorSetSchema, readFileSync(resolve(__dirname, "../../gen/genstore.protoset")));
+  const set = fromBinary(FileDescriptorSetSchema, readFileSync(resolve(__dirname, "../../gen/genstore.binpb")));
   expect(set.file.map((f) => f.name)).toEqual(expect.arrayContaining(["genstore/payment/v1/payment_service.proto", "google/api/annotations.proto"]));
   await payWith(createFileRegistry(set));
 });

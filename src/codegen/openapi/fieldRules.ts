@@ -15,10 +15,10 @@ const ws = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\
 export const nonBlank = `[^${ws}]`;
 
 /**
- * "true" or "false" in any letter case, around whitespace (jsonCoercion.ts: trim, then /^(true|false)$/i;
- * "ſ" upper-cases to "S", so JavaScript's case-insensitive match takes it for an "s").
+ * "true" or "false" in any ASCII letter case, around whitespace (jsonCoercion.ts: trim, then
+ * /^(true|false)$/i, which folds no non-ASCII letter onto an ASCII one).
  */
-export const booleanText = `^[${ws}]*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss\\u017f][Ee])[${ws}]*$`;
+export const booleanText = `^[${ws}]*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])[${ws}]*$`;
 
 /**
  * An amount in major units (money.ts): trimmed, 1-15 integer digits, optional decimals of which at
@@ -42,9 +42,19 @@ export function currenciesByExponent(): Map<number, string[]> {
   return out;
 }
 
+/**
+ * The largest amount in major units whose minor units are an exact JavaScript integer, as a JSON
+ * number: 90071992547409.91 for 2 decimals. The integer part has at most 15 digits either way.
+ */
+function largestAmount(exponent: number): number {
+  const digits = String(Number.MAX_SAFE_INTEGER);
+  const whole = digits.slice(0, digits.length - exponent);
+  return exponent === 0 ? 10 ** 15 - 1 : Number(`${whole}.${digits.slice(-exponent)}`);
+}
+
 /** A JSON number: jsonCoercion.ts reads it as its JavaScript text (200.5 is "200.5"). */
 function amountNumber(exponent: number): JsonSchema {
-  return { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 10 ** (15 - exponent), multipleOf: 10 ** -exponent };
+  return { type: "number", minimum: 10 ** -exponent, maximum: largestAmount(exponent), multipleOf: 10 ** -exponent };
 }
 
 /** An amount for a currency with `exponent` decimals, as a decimal string or a JSON number. */
@@ -55,6 +65,22 @@ function amountSchema(exponent: number): JsonSchema {
     examples: [exponent === 0 ? "200" : `200.${"0".repeat(exponent)}`],
   };
 }
+
+/**
+ * An amount before its currency is known (capture, refund: the payment's): a positive decimal with
+ * at most 15 integer digits (money.ts checkAmountSyntax). What the payment's currency does not
+ * allow is then a refusal of that payment, answered 200 with the reason.
+ */
+const anyAmount: JsonSchema = {
+  description:
+    'An amount greater than zero in major units of the payment\'s currency: a decimal string ("200.00") or a JSON number. ' +
+    "More decimals than that currency has is refused like an amount over what is left (200, with the reason in `error`).",
+  anyOf: [
+    { type: "string", pattern: `^[${ws}]*(?!0+(?:\\.0+)?[${ws}]*$)[0-9]{1,15}(?:\\.[0-9]+)?[${ws}]*$` },
+    { type: "number", minimum: 0.000001, exclusiveMaximum: 10 ** 15 },
+  ],
+  examples: ["200.00"],
+};
 
 const amountRef = (exponent: number) => ({ $ref: `#/components/schemas/Amount${exponent}` });
 
@@ -75,6 +101,7 @@ export function currencyRules(): JsonSchema[] {
 /** The schemas the rules refer to, for components.schemas. */
 export function ruleSchemas(): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
+  out.Amount = anyAmount;
   for (const e of [...currenciesByExponent().keys()].sort((a, b) => a - b)) out[`Amount${e}`] = amountSchema(e);
   out.Currency = {
     description: "An ISO 4217 alpha-3 code this service knows.",
@@ -86,13 +113,18 @@ export function ruleSchemas(): Record<string, JsonSchema> {
   return out;
 }
 
-/** An http(s) URL the buyer is sent back to (redirects.ts; https only in production). */
+/** Characters of a URL path, query or fragment that need no escaping, and escapes. */
+const urlChars = "(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})";
+const hostLabel = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+
+/**
+ * An http(s) URL the buyer is sent back to (redirects.ts; https only in production). The service
+ * takes what a WHATWG URL parser takes; the pattern is the plain form of it a client should send.
+ */
 const redirectUrl: JsonSchema = {
   description: "An http(s) URL (https only in production) on a host the shop allows, without credentials.",
   type: "string",
-  pattern:
-    "^https?://[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$",
-  format: "uri",
+  pattern: `^https?://${hostLabel}(?:\\.${hostLabel})*(?::[1-9][0-9]{0,3})?(?:/${urlChars}*)?(?:\\?${urlChars}*)?(?:#${urlChars}*)?$`,
   examples: ["https://www.xxx.shop/pay/result"],
 };
 
@@ -106,7 +138,7 @@ export function ruleOf(fieldName: string, required: boolean, hasCurrency: boolea
     case "currency":
       return { $ref: "#/components/schemas/Currency" };
     case "amount":
-      return amountRef(hasCurrency ? usualExponent : Math.max(...currenciesByExponent().keys()));
+      return hasCurrency ? amountRef(usualExponent) : { $ref: "#/components/schemas/Amount" };
     case "return_url":
     case "cancel_url": {
       const url = { $ref: "#/components/schemas/RedirectUrl" };

@@ -2,9 +2,8 @@
 // request body, every answer the gateway gives (src/server/gateway/answer.ts and errorMapping.ts),
 // the API page's examples, and links between operations that follow a payment's life.
 import type { DescField, DescMethod } from "@bufbuild/protobuf";
-import { genstoreIdPattern } from "../../payments/genstoreIds.js";
 import type { Binding } from "../httpBindings.js";
-import { describe, idDescription, isRequired, requestSchema, responseSchema, type FieldOptions } from "./jsonSchemas.js";
+import { describe, idDescription, idSchema, isRequired, requestSchema, responseSchema, type FieldOptions } from "./jsonSchemas.js";
 import type { JsonSchema } from "./fieldRules.js";
 import { linksOf } from "./links.js";
 
@@ -95,7 +94,8 @@ function parameters(input: OperationInput): JsonSchema[] {
       in: where,
       required: where === "path" || isRequired(field, input.options),
       description: [describe(field), idDescription].filter(Boolean).join(" "),
-      schema: { type: "string", pattern: genstoreIdPattern.source },
+      // As in a body, a number or a boolean (from a link, say) is read as its text.
+      schema: idSchema,
       ...(example[field.jsonName] !== undefined ? { example: example[field.jsonName] } : {}),
     });
   }

@@ -10,7 +10,8 @@ export const securitySchemes: Record<string, JsonSchema> = {
     description:
       "Genstore's signed query: `hmac` is the hex HMAC-SHA256, under the client secret, of the other query parameters " +
       'sorted by key and joined as key=value with "&", exactly as sent (not decoded). They must include `timestamp` ' +
-      "(seconds or milliseconds, within 5 minutes of now) and may name the shop with `shopId` or `shop`.",
+      "(seconds or milliseconds, within 5 minutes of now) and may name the shop with `shopId` or `shop`; other parameters " +
+      "Genstore adds are signed too and otherwise ignored.",
   },
   genstoreBodySignature: {
     type: "apiKey",

@@ -21,6 +21,18 @@ export function currencyExponent(currency: string): number | undefined {
   return e;
 }
 
+const decimal = /^(\d{1,15})(?:\.(\d+))?$/;
+
+/**
+ * Whether an amount is a positive decimal number at all, whatever its currency: what can be told
+ * of a capture or refund amount before the payment (and so its currency) is known.
+ */
+export function checkAmountSyntax(value: string, field = "amount"): void {
+  const m = decimal.exec(value.trim());
+  if (!m) throw invalidArgument(`${field} must be a positive decimal number such as "200.00", got "${value}"`);
+  if (!/[1-9]/.test(value)) throw invalidArgument(`${field} must be greater than zero`);
+}
+
 /**
  * Parses a decimal string in major units ("200.00") into integer minor units, with no floating
  * point. Rejects zero, negatives, exponents, and more decimals than the currency has.
@@ -28,7 +40,7 @@ export function currencyExponent(currency: string): number | undefined {
 export function parseAmount(value: string, currency: string, field = "amount"): Money {
   const exponent = currencyExponent(currency);
   if (exponent === undefined) throw invalidArgument(`currency must be an ISO 4217 code such as "USD", got "${currency}"`);
-  const m = /^(\d{1,15})(?:\.(\d+))?$/.exec(value.trim());
+  const m = decimal.exec(value.trim());
   if (!m) throw invalidArgument(`${field} must be a positive decimal number such as "200.00", got "${value}"`);
   const whole = m[1] ?? "0";
   const fraction = (m[2] ?? "").replace(/0+$/, "");

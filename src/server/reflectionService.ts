@@ -2,25 +2,40 @@ import { toBinary, type DescFile, type DescMessage, type MessageInitShape } from
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { ServerReflection, type ServerReflectionRequest, type ServerReflectionResponseSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
 type Answer = MessageInitShape<typeof ServerReflectionResponseSchema>;
 
-/** A file and everything it imports, as serialized FileDescriptorProtos (dependencies first). */
+/** v1 and v1alpha: the same messages under two package names (ghz, Postman and older grpcurl ask v1alpha). */
+export type ReflectionService = typeof ServerReflection | typeof ServerReflectionV1alpha;
+
+/**
+ * A file and everything it imports, as serialized FileDescriptorProtos: the file first, as
+ * grpc-go's server sends it (older reflection clients, ghz's among them, take the first file as
+ * the one asked for).
+ */
 function withDependencies(file: DescFile): Uint8Array[] {
   const seen = new Set<string>();
   const out: Uint8Array[] = [];
   const visit = (f: DescFile) => {
     if (seen.has(f.name)) return;
     seen.add(f.name);
-    for (const dep of f.dependencies) visit(dep);
     out.push(toBinary(FileDescriptorProtoSchema, f.proto));
+    for (const dep of f.dependencies) visit(dep);
   };
   visit(file);
   return out;
 }
 
-/** grpc.reflection.v1.ServerReflection over the files of the services we serve. */
-export function createReflectionServiceImpl(served: readonly DescFile[], serviceNames: readonly string[]): ServiceImpl<typeof ServerReflection> {
+/**
+ * grpc.reflection.v1.ServerReflection or its v1alpha twin over the files of the services we serve.
+ * The answers are plain objects: Connect creates them as the served version's response message.
+ */
+export function createReflectionServiceImpl<S extends ReflectionService>(
+  _service: S,
+  served: readonly DescFile[],
+  serviceNames: readonly string[],
+): ServiceImpl<S> {
   const files = new Map<string, DescFile>();
   const bySymbol = new Map<string, DescFile>();
   const addMessage = (file: DescFile, m: DescMessage) => {
@@ -74,9 +89,11 @@ export function createReflectionServiceImpl(served: readonly DescFile[], service
     }
   }
 
-  return {
+  const impl: ServiceImpl<typeof ServerReflection> = {
     async *serverReflectionInfo(requests) {
       for await (const req of requests) yield answer(req);
     },
   };
+  // Both versions have the same fields and numbers, so one implementation serves either.
+  return impl as unknown as ServiceImpl<S>;
 }

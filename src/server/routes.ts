@@ -4,6 +4,7 @@ import { file_genstore_payment_v1_payment_service, PaymentService } from "../../
 import { paymentServiceRoutes } from "../../gen/genstore/payment/v1/payment_service_routes.js";
 import { file_genstore_payment_v1_shop_service, ShopService } from "../../gen/genstore/payment/v1/shop_service_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection, ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health, Health } from "../../gen/health/v1/health_pb.js";
 import type { CallbackDispatcher } from "../callbacks/dispatcher.js";
 import type { Logger } from "../observability/logger.js";
@@ -14,6 +15,7 @@ import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import type { ConnectorModule, ConnectorPage } from "../psp/module.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
+import { createApiDocs } from "./apiDocs.js";
 import type { RequestGate } from "./auth/requestGate.js";
 import type { ReturnLinks } from "./auth/returnLinks.js";
 import { createConnectHandler } from "./connectHandler.js";
@@ -41,7 +43,14 @@ import type { ConsoleSessions } from "./console/consoleSessions.js";
 const operatorServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
 
 /** The services we serve over gRPC and Connect, as health and reflection list them. */
-export const servedServices = [PaymentService.typeName, ShopService.typeName, OperationsService.typeName, Health.typeName, ServerReflection.typeName] as const;
+export const servedServices = [
+  PaymentService.typeName,
+  ShopService.typeName,
+  OperationsService.typeName,
+  Health.typeName,
+  ServerReflection.typeName,
+  ServerReflectionV1alpha.typeName,
+] as const;
 
 const servedFiles = [
   file_genstore_payment_v1_payment_service,
@@ -49,6 +58,7 @@ const servedFiles = [
   file_genstore_payment_v1_operations_service,
   file_health_v1_health,
   file_grpc_reflection_v1_reflection,
+  file_grpc_reflection_v1alpha_reflection,
 ];
 
 /** What the edge serves: the domain's use cases and services, and the pieces of the port. */
@@ -92,7 +102,8 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
       router.service(ShopService, createShopServiceImpl(p.shopRepository, p.shops, p.modules, p.log, p.onboarding, p.defaultShop));
       router.service(OperationsService, createOperationsServiceImpl(p.payments, p.dispatcher, p.log, p.listing));
       router.service(Health, createHealthServiceImpl({ services: servedServices, isServing }));
-      router.service(ServerReflection, createReflectionServiceImpl(servedFiles, servedServices));
+      router.service(ServerReflection, createReflectionServiceImpl(ServerReflection, servedFiles, servedServices));
+      router.service(ServerReflectionV1alpha, createReflectionServiceImpl(ServerReflectionV1alpha, servedFiles, servedServices));
     },
     // The same limit as the JSON routes, after decompression too (a gzip bomb stops there).
     readMaxBytes: p.maxBodyBytes,
@@ -152,6 +163,7 @@ function routeTable(p: EdgeParts): HttpRoute[] {
         sendJson(res, 200, { publicKey: keys[0], publicKeys: keys, format: "base64 X.509 SubjectPublicKeyInfo DER, P-256" });
       },
     },
+    ...apiDocsRoutes(),
     {
       label: "GET /return/{shop}/{payment}",
       methods: ["GET"],
@@ -179,6 +191,23 @@ function routeTable(p: EdgeParts): HttpRoute[] {
         if (!(await page.handle(req, res))) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
       },
     })),
+  ];
+}
+
+/** The OpenAPI document of the Genstore JSON routes and its viewer. */
+function apiDocsRoutes(): HttpRoute[] {
+  const docs = createApiDocs();
+  return [
+    { label: "GET /openapi.json", methods: ["GET"], pattern: /^\/openapi\.json$/, handle: (_req, res) => docs.openApi(res) },
+    { label: "GET /docs", methods: ["GET"], pattern: /^\/docs\/?$/, handle: (_req, res) => docs.page(res) },
+    {
+      label: "GET /docs/{file}",
+      methods: ["GET"],
+      pattern: /^\/docs\/([^/]+)$/,
+      handle(req, res, [name]) {
+        if (!docs.asset(res, name!)) sendJson(res, 404, { error: `no route for ${req.method} ${req.url}` });
+      },
+    },
   ];
 }
 

@@ -189,8 +189,21 @@ describe("authorize, capture, refund", () => {
     const id = uniqueId("PI");
     expect((await gs.pay(cardBody(server, id, { manualCapture: false, amount: "1500", currency: "JPY" }))).status).toBe(200);
     expect(await storedPayment(server, id)).toMatchObject({ amount: { minor: 1500, currency: "JPY" }, capturedMinor: 1500 });
+    // A well-formed amount that this payment's currency cannot carry: a refusal of this payment.
     const r = await gs.refund(id, "10.5");
-    expect(r).toMatchObject({ status: 400, body: { error: 'amount "10.5" has more decimals than JPY allows (0)' } });
+    expect(r).toEqual({ status: 200, body: { channelRefundId: "", error: 'amount "10.5" has more decimals than JPY allows (0)' } });
+  });
+
+  test("a malformed amount is a 400 before the payment is looked up, whether it exists or not", async () => {
+    const id = uniqueId("PI");
+    expect((await gs.pay(cardBody(server, id, { manualCapture: true }))).status).toBe(200);
+    for (const paymentId of ["missing", id]) {
+      expect(await gs.capture(paymentId, "1e3")).toEqual({
+        status: 400,
+        body: { error: 'amount must be a positive decimal number such as "200.00", got "1e3"' },
+      });
+      expect(await gs.refund(paymentId, "0.00")).toEqual({ status: 400, body: { error: "amount must be greater than zero" } });
+    }
   });
 
   test("capture, void and refund of an unknown payment: 200 with every field and the reason", async () => {

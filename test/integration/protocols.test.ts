@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { PaymentStatus } from "../../gen/genstore/payment/v1/common_pb";
 import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { ServerReflection, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1/reflection_pb";
+import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb";
 import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb";
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
@@ -137,8 +138,12 @@ describe("gRPC health and reflection on the same port", () => {
     }
   });
 
-  test("reflection lists the services and serves PaymentService's file with its imports", async () => {
-    const reflection = createGrpcJsClient(ServerReflection, `127.0.0.1:${server.port}`);
+  // v1 is what grpcurl asks; ghz, Postman and older grpcurl builds ask only v1alpha.
+  test.each([
+    ["v1", ServerReflection],
+    ["v1alpha", ServerReflectionV1alpha],
+  ] as const)("reflection %s lists the services and serves PaymentService's file with its imports", async (_version, service) => {
+    const reflection = createGrpcJsClient(service, `127.0.0.1:${server.port}`);
     try {
       const call = (reflection.serverReflectionInfo as () => grpc.ClientDuplexStream<object, ServerReflectionResponse>).call(reflection);
       const answers: ServerReflectionResponse[] = [];
@@ -156,14 +161,27 @@ describe("gRPC health and reflection on the same port", () => {
       const [list, file, missing] = answers;
       expect(list?.messageResponse.case).toBe("listServicesResponse");
       const names = list?.messageResponse.case === "listServicesResponse" ? list.messageResponse.value.service.map((s) => s.name) : [];
-      expect(names).toEqual(expect.arrayContaining(["genstore.payment.v1.PaymentService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          "genstore.payment.v1.PaymentService",
+          "grpc.health.v1.Health",
+          "grpc.reflection.v1.ServerReflection",
+          "grpc.reflection.v1alpha.ServerReflection",
+        ]),
+      );
       const files =
         file?.messageResponse.case === "fileDescriptorResponse"
-          ? file.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b).name)
+          ? file.messageResponse.value.fileDescriptorProto.map((b) => fromBinary(FileDescriptorProtoSchema, b))
           : [];
-      expect(files).toEqual(
+      expect(files.map((f) => f.name)).toEqual(
         expect.arrayContaining(["genstore/payment/v1/payment_service.proto", "genstore/payment/v1/common.proto", "google/api/annotations.proto"]),
       );
+      // What ghz needs from it: the file asked for first (older clients take the first file as the
+      // answer), then CreateCardPayment and its request message, resolvable from the answer alone.
+      const paymentFile = files[0];
+      expect(paymentFile?.name).toBe("genstore/payment/v1/payment_service.proto");
+      expect(paymentFile?.service[0]?.method.map((m) => m.name)).toContain("CreateCardPayment");
+      expect(paymentFile?.messageType.map((m) => m.name)).toContain("CreateCardPaymentRequest");
       expect(missing?.messageResponse.case).toBe("errorResponse");
     } finally {
       reflection.close();

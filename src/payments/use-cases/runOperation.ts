@@ -1,7 +1,7 @@
 import type { OperationOutcome } from "../../psp/connector.js";
 import { failedPrecondition, PaymentError } from "../errors.js";
 import { pspIdempotencyKey } from "../idempotencyKeys.js";
-import { parseAmount, type Money } from "../money.js";
+import { checkAmountSyntax, parseAmount, type Money } from "../money.js";
 import { refuseUnlessAllowed } from "../operationRules.js";
 import type { OperationKind, OperationRecord, PaymentRecord } from "../records.js";
 import type { Kernel } from "./kernel.js";
@@ -114,11 +114,26 @@ export const operationAnswer = (op: OperationRecord | null): OperationAnswer => 
   error: op?.state === "failed" ? (op.error ?? "failed") : "",
 });
 
+/**
+ * The amount in the payment's currency. Its syntax was checked before the payment was looked up
+ * (a 400 whatever the payment); more decimals than this payment's currency has is a refusal of
+ * this payment, like an amount over what is left.
+ */
+function amountOf(value: string, payment: PaymentRecord): Money {
+  try {
+    return parseAmount(value, payment.amount.currency);
+  } catch (err) {
+    if (err instanceof PaymentError && err.code === "invalid_argument") throw failedPrecondition(err.message);
+    throw err;
+  }
+}
+
 /** The shared path of capture, void and refund: claim the id, hold the payment, call the PSP, settle. */
 export async function runOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest): Promise<OperationAnswer> {
   await k.shopOf(meta);
+  if (req.amount !== undefined) checkAmountSyntax(req.amount);
   const first = await k.requirePayment(meta.shopId, req.paymentId);
-  const amount = req.amount === undefined ? undefined : parseAmount(req.amount, first.amount.currency);
+  const amount = req.amount === undefined ? undefined : amountOf(req.amount, first);
   const hash = requestHash({ kind, paymentId: req.paymentId, amount: amount?.minor, test: req.test });
   const op = await k.serialized(
     meta,

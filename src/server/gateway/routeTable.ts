@@ -13,6 +13,8 @@ interface CompiledRoute {
   regex: RegExp;
   /** Path variables in order, as proto field names. */
   variables: string[];
+  /** Literal segments: a path takes the routes with the most (as OpenAPI matches concrete paths first). */
+  literals: number;
 }
 
 /** Compiles "/a/{payment_id}" into a regex; only whole-segment variables are supported. */
@@ -32,7 +34,7 @@ function compile(binding: RouteBinding): CompiledRoute {
       return segment.replace(/[.+?^$()[\]\\|]/g, "\\$&");
     })
     .join("/");
-  return { binding, regex: new RegExp(`^${source}/?$`), variables };
+  return { binding, regex: new RegExp(`^${source}/?$`), variables, literals: binding.pattern.split("/").length - variables.length };
 }
 
 /** A request's route: the binding and its path variables (still percent-encoded), or the verbs allowed. */
@@ -40,10 +42,16 @@ export type RouteMatch = { binding: RouteBinding; params: Map<string, string> } 
 
 export function createRouteTable(routes: readonly RouteBinding[]) {
   const compiled = routes.map(compile);
+  /** The routes a path matches, most literal segments only: /payments/card is never /payments/{payment_id}. */
+  const routesOf = (path: string) => {
+    const all = compiled.map((r) => ({ r, m: r.regex.exec(path) })).filter((x) => x.m !== null);
+    const most = Math.max(...all.map((x) => x.r.literals));
+    return all.filter((x) => x.r.literals === most);
+  };
   return {
     /** The route of a path and verb; undefined when the path is not ours. */
     match(path: string, verb: string): RouteMatch | undefined {
-      const matches = compiled.map((r) => ({ r, m: r.regex.exec(path) })).filter((x) => x.m !== null);
+      const matches = routesOf(path);
       if (matches.length === 0) return undefined;
       const hit = matches.find((x) => x.r.binding.verb === verb);
       if (!hit?.m) return { allow: [...new Set(matches.map((x) => x.r.binding.verb))] };
@@ -51,7 +59,7 @@ export function createRouteTable(routes: readonly RouteBinding[]) {
     },
     /** The route pattern a path matches, as a bounded metrics label. */
     label(path: string): string | undefined {
-      const hit = compiled.find((r) => r.regex.test(path));
+      const hit = routesOf(path)[0]?.r;
       return hit ? `${hit.binding.verb} ${hit.binding.pattern}` : undefined;
     },
   };

@@ -1,7 +1,7 @@
 // npm run bench: throughput and latency of one instance against the floor the hardware and the
 // database set, measured side by side in one run. Prints tables; writes .cache/bench/*.json.
 // Flags: --quick (short steps, short soak), --no-soak, --no-profile.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -96,8 +96,10 @@ async function main() {
     RATE_LIMIT_PER_IP: "1000000",
     RATE_LIMIT_PER_SHOP: "1000000",
   };
+  // The service as npm start runs it: compiled JavaScript, no TypeScript loader in the request path.
+  execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", ".ci/tsconfig.build.json"], { cwd: root, stdio: "inherit" });
   const startService = (extraNodeArgs: string[] = []) =>
-    spawnAndWait([process.execPath, ...extraNodeArgs, "--import", "tsx", "src/main.ts"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
+    spawnAndWait([process.execPath, "--enable-source-maps", ...extraNodeArgs, "dist/src/main.js"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
   let service = await startService();
   const floor = await spawnAndWait(
     [process.execPath, "--import", "tsx", "test/bench/floorServer.ts"],
@@ -327,7 +329,8 @@ function summarizeProfile(file: string) {
   for (const n of prof.nodes) {
     const hits = n.hitCount ?? 0;
     if (!hits) continue;
-    const url = n.callFrame.url.replace(`file://${root}/`, "");
+    // The service runs from dist/: its files are counted as the sources they come from.
+    const url = n.callFrame.url.replace(`file://${root}/`, "").replace(/^dist\/(src|gen)\//, "$1/");
     const fn = `${n.callFrame.functionName || "(anonymous)"}`;
     const where = url ? `${url}:${n.callFrame.lineNumber + 1}` : "";
     byFn.set(`${fn}\u0000${where}`, (byFn.get(`${fn}\u0000${where}`) ?? 0) + hits);

@@ -210,6 +210,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: integer(env, "DATABASE_TIMEOUT_MS", 1500, 100, 60_000),
       unhealthyAfterMs: integer(env, "DATABASE_UNHEALTHY_AFTER_MS", 30_000, 1000, 3_600_000),
       restartWithinMs: integer(env, "DATABASE_RESTART_WITHIN_MS", 30_000, 1000, 600_000),
+      poolSize: env.DATABASE_POOL_SIZE ? integer(env, "DATABASE_POOL_SIZE", 0, 1, 1000) : undefined,
     },
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),

@@ -84,6 +84,8 @@ export interface App {
   start(): void;
   /** Stops them, waiting for work under way. */
   stop(): Promise<void>;
+  /** The payments as the service reads and writes them (on FerretDB, with the in-memory index). */
+  payments: PaymentRepository;
 }
 
 /** The composition root: repositories, connectors, use cases, background work, and the edge. */
@@ -155,7 +157,7 @@ export function createApp(opts: AppOptions): App {
     log: opts.log,
   });
 
-  return { handler, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances }) };
+  return { handler, payments, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances }) };
 }
 
 /** The background work: the database's health monitor, the dispatcher, the reconciler, the console's index. */
@@ -168,7 +170,7 @@ function backgroundOf(
     index: { load(): Promise<void> } | undefined;
     instances: { stop?(): Promise<void> | void }[];
   },
-): Omit<App, "handler"> {
+): Omit<App, "handler" | "payments"> {
   let indexLoad: Promise<void> | undefined;
   return {
     start() {

@@ -32,6 +32,8 @@ export interface PaymentSummary {
   pspLatencyMs: number | undefined;
   /** Queue-to-acknowledgement times of the payment's delivered callbacks. */
   callbackLagsMs: number[];
+  /** When its next callback attempt is due; null when none is. */
+  nextCallbackAt: Date | null;
 }
 
 /** Where the next page starts: strictly older than this (createdAt, then shop and id). */
@@ -77,6 +79,7 @@ export function summaryOf(p: PaymentRecord): PaymentSummary {
     cardLast4: p.card?.last4 ?? "",
     pspLatencyMs: firstPsp ? new Date(firstPsp.at).getTime() - new Date(p.createdAt).getTime() : undefined,
     ...callbackFields(p.callbacks),
+    nextCallbackAt: p.nextCallbackAt ? new Date(p.nextCallbackAt) : null,
   };
 }
 

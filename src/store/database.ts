@@ -11,6 +11,11 @@ export interface DatabaseSettings {
   unhealthyAfterMs: number;
   /** The embedded FerretDB must be back within this after it dies, or the service exits non-zero. */
   restartWithinMs: number;
+  /**
+   * Commands in flight at once per server; more wait in the driver's queue (within timeoutMs).
+   * Unset: 8 on FerretDB, the driver's 100 on MongoDB.
+   */
+  poolSize: number | undefined;
 }
 
 export class DatabaseError extends Error {
@@ -44,6 +49,7 @@ export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
     serverSelectionTimeoutMS: settings.timeoutMs,
     connectTimeoutMS: settings.timeoutMs,
     socketTimeoutMS: settings.timeoutMs,
+    ...(settings.poolSize ? { maxPoolSize: settings.poolSize } : {}),
     retryReads: true,
     retryWrites: true,
     // For the db_commands_total metrics (observability/databaseCommands.ts).
@@ -77,16 +83,16 @@ export async function openDatabase(
   }
   let client: MongoClient;
   try {
-    client = new MongoClient(uri, clientOptions(config.database));
+    client = await connect(uri, config.databaseName, config.database);
+    // FerretDB (one SQLite writer) does more work, not more payments, past a few commands at
+    // once (README, Performance): unless told otherwise, the driver queues the rest.
+    if (config.database.poolSize === undefined && (await isFerretDB(client.db(config.databaseName)))) {
+      await client.close();
+      client = await connect(uri, config.databaseName, { ...config.database, poolSize: FERRETDB_POOL_SIZE });
+    }
   } catch (err) {
-    throw new DatabaseError(`MONGODB_URI is not a MongoDB connection string (${(err as Error).message}): fix it, or unset it for the embedded database`);
-  }
-  try {
-    await firstPing(client, config.databaseName);
-  } catch (err) {
-    await client.close().catch(() => {});
     await embedded?.stop();
-    throw new DatabaseError(`cannot reach MongoDB at ${redact(uri)}: ${(err as Error).message}`);
+    throw err;
   }
   const unbounded = client.db(config.databaseName);
   // Index builds at start-up may take long on a big collection; requests get the bounded handle.
@@ -104,6 +110,25 @@ export async function openDatabase(
       await embedded?.stop();
     },
   };
+}
+
+const FERRETDB_POOL_SIZE = 8;
+
+/** A client that has had its first answer from the database. */
+async function connect(uri: string, databaseName: string, settings: DatabaseSettings): Promise<MongoClient> {
+  let client: MongoClient;
+  try {
+    client = new MongoClient(uri, clientOptions(settings));
+  } catch (err) {
+    throw new DatabaseError(`MONGODB_URI is not a MongoDB connection string (${(err as Error).message}): fix it, or unset it for the embedded database`);
+  }
+  try {
+    await firstPing(client, databaseName);
+    return client;
+  } catch (err) {
+    await client.close().catch(() => {});
+    throw new DatabaseError(`cannot reach MongoDB at ${redact(uri)}: ${(err as Error).message}`);
+  }
 }
 
 /** The first answer may take longer than a request's bound (a cold server): a few tries, 10 s in all. */

@@ -1,5 +1,5 @@
 import { callbackFields, isAfterCursor, matches, newerFirst, summaryOf, type PaymentListing, type PaymentSummary } from "../payments/paymentListing.js";
-import type { PaymentRepository } from "../payments/records.js";
+import type { PaymentRecord, PaymentRepository } from "../payments/records.js";
 
 export interface PaymentIndex extends PaymentListing {
   /** Reads every stored payment once (start-up); listings wait for it, and if it fails `fallback` answers. */
@@ -97,7 +97,11 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
         .slice(0, limit)
         .reverse();
     },
-    observe: (repository) => observed(repository, put, (shopId, paymentId) => byKey.get(keyOf(shopId, paymentId))),
+    observe: (repository) =>
+      withScansFromMemory(
+        observed(repository, put, (shopId, paymentId) => byKey.get(keyOf(shopId, paymentId))),
+        () => (loaded && evictedBefore === 0 ? byKey.values() : undefined),
+      ),
   };
 }
 
@@ -122,15 +126,55 @@ function observed(
     async saveCallbacks(shopId, paymentId, callbacks, next) {
       await repository.saveCallbacks(shopId, paymentId, callbacks, next);
       const s = known(shopId, paymentId);
-      if (s) put({ ...s, ...callbackFields(callbacks) });
+      if (s) put({ ...s, ...callbackFields(callbacks), nextCallbackAt: next });
     },
     async saveOutboxes(writes) {
       const written = await repository.saveOutboxes(writes);
       writes.forEach((w, i) => {
         const s = written[i] && known(w.shopId, w.paymentId);
-        if (s) put({ ...s, ...callbackFields(w.callbacks) });
+        if (s) put({ ...s, ...callbackFields(w.callbacks), nextCallbackAt: w.nextCallbackAt });
       });
       return written;
+    },
+  };
+}
+
+/**
+ * The background scans (due callbacks, open payments, the callback gauges) answered from the
+ * summaries while they cover every payment: on FerretDB each of them would read and decode the
+ * whole collection (seconds of its CPU at 10,000 payments, every few seconds, growing with the
+ * data). The records found are then read by _id. `all` is undefined while the index does not
+ * cover every payment (still loading, or past its size): then the database answers.
+ */
+function withScansFromMemory(repository: PaymentRepository, all: () => Iterable<PaymentSummary> | undefined): PaymentRepository {
+  const read = async (found: PaymentSummary[]) =>
+    (await Promise.all(found.map((s) => repository.findPayment(s.shopId, s.paymentId)))).filter((p): p is PaymentRecord => p !== null);
+  return {
+    ...repository,
+    async findDueCallbacks(now, limit, skipShops = []) {
+      const summaries = all();
+      if (!summaries) return repository.findDueCallbacks(now, limit, skipShops);
+      const due = [...summaries].filter((s) => s.nextCallbackAt && s.nextCallbackAt <= now && !skipShops.includes(s.shopId));
+      due.sort((a, b) => a.nextCallbackAt!.getTime() - b.nextCallbackAt!.getTime());
+      return read(due.slice(0, limit));
+    },
+    async findStalePayments(states, before, limit) {
+      const summaries = all();
+      if (!summaries) return repository.findStalePayments(states, before, limit);
+      const stale = [...summaries].filter((s) => states.includes(s.state) && s.updatedAt < before);
+      stale.sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime());
+      return read(stale.slice(0, limit));
+    },
+    async countCallbacks() {
+      const summaries = all();
+      if (!summaries) return repository.countCallbacks();
+      let pending = 0;
+      let parked = 0;
+      for (const s of summaries) {
+        if (s.nextCallbackAt) pending++;
+        if (s.callbacksParked) parked++;
+      }
+      return { pending, parked };
     },
   };
 }

@@ -69,7 +69,9 @@ export const testSecretsKey = randomBytes(32);
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const uri = opts.mongodbUri ?? process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
-  const bounds = opts.databaseTimeoutMs ? clientOptions({ timeoutMs: opts.databaseTimeoutMs, unhealthyAfterMs: 30_000, restartWithinMs: 30_000 }) : {};
+  const bounds = opts.databaseTimeoutMs
+    ? clientOptions({ timeoutMs: opts.databaseTimeoutMs, unhealthyAfterMs: 30_000, restartWithinMs: 30_000, poolSize: undefined })
+    : {};
   const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000, ...bounds });
   await client.connect();
   const db = client.db(`test_${randomBytes(6).toString("hex")}`);

@@ -3,6 +3,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb";
 import { createPaymentQueries } from "../../src/store/paymentListing";
+import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { cardBody, genstoreClient, uniqueId } from "../helpers/payments";
 import { startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
 import { waitFor } from "../helpers/waitFor";
@@ -96,4 +97,22 @@ test("stats per minute count outcomes (callbacks here go nowhere: no lag yet)", 
   expect(withPayments.every((b) => b.pspLatencyMsP95 >= b.pspLatencyMsP50 && b.callbacksDelivered === 0)).toBe(true);
   const shopOnly = await ops.getPaymentStats({ shopId: "list-b", minutes: 5 });
   expect(shopOnly.buckets.reduce((s, b) => s + b.succeeded + b.declined, 0)).toBe(made.filter((m) => m.shop === "list-b").length);
+});
+
+test("the background scans (due callbacks, open payments, callback counts) answer from the index as the database does", async () => {
+  const fromIndex = server.app.payments;
+  const fromDb = createPaymentRepository(server.db, { atomicConditionalUpdates: false });
+  const later = new Date(Date.now() + 86_400_000);
+  const ids = (ps: { _id: string }[]) => ps.map((p) => p._id).sort();
+  // Every payment here has its callback pending (the shop's Genstore is unreachable).
+  expect(ids(await fromIndex.findDueCallbacks(later, 100))).toEqual(ids(await fromDb.findDueCallbacks(later, 100)));
+  expect((await fromIndex.findDueCallbacks(later, 100, ["list-b"])).every((p) => p.shopId !== "list-b")).toBe(true);
+  expect(ids(await fromIndex.findDueCallbacks(later, 100))).toHaveLength(made.length);
+  const states = ["captured", "declined"] as const;
+  expect(ids(await fromIndex.findStalePayments(states, later, 100))).toEqual(ids(await fromDb.findStalePayments(states, later, 100)));
+  expect(await fromIndex.findStalePayments(states, new Date(0), 100)).toEqual([]);
+  // The oldest first, as the reconciler takes them a batch at a time.
+  const oldest = async (repo: typeof fromDb) => (await repo.findStalePayments(states, later, 3)).map((p) => p._id);
+  expect(await oldest(fromIndex)).toEqual(await oldest(fromDb));
+  expect(await fromIndex.countCallbacks()).toEqual(await fromDb.countCallbacks());
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { bool, ConfigError, credentials, hostList, integer, url, type Env } from "./configValues.js";
+import { bool, ConfigError, credentials, hostList, integer, oneOf, url, type Env } from "./configValues.js";
 
 export { ConfigError };
 import { resolve } from "node:path";
@@ -211,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
       unhealthyAfterMs: integer(env, "DATABASE_UNHEALTHY_AFTER_MS", 30_000, 1000, 3_600_000),
       restartWithinMs: integer(env, "DATABASE_RESTART_WITHIN_MS", 30_000, 1000, 600_000),
       poolSize: env.DATABASE_POOL_SIZE ? integer(env, "DATABASE_POOL_SIZE", 0, 1, 1000) : undefined,
+      embeddedSync: oneOf(env, "EMBEDDED_DATABASE_SYNC", ["full", "normal"] as const, "full"),
     },
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),

@@ -60,3 +60,11 @@ export function hostList(env: Env, name: string): string[] {
   }
   return hosts;
 }
+
+/** One of `allowed`, or `fallback` when unset. */
+export function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+  return raw as T;
+}

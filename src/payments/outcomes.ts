@@ -130,6 +130,7 @@ async function leaveOpen(
     p._id,
     {},
     { event: { at: d.now(), event: `${op.kind} ${outcome.kind}`, requestId: cause.requestId, operation: { kind: op.kind, id: op._id }, ...detail } },
+    p,
   );
   return outcome.reference ? ((await d.repository.finishOperation(op.kind, op.shopId, op._id, { channelId: outcome.reference })) ?? op) : op;
 }
@@ -152,17 +153,20 @@ async function settleOperation(d: RecorderDeps, op: OperationRecord, outcome: Op
     ...(error ? { detail: error } : {}),
   };
   const { guard, change } = operationChange(op, p, succeeded, callback, event);
-  let updated = await d.repository.updatePayment(p.shopId, p._id, guard, change);
+  // p was read just now under the payment's lock (every caller holds it): no second read.
+  let updated = await d.repository.updatePayment(p.shopId, p._id, guard, change, p);
   // The payment was never held for this operation (a crash between claiming and holding),
   // or was settled before: Genstore still hears the result, once.
   if (!updated && !p.callbacks.some((c) => c.id === callback.id)) updated = await d.repository.updatePayment(p.shopId, p._id, {}, { callback, event });
   if (updated) d.onCallbackQueued(p.shopId, p._id, updated);
   // The operation's own record follows; its result is already safe in the outbox.
-  const finished = await d.repository.finishOperation(op.kind, op.shopId, op._id, {
-    channelId,
-    state: succeeded ? "succeeded" : "failed",
-    ...(error ? { error } : {}),
-  });
+  const finished = await d.repository.finishOperation(
+    op.kind,
+    op.shopId,
+    op._id,
+    { channelId, state: succeeded ? "succeeded" : "failed", ...(error ? { error } : {}) },
+    op,
+  );
   return finished ?? (await d.repository.findOperation(op.kind, op.shopId, op._id));
 }
 

@@ -164,8 +164,11 @@ export interface PaymentRepository {
   updatePayment(shopId: string, paymentId: string, guard: PaymentGuard, change: PaymentChange, current?: PaymentRecord): Promise<PaymentRecord | null>;
   claimOperation(record: OperationRecord): Promise<ClaimResult<OperationRecord>>;
   findOperation(kind: OperationKind, shopId: string, id: string): Promise<OperationRecord | null>;
-  /** Changes an operation that is still processing; returns it, or null if it was already final. */
-  finishOperation(kind: OperationKind, shopId: string, id: string, set: Partial<OperationRecord>): Promise<OperationRecord | null>;
+  /**
+   * Changes an operation that is still processing; returns it, or null if it was already final.
+   * `current`: the operation as last read under its payment's lock (spares a read on FerretDB).
+   */
+  finishOperation(kind: OperationKind, shopId: string, id: string, set: Partial<OperationRecord>, current?: OperationRecord): Promise<OperationRecord | null>;
   deleteOperation(kind: OperationKind, shopId: string, id: string): Promise<void>;
   findPaymentByIdempotencyKey(idempotencyKey: string): Promise<PaymentRecord | null>;
   /** A capture, void or refund by the idempotency key it was sent to the PSP with. */

@@ -16,6 +16,8 @@ export interface DatabaseSettings {
    * Unset: 8 on FerretDB, the driver's 100 on MongoDB.
    */
   poolSize: number | undefined;
+  /** The embedded FerretDB's SQLite synchronous setting (see README, Performance). */
+  embeddedSync: "full" | "normal";
 }
 
 export class DatabaseError extends Error {
@@ -71,7 +73,7 @@ export async function openDatabase(
   let uri = config.mongodbUri;
   if (uri === undefined) {
     embedded = await startSupervisedDatabase(
-      { dataDir: config.dataDir, cacheDir: config.cacheDir, log, ...(signal ? { signal } : {}) },
+      { dataDir: config.dataDir, cacheDir: config.cacheDir, log, sync: config.database.embeddedSync, ...(signal ? { signal } : {}) },
       {
         restartWithinMs: config.database.restartWithinMs,
         onExit: (detail) => log({ level: "error", msg: "embedded database exited", detail }),

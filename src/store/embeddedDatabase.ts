@@ -24,6 +24,8 @@ export interface StartOptions {
   listen?: string;
   log?: Logger;
   startTimeoutMs?: number;
+  /** SQLite's synchronous setting (EMBEDDED_DATABASE_SYNC): "full" (default) or "normal". */
+  sync?: "full" | "normal";
   /** Aborting stops the build or FerretDB while it starts. */
   signal?: AbortSignal;
 }
@@ -37,7 +39,10 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us. Its own process
   // group: a Ctrl-C reaches only us, and we stop it after our last query, not in the middle.
-  const child = spawn(binary, ["-dir", dir, "-listen", opts.listen ?? "127.0.0.1:0"], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+  const child = spawn(binary, ["-dir", dir, "-listen", opts.listen ?? "127.0.0.1:0", "-sync", opts.sync ?? "full"], {
+    stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
+  });
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr }).on("line", (line) => {
     stderrTail.push(line);

@@ -123,7 +123,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return ofShop(shopId, fromStored<OperationRecord>(await operations(kind).findOne({ _id: operationKey(kind, shopId, id) })));
     },
 
-    async finishOperation(kind, shopId, id, set) {
+    async finishOperation(kind, shopId, id, set, known) {
       const key = operationKey(kind, shopId, id);
       const update = { $set: { ...set, updatedAt: new Date() } } as UpdateFilter<Stored<OperationRecord>>;
       if (opts.atomicConditionalUpdates) {
@@ -131,7 +131,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
           await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }),
         );
       }
-      const current = await operations(kind).findOne({ _id: key });
+      const current = known ?? fromStored<OperationRecord>(await operations(kind).findOne({ _id: key }));
       if (!current || current.shopId !== shopId || current.state !== "processing") return null;
       return fromStored<OperationRecord>(await operations(kind).findOneAndUpdate({ _id: key }, update, { returnDocument: "after" }));
     },

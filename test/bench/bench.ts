@@ -73,9 +73,12 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const work = mkdtempSync(join(tmpdir(), "genstore-bench-"));
   const machine = `${cpus()[0]?.model ?? "unknown cpu"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
-  console.log(`genstore payment app benchmark — ${machine}\n`);
+  console.log(`genstore payment app benchmark — ${machine}`);
 
-  const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache") });
+  // EMBEDDED_DATABASE_SYNC=normal npm run bench: the same with SQLite's WAL synced at checkpoints only.
+  const sync = process.env.EMBEDDED_DATABASE_SYNC === "normal" ? "normal" : "full";
+  console.log(`embedded FerretDB with SQLite synchronous=${sync}; the service's database pool: ${process.env.DATABASE_POOL_SIZE || "default"}\n`);
+  const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache"), sync });
   const genstore = await startFakeGenstore();
   const pem = generateCardKeyPem();
   const key = parsePrivateKey(pem, "bench");

@@ -70,7 +70,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const uri = opts.mongodbUri ?? process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
   const bounds = opts.databaseTimeoutMs
-    ? clientOptions({ timeoutMs: opts.databaseTimeoutMs, unhealthyAfterMs: 30_000, restartWithinMs: 30_000, poolSize: undefined })
+    ? clientOptions({ timeoutMs: opts.databaseTimeoutMs, unhealthyAfterMs: 30_000, restartWithinMs: 30_000, poolSize: undefined, embeddedSync: "full" })
     : {};
   const client = new MongoClient(uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000, ...bounds });
   await client.connect();

@@ -22,3 +22,10 @@ test("Stripe settings: defaults, and an API base for stripe-mock", () => {
   });
   expect(() => loadConfig({ STRIPE_API_BASE: "ftp://x" })).toThrow(ConfigError);
 });
+
+test("database settings: the pool left to the engine unless set, SQLite's sync full unless set to normal", () => {
+  expect(loadConfig({}).database).toMatchObject({ poolSize: undefined, embeddedSync: "full" });
+  expect(loadConfig({ DATABASE_POOL_SIZE: "4", EMBEDDED_DATABASE_SYNC: "normal" }).database).toMatchObject({ poolSize: 4, embeddedSync: "normal" });
+  expect(() => loadConfig({ EMBEDDED_DATABASE_SYNC: "off" })).toThrow('EMBEDDED_DATABASE_SYNC must be one of full, normal, got "off"');
+  expect(() => loadConfig({ DATABASE_POOL_SIZE: "0" })).toThrow("DATABASE_POOL_SIZE must be between 1 and 1000");
+});

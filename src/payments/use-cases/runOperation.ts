@@ -10,7 +10,7 @@ import type { OperationAnswer, OperationRequest, RequestMeta } from "./types.js"
 
 const idNames: Record<OperationKind, string> = { capture: "captureId", void: "voidId", refund: "refundId" };
 
-/** Holds the payment for the operation with a conditional update (decisions.md D11). */
+/** Holds the payment for the operation with a conditional update (decisions.md D11); `p` as read under its lock. */
 function reserve(k: Kernel, kind: OperationKind, p: PaymentRecord, op: OperationRecord, meta: RequestMeta): Promise<PaymentRecord | null> {
   const event = { at: k.now(), event: `${kind} requested`, requestId: meta.requestId, operation: { kind, id: op._id } };
   if (kind === "refund") {
@@ -24,9 +24,10 @@ function reserve(k: Kernel, kind: OperationKind, p: PaymentRecord, op: Operation
         addRefundInFlight: { id: op._id, minor },
         event,
       },
+      p,
     );
   }
-  return k.repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event });
+  return k.repository.updatePayment(p.shopId, p._id, { states: ["authorized"], idle: true }, { set: { activeOperation: { kind, id: op._id } }, event }, p);
 }
 
 /**

@@ -21,7 +21,15 @@ import (
 func main() {
 	dir := flag.String("dir", "data/ferretdb", "directory holding the SQLite files")
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (loopback only)")
+	// full: every commit is on disk when it is acknowledged. normal: SQLite's WAL is synced at
+	// checkpoints only, so a power loss or OS crash may roll back the last commits (a crash of
+	// this process or of the service loses nothing).
+	sync := flag.String("sync", "full", "SQLite synchronous setting: full or normal")
 	flag.Parse()
+	if *sync != "full" && *sync != "normal" {
+		fmt.Fprintf(os.Stderr, "ferretdb: -sync must be full or normal, got %q\n", *sync)
+		os.Exit(2)
+	}
 
 	// The SQLite files hold payments and shops: readable by this user only, whatever the umask.
 	syscall.Umask(0o077)
@@ -37,7 +45,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		SQLiteURL: "file:" + *dir + "/?_pragma=synchronous(" + *sync + ")",
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)

@@ -183,6 +183,16 @@ function logLevel(env: Env): Config["logLevel"] {
   return v;
 }
 
+function databaseSettings(env: Env): DatabaseSettings {
+  return {
+    timeoutMs: integer(env, "DATABASE_TIMEOUT_MS", 1500, 100, 60_000),
+    unhealthyAfterMs: integer(env, "DATABASE_UNHEALTHY_AFTER_MS", 30_000, 1000, 3_600_000),
+    restartWithinMs: integer(env, "DATABASE_RESTART_WITHIN_MS", 30_000, 1000, 600_000),
+    poolSize: env.DATABASE_POOL_SIZE ? integer(env, "DATABASE_POOL_SIZE", 0, 1, 1000) : undefined,
+    embeddedSync: oneOf(env, "EMBEDDED_DATABASE_SYNC", ["full", "normal"] as const, "full"),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = isProduction(env);
   const dataDir = resolve(env.DATA_DIR || "data");
@@ -206,13 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseName,
     dataDir,
     cacheDir: resolve(env.CACHE_DIR || ".cache"),
-    database: {
-      timeoutMs: integer(env, "DATABASE_TIMEOUT_MS", 1500, 100, 60_000),
-      unhealthyAfterMs: integer(env, "DATABASE_UNHEALTHY_AFTER_MS", 30_000, 1000, 3_600_000),
-      restartWithinMs: integer(env, "DATABASE_RESTART_WITHIN_MS", 30_000, 1000, 600_000),
-      poolSize: env.DATABASE_POOL_SIZE ? integer(env, "DATABASE_POOL_SIZE", 0, 1, 1000) : undefined,
-      embeddedSync: oneOf(env, "EMBEDDED_DATABASE_SYNC", ["full", "normal"] as const, "full"),
-    },
+    database: databaseSettings(env),
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
     production,

@@ -1,3 +1,5 @@
+import { createHttpPut, type HttpPut, type PutAnswer } from "./httpPut.js";
+
 /** What one HTTP attempt at a callback came to. */
 export type DeliveryResult =
   | { kind: "delivered"; httpStatus: number; durationMs: number }
@@ -12,38 +14,29 @@ export function parseRetryAfter(value: string | null, now: number): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** One client for every callback (its connections are kept alive between them). */
+const defaultPut = createHttpPut();
+
 /**
  * PUTs one result to Genstore. Network errors, timeouts, 408, 429 and 5xx are worth retrying;
  * any other non-2xx (3xx included: we never follow redirects with a token) is refused.
  */
-export async function deliverCallback(
-  url: string,
-  body: unknown,
-  accessToken: string,
-  timeoutMs: number,
-  fetchImpl: typeof fetch = fetch,
-): Promise<DeliveryResult> {
+export async function deliverCallback(url: string, body: unknown, accessToken: string, timeoutMs: number, put: HttpPut = defaultPut): Promise<DeliveryResult> {
   const started = Date.now();
-  let res: Response;
+  let res: PutAnswer;
   try {
-    res = await fetchImpl(url, {
-      method: "PUT",
-      headers: { "content-type": "application/json", "x-genstore-access-token": accessToken, "user-agent": "genstore-payment-app" },
-      body: JSON.stringify(body),
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const headers = { "content-type": "application/json", "x-genstore-access-token": accessToken, "user-agent": "genstore-payment-app" };
+    res = await put(url, headers, JSON.stringify(body), timeoutMs);
   } catch (err) {
     const e = err as Error;
-    const error = e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : `network error: ${(e.cause as Error | undefined)?.message ?? e.message}`;
+    const error = e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : `network error: ${e.message}`;
     return { kind: "retry", error, durationMs: Date.now() - started };
   }
-  const text = (await res.text().catch(() => "")).slice(0, 300);
   const durationMs = Date.now() - started;
   if (res.status >= 200 && res.status < 300) return { kind: "delivered", httpStatus: res.status, durationMs };
-  const error = `HTTP ${res.status}${text ? `: ${text}` : ""}`;
+  const error = `HTTP ${res.status}${res.text ? `: ${res.text}` : ""}`;
   if (res.status === 408 || res.status === 429 || res.status >= 500) {
-    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"), Date.now());
+    const retryAfterMs = parseRetryAfter(res.retryAfter, Date.now());
     return { kind: "retry", httpStatus: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), durationMs };
   }
   return { kind: "refused", httpStatus: res.status, error, durationMs };

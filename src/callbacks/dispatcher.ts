@@ -1,3 +1,4 @@
+import type { HttpPut } from "./httpPut.js";
 import type { KeyedMutex } from "../runtime/keyedMutex.js";
 import { noObserver, type CallbackObserver } from "../payments/observer.js";
 import { createPeriodicTask } from "../runtime/periodicTask.js";
@@ -25,7 +26,8 @@ export interface DispatcherOptions {
   concurrency?: number;
   now?: () => Date;
   random?: () => number;
-  fetchImpl?: typeof fetch;
+  /** The HTTP client callbacks go through (node:http(s) with kept-alive connections by default). */
+  put?: HttpPut;
   observer?: CallbackObserver;
 }
 
@@ -222,7 +224,7 @@ function drainContext(opts: DispatcherOptions, now: () => Date, queue: DrainCont
     queue,
     now,
     timeoutMs: opts.timeoutMs ?? 10_000,
-    fetchImpl: opts.fetchImpl,
+    put: opts.put,
     wakeAt,
     outbox: createOutboxWriter({ repository: opts.repository, mutex: opts.mutex, lockKey: opts.lockKey }),
   };

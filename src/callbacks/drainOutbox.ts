@@ -1,3 +1,4 @@
+import type { HttpPut } from "./httpPut.js";
 import type { Logger } from "../observability/logger.js";
 import { callbackPath } from "../payments/callbackBody.js";
 import type { CallbackObserver } from "../payments/observer.js";
@@ -21,7 +22,7 @@ export interface DrainContext {
   queue: ShopQueue;
   now: () => Date;
   timeoutMs: number;
-  fetchImpl?: typeof fetch | undefined;
+  put?: HttpPut | undefined;
   outbox: OutboxWriter;
   /** Asks for another drain of the payment at `at` (a retry timer). */
   wakeAt: (shopId: string, paymentId: string, at: number) => void;
@@ -80,7 +81,7 @@ async function attempt(
     cb.body,
     shop.genstoreAccessToken,
     ctx.timeoutMs,
-    ctx.fetchImpl,
+    ctx.put,
   );
   const written = await record(ctx, p, cb, result, ctx.now());
   const after = written?.callbacks.find((c) => c.id === cb.id);

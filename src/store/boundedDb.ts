@@ -6,13 +6,21 @@ export class DatabaseTimeoutError extends Error {
 }
 
 function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DatabaseTimeoutError(`the database did not answer ${what} within ${ms} ms`)), ms);
+  // One promise and one timer per call (every database call of every request passes here).
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DatabaseTimeoutError(`the database did not answer ${what} within ${ms} ms`)), ms);
+    // The call goes on past the bound; its late result or error is dropped (as a lost reply would be).
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  // The call goes on; its late result or error is dropped (as a lost reply would be).
-  work.catch(() => {});
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as { then?: unknown } | null)?.then === "function";

@@ -58,15 +58,23 @@ export async function recoverAll(
 ) {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const pending = new Map(bodies.map((b) => [String(b.paymentId), b]));
+  const last = new Map<string, unknown>();
   await waitFor(
     "every payment refused during the fault to be taken on Genstore's retry",
     async () => {
-      for (const [id, b] of pending) if ((await timedPay(server, b, opts.shopId)).status === 200) pending.delete(id);
+      for (const [id, b] of pending) {
+        const a = await timedPay(server, b, opts.shopId);
+        if (a.status === 200) pending.delete(id);
+        else last.set(id, [a.status, a.body]);
+      }
       return pending.size === 0;
     },
     timeoutMs,
     200,
-  );
+  ).catch((err: Error) => {
+    // What the retries were answered, to tell a stuck claim from a database still refused.
+    throw new Error(`${err.message}; last answers: ${JSON.stringify([...last])}`);
+  });
   const gs = genstoreClient(server, opts.shopId);
   const finals: Record<string, Record<string, unknown>> = {};
   for (const b of bodies) {

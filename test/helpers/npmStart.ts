@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { waitFor } from "./waitFor";
+import { processOutput } from "./processOutput";
 
 export const root = resolve(__dirname, "../..");
 
@@ -28,17 +28,7 @@ export function npmStart(env: Record<string, string>, prefix: string[] = []): Np
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CACHE_DIR: resolve(root, ".cache"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const lines: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: child.stdout! }).on("line", (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      lines.push({ raw: l });
-    }
-  });
-  createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const { lines, stderr, exited } = processOutput(child);
   return {
     child,
     lines,

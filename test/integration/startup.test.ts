@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { MongoClient } from "mongodb";
+import { processOutput } from "../helpers/processOutput";
 
 // src/main.ts run by tsx, straight from the sources; npmStart.test.ts runs the README's `npm start`.
 const root = resolve(__dirname, "../..");
@@ -22,17 +22,7 @@ function start(env: Record<string, string>): Started {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const lines: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: child.stdout! }).on("line", (l) => {
-    try {
-      lines.push(JSON.parse(l) as Record<string, unknown>);
-    } catch {
-      lines.push({ raw: l });
-    }
-  });
-  createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const { lines, stderr, exited } = processOutput(child);
   return { child, lines, stderr, exited };
 }
 

@@ -84,6 +84,8 @@ export interface PaymentRepositoryOptions {
    * the service makes read and write one step (decisions.md D11).
    */
   atomicConditionalUpdates: boolean;
+  /** Other instances write to the same database (see VersionBook). */
+  sharedDatabase?: boolean;
 }
 
 export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions = { atomicConditionalUpdates: true }): PaymentRepository {
@@ -93,7 +95,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   const operationKey = (kind: OperationKind, shopId: string, id: string) => pspIdempotencyKey(kind, shopId, id);
   const ofShop = <T extends { shopId: string }>(shopId: string, record: T | null) => (record && record.shopId === shopId ? record : null);
 
-  const versions = createVersionBook(opts.atomicConditionalUpdates);
+  const versions = createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
   const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
 
   return {

@@ -86,6 +86,14 @@ test("void racing capture on two instances: one winner, five times over", async 
   }
 });
 
+test("every callback of those races was delivered once: one instance at a time drains a payment's outbox", async () => {
+  await waitFor("every outbox to drain", async () => (await cluster.db.collection("payments").countDocuments({ nextCallbackAt: { $ne: null } })) === 0, 20_000);
+  const paths = genstore.acknowledged().map((c) => c.path);
+  // 1 (storm) + 1 + 14 refunds + 2 (capture race) + 5 × 2 (void or capture)
+  expect(paths).toHaveLength(28);
+  expect(paths.filter((p, i) => paths.indexOf(p) !== i)).toEqual([]);
+});
+
 /** Genstore's acknowledged callbacks about a payment or operation id, as [kind, status]. */
 const resultsFor = (id: string) =>
   genstore

@@ -36,7 +36,7 @@ export interface AppOptions {
   db: Db;
   /** false on FerretDB (see createPaymentRepository). */
   atomicConditionalUpdates: boolean;
-  /** This instance's id, in every metric (`instance_id`) and in lease records. */
+  /** This instance's id: `instance_info{instance_id}` in the metrics, the owner of its leases. */
   instanceId?: string;
   /** Set when other instances use the same database: leases (see scaleOut.ts). */
   scaleOut?: ScaleOutSettings | undefined;
@@ -101,7 +101,6 @@ export function createApp(opts: AppOptions): App {
   const { payments, listing, index } = paymentStorage(opts);
   const metrics = metricsOf(payments);
   const instanceId = opts.instanceId ?? "single";
-  metrics.registry.setDefaultLabels({ instance_id: instanceId });
   observeDatabaseCommands(opts.db.client, metrics.registry);
   const { mutex, delivery, reconcile, sweeper } = coordination(opts.db, instanceId, opts.scaleOut, opts.log, metrics.registry);
   const dispatcher = createCallbackDispatcher({

@@ -30,6 +30,14 @@ export interface Coordination {
  * outbox and a lease per record reconciled, with their metrics.
  */
 export function coordination(db: Db, instanceId: string, shared: ScaleOutSettings | undefined, log: Logger, registry: Registry): Coordination {
+  // Which instance a scrape came from, beside Prometheus's own target label (an info metric:
+  // no label added to every series).
+  new Gauge({
+    name: "instance_info",
+    help: "This instance: its INSTANCE_ID and whether it shares its database with others",
+    labelNames: ["instance_id", "shared_database"],
+    registers: [registry],
+  }).set({ instance_id: instanceId, shared_database: String(Boolean(shared)) }, 1);
   if (!shared) return { mutex: createKeyedMutex() };
   const acquisitions = new Counter({
     name: "lease_acquisitions_total",

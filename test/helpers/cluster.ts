@@ -26,7 +26,7 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(size: number, env: Record<string, string>): Promise<Cluster> {
+export async function startCluster(size: number, env: Record<string, string>, own: (i: number) => Record<string, string> = () => ({})): Promise<Cluster> {
   const dirs = Array.from({ length: size }, () => mkdtempSync(join(tmpdir(), "genstore-scale-")));
   const port = await freePort();
   const uri = `mongodb://127.0.0.1:${port}/`;
@@ -43,8 +43,8 @@ export async function startCluster(size: number, env: Record<string, string>): P
   };
   const instances: (ServiceProcess | undefined)[] = [];
   const start = async (i: number, extra: Record<string, string> = {}) => {
-    const own: Record<string, string> = i === 0 ? { EMBEDDED_DATABASE_PORT: String(port) } : { MONGODB_URI: uri };
-    const s = await startServiceProcess({ ...shared, ...own, DATA_DIR: dirs[i]!, INSTANCE_ID: `i${i + 1}`, ...extra });
+    const where: Record<string, string> = i === 0 ? { EMBEDDED_DATABASE_PORT: String(port) } : { MONGODB_URI: uri };
+    const s = await startServiceProcess({ ...shared, ...where, DATA_DIR: dirs[i]!, INSTANCE_ID: `i${i + 1}`, ...own(i), ...extra });
     instances[i] = s;
     return s;
   };

@@ -68,7 +68,9 @@ test("10 competing captures over three instances: one captures", async () => {
   await cluster.client(1).pay(cluster.card(id, { manualCapture: true, amount: "100.00" }));
   const answers = await spread(10, (i) => cluster.client(i).capture(id, `${50 + i}.00`));
   expect(answers.filter((a) => a.status === 200 && a.body.channelCaptureId)).toHaveLength(1);
-  expect(answers.filter((a) => a.status === 200 && a.body.channelCaptureId === "" && /already captured|in progress/.test(String(a.body.error)))).toHaveLength(9);
+  expect(answers.filter((a) => a.status === 200 && a.body.channelCaptureId === "" && /already captured|in progress/.test(String(a.body.error)))).toHaveLength(
+    9,
+  );
   const p = await payment(id);
   expect(p?.state).toBe("captured");
   expect(await books({ type: "capture", chargeReference: p?.channelPaymentId })).toHaveLength(1);

@@ -167,9 +167,17 @@ function logStartup(
     databasePid,
     atomicConditionalUpdates,
     sharedDatabase,
+    instance: config.scaleOut.instanceId,
     defaultShop: config.defaultShopId,
     defaultShopPsp: config.defaultShop.psp,
   });
+  // A FerretDB we did not start is another instance's (or a standalone one): its updates read
+  // then write, so sharing it is only safe with leases on every instance.
+  if (config.mongodbUri && !atomicConditionalUpdates && !sharedDatabase)
+    log({
+      level: "warn",
+      msg: "MONGODB_URI is a FerretDB: if any other instance uses this database, set SHARED_DATABASE=true on every instance (README: Scaling out)",
+    });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
   log({
     level: config.security.requireSignature ? "info" : "warn",

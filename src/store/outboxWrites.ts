@@ -44,7 +44,9 @@ export async function saveOutboxes(collection: Payments, versions: VersionBook, 
   if (versions.inFilter) {
     // Per statement, so that each one's match is known.
     return Promise.all(
-      writes.map(async (w) => (await collection.updateOne({ _id: w.key, version: w.version ?? { $exists: false } }, set(w))).matchedCount === 1),
+      writes.map(
+        async (w) => (await collection.updateOne({ _id: w.key, shopId: w.shopId, version: w.version ?? { $exists: false } }, set(w))).matchedCount === 1,
+      ),
     );
   }
   const fresh = writes.map((w) => versions.current(w.key) === (w.version ?? 0));

@@ -1,7 +1,7 @@
-// What the leases cost (README "Scaling out"): card payments against one instance without leases
-// (SHARED_DATABASE=false, the embedded FerretDB's owner) and one with them (SHARED_DATABASE=true,
-// connected to it with MONGODB_URI), one at a time and 8 at once, with callbacks delivered to a
-// local fake Genstore. Prints latency and database writes and reads per payment (the sandbox
+// What the leases cost (README "Scaling out"): card payments against one instance on its embedded
+// FerretDB, without leases (SHARED_DATABASE=false) and, restarted on the same database, with them
+// (SHARED_DATABASE=true), one at a time and 8 at once, with callbacks delivered to a local fake
+// Genstore. Prints latency and database writes and reads per payment (the sandbox
 // PSP's books apart), counted once every outbox has drained. Never fails on figures.
 // npm run bench:leases [-- --quick]
 import { startFakeGenstore } from "../helpers/fakeGenstore";
@@ -11,7 +11,7 @@ import { costPerRequest, serviceCommandCounts } from "./databaseCounts";
 import { closedLoop, createJsonPoster, percentile } from "./loadGenerator";
 
 const quick = process.argv.includes("--quick");
-const STEP_MS = quick ? 5_000 : 20_000;
+const STEP_MS = quick ? 5_000 : 10_000;
 let seq = 0;
 // Payloads encrypted once (ECDH per payload would load the generator's core); ids stay unique.
 let packets: unknown[] = [];
@@ -48,10 +48,18 @@ async function step(cluster: Cluster, i: number, concurrency: number) {
 const drained = (cluster: Cluster) =>
   waitFor("the outbox to drain", async () => (await cluster.db.collection("payments").countDocuments({ nextCallbackAt: { $ne: null } })) === 0, 60_000, 100);
 
+/** The one instance restarted with or without leases (the same database, FerretDB kept running). */
+async function restart(cluster: Cluster, shared: boolean) {
+  const s = cluster.instances[0]!;
+  s.child.kill("SIGTERM");
+  await s.exited;
+  await cluster.start(0, { SHARED_DATABASE: String(shared) });
+}
+
 async function main() {
   const genstore = await startFakeGenstore();
   const cluster = await startCluster(
-    2,
+    1,
     {
       GENSTORE_CALLBACK_BASE_URL: genstore.url,
       GENSTORE_ACCESS_TOKEN: "tok-bench",
@@ -61,24 +69,23 @@ async function main() {
       RATE_LIMIT_PER_IP: "1000000",
       RATE_LIMIT_PER_SHOP: "1000000",
     },
-    (i) => ({
-      SHARED_DATABASE: i === 0 ? "false" : "true",
-    }),
+    () => ({ SHARED_DATABASE: "false" }),
   );
   packets = Array.from({ length: 300 }, (_, n) => cluster.card(`packet-${n}`).paymentMethod);
   template = cluster.card("template", { manualCapture: false });
+  // Off and on alternate, so that a growing collection and the machine's load weigh on both.
+  const rounds = quick ? 1 : 2;
+  let shared = false;
   try {
-    const rows: string[] = [];
-    for (const concurrency of [1, 8]) {
-      for (const [i, leases] of [
-        [0, "off"],
-        [1, "on"],
-      ] as const) {
-        const r = await step(cluster, i, concurrency);
-        rows.push(
-          `leases ${leases.padEnd(3)} c=${String(concurrency).padEnd(2)} ${r.payments} payments ${r.rps.toFixed(0).padStart(4)}/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p95 ${r.p95.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  per payment: ${r.writes.toFixed(2)} writes, ${r.reads.toFixed(2)} reads (+${r.pspWrites.toFixed(2)} PSP writes)  errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`,
-        );
-        console.log(rows.at(-1));
+    for (let round = 0; round < rounds; round++) {
+      for (const leases of [false, true]) {
+        if (leases !== shared) await restart(cluster, (shared = leases));
+        for (const concurrency of [1, 8]) {
+          const r = await step(cluster, 0, concurrency);
+          console.log(
+            `round ${round + 1} leases ${leases ? "on " : "off"} c=${String(concurrency).padEnd(2)} ${r.payments} payments ${r.rps.toFixed(0).padStart(4)}/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p95 ${r.p95.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  per payment: ${r.writes.toFixed(2)} writes, ${r.reads.toFixed(2)} reads (+${r.pspWrites.toFixed(2)} PSP writes)  errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`,
+          );
+        }
       }
     }
   } finally {

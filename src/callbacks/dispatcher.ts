@@ -40,6 +40,15 @@ export type Exclusive = <T>(shopId: string, paymentId: string, task: () => Promi
 /** How soon a notification whose payment another instance was draining is tried again. */
 const busyElsewhereRetryMs = 250;
 
+/**
+ * A drain that failed (the database slow or away) is tried again in a second or two, not left to
+ * the next scan: on a large FerretDB collection the scan itself may not answer within the bound.
+ */
+function failed(ctx: DrainContext, shopId: string, paymentId: string, err: unknown): void {
+  ctx.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) });
+  ctx.wakeAt(shopId, paymentId, ctx.now().getTime() + 1000 + Math.floor(ctx.policy.random() * 1000));
+}
+
 /** Runs a drain, under the delivery lease when instances share the database. */
 async function exclusively(opts: DispatcherOptions, shopId: string, paymentId: string, drain: () => Promise<number>, busyElsewhere?: () => void) {
   if (!opts.exclusive) return drain();
@@ -101,7 +110,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
     const drain = () =>
       (snapshot && !opts.exclusive ? Promise.resolve(snapshot) : opts.repository.findPayment(shopId, paymentId)).then((p) => drainOutbox(ctx, p));
     const pass = exclusively(opts, shopId, paymentId, drain, () => wakeAt(shopId, paymentId, now().getTime() + busyElsewhereRetryMs))
-      .catch((err) => opts.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) }))
+      .catch((err) => failed(ctx, shopId, paymentId, err))
       .finally(() => {
         busy.delete(key);
         inFlight.delete(pass);
@@ -212,7 +221,7 @@ async function scanOutbox(
     try {
       return await exclusively(opts, p.shopId, p._id, async () => drainOutbox(ctx, await opts.repository.findPayment(p.shopId, p._id)));
     } catch (err) {
-      opts.log({ level: "error", msg: "callback dispatch failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
+      failed(ctx, p.shopId, p._id, err);
       return 0;
     } finally {
       busy.delete(key);

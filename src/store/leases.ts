@@ -76,10 +76,23 @@ const fresh = (c: Context, key: string): LeaseDoc => ({
   expiresAt: new Date(c.now() + c.settings.ttlMs),
 });
 
-/** The lease on `key` if it can be had now, taking over an expired one. */
-async function tryAcquire(c: Context, key: string): Promise<LeaseDoc | undefined> {
+/**
+ * The lease on `key` if it can be had now, taking over an expired one. `peek`: read first and
+ * insert only when it looks free (a waiter's later tries: a failed insert costs a write).
+ */
+async function tryAcquire(c: Context, key: string, peek = false): Promise<LeaseDoc | undefined> {
+  if (peek) {
+    const seen = await c.leases.findOne({ _id: key });
+    if (seen && seen.expiresAt.getTime() > c.now()) return (c.observe("busy"), undefined);
+  }
   const mine = fresh(c, key);
-  if (await insert(c, mine)) return (c.observe("acquired"), mine);
+  const inserted = await insert(c, mine).catch((err: unknown) => {
+    // A timed-out insert may still land: take that lease back at once rather than let it block
+    // the payment until it expires (best effort; it expires anyway).
+    void c.leases.deleteOne({ _id: key, token: mine.token }).catch(() => {});
+    throw err;
+  });
+  if (inserted) return (c.observe("acquired"), mine);
   const current = await c.leases.findOne({ _id: key });
   if (!current || current.expiresAt.getTime() > c.now()) return (c.observe("busy"), undefined);
   // One taker per expired lease: the marker's _id names that lease's token.
@@ -129,8 +142,11 @@ async function under<T>(c: Context, lease: LeaseDoc, task: () => Promise<T>): Pr
     clearInterval(timer);
     c.holding.count--;
     if (!lost && c.now() < lease.expiresAt.getTime() - c.staleMs) {
-      // A failed release only delays the next holder until expiry.
-      await c.leases.deleteOne({ _id: lease._id, token: lease.token }).catch(() => {});
+      // A failed release delays the next holder until expiry at worst: tried once more a second
+      // later (harmless if the first landed: the filter names our token).
+      const release = () => c.leases.deleteOne({ _id: lease._id, token: lease.token });
+      const again = () => c.now() < lease.expiresAt.getTime() - c.staleMs && void release().catch(() => {});
+      await release().catch(() => setTimeout(again, 1000).unref());
     }
   }
 }
@@ -147,8 +163,8 @@ export function createLeases(db: Db, settings: LeaseSettings): Leases {
   return {
     instanceId: settings.instanceId,
     async hold(key, task) {
-      for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
-        const lease = await tryAcquire(c, key);
+      for (let wait = 2, tries = 0; ; wait = Math.min(wait * 2, 100), tries++) {
+        const lease = await tryAcquire(c, key, tries > 0);
         if (lease) return under(c, lease, task);
         await sleep(wait / 2 + Math.random() * wait);
       }

@@ -1,6 +1,6 @@
 // What the leases cost (README "Scaling out"): card payments against one instance on its embedded
 // FerretDB, without leases (SHARED_DATABASE=false) and, restarted on the same database, with them
-// (SHARED_DATABASE=true), one at a time and 8 at once, with callbacks delivered to a local fake
+// (SHARED_DATABASE=true), one at a time and 4 at once, with callbacks delivered to a local fake
 // Genstore. Prints latency and database writes and reads per payment (the sandbox
 // PSP's books apart), counted once every outbox has drained. Never fails on figures.
 // npm run bench:leases [-- --quick]
@@ -94,7 +94,7 @@ async function main() {
     for (let round = 0; round < rounds; round++) {
       for (const leases of process.env.ONLY_SHARED ? [true] : [false, true]) {
         if (leases !== shared) await restart(cluster, (shared = leases));
-        for (const concurrency of [1, 8]) {
+        for (const concurrency of [1, 4]) {
           const r = await step(cluster, 0, concurrency);
           console.log(
             `round ${round + 1} leases ${leases ? "on " : "off"} c=${String(concurrency).padEnd(2)} ${r.payments} payments ${r.rps.toFixed(0).padStart(4)}/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p95 ${r.p95.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  per payment: ${r.writes.toFixed(2)} writes, ${r.reads.toFixed(2)} reads (+${r.pspWrites.toFixed(2)} PSP writes)  errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ""}`,

@@ -1,7 +1,11 @@
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb";
 import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
 import { startFakeGenstore, type FakeGenstore, type RecordedCall } from "../helpers/fakeGenstore";
 import { startCluster, type Cluster } from "../helpers/cluster";
 import { sandboxBooks, uniqueId } from "../helpers/payments";
+import { testAdminToken, withAdminToken } from "../helpers/testServer";
 import { waitFor } from "../helpers/waitFor";
 
 // Three service processes on one database (the first owns the embedded FerretDB, the others
@@ -23,6 +27,7 @@ beforeAll(async () => {
     CALLBACK_BACKOFF_MAX_MS: "300",
     RECONCILE_INTERVAL_MS: "300",
     RECONCILE_MIN_AGE_MS: "500",
+    ADMIN_TOKEN: testAdminToken,
   });
 }, 60_000);
 afterAll(async () => {
@@ -94,6 +99,13 @@ test("every callback of those races was delivered once: one instance at a time d
   // 1 (storm) + 1 + 14 refunds + 2 (capture race) + 5 × 2 (void or capture)
   expect(paths).toHaveLength(28);
   expect(paths.filter((p, i) => paths.indexOf(p) !== i)).toEqual([]);
+});
+
+test("the operators' listing on one instance shows the payments the others made", async () => {
+  const ids = [uniqueId("PL"), uniqueId("PL")];
+  await Promise.all(ids.map((id, i) => cluster.client(i + 1).pay(cluster.card(id, { manualCapture: true }))));
+  const ops = createClient(OperationsService, createGrpcTransport({ baseUrl: cluster.instances[0]!.url, interceptors: [withAdminToken] }));
+  for (const id of ids) expect((await ops.listPayments({ paymentId: id })).payments.map((p) => [p.paymentId, p.state])).toEqual([[id, "authorized"]]);
 });
 
 /** Genstore's acknowledged callbacks about a payment or operation id, as [kind, status]. */

@@ -101,6 +101,14 @@ test("every callback of those races was delivered once: one instance at a time d
   expect(paths.filter((p, i) => paths.indexOf(p) !== i)).toEqual([]);
 });
 
+test("each instance names itself in its logs and metrics, with its leases", async () => {
+  const metrics = await (await fetch(`${cluster.instances[1]!.url}/metrics`)).text();
+  expect(metrics).toMatch(/^instance_info\{instance_id="i2",shared_database="true"\} 1$/m);
+  expect(Number(/^lease_acquisitions_total\{result="acquired"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+  expect(metrics).toMatch(/^leases_held \d+$/m);
+  expect(cluster.instances[1]!.output.join("")).toMatch(/^\{"level":"info","time":"[^"]+","instance":"i2",.*"msg":"listening"/m);
+});
+
 test("the operators' listing on one instance shows the payments the others made", async () => {
   const ids = [uniqueId("PL"), uniqueId("PL")];
   await Promise.all(ids.map((id, i) => cluster.client(i + 1).pay(cluster.card(id, { manualCapture: true }))));

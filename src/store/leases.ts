@@ -98,11 +98,12 @@ async function tryAcquire(c: Context, key: string, peek = false): Promise<LeaseD
   // One taker per expired lease: the marker's _id names that lease's token.
   if (!(await insert(c, { ...mine, _id: `${key}~${current.token}`, marker: true }))) return (c.observe("busy"), undefined);
   await c.leases.deleteOne({ _id: key });
-  const again = fresh(c, key);
-  if (!(await insert(c, again))) return (c.observe("busy"), undefined);
+  // Taken from the dead owner (by this instance alone); the next insert may still lose to another
+  // instance that found the key free in the meantime, which is as good.
   c.observe("taken_over");
   c.settings.log({ level: "warn", msg: "took over an expired lease", lease: key, from: current.owner, expiredAt: current.expiresAt });
-  return again;
+  const again = fresh(c, key);
+  return (await insert(c, again)) ? again : (c.observe("busy"), undefined);
 }
 
 /** Runs `task` under an acquired lease: renewed every ttl/3 while it runs, released after. */

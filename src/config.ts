@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { bool, ConfigError, credentials, hostList, integer, oneOf, url, type Env } from "./configValues.js";
+import { hostname } from "node:os";
+import { bool, ConfigError, credentials, hostList, integer, oneOf, scaleOutSettings, url, type Env } from "./configValues.js";
 
 export { ConfigError };
 import { resolve } from "node:path";
@@ -25,6 +26,8 @@ export interface Config {
   cacheDir: string;
   /** How the service meets a database that is slow, gone or restarting. */
   database: DatabaseSettings;
+  /** This instance's id, whether others share its database, their leases' life, FerretDB's port. */
+  scaleOut: ReturnType<typeof scaleOutSettings>;
   /** Shop used when a request names none (single-merchant deployments). */
   defaultShopId: string;
   /** Largest request body accepted, on every protocol (after decompression on Connect and gRPC). */
@@ -216,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseName,
     dataDir,
     cacheDir: resolve(env.CACHE_DIR || ".cache"),
+    scaleOut: scaleOutSettings(env, hostname(), process.pid),
     database: databaseSettings(env),
     defaultShopId,
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),

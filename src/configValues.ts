@@ -68,3 +68,19 @@ export function oneOf<T extends string>(env: Env, name: string, allowed: readonl
   if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
   return raw as T;
 }
+
+/**
+ * INSTANCE_ID (default host name and pid), SHARED_DATABASE and LEASE_TTL_MS: several instances on
+ * one database (README "Scaling out"). EMBEDDED_DATABASE_PORT: a fixed loopback port for the
+ * embedded FerretDB, so that other instances can name it in MONGODB_URI across its restarts.
+ */
+export function scaleOutSettings(env: Env, host: string, pid: number) {
+  const instanceId = env.INSTANCE_ID || `${host}-${pid}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64);
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceId)) throw new ConfigError(`INSTANCE_ID must be 1-64 letters, digits, ".", "_" or "-", got "${instanceId}"`);
+  return {
+    instanceId,
+    sharedDatabase: bool(env, "SHARED_DATABASE", false),
+    leaseTtlMs: integer(env, "LEASE_TTL_MS", 10_000, 500, 600_000),
+    embeddedDatabasePort: integer(env, "EMBEDDED_DATABASE_PORT", 0, 0, 65535),
+  };
+}

@@ -25,7 +25,7 @@ export async function main(
   exit: (code: number) => void = (code) => process.exit(code),
 ) {
   const config = loadConfig(env);
-  const log = createJsonLogger(process.stdout, config.logLevel);
+  const log = createJsonLogger(process.stdout, config.logLevel, { instance: config.scaleOut.instanceId });
   const undo: (() => Promise<void> | void)[] = [];
   try {
     const lock = await prepareDataDir(config, log);
@@ -39,7 +39,7 @@ export async function main(
       log({ level: "error", msg: "the database cannot be recovered; exiting so the service's supervisor restarts it", error: err.message });
       void (service.stop?.() ?? Promise.resolve()).finally(() => exit(1));
     };
-    const db = await openDatabase(config, log, onFatal, signal);
+    const db = await openDatabase({ ...config, embeddedPort: config.scaleOut.embeddedDatabasePort }, log, onFatal, signal);
     undo.unshift(() => db.close());
     signal?.throwIfAborted();
     let publicUrl = config.publicUrl ?? "";
@@ -66,6 +66,7 @@ export async function main(
       database: db.description,
       databasePid: db.embedded?.pid,
       atomicConditionalUpdates: db.atomicConditionalUpdates,
+      sharedDatabase: config.scaleOut.sharedDatabase,
     };
     logStartup(log, config, where, { keyring, fingerprintKey, secretsKey });
     /**
@@ -115,6 +116,8 @@ async function prepareDataDir(config: Config, log: Logger): Promise<DataDirLock 
 function settingsOf(config: Config) {
   return {
     onboarding: config.onboarding,
+    instanceId: config.scaleOut.instanceId,
+    scaleOut: config.scaleOut.sharedDatabase ? { leaseTtlMs: config.scaleOut.leaseTtlMs } : undefined,
     defaultShopId: config.defaultShopId,
     defaultShop: defaultShopOf(config),
     maxBodyBytes: config.maxBodyBytes,
@@ -149,10 +152,10 @@ function defaultShopOf(config: Config): ShopConfig | undefined {
 function logStartup(
   log: Logger,
   config: Config,
-  where: { url: string; publicUrl: string; database: string; databasePid: number | undefined; atomicConditionalUpdates: boolean },
+  where: { url: string; publicUrl: string; database: string; databasePid: number | undefined; atomicConditionalUpdates: boolean; sharedDatabase: boolean },
   keys: { keyring: Keyring; fingerprintKey: { source: string }; secretsKey: { source: string } },
 ): void {
-  const { url, publicUrl, database, databasePid, atomicConditionalUpdates } = where;
+  const { url, publicUrl, database, databasePid, atomicConditionalUpdates, sharedDatabase } = where;
   const { keyring, fingerprintKey, secretsKey } = keys;
 
   log({
@@ -163,9 +166,18 @@ function logStartup(
     database,
     databasePid,
     atomicConditionalUpdates,
+    sharedDatabase,
+    instance: config.scaleOut.instanceId,
     defaultShop: config.defaultShopId,
     defaultShopPsp: config.defaultShop.psp,
   });
+  // A FerretDB we did not start is another instance's (or a standalone one): its updates read
+  // then write, so sharing it is only safe with leases on every instance.
+  if (config.mongodbUri && !atomicConditionalUpdates && !sharedDatabase)
+    log({
+      level: "warn",
+      msg: "MONGODB_URI is a FerretDB: if any other instance uses this database, set SHARED_DATABASE=true on every instance (README: Scaling out)",
+    });
   log({ level: "info", msg: "secret keys", cardFingerprintKey: fingerprintKey.source, secretsKey: secretsKey.source });
   log({
     level: config.security.requireSignature ? "info" : "warn",

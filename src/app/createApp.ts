@@ -12,7 +12,7 @@ import { createPaymentUseCases, paymentLockKey } from "../payments/use-cases/ind
 import type { PspBreakerSettings } from "../payments/use-cases/pspBreaker.js";
 import { connectorModules } from "../psp/modules.js";
 import { createConnectorRegistry } from "../psp/registry.js";
-import { createKeyedMutex } from "../runtime/keyedMutex.js";
+import { coordination, type ScaleOutSettings } from "./scaleOut.js";
 import type { InternalToken } from "../server/auth/internalTokens.js";
 import { createRequestGate } from "../server/auth/requestGate.js";
 import { createReturnLinks } from "../server/auth/returnLinks.js";
@@ -36,6 +36,10 @@ export interface AppOptions {
   db: Db;
   /** false on FerretDB (see createPaymentRepository). */
   atomicConditionalUpdates: boolean;
+  /** This instance's id: `instance_info{instance_id}` in the metrics, the owner of its leases. */
+  instanceId?: string;
+  /** Set when other instances use the same database: leases (see scaleOut.ts). */
+  scaleOut?: ScaleOutSettings | undefined;
   cards: CardDecryptor;
   secretBox: SecretBox;
   /** Signs the return links given to PSPs (derived from the secrets key). */
@@ -51,8 +55,8 @@ export interface AppOptions {
   production?: boolean;
   /** Each connector module's settings by connector name (config.connectors). */
   connectorSettings?: Record<string, unknown>;
-  callbacks?: Omit<DispatcherOptions, "repository" | "shops" | "mutex" | "lockKey" | "log">;
-  reconcile?: Omit<ReconcilerOptions, "repository" | "useCases" | "log">;
+  callbacks?: Omit<DispatcherOptions, "repository" | "shops" | "mutex" | "lockKey" | "log" | "exclusive">;
+  reconcile?: Omit<ReconcilerOptions, "repository" | "useCases" | "log" | "exclusive">;
   /** The PSP is asked about a payment at most once per this interval from the return endpoint. */
   returnRefreshMs?: number;
   /** A payment claimed but never sent waits this long for Genstore's retry before it is declined. */
@@ -97,11 +101,13 @@ export function createApp(opts: AppOptions): App {
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
   const { payments, listing, index } = paymentStorage(opts);
-  const mutex = createKeyedMutex();
   const metrics = metricsOf(payments);
+  const instanceId = opts.instanceId ?? "single";
   observeDatabaseCommands(opts.db.client, metrics.registry);
+  const { mutex, delivery, reconcile, sweeper } = coordination(opts.db, instanceId, opts.scaleOut, opts.log, metrics.registry);
   const dispatcher = createCallbackDispatcher({
     ...opts.callbacks,
+    ...(delivery ? { exclusive: delivery } : {}),
     repository: payments,
     shops,
     mutex,
@@ -129,7 +135,7 @@ export function createApp(opts: AppOptions): App {
   const { health, readiness, liveness } = probesOf(opts, dispatcher);
   const consoleSessions = createConsoleSessions(opts.secretsKey ?? processKey, opts.security?.adminToken);
   const gate = gateOf(opts, shops, consoleSessions.admits, () => health.up);
-  const reconciler = createReconciler({ ...opts.reconcile, repository: payments, useCases, log: opts.log });
+  const reconciler = createReconciler({ ...opts.reconcile, ...(reconcile ? { exclusive: reconcile } : {}), repository: payments, useCases, log: opts.log });
   const webhookEvents = createWebhookEventRepository(opts.db);
   const onboarding = onboardingOf(opts, shopRepository, shops, webhookEvents);
   const handler = createEdge({
@@ -157,7 +163,7 @@ export function createApp(opts: AppOptions): App {
     log: opts.log,
   });
 
-  return { handler, payments, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances }) };
+  return { handler, payments, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper }) };
 }
 
 /** The background work: the database's health monitor, the dispatcher, the reconciler, the console's index. */
@@ -169,6 +175,7 @@ function backgroundOf(
     reconciler: { start(): void; stop(): Promise<void> };
     index: { load(): Promise<void> } | undefined;
     instances: { stop?(): Promise<void> | void }[];
+    sweeper: { start(): void; stop(): Promise<void> } | undefined;
   },
 ): Omit<App, "handler" | "payments"> {
   let indexLoad: Promise<void> | undefined;
@@ -177,6 +184,7 @@ function backgroundOf(
       parts.health.start();
       parts.dispatcher.start();
       parts.reconciler.start();
+      parts.sweeper?.start();
       const started = Date.now();
       indexLoad = parts.index?.load().then(
         () => opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
@@ -185,7 +193,7 @@ function backgroundOf(
     },
     async stop() {
       parts.health.stop();
-      await Promise.all([parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad]);
+      await Promise.all([parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad, parts.sweeper?.stop()]);
       await Promise.all(parts.instances.map((i) => i.stop?.()));
     },
   };
@@ -244,13 +252,14 @@ function onboardingOf(opts: AppOptions, shopRepository: ShopRepository, shops: S
 
 /**
  * Payments: the repository, and the operators' listing. On the embedded FerretDB (no atomic
- * conditional updates, one process) listings come from an in-memory index kept by the
- * repository's writes; on MongoDB, from indexed queries.
+ * conditional updates) owned by this one instance, listings come from an in-memory index kept by
+ * the repository's writes; on MongoDB, and on a FerretDB other instances write to too (the index
+ * would miss their writes), from queries.
  */
 function paymentStorage(opts: AppOptions) {
-  const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates });
+  const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates, sharedDatabase: opts.scaleOut !== undefined });
   const queries = createPaymentQueries(opts.db);
-  if (opts.atomicConditionalUpdates) return { payments: stored, listing: queries, index: undefined };
+  if (opts.atomicConditionalUpdates || opts.scaleOut) return { payments: stored, listing: queries, index: undefined };
   const index = createPaymentIndex(queries, () => scanSummaries(opts.db));
   return { payments: index.observe(stored), listing: index, index };
 }

@@ -29,6 +29,35 @@ export interface DispatcherOptions {
   /** The HTTP client callbacks go through (node:http(s) with kept-alive connections by default). */
   put?: HttpPut;
   observer?: CallbackObserver;
+  /**
+   * Several instances on one database: runs a payment's drain holding its delivery lease, so that
+   * one instance at a time sends a payment's callbacks, in order; `{ held: false }` when another
+   * instance holds it (it delivers them; if it dies, a scan here does after the lease expires).
+   */
+  exclusive?: Exclusive;
+}
+
+export type Exclusive = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => Promise<{ held: true; value: T } | { held: false }>;
+
+/** How soon a notification whose payment another instance was draining is tried again. */
+const busyElsewhereRetryMs = 250;
+
+/**
+ * A drain that failed (the database slow or away) is tried again in a second or two, not left to
+ * the next scan: on a large FerretDB collection the scan itself may not answer within the bound.
+ */
+function failed(ctx: DrainContext, shopId: string, paymentId: string, err: unknown): void {
+  ctx.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) });
+  ctx.wakeAt(shopId, paymentId, ctx.now().getTime() + 1000 + Math.floor(ctx.policy.random() * 1000));
+}
+
+/** Runs a drain, under the delivery lease when instances share the database. */
+async function exclusively(opts: DispatcherOptions, shopId: string, paymentId: string, drain: () => Promise<number>, busyElsewhere?: () => void) {
+  if (!opts.exclusive) return drain();
+  const result = await opts.exclusive(shopId, paymentId, drain);
+  if (result.held) return result.value;
+  busyElsewhere?.();
+  return 0;
 }
 
 export interface CallbackDispatcher {
@@ -79,9 +108,11 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       return;
     }
     busy.add(key);
-    const pass = (snapshot ? Promise.resolve(snapshot) : opts.repository.findPayment(shopId, paymentId))
-      .then((p) => drainOutbox(ctx, p))
-      .catch((err) => opts.log({ level: "error", msg: "callback dispatch failed", shopId, paymentId, error: String(err) }))
+    // Shared: read under the lease (another instance may have delivered since the snapshot).
+    const drain = () =>
+      (snapshot && !opts.exclusive ? Promise.resolve(snapshot) : opts.repository.findPayment(shopId, paymentId)).then((p) => drainOutbox(ctx, p));
+    const pass = exclusively(opts, shopId, paymentId, drain, () => wakeAt(shopId, paymentId, now().getTime() + busyElsewhereRetryMs))
+      .catch((err) => failed(ctx, shopId, paymentId, err))
       .finally(() => {
         busy.delete(key);
         inFlight.delete(pass);
@@ -190,9 +221,9 @@ async function scanOutbox(
     if (busy.has(key)) return 0;
     busy.add(key);
     try {
-      return await drainOutbox(ctx, await opts.repository.findPayment(p.shopId, p._id));
+      return await exclusively(opts, p.shopId, p._id, async () => drainOutbox(ctx, await opts.repository.findPayment(p.shopId, p._id)));
     } catch (err) {
-      opts.log({ level: "error", msg: "callback dispatch failed", shopId: p.shopId, paymentId: p._id, error: String(err) });
+      failed(ctx, p.shopId, p._id, err);
       return 0;
     } finally {
       busy.delete(key);

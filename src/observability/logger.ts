@@ -55,11 +55,16 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 /** pino, one JSON object per line, with card and secret fields redacted by name at any depth. */
-export function createJsonLogger(stream: NodeJS.WritableStream = process.stdout, minLevel: "debug" | "info" | "warn" | "error" = "info"): Logger {
+export function createJsonLogger(
+  stream: NodeJS.WritableStream = process.stdout,
+  minLevel: "debug" | "info" | "warn" | "error" = "info",
+  /** Fields on every line (the instance's id). */
+  base?: Record<string, string>,
+): Logger {
   const logger = pino(
     {
       level: minLevel,
-      base: undefined,
+      base,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),

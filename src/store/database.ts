@@ -64,7 +64,7 @@ export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
  * supervised: restarted when it dies, `onFatal` when it cannot come back.
  */
 export async function openDatabase(
-  config: { mongodbUri: string | undefined; databaseName: string; dataDir: string; cacheDir: string; database: DatabaseSettings },
+  config: { mongodbUri: string | undefined; databaseName: string; dataDir: string; cacheDir: string; database: DatabaseSettings; embeddedPort?: number },
   log: Logger,
   onFatal: (err: Error) => void,
   signal?: AbortSignal,
@@ -73,7 +73,14 @@ export async function openDatabase(
   let uri = config.mongodbUri;
   if (uri === undefined) {
     embedded = await startSupervisedDatabase(
-      { dataDir: config.dataDir, cacheDir: config.cacheDir, log, sync: config.database.embeddedSync, ...(signal ? { signal } : {}) },
+      {
+        dataDir: config.dataDir,
+        cacheDir: config.cacheDir,
+        log,
+        sync: config.database.embeddedSync,
+        listen: `127.0.0.1:${config.embeddedPort ?? 0}`,
+        ...(signal ? { signal } : {}),
+      },
       {
         restartWithinMs: config.database.restartWithinMs,
         onExit: (detail) => log({ level: "error", msg: "embedded database exited", detail }),

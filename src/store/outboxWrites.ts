@@ -8,7 +8,9 @@ import { createBoundedMap } from "../runtime/boundedMap.js";
  * database (decisions.md D11) and every change of a payment goes through it, so the highest
  * version it has seen of a payment is the payment's version: kept here, an outbox write needs no
  * read. Unknown (never seen, or forgotten) means "read it first". On MongoDB the version is in
- * the filter instead, atomic across instances.
+ * the filter instead, atomic across instances. Instances sharing a FerretDB (`shared`) cannot know
+ * each other's writes: every version is unknown, and the outbox write reads first, under the
+ * payment's lease.
  */
 export interface VersionBook {
   /** Notes the version of a payment just read or written; returns the record. */
@@ -17,12 +19,12 @@ export interface VersionBook {
   readonly inFilter: boolean;
 }
 
-export function createVersionBook(atomicConditionalUpdates: boolean): VersionBook {
+export function createVersionBook(atomicConditionalUpdates: boolean, shared = false): VersionBook {
   const known = createBoundedMap<string, number>({ maxEntries: 200_000 });
   return {
     inFilter: atomicConditionalUpdates,
     seen(key, record) {
-      if (!atomicConditionalUpdates && key && record) {
+      if (!atomicConditionalUpdates && !shared && key && record) {
         // Versions only grow: a read that returns after a newer write must not lower it.
         const v = record.version ?? 0;
         if ((known.get(key) ?? -1) < v) known.set(key, v);
@@ -42,7 +44,9 @@ export async function saveOutboxes(collection: Payments, versions: VersionBook, 
   if (versions.inFilter) {
     // Per statement, so that each one's match is known.
     return Promise.all(
-      writes.map(async (w) => (await collection.updateOne({ _id: w.key, version: w.version ?? { $exists: false } }, set(w))).matchedCount === 1),
+      writes.map(
+        async (w) => (await collection.updateOne({ _id: w.key, shopId: w.shopId, version: w.version ?? { $exists: false } }, set(w))).matchedCount === 1,
+      ),
     );
   }
   const fresh = writes.map((w) => versions.current(w.key) === (w.version ?? 0));

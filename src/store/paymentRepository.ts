@@ -22,18 +22,26 @@ function fromStored<T extends { _id: string }>(doc: WithId<Stored<T>> | Stored<T
   return { ...rest, _id: genstoreId } as unknown as T;
 }
 
+/** The filter of a lookup by storage key (see byKey in createPaymentRepository). */
+type KeyFilter = (key: string, shopId: string) => object;
+
 function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === 11000;
 }
 
 /** Inserts `record` under `key`; when the key is taken, returns the record that holds it. */
-async function claim<T extends { _id: string }>(collection: Collection<Stored<T>>, record: T, key: string): Promise<ClaimResult<T>> {
+async function claim<T extends { _id: string; shopId: string }>(
+  collection: Collection<Stored<T>>,
+  record: T,
+  key: string,
+  byKey: KeyFilter,
+): Promise<ClaimResult<T>> {
   try {
     await collection.insertOne(toStored(record, key) as never);
     return { inserted: true, record };
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const existing = fromStored<T>(await collection.findOne({ _id: key } as never));
+    const existing = fromStored<T>(await collection.findOne(byKey(key, record.shopId) as never));
     if (!existing) throw err;
     return { inserted: false, record: existing };
   }
@@ -84,6 +92,8 @@ export interface PaymentRepositoryOptions {
    * the service makes read and write one step (decisions.md D11).
    */
   atomicConditionalUpdates: boolean;
+  /** Other instances write to the same database (see VersionBook). */
+  sharedDatabase?: boolean;
 }
 
 export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions = { atomicConditionalUpdates: true }): PaymentRepository {
@@ -92,19 +102,21 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   const paymentKey = (shopId: string, paymentId: string) => pspIdempotencyKey("payment", shopId, paymentId);
   const operationKey = (kind: OperationKind, shopId: string, id: string) => pspIdempotencyKey(kind, shopId, id);
   const ofShop = <T extends { shopId: string }>(shopId: string, record: T | null) => (record && record.shopId === shopId ? record : null);
-
-  const versions = createVersionBook(opts.atomicConditionalUpdates);
+  // On MongoDB lookups name the shop too: with the shard key { shopId, _id } each goes to one
+  // shard (README "Scaling out"). FerretDB uses its index only for a filter on _id alone.
+  const byKey: KeyFilter = (key, shopId) => (opts.atomicConditionalUpdates ? { _id: key, shopId } : { _id: key });
+  const versions = createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
   const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
 
   return {
     claimPayment: async (record) => {
-      const claimed = await claim(payments, record, paymentKey(record.shopId, record._id));
+      const claimed = await claim(payments, record, paymentKey(record.shopId, record._id), byKey);
       seen(claimed.record);
       return claimed;
     },
 
     async findPayment(shopId, paymentId) {
-      return seen(ofShop(shopId, fromStored<PaymentRecord>(await payments.findOne({ _id: paymentKey(shopId, paymentId) }))));
+      return seen(ofShop(shopId, fromStored<PaymentRecord>(await payments.findOne(byKey(paymentKey(shopId, paymentId), shopId)))));
     },
 
     async updatePayment(shopId, paymentId, guard, change, known) {
@@ -117,10 +129,10 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return seen(fromStored<PaymentRecord>(await payments.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: "after" })));
     },
 
-    claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id)),
+    claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id), byKey),
 
     async findOperation(kind, shopId, id) {
-      return ofShop(shopId, fromStored<OperationRecord>(await operations(kind).findOne({ _id: operationKey(kind, shopId, id) })));
+      return ofShop(shopId, fromStored<OperationRecord>(await operations(kind).findOne(byKey(operationKey(kind, shopId, id), shopId))));
     },
 
     async finishOperation(kind, shopId, id, set, known) {
@@ -155,7 +167,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return kind ? fromStored<OperationRecord>(await operations(kind).findOne({ _id: idempotencyKey })) : null;
     },
 
-    ...outboxAndScans(payments, operations, paymentKey),
+    ...outboxAndScans(payments, operations, (shopId, paymentId) => byKey(paymentKey(shopId, paymentId), shopId)),
     saveOutboxes: (writes) =>
       saveOutboxes(
         payments,
@@ -172,7 +184,7 @@ type Operations = (kind: OperationKind) => Collection<Stored<OperationRecord>>;
 function outboxAndScans(
   payments: Payments,
   operations: Operations,
-  paymentKey: (shopId: string, paymentId: string) => string,
+  paymentFilter: (shopId: string, paymentId: string) => object,
 ): Pick<PaymentRepository, "findDueCallbacks" | "saveCallbacks" | "findParkedCallbacks" | "findStalePayments" | "countCallbacks" | "findStaleOperations"> {
   return {
     async findDueCallbacks(now, limit, skipShops = []) {
@@ -185,7 +197,7 @@ function outboxAndScans(
     },
 
     async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
-      await payments.updateOne({ _id: paymentKey(shopId, paymentId) }, { $set: { callbacks, nextCallbackAt } });
+      await payments.updateOne(paymentFilter(shopId, paymentId), { $set: { callbacks, nextCallbackAt } });
     },
 
     async findParkedCallbacks(shopId, limit) {

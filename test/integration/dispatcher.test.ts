@@ -104,3 +104,32 @@ test("a scan that read a payment before a notification delivered its callback do
   await dispatcher.stop();
   expect(genstore.calls.filter((c) => c.path.endsWith(`/payment/${id}`))).toHaveLength(1);
 });
+
+test("a drain that fails because the database is away is tried again by itself, not left to the next scan", async () => {
+  genstore.respondWith(() => ({ status: 200 }));
+  const at = new Date();
+  const own = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
+  await own.connect();
+  const repository = createPaymentRepository(own.db(db.databaseName));
+  const shop = callbackShop(genstore.url, at);
+  const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
+  const errors: Record<string, unknown>[] = [];
+  const log = (e: Record<string, unknown>) => void (e.level === "error" && errors.push(e));
+  const dispatcher = createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log, pollMs: 3_600_000 });
+  dispatcher.start();
+  try {
+    await dispatcher.runOnce(); // the first scan is over: no other scan comes within the test
+    const id = `P-retry-${randomBytes(3).toString("hex")}`;
+    await createPaymentRepository(db).claimPayment(payment(id, at));
+    // The dispatcher's connection is gone when it is told: its read fails.
+    await own.close();
+    dispatcher.notify("s1", id);
+    await waitFor("the drain to fail", () => errors.some((e) => e.msg === "callback dispatch failed" && e.paymentId === id));
+    await own.connect();
+    await genstore.waitFor((calls) => calls.some((c) => c.path.endsWith(`/payment/${id}`)), 10_000);
+    await waitFor("the delivery to be recorded", async () => (await repository.findPayment("s1", id))?.callbacks[0]?.state === "delivered");
+  } finally {
+    await dispatcher.stop();
+    await own.close();
+  }
+});

@@ -29,3 +29,18 @@ test("database settings: the pool left to the engine unless set, SQLite's sync f
   expect(() => loadConfig({ EMBEDDED_DATABASE_SYNC: "off" })).toThrow('EMBEDDED_DATABASE_SYNC must be one of full, normal, got "off"');
   expect(() => loadConfig({ DATABASE_POOL_SIZE: "0" })).toThrow("DATABASE_POOL_SIZE must be between 1 and 1000");
 });
+
+test("scale-out settings: one instance by default, an id from host and pid, leases of 10 s", () => {
+  const { scaleOut } = loadConfig({});
+  expect(scaleOut).toMatchObject({ sharedDatabase: false, leaseTtlMs: 10_000, embeddedDatabasePort: 0 });
+  expect(scaleOut.instanceId).toMatch(new RegExp(`-${process.pid}$`));
+  expect(loadConfig({ SHARED_DATABASE: "true", INSTANCE_ID: "pay-a.1", LEASE_TTL_MS: "3000", EMBEDDED_DATABASE_PORT: "27018" }).scaleOut).toEqual({
+    instanceId: "pay-a.1",
+    sharedDatabase: true,
+    leaseTtlMs: 3000,
+    embeddedDatabasePort: 27018,
+  });
+  expect(() => loadConfig({ INSTANCE_ID: "a b" })).toThrow('INSTANCE_ID must be 1-64 letters, digits, ".", "_" or "-", got "a b"');
+  expect(() => loadConfig({ SHARED_DATABASE: "maybe" })).toThrow("SHARED_DATABASE must be true or false");
+  expect(() => loadConfig({ LEASE_TTL_MS: "100" })).toThrow("LEASE_TTL_MS must be between 500 and 600000, got 100");
+});

@@ -115,13 +115,17 @@ export async function openDatabase(
     atomicConditionalUpdates,
     description: embedded ? `embedded FerretDB at ${uri} (data in ${config.dataDir}/ferretdb)` : redact(uri),
     async close() {
-      await client.close();
+      // A hung database must not hold the stop: the driver's goodbye (endSessions) gets a second,
+      // then the embedded FerretDB is stopped (killed 2 s after SIGTERM if it does not go).
+      const closing = client.close().catch(() => {});
+      await (embedded ? Promise.race([closing, new Promise((r) => setTimeout(r, CLIENT_CLOSE_MS).unref())]) : closing);
       await embedded?.stop();
     },
   };
 }
 
 const FERRETDB_POOL_SIZE = 8;
+const CLIENT_CLOSE_MS = 1000;
 
 /** A client that has had its first answer from the database. */
 async function connect(uri: string, databaseName: string, settings: DatabaseSettings): Promise<MongoClient> {

@@ -203,3 +203,36 @@ test("a refund still waiting behind another past the PSP budget is answered 'ret
   // Genstore's retry of R2 waits its turn and hears the rule: 6.00 + 6.00 exceeds 10.00.
   await expect(useCases.refundPayment(meta, op("R2", "P3", "6.00"))).rejects.toThrow(/exceeds the .* left to refund/);
 });
+
+test("a PSP with no trace of a payment whose call outlived its budget is not believed until another budget has passed", async () => {
+  let clock = at.getTime();
+  const repository = createMemoryPaymentRepository();
+  const psp = createScriptedConnector();
+  const useCases = createPaymentUseCases({
+    repository,
+    shops: createMemoryShops([shop]),
+    connectors: createConnectorRegistry([psp.connector]),
+    cards: createCardDecryptor({ keys: [key], source: "unit" }, { fingerprintKey: randomBytes(32) }),
+    returnLink: (s, p) => `https://pay.example/return/${s}/${p}`,
+    pspTimeoutMs: 1000,
+    log: () => {},
+    now: () => new Date(clock),
+  });
+  psp.answers.payment = { kind: "unknown", reason: "the payment provider call failed" };
+  await useCases.createCardPayment(meta, {
+    paymentId: "P9",
+    amount: "5.00",
+    currency: "USD",
+    test: true,
+    manualCapture: false,
+    packet: encryptLikeGenstore(key.publicKeySpki, testCard("4242424242424242")),
+  });
+  psp.answers.status = { kind: "absent", reason: "no such payment" };
+  // The charge may still be landing at the PSP: "absent" right after is no answer.
+  clock += 900;
+  await useCases.refreshPayment(meta, "P9");
+  expect((await repository.findPayment("s", "P9"))?.state).toBe("unknown");
+  clock += 200;
+  await useCases.refreshPayment(meta, "P9");
+  expect((await repository.findPayment("s", "P9"))?.state).toBe("declined");
+});

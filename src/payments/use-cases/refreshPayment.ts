@@ -16,6 +16,9 @@ const spoken = (ms: number) =>
  */
 export async function applyStatus(k: Kernel, meta: RequestMeta, p: PaymentRecord, outcome: PaymentOutcome): Promise<PaymentRecord> {
   if (outcome.kind === "unknown") return p;
+  // A call that outlived its budget may still land at the PSP (a booking written late, a request
+  // still queued): "no such payment" means nothing until another budget has passed since.
+  if (outcome.kind === "absent" && p.state === "unknown" && k.now().getTime() - new Date(p.updatedAt).getTime() < k.deps.pspTimeoutMs) return p;
   if (outcome.kind === "absent" && p.state === "received") {
     const windowMs = k.deps.paymentRetryWindowMs ?? HOUR;
     if (k.now().getTime() - new Date(p.createdAt).getTime() < windowMs) return p;

@@ -28,7 +28,7 @@ const shop: ShopConfig = {
 };
 const meta = { shopId: "s", requestId: "r", shop };
 
-function setup() {
+function setup(now?: () => Date) {
   const repository = createMemoryPaymentRepository();
   const psp = createScriptedConnector();
   const useCases = createPaymentUseCases({
@@ -39,6 +39,7 @@ function setup() {
     returnLink: (s, p) => `https://pay.example/return/${s}/${p}`,
     pspTimeoutMs: 1000,
     log: () => {},
+    ...(now ? { now } : {}),
   });
   const pay = (paymentId: string, amount = "100.00", manualCapture = true, card = "4242424242424242") =>
     useCases.createCardPayment(meta, {
@@ -206,18 +207,7 @@ test("a refund still waiting behind another past the PSP budget is answered 'ret
 
 test("a PSP with no trace of a payment whose call outlived its budget is not believed until another budget has passed", async () => {
   let clock = at.getTime();
-  const repository = createMemoryPaymentRepository();
-  const psp = createScriptedConnector();
-  const useCases = createPaymentUseCases({
-    repository,
-    shops: createMemoryShops([shop]),
-    connectors: createConnectorRegistry([psp.connector]),
-    cards: createCardDecryptor({ keys: [key], source: "unit" }, { fingerprintKey: randomBytes(32) }),
-    returnLink: (s, p) => `https://pay.example/return/${s}/${p}`,
-    pspTimeoutMs: 1000,
-    log: () => {},
-    now: () => new Date(clock),
-  });
+  const { useCases, pay, psp, repository } = setup(() => new Date(clock));
   psp.answers.payment = { kind: "unknown", reason: "the payment provider call failed" };
   await useCases.createCardPayment(meta, {
     paymentId: "P9",

@@ -209,14 +209,7 @@ test("a PSP with no trace of a payment whose call outlived its budget is not bel
   let clock = at.getTime();
   const { useCases, pay, psp, repository } = setup(() => new Date(clock));
   psp.answers.payment = { kind: "unknown", reason: "the payment provider call failed" };
-  await useCases.createCardPayment(meta, {
-    paymentId: "P9",
-    amount: "5.00",
-    currency: "USD",
-    test: true,
-    manualCapture: false,
-    packet: encryptLikeGenstore(key.publicKeySpki, testCard("4242424242424242")),
-  });
+  await pay("P9", "5.00", false);
   psp.answers.status = { kind: "absent", reason: "no such payment" };
   // The charge may still be landing at the PSP: "absent" right after is no answer.
   clock += 900;

@@ -219,3 +219,20 @@ test("a PSP with no trace of a payment whose call outlived its budget is not bel
   await useCases.refreshPayment(meta, "P9");
   expect((await repository.findPayment("s", "P9"))?.state).toBe("declined");
 });
+
+test("a PSP's 'no such refund' right after a refund call that outlived its budget is not believed until another budget has passed", async () => {
+  let clock = at.getTime();
+  const { useCases, pay, op, psp, repository } = setup(() => new Date(clock));
+  psp.answers.payment = { kind: "approved", reference: "ch_9" };
+  await pay("P10", "10.00", false);
+  psp.answers.operation = { kind: "unknown", reason: "timeout" };
+  await useCases.refundPayment(meta, op("R9", "P10", "4.00"));
+  // The budget ran out during the call; the refund may still be landing at the PSP.
+  psp.answers.operation = { kind: "failed", reason: "the PSP has no such operation" };
+  clock += 1900;
+  expect((await useCases.refreshOperation(meta, "refund", "R9"))?.state).toBe("processing");
+  expect(await repository.findPayment("s", "P10")).toMatchObject({ refundReservedMinor: 400 });
+  clock += 200;
+  expect((await useCases.refreshOperation(meta, "refund", "R9"))?.state).toBe("failed");
+  expect(await repository.findPayment("s", "P10")).toMatchObject({ refundReservedMinor: 0, refundableMinor: 1000 });
+});

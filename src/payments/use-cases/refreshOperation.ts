@@ -1,3 +1,4 @@
+import type { OperationOutcome } from "../../psp/connector.js";
 import type { OperationKind, OperationRecord, PaymentRecord } from "../records.js";
 import type { Kernel } from "./kernel.js";
 import { wasHeld } from "./runOperation.js";
@@ -23,6 +24,16 @@ async function dropUnsent(k: Kernel, op: OperationRecord): Promise<OperationReco
   return null;
 }
 
+/**
+ * A capture, void or refund still processing is one whose call outlived its budget: it may yet
+ * land at the PSP (a booking written late, a request still queued). Until another budget has
+ * passed since the call's own ran out, "no such operation" or "not done" means nothing yet.
+ */
+function tooSoonToBelieve(k: Kernel, op: OperationRecord, outcome: OperationOutcome): boolean {
+  if (outcome.kind !== "failed") return false;
+  return k.now().getTime() - new Date(op.createdAt).getTime() < 2 * k.deps.pspTimeoutMs;
+}
+
 /** Asks the PSP about a capture, void or refund still processing and settles it. */
 export function refreshOperation(k: Kernel) {
   return async (meta: RequestMeta, kind: OperationKind, id: string): Promise<OperationRecord | null> => {
@@ -41,7 +52,7 @@ export function refreshOperation(k: Kernel) {
         meta,
         send: () => connector.operationStatus(k.pspContext(shop, p.test), operationQuery(op, p)),
       });
-      if (outcome.kind === "unknown" || outcome.kind === "pending") return op;
+      if (outcome.kind === "unknown" || outcome.kind === "pending" || tooSoonToBelieve(k, op, outcome)) return op;
       return k.recorder.settleOperation(op, outcome, meta);
     });
   };

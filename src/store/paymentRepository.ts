@@ -84,6 +84,45 @@ function toUpdate(change: PaymentChange): UpdateFilter<Stored<PaymentRecord>> {
   return update;
 }
 
+/** Fields as a $set stores them: BSON writes undefined as null. */
+const asSet = <T extends object>(fields: T): T => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v === undefined ? null : v])) as T;
+
+/** What toUpdate(change) makes of `p` in the database, computed here. */
+export function afterChange(p: PaymentRecord, change: PaymentChange): PaymentRecord {
+  const set = asSet(change.set ?? {});
+  const after: PaymentRecord = { ...p, ...set, updatedAt: change.event.at, version: (p.version ?? 0) + 1, timeline: [...p.timeline, change.event] };
+  for (const [field, by] of Object.entries(change.inc ?? {}) as [keyof NonNullable<PaymentChange["inc"]>, number][]) after[field] = p[field] + by;
+  if (change.callback) {
+    after.callbacks = [...p.callbacks, change.callback];
+    after.nextCallbackAt = change.event.at;
+  }
+  let inFlight = p.refundsInFlight;
+  if (change.addRefundInFlight) inFlight = [...inFlight, change.addRefundInFlight];
+  const pulled = change.removeRefundInFlight;
+  if (pulled) inFlight = inFlight.filter((r) => r.id !== pulled.id || r.minor !== pulled.minor);
+  after.refundsInFlight = inFlight;
+  return after;
+}
+
+/**
+ * FerretDB's way (see atomicConditionalUpdates): the condition is checked on the record as read
+ * under its lock (`known`), or read now. With `known` the result is computed here, not sent back:
+ * a plain update costs FerretDB less than a findAndModify.
+ */
+async function updateCheckedHere<T extends { _id: string }>(
+  collection: Collection<Stored<T>>,
+  key: string,
+  known: T | undefined,
+  allowed: (current: Stored<T>) => boolean,
+  update: UpdateFilter<Stored<T>>,
+  after: (known: T) => T,
+): Promise<T | null> {
+  const current = known ? toStored(known, key) : ((await collection.findOne({ _id: key } as never)) as Stored<T> | null);
+  if (!current || !allowed(current)) return null;
+  if (known) return (await collection.updateOne({ _id: key } as never, update)).matchedCount === 1 ? after(known) : null;
+  return fromStored<T>((await collection.findOneAndUpdate({ _id: key } as never, update, { returnDocument: "after" })) as Stored<T> | null);
+}
+
 export interface PaymentRepositoryOptions {
   /**
    * true on MongoDB: guards go into the update's filter, atomic across instances. false on the
@@ -124,9 +163,15 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       if (opts.atomicConditionalUpdates) {
         return fromStored<PaymentRecord>(await payments.findOneAndUpdate(guardFilter(key, shopId, guard), toUpdate(change), { returnDocument: "after" }));
       }
-      const current = known ? toStored(known, key) : await payments.findOne({ _id: key });
-      if (!current || !meets(current, shopId, guard)) return null;
-      return seen(fromStored<PaymentRecord>(await payments.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: "after" })));
+      const updated = await updateCheckedHere(
+        payments,
+        key,
+        known,
+        (p) => meets(p, shopId, guard),
+        toUpdate(change),
+        (p) => afterChange(p, change),
+      );
+      return seen(updated);
     },
 
     claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id), byKey),
@@ -137,20 +182,41 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
 
     async finishOperation(kind, shopId, id, set, known) {
       const key = operationKey(kind, shopId, id);
-      const update = { $set: { ...set, updatedAt: new Date() } } as UpdateFilter<Stored<OperationRecord>>;
+      const changed = { ...set, updatedAt: new Date() };
+      const update = { $set: changed } as UpdateFilter<Stored<OperationRecord>>;
       if (opts.atomicConditionalUpdates) {
         return fromStored<OperationRecord>(
           await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }),
         );
       }
-      const current = known ?? fromStored<OperationRecord>(await operations(kind).findOne({ _id: key }));
-      if (!current || current.shopId !== shopId || current.state !== "processing") return null;
-      return fromStored<OperationRecord>(await operations(kind).findOneAndUpdate({ _id: key }, update, { returnDocument: "after" }));
+      const unfinished = (op: Stored<OperationRecord>) => op.shopId === shopId && op.state === "processing";
+      return updateCheckedHere(operations(kind), key, known, unfinished, update, (op) => ({ ...op, ...asSet(changed) }));
     },
 
+    ...deletesAndKeyLookups(payments, operations, opts.atomicConditionalUpdates),
+    ...outboxAndScans(payments, operations, (shopId, paymentId) => byKey(paymentKey(shopId, paymentId), shopId)),
+    saveOutboxes: (writes) =>
+      saveOutboxes(
+        payments,
+        versions,
+        writes.map((w) => ({ ...w, key: paymentKey(w.shopId, w.paymentId) })),
+      ),
+  };
+}
+
+type Payments = Collection<Stored<PaymentRecord>>;
+type Operations = (kind: OperationKind) => Collection<Stored<OperationRecord>>;
+
+/** Deleting an unsent claim, and lookups by PSP idempotency key (webhooks). */
+function deletesAndKeyLookups(
+  payments: Payments,
+  operations: Operations,
+  atomic: boolean,
+): Pick<PaymentRepository, "deleteOperation" | "findPaymentByIdempotencyKey" | "findOperationByIdempotencyKey"> {
+  return {
     async deleteOperation(kind, shopId, id) {
-      const key = operationKey(kind, shopId, id);
-      if (opts.atomicConditionalUpdates) {
+      const key = pspIdempotencyKey(kind, shopId, id);
+      if (atomic) {
         await operations(kind).deleteOne({ _id: key, shopId, state: "processing" });
         return;
       }
@@ -166,19 +232,8 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       const kind = operationKindOfKey(idempotencyKey);
       return kind ? fromStored<OperationRecord>(await operations(kind).findOne({ _id: idempotencyKey })) : null;
     },
-
-    ...outboxAndScans(payments, operations, (shopId, paymentId) => byKey(paymentKey(shopId, paymentId), shopId)),
-    saveOutboxes: (writes) =>
-      saveOutboxes(
-        payments,
-        versions,
-        writes.map((w) => ({ ...w, key: paymentKey(w.shopId, w.paymentId) })),
-      ),
   };
 }
-
-type Payments = Collection<Stored<PaymentRecord>>;
-type Operations = (kind: OperationKind) => Collection<Stored<OperationRecord>>;
 
 /** The outbox and the scans of background work (dispatcher, reconciler, metrics, operators). */
 function outboxAndScans(

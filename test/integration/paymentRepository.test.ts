@@ -119,6 +119,60 @@ describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
   });
 });
 
+test("an update given the payment as read under its lock answers what the database now holds, without reading it back", async () => {
+  const repo = createPaymentRepository(db, { atomicConditionalUpdates: false });
+  const id = "K-1";
+  let p = (await repo.claimPayment(payment(id, "shop-a"))).record;
+  const callback = {
+    id: "refund:r1",
+    kind: "refund" as const,
+    targetId: "r1",
+    body: { refundId: "r1", status: true },
+    state: "pending" as const,
+    attempts: [],
+    nextAttemptAt: at,
+    createdAt: at,
+  };
+  const changes = [
+    { inc: { refundableMinor: -400, refundReservedMinor: 400 }, addRefundInFlight: { id: "r1", minor: 400 }, event: { at, event: "reserve", requestId: "q1" } },
+    { set: { activeOperation: { kind: "capture" as const, id: "c1" }, error: undefined }, event: { at: new Date(at.getTime() + 1), event: "hold" } },
+    {
+      inc: { refundReservedMinor: -400, refundedMinor: 400 },
+      removeRefundInFlight: { id: "r1", minor: 400 },
+      set: { state: "partially_refunded" as const, activeOperation: null },
+      callback,
+      event: { at: new Date(at.getTime() + 2), event: "settle", state: "partially_refunded" as const },
+    },
+  ];
+  for (const change of changes) {
+    const answered = await repo.updatePayment("shop-a", id, {}, change, p);
+    const stored = await createPaymentRepository(db, { atomicConditionalUpdates: false }).findPayment("shop-a", id);
+    expect(answered).toEqual(stored);
+    p = answered!;
+  }
+  expect(p).toMatchObject({ version: 3, refundedMinor: 400, refundsInFlight: [], callbacks: [{ id: "refund:r1" }], timeline: [{}, {}, {}] });
+  const op = {
+    _id: "KC-1",
+    shopId: "shop-a",
+    kind: "capture" as const,
+    paymentId: id,
+    test: true,
+    state: "processing" as const,
+    requestHash: "h",
+    idempotencyKey: "k",
+  };
+  const claimed = (await repo.claimOperation({ ...op, channelId: "", createdAt: at, updatedAt: at })).record;
+  const finished = await repo.finishOperation(
+    "capture",
+    "shop-a",
+    op._id,
+    { state: "failed", channelId: "cp_9", error: "declined", requestId: undefined },
+    claimed,
+  );
+  expect(finished).toEqual(await repo.findOperation("capture", "shop-a", op._id));
+  expect(finished).toMatchObject({ state: "failed", channelId: "cp_9", error: "declined" });
+});
+
 test("the embedded FerretDB is recognised, so the service checks guards itself under its lock", async () => {
   expect(await isFerretDB(db)).toBe(true);
 });

@@ -88,6 +88,7 @@ describe("hits on the return endpoint", () => {
     return [...text.matchAll(/^psp_calls_total\{connector="sandbox",call="payment status",[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
   };
 
+  // What is asserted is the PSP's load and the document, not speed: 4-15 s alone, more on a busy machine.
   test("1,000 hits add nothing to the payment and ask the PSP at most a couple of times", async () => {
     const id = uniqueId("RH");
     const paid = await genstoreClient(server).pay(cardBody(server, id, { card: "4000000000003220" }));
@@ -107,5 +108,5 @@ describe("hits on the return endpoint", () => {
     expect(asked).toBeLessThanOrEqual(1 + Math.ceil(ms / 5000));
     expect(await storedPayment(server, id)).toEqual(before);
     process.stdout.write(`[return hits] 1000 hits in ${ms} ms, ${asked} PSP status queries, payment document unchanged\n`);
-  });
+  }, 120_000);
 });

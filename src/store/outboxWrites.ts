@@ -1,6 +1,7 @@
 import type { Collection } from "mongodb";
 import type { OutboxWrite, PaymentRecord } from "../payments/records.js";
 import { createBoundedMap } from "../runtime/boundedMap.js";
+import { storedOutbox } from "./storedEntries.js";
 
 /**
  * On the embedded FerretDB a filter on anything but _id scans the whole collection, so "only if
@@ -40,7 +41,7 @@ type Payments = Collection<any>;
 
 /** Several payments' outboxes in one command (one `update` with a statement each); see VersionBook. */
 export async function saveOutboxes(collection: Payments, versions: VersionBook, writes: readonly (OutboxWrite & { key: string })[]): Promise<boolean[]> {
-  const set = (w: OutboxWrite) => ({ $set: { callbacks: w.callbacks, nextCallbackAt: w.nextCallbackAt } });
+  const set = (w: OutboxWrite) => ({ $set: { ...storedOutbox(w.callbacks), nextCallbackAt: w.nextCallbackAt } });
   if (versions.inFilter) {
     // Per statement, so that each one's match is known.
     return Promise.all(

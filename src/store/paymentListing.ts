@@ -1,6 +1,7 @@
 import type { Db, Filter } from "mongodb";
 import { summaryOf, type PageCursor, type PaymentFilter, type PaymentListing } from "../payments/paymentListing.js";
 import type { PaymentRecord } from "../payments/records.js";
+import { decodeEntries } from "./storedEntries.js";
 
 type Stored = Omit<PaymentRecord, "_id"> & { _id: string; genstoreId: string };
 
@@ -21,7 +22,7 @@ function queryOf(f: PaymentFilter, after: PageCursor | undefined): Filter<Stored
   return q as Filter<Stored>;
 }
 
-const toSummary = (d: Stored) => summaryOf({ ...d, _id: d.genstoreId } as PaymentRecord);
+const toSummary = (d: Stored) => summaryOf({ ...decodeEntries(d), _id: d.genstoreId } as PaymentRecord);
 
 /**
  * Payments listed by a database query, newest first: MongoDB answers from the indexes that

@@ -1,6 +1,7 @@
 import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
 import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import { createVersionBook, saveOutboxes } from "./outboxWrites.js";
+import { decodeEntries, encodeCallback, encodeEntries, encodeEvent, hasParkedCallback, storedOutbox } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
 const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
@@ -12,14 +13,17 @@ const collectionOf: Record<OperationKind, string> = { capture: "captures", void:
  */
 type Stored<T extends { _id: string }> = Omit<T, "_id"> & { _id: string; genstoreId: string };
 
+// A payment (the one record with a timeline) keeps its events and callbacks as texts: storedEntries.ts.
 function toStored<T extends { _id: string }>(record: T, key: string): Stored<T> {
-  return { ...record, _id: key, genstoreId: record._id };
+  const fields = "timeline" in record ? encodeEntries(record as unknown as PaymentRecord) : record;
+  return { ...fields, _id: key, genstoreId: record._id } as unknown as Stored<T>;
 }
 
 function fromStored<T extends { _id: string }>(doc: WithId<Stored<T>> | Stored<T> | null): T | null {
   if (!doc) return null;
   const { genstoreId, ...rest } = doc;
-  return { ...rest, _id: genstoreId } as unknown as T;
+  const fields = "timeline" in rest ? decodeEntries(rest) : rest;
+  return { ...fields, _id: genstoreId } as unknown as T;
 }
 
 /** The filter of a lookup by storage key (see byKey in createPaymentRepository). */
@@ -47,7 +51,7 @@ async function claim<T extends { _id: string; shopId: string }>(
   }
 }
 
-function meets(p: Stored<PaymentRecord>, shopId: string, guard: PaymentGuard): boolean {
+function meets(p: PaymentRecord, shopId: string, guard: PaymentGuard): boolean {
   if (p.shopId !== shopId) return false;
   if (guard.states && !guard.states.includes(p.state)) return false;
   if (guard.idle && p.activeOperation) return false;
@@ -69,10 +73,10 @@ function guardFilter(key: string, shopId: string, guard: PaymentGuard): Filter<S
 }
 
 function toUpdate(change: PaymentChange): UpdateFilter<Stored<PaymentRecord>> {
-  const push: Record<string, unknown> = { timeline: change.event };
+  const push: Record<string, unknown> = { timeline: encodeEvent(change.event) };
   const set: Record<string, unknown> = { ...change.set, updatedAt: change.event.at };
   if (change.callback) {
-    push.callbacks = change.callback;
+    push.callbacks = encodeCallback(change.callback);
     set.nextCallbackAt = change.event.at;
   }
   if (change.addRefundInFlight) push.refundsInFlight = change.addRefundInFlight;
@@ -113,11 +117,11 @@ async function updateCheckedHere<T extends { _id: string }>(
   collection: Collection<Stored<T>>,
   key: string,
   known: T | undefined,
-  allowed: (current: Stored<T>) => boolean,
+  allowed: (current: T) => boolean,
   update: UpdateFilter<Stored<T>>,
   after: (known: T) => T,
 ): Promise<T | null> {
-  const current = known ? toStored(known, key) : ((await collection.findOne({ _id: key } as never)) as Stored<T> | null);
+  const current = known ?? fromStored<T>((await collection.findOne({ _id: key } as never)) as Stored<T> | null);
   if (!current || !allowed(current)) return null;
   if (known) return (await collection.updateOne({ _id: key } as never, update)).matchedCount === 1 ? after(known) : null;
   return fromStored<T>((await collection.findOneAndUpdate({ _id: key } as never, update, { returnDocument: "after" })) as Stored<T> | null);
@@ -189,7 +193,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
           await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }),
         );
       }
-      const unfinished = (op: Stored<OperationRecord>) => op.shopId === shopId && op.state === "processing";
+      const unfinished = (op: OperationRecord) => op.shopId === shopId && op.state === "processing";
       return updateCheckedHere(operations(kind), key, known, unfinished, update, (op) => ({ ...op, ...asSet(changed) }));
     },
 
@@ -252,12 +256,12 @@ function outboxAndScans(
     },
 
     async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
-      await payments.updateOne(paymentFilter(shopId, paymentId), { $set: { callbacks, nextCallbackAt } });
+      await payments.updateOne(paymentFilter(shopId, paymentId), { $set: { ...storedOutbox(callbacks), nextCallbackAt } as never });
     },
 
     async findParkedCallbacks(shopId, limit) {
       const docs = await payments
-        .find({ "callbacks.state": "parked", ...(shopId ? { shopId } : {}) })
+        .find({ ...hasParkedCallback, ...(shopId ? { shopId } : {}) } as Filter<Stored<PaymentRecord>>)
         .sort({ updatedAt: 1 })
         .limit(limit)
         .toArray();
@@ -276,7 +280,7 @@ function outboxAndScans(
     async countCallbacks() {
       const [pending, parked] = await Promise.all([
         payments.countDocuments({ nextCallbackAt: { $ne: null } }),
-        payments.countDocuments({ "callbacks.state": "parked" }),
+        payments.countDocuments(hasParkedCallback as Filter<Stored<PaymentRecord>>),
       ]);
       return { pending, parked };
     },

@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Page } from "playwright-core";
+import { hasParkedCallback } from "../../src/store/storedEntries";
 import { launchBrowser, screenshotDir, type TestBrowser } from "../helpers/browser";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { cardBody, genstoreClient, uniqueId } from "../helpers/payments";
@@ -24,10 +25,7 @@ beforeAll(async () => {
   const client = genstoreClient(server);
   expect((await client.pay(cardBody(server, approved, { manualCapture: false }))).status).toBe(200);
   expect((await client.pay(cardBody(server, declined, { card: "4000000000000002" }))).status).toBe(200);
-  await waitFor(
-    "the declined payment's callback to be parked",
-    async () => (await server.db.collection("payments").countDocuments({ "callbacks.state": "parked" })) === 1,
-  );
+  await waitFor("the declined payment's callback to be parked", async () => (await server.db.collection("payments").countDocuments(hasParkedCallback)) === 1);
   browser = await launchBrowser({ width: 1000, height: 720 });
 }, 60_000);
 afterAll(async () => {

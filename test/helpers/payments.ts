@@ -1,5 +1,6 @@
 import type { Db } from "mongodb";
 import { connectorDatabase } from "../../src/app/createApp";
+import { decodeEntries } from "../../src/store/storedEntries";
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "./genstoreEncrypt";
 import { postJson, type TestServer } from "./testServer";
@@ -44,8 +45,10 @@ export function genstoreClient(server: TestServer, shopId?: string) {
   };
 }
 
+/** The payment's stored document, its timeline and callbacks read as records (storedEntries.ts). */
 export async function storedPayment(server: TestServer, paymentId: string) {
-  return server.db.collection("payments").findOne({ genstoreId: paymentId });
+  const doc = await server.db.collection("payments").findOne({ genstoreId: paymentId });
+  return doc && decodeEntries(doc);
 }
 
 /** The sandbox PSP's books, kept in its own database beside the service's. */

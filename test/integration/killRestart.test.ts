@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient, type Db } from "mongodb";
+import { decodeEntries } from "../../src/store/storedEntries";
 import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
@@ -238,7 +239,7 @@ test("payments claimed just before a SIGKILL, never sent to the PSP: Genstore's 
     [false, "the payment was never sent to the payment provider and Genstore did not retry it within 15 s"],
   ]);
   const c4After = await db.collection("payments").findOne({ genstoreId: c4 });
-  expect(c4After?.timeline.map((e: { event: string }) => e.event)).toContain("retry window passed: the PSP has no trace of it");
+  expect(c4After && decodeEntries(c4After).timeline.map((e) => e.event)).toContain("retry window passed: the PSP has no trace of it");
   // One charge for each retried payment, none for the one never retried.
   expect(await charges()).toBe(3);
 

@@ -145,11 +145,9 @@ describe("authorize, capture, refund", () => {
   /** The payment without its outbox, which the callback dispatcher works on meanwhile. */
   async function paymentState(id: string) {
     const p = await storedPayment(server, id);
-    if (p) {
-      delete p.callbacks;
-      delete p.nextCallbackAt;
-    }
-    return p;
+    if (!p) return p;
+    const { callbacks: _callbacks, nextCallbackAt: _next, ...rest } = p;
+    return rest;
   }
 
   /** Each refusal: a 200 whose error names the problem (as the API page answers), and the payment exactly as before. */

@@ -129,6 +129,7 @@ export function createApp(opts: AppOptions): App {
     ...(opts.pspBreaker ? { pspBreaker: opts.pspBreaker } : {}),
     log: opts.log,
     mutex,
+    lockWrites: opts.scaleOut !== undefined,
     onCallbackQueued: dispatcher.notify,
     observer: metrics,
   });

@@ -17,8 +17,11 @@ export interface OutcomeRecorder {
   applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, cause: Cause, event: string): Promise<PaymentRecord>;
   /** Fails a payment whose outcome never came (expired 3-D Secure or checkout). */
   failPayment(p: PaymentRecord, reason: string, cause: Cause): Promise<PaymentRecord>;
-  /** Records the PSP's answer to a capture, void or refund on the payment, then on the operation. */
-  settleOperation(op: OperationRecord, outcome: OperationOutcome, cause: Cause): Promise<OperationRecord | null>;
+  /**
+   * Records the PSP's answer to a capture, void or refund on the payment, then on the operation.
+   * `current`: the payment as read or written under its lock since the PSP call, which saves a read.
+   */
+  settleOperation(op: OperationRecord, outcome: OperationOutcome, cause: Cause, current?: PaymentRecord | null): Promise<OperationRecord | null>;
 }
 
 /** The state a PSP outcome puts a payment in, and what we record with it. */
@@ -136,8 +139,14 @@ async function leaveOpen(
 }
 
 /** Records the PSP's answer to a capture, void or refund on the payment (with its callback), then on the operation. */
-async function settleOperation(d: RecorderDeps, op: OperationRecord, outcome: OperationOutcome, cause: Cause): Promise<OperationRecord | null> {
-  const p = await d.repository.findPayment(op.shopId, op.paymentId);
+async function settleOperation(
+  d: RecorderDeps,
+  op: OperationRecord,
+  outcome: OperationOutcome,
+  cause: Cause,
+  current?: PaymentRecord | null,
+): Promise<OperationRecord | null> {
+  const p = current ?? (await d.repository.findPayment(op.shopId, op.paymentId));
   if (!p) return op;
   if (outcome.kind === "pending" || outcome.kind === "unknown") return leaveOpen(d, op, p, outcome, cause);
   const at = d.now();
@@ -190,6 +199,6 @@ export function createOutcomeRecorder(
       return move(d, p, to, set, cause, event, detail);
     },
     failPayment: (p, reason, cause) => move(d, p, "failed", { error: reason }, cause, "payment expired", reason),
-    settleOperation: (op, outcome, cause) => settleOperation(d, op, outcome, cause),
+    settleOperation: (op, outcome, cause, current) => settleOperation(d, op, outcome, cause, current),
   };
 }

@@ -5,6 +5,8 @@ import { canMove, openStates } from "../../src/payments/stateMachine";
 import { genstorePaymentStatus } from "../../src/payments/status";
 import type { ShopConfig } from "../../src/payments/shops";
 import { createPaymentUseCases } from "../../src/payments/use-cases/index";
+import type { PaymentUseCaseDeps } from "../../src/payments/use-cases/kernel";
+import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { requestHash } from "../../src/payments/use-cases/startPayment";
 import { createConnectorRegistry } from "../../src/psp/registry";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
@@ -28,7 +30,7 @@ const shop: ShopConfig = {
 };
 const meta = { shopId: "s", requestId: "r", shop };
 
-function setup(now?: () => Date) {
+function setup(now?: () => Date, extra: Partial<PaymentUseCaseDeps> = {}) {
   const repository = createMemoryPaymentRepository();
   const psp = createScriptedConnector();
   const useCases = createPaymentUseCases({
@@ -40,6 +42,7 @@ function setup(now?: () => Date) {
     pspTimeoutMs: 1000,
     log: () => {},
     ...(now ? { now } : {}),
+    ...extra,
   });
   const pay = (paymentId: string, amount = "100.00", manualCapture = true, card = "4242424242424242") =>
     useCases.createCardPayment(meta, {
@@ -235,4 +238,14 @@ test("a PSP's 'no such refund' right after a refund call that outlived its budge
   clock += 200;
   expect((await useCases.refreshOperation(meta, "refund", "R9"))?.state).toBe("failed");
   expect(await repository.findPayment("s", "P10")).toMatchObject({ refundReservedMinor: 0, refundableMinor: 1000 });
+});
+
+test("when taking a lock writes (leases between instances), an operation on an unknown payment takes none", async () => {
+  const inner = createKeyedMutex();
+  const locked: string[] = [];
+  const mutex = { ...inner, run: <T>(key: string, task: () => Promise<T>) => (locked.push(key), inner.run(key, task)) };
+  const { useCases, op } = setup(undefined, { mutex, lockWrites: true });
+  await expect(useCases.capturePayment(meta, op("C1", "nope"))).rejects.toThrow("payment nope not found");
+  await expect(useCases.refundPayment(meta, op("R1", "nope", "1.00"))).rejects.toThrow("payment nope not found");
+  expect(locked).toEqual([]);
 });

@@ -35,6 +35,8 @@ export interface PaymentUseCaseDeps {
   log: (entry: Record<string, unknown>) => void;
   now?: () => Date;
   mutex?: KeyedMutex;
+  /** Taking a payment's lock writes (leases between instances): an unknown payment is looked up first, so it writes nothing. */
+  lockWrites?: boolean;
   observer?: PaymentObserver;
   /** Told when a result for Genstore was queued (the callback dispatcher's notify). */
   onCallbackQueued?: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void;

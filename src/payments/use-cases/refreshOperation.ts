@@ -53,7 +53,7 @@ export function refreshOperation(k: Kernel) {
         send: () => connector.operationStatus(k.pspContext(shop, p.test), operationQuery(op, p)),
       });
       if (outcome.kind === "unknown" || outcome.kind === "pending" || tooSoonToBelieve(k, op, outcome)) return op;
-      return k.recorder.settleOperation(op, outcome, meta);
+      return k.recorder.settleOperation(op, outcome, meta, p);
     });
   };
 }

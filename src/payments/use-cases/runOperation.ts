@@ -59,17 +59,13 @@ function newOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: Op
 }
 
 /** Under the payment's lock: the rules, the claim of the id, the hold on the payment, the PSP call. */
-async function claimHoldAndCall(
-  k: Kernel,
-  meta: RequestMeta,
-  kind: OperationKind,
-  req: OperationRequest,
-  hash: string,
-  amount: Money | undefined,
-): Promise<OperationRecord | null> {
+async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest): Promise<OperationRecord | null> {
+  // Read once, under the lock: its currency reads the amount, and the rules are checked on it.
+  const payment = await k.requirePayment(meta.shopId, req.paymentId);
+  const amount = req.amount === undefined ? undefined : amountOf(req.amount, payment);
+  const hash = requestHash({ kind, paymentId: req.paymentId, amount: amount?.minor, test: req.test });
   const existing = await k.repository.findOperation(kind, meta.shopId, req.id);
   if (existing && (existing.requestHash !== hash || existing.paymentId !== req.paymentId)) throw conflict(idNames[kind], req.id);
-  const payment = await k.requirePayment(meta.shopId, req.paymentId);
   if (existing) {
     if (existing.state !== "processing" || wasHeld(payment, existing)) return existing;
     // Claimed but never held, so never sent: the service failed between the two writes (a
@@ -84,7 +80,8 @@ async function claimHoldAndCall(
     return claimed.record;
   }
   const op = claimed.record;
-  if (!(await reserve(k, kind, payment, op, meta))) {
+  const held = await reserve(k, kind, payment, op, meta);
+  if (!held) {
     await k.repository.deleteOperation(kind, meta.shopId, req.id);
     const current = await k.requirePayment(meta.shopId, req.paymentId);
     refuseUnlessAllowed(kind, current, amount, { name: connector.name, partialCapture: connector.capabilities.partialCapture }, req.test);
@@ -106,7 +103,7 @@ async function claimHoldAndCall(
     // Held just now and never sent before (an unheld claim is started over, see above).
     fresh: true,
   });
-  return k.recorder.settleOperation(op, outcome, meta);
+  return k.recorder.settleOperation(op, outcome, meta, held);
 }
 
 /** What Genstore hears of an operation: the PSP's id and, when it failed, why. */
@@ -133,13 +130,11 @@ function amountOf(value: string, payment: PaymentRecord): Money {
 export async function runOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest): Promise<OperationAnswer> {
   await k.shopOf(meta);
   if (req.amount !== undefined) checkAmountSyntax(req.amount);
-  const first = await k.requirePayment(meta.shopId, req.paymentId);
-  const amount = req.amount === undefined ? undefined : amountOf(req.amount, first);
-  const hash = requestHash({ kind, paymentId: req.paymentId, amount: amount?.minor, test: req.test });
+  if (k.deps.lockWrites) await k.requirePayment(meta.shopId, req.paymentId);
   const op = await k.serialized(
     meta,
     req.paymentId,
-    () => claimHoldAndCall(k, meta, kind, req, hash, amount),
+    () => claimHoldAndCall(k, meta, kind, req),
     async () => {
       const op = await k.repository.findOperation(kind, meta.shopId, req.id);
       // Still waiting behind other requests on this payment: not accepted yet, and it may still be

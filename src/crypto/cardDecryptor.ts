@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { hmacKey } from "../runtime/hmacKey.js";
 import { cardBrand, parseCard, type CardDetails, type CardSummary } from "./cardData.js";
 import { decryptCardPacket, type CardPacket } from "./genstoreV1.js";
 import type { Keyring } from "./keyring.js";
@@ -23,12 +24,13 @@ export interface CardDecryptorOptions {
 export function createCardDecryptor(keyring: Keyring, opts: CardDecryptorOptions): CardDecryptor {
   const privateKeys = keyring.keys.map((k) => k.privateKey);
   const info = opts.info ?? Buffer.alloc(0);
+  const fingerprintKey = hmacKey(opts.fingerprintKey);
   return {
     decrypt(packet) {
       const plaintext = decryptCardPacket(privateKeys, packet, info);
       try {
         const card = parseCard(plaintext);
-        const fingerprint = createHmac("sha256", opts.fingerprintKey).update(card.number).digest("base64url");
+        const fingerprint = createHmac("sha256", fingerprintKey).update(card.number).digest("base64url");
         return { card, fingerprint };
       } finally {
         plaintext.fill(0);

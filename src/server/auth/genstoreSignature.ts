@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { hmacKey } from "../../runtime/hmacKey.js";
 import { PaymentError } from "../../payments/errors.js";
 
 export const unauthenticated = (message: string) => new PaymentError("unauthenticated", message);
@@ -31,7 +32,7 @@ export function verifyQuerySignature(pairs: readonly [string, string][], secret:
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join("&");
-  const expected = createHmac("sha256", secret).update(message).digest();
+  const expected = createHmac("sha256", hmacKey(secret)).update(message).digest();
   const given = /^[0-9a-fA-F]{64}$/.test(hmac) ? Buffer.from(hmac, "hex") : Buffer.alloc(0);
   if (!safeEqual(given, expected)) throw unauthenticated("the hmac parameter does not match the request");
   const timestamp = pairs.find(([k]) => k === "timestamp")?.[1];
@@ -45,7 +46,7 @@ export function verifyQuerySignature(pairs: readonly [string, string][], secret:
 
 /** Whether `signature` (X-Genstore-Hmac-Sha256, hex or base64) is the body's HMAC-SHA256 under `secret`. */
 export function bodySignatureMatches(rawBody: Buffer, signature: string, secret: string): boolean {
-  const expected = createHmac("sha256", secret).update(rawBody).digest();
+  const expected = createHmac("sha256", hmacKey(secret)).update(rawBody).digest();
   const v = signature.trim();
   const given = /^[0-9a-fA-F]{64}$/.test(v) ? Buffer.from(v, "hex") : Buffer.from(v, "base64");
   return safeEqual(given, expected);

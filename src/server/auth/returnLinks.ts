@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { hmacKey } from "../../runtime/hmacKey.js";
 
 /**
  * The link a PSP sends the buyer back to: /return/{shopId}/{paymentId}?t={token}, the token an
@@ -16,7 +17,8 @@ export function returnLinkKey(secretsKey: Buffer): Buffer {
 }
 
 export function createReturnLinks(key: Buffer, publicUrl: () => string): ReturnLinks {
-  const token = (shopId: string, paymentId: string) => createHmac("sha256", key).update(`${shopId}\u0000${paymentId}`).digest().subarray(0, 24);
+  const secret = hmacKey(key);
+  const token = (shopId: string, paymentId: string) => createHmac("sha256", secret).update(`${shopId}\u0000${paymentId}`).digest().subarray(0, 24);
   return {
     url(shopId, paymentId, cancelled = false) {
       const t = token(shopId, paymentId).toString("base64url");

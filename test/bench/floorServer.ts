@@ -7,7 +7,7 @@ import { parsePrivateKey } from "../../src/crypto/keyring";
 
 async function main() {
   const key = parsePrivateKey(process.env.FLOOR_PRIVATE_KEY ?? "", "FLOOR_PRIVATE_KEY");
-  const client = new MongoClient(process.env.MONGODB_URI ?? "", { monitorCommands: true });
+  const client = new MongoClient(process.env.MONGODB_URI ?? "", { monitorCommands: true, maxPoolSize: Number(process.env.FLOOR_POOL_SIZE ?? 100) });
   // What it sends the database, by command, as the service's db_commands_total counts it.
   const sent: Record<string, { n: number; bytes: number }> = {};
   client.on("commandStarted", (e) => {

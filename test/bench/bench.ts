@@ -105,8 +105,11 @@ async function main() {
   };
   // The service as npm start runs it: compiled JavaScript, no TypeScript loader in the request path.
   execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", ".ci/tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  // node's flags exactly as package.json's start script gives them.
+  const startScript = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+  const startFlags = startScript.split(" ").filter((w) => w.startsWith("--"));
   const startService = (extraNodeArgs: string[] = []) =>
-    spawnAndWait([process.execPath, "--enable-source-maps", ...extraNodeArgs, "dist/src/main.js"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
+    spawnAndWait([process.execPath, ...startFlags, ...extraNodeArgs, "dist/src/main.js"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
   let service = await startService();
   const floor = await spawnAndWait(
     [process.execPath, "--import", "tsx", "test/bench/floorServer.ts"],
@@ -276,7 +279,7 @@ async function main() {
       profDir,
       readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))!,
     );
-    profile = summarizeProfile(file);
+    profile = summarizeProfile(file, STEP_MS);
     console.log("\nWhere the service's CPU goes (node --cpu-prof, JSON card payments at c=16), by area:");
     for (const [area, pct] of Object.entries(profile.byArea).slice(0, 10)) console.log(`  ${pct.toFixed(1).padStart(5)}%  ${area}`);
     console.log("Top functions by self time:");
@@ -325,8 +328,19 @@ interface ProfileNode {
 }
 
 /** Self time by function and by area (our code, each dependency, node internals, GC, idle). */
-function summarizeProfile(file: string) {
-  const prof = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfileNode[] };
+function summarizeProfile(file: string, windowMs: number) {
+  const prof = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
+  // The steady load only: the last windowMs before the final second (the stop), not the start-up
+  // (loading, filling the payment index from thousands of stored payments) or the warm-up.
+  const until = prof.endTime - 1_000_000;
+  const from = until - windowMs * 1000;
+  const inWindow = new Map<number, number>();
+  let t = prof.startTime;
+  prof.samples.forEach((id, i) => {
+    t += prof.timeDeltas[i] ?? 0;
+    if (t >= from && t <= until) inWindow.set(id, (inWindow.get(id) ?? 0) + 1);
+  });
+  for (const n of prof.nodes) n.hitCount = inWindow.get(n.id) ?? 0;
   const total = prof.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
   const byFn = new Map<string, number>();
   const byArea = new Map<string, number>();

@@ -44,6 +44,8 @@ async function spawnAndWait(
   cmd: string[],
   env: Record<string, string>,
   ready: RegExp,
+  /** Another line to wait for after `ready`. */
+  then?: RegExp,
 ): Promise<{ child: ChildProcess; match: RegExpExecArray; exited: Promise<void> }> {
   const child = spawn(cmd[0]!, cmd.slice(1), {
     cwd: root,
@@ -54,12 +56,13 @@ async function spawnAndWait(
   let tail = "";
   return new Promise((resolveStart, reject) => {
     const timer = setTimeout(() => reject(new Error(`${cmd.join(" ")} did not start: ${tail}`)), 60_000);
+    let match: RegExpExecArray | null = null;
     const onLine = (line: string) => {
       tail = (tail + line + "\n").slice(-2000);
-      const m = ready.exec(line);
-      if (m) {
+      match ??= ready.exec(line);
+      if (match && (!then || then.test(line))) {
         clearTimeout(timer);
-        resolveStart({ child, match: m, exited });
+        resolveStart({ child, match, exited });
       }
     };
     createInterface({ input: child.stdout! }).on("line", onLine);
@@ -108,8 +111,8 @@ async function main() {
   // node's flags exactly as package.json's start script gives them.
   const startScript = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
   const startFlags = startScript.split(" ").filter((w) => w.startsWith("--"));
-  const startService = (extraNodeArgs: string[] = []) =>
-    spawnAndWait([process.execPath, ...startFlags, ...extraNodeArgs, "dist/src/main.js"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m);
+  const startService = (extraNodeArgs: string[] = [], then?: RegExp) =>
+    spawnAndWait([process.execPath, ...startFlags, ...extraNodeArgs, "dist/src/main.js"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m, then);
   let service = await startService();
   const floor = await spawnAndWait(
     [process.execPath, "--import", "tsx", "test/bench/floorServer.ts"],
@@ -269,17 +272,20 @@ async function main() {
     await service.exited;
     const profDir = join(outDir, "profile");
     rmSync(profDir, { recursive: true, force: true });
-    service = await startService(["--cpu-prof", `--cpu-prof-dir=${profDir}`]);
+    // Once the payment index is filled from the stored payments: the steady state, not the start.
+    service = await startService(["--cpu-prof", `--cpu-prof-dir=${profDir}`], /"msg":"payment index loaded"/);
     serviceUrl = service.match[1]!;
     post = createJsonPoster(serviceUrl, 256);
     await closedLoop(jsonCard(), 16, WARMUP_MS + STEP_MS);
+    const stopping = Date.now();
     service.child.kill("SIGTERM");
     await service.exited;
+    const stopMs = Date.now() - stopping;
     const file = join(
       profDir,
       readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))!,
     );
-    profile = summarizeProfile(file, STEP_MS);
+    profile = summarizeProfile(file, STEP_MS, stopMs);
     console.log("\nWhere the service's CPU goes (node --cpu-prof, JSON card payments at c=16), by area:");
     for (const [area, pct] of Object.entries(profile.byArea).slice(0, 10)) console.log(`  ${pct.toFixed(1).padStart(5)}%  ${area}`);
     console.log("Top functions by self time:");
@@ -328,11 +334,10 @@ interface ProfileNode {
 }
 
 /** Self time by function and by area (our code, each dependency, node internals, GC, idle). */
-function summarizeProfile(file: string, windowMs: number) {
+function summarizeProfile(file: string, windowMs: number, stopMs: number) {
   const prof = JSON.parse(readFileSync(file, "utf8")) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number };
-  // The steady load only: the last windowMs before the final second (the stop), not the start-up
-  // (loading, filling the payment index from thousands of stored payments) or the warm-up.
-  const until = prof.endTime - 1_000_000;
+  // The steady load only: its last windowMs, not the warm-up or the stop (stopMs).
+  const until = prof.endTime - (stopMs + 200) * 1000;
   const from = until - windowMs * 1000;
   const inWindow = new Map<number, number>();
   let t = prof.startTime;

@@ -13,7 +13,7 @@ export interface DatabaseSettings {
   restartWithinMs: number;
   /**
    * Commands in flight at once per server; more wait in the driver's queue (within timeoutMs).
-   * Unset: 8 on FerretDB, the driver's 100 on MongoDB.
+   * Unset: 2 on FerretDB (FERRETDB_POOL_SIZE), the driver's 100 on MongoDB.
    */
   poolSize: number | undefined;
   /** The embedded FerretDB's SQLite synchronous setting (see README, Performance). */
@@ -51,6 +51,9 @@ export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
     serverSelectionTimeoutMS: settings.timeoutMs,
     connectTimeoutMS: settings.timeoutMs,
     socketTimeoutMS: settings.timeoutMs,
+    // A command the service gave up on (its bound passed) must not run later, after the
+    // payment's lock has gone to the next request: one still queued for a connection fails.
+    waitQueueTimeoutMS: settings.timeoutMs,
     ...(settings.poolSize ? { maxPoolSize: settings.poolSize } : {}),
     retryReads: true,
     retryWrites: true,

@@ -100,7 +100,13 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
     observe: (repository) =>
       withScansFromMemory(
         observed(repository, put, (shopId, paymentId) => byKey.get(keyOf(shopId, paymentId))),
-        () => (loaded && evictedBefore === 0 ? byKey.values() : undefined),
+        async () => {
+          // While it fills, wait: the database's answer would be the same full read, taking
+          // connections from requests (two on FerretDB) for as long.
+          if (!loaded) await loading?.catch(() => {});
+          return loaded && evictedBefore === 0 ? byKey.values() : undefined;
+        },
+        () => !loaded && loading !== undefined,
       ),
   };
 }
@@ -143,30 +149,36 @@ function observed(
  * The background scans (due callbacks, open payments, the callback gauges) answered from the
  * summaries while they cover every payment: on FerretDB each of them would read and decode the
  * whole collection (seconds of its CPU at 10,000 payments, every few seconds, growing with the
- * data). The records found are then read by _id. `all` is undefined while the index does not
- * cover every payment (still loading, or past its size): then the database answers.
+ * data). The records found are then read by _id. `all` waits for the index to fill and is
+ * undefined if it does not cover every payment (its load failed, or past its size): then the
+ * database answers. The gauges do not wait (a scrape must answer): while it fills, they fail.
  */
-function withScansFromMemory(repository: PaymentRepository, all: () => Iterable<PaymentSummary> | undefined): PaymentRepository {
+function withScansFromMemory(
+  repository: PaymentRepository,
+  all: () => Promise<Iterable<PaymentSummary> | undefined>,
+  filling: () => boolean,
+): PaymentRepository {
   const read = async (found: PaymentSummary[]) =>
     (await Promise.all(found.map((s) => repository.findPayment(s.shopId, s.paymentId)))).filter((p): p is PaymentRecord => p !== null);
   return {
     ...repository,
     async findDueCallbacks(now, limit, skipShops = []) {
-      const summaries = all();
+      const summaries = await all();
       if (!summaries) return repository.findDueCallbacks(now, limit, skipShops);
       const due = [...summaries].filter((s) => s.nextCallbackAt && s.nextCallbackAt <= now && !skipShops.includes(s.shopId));
       due.sort((a, b) => a.nextCallbackAt!.getTime() - b.nextCallbackAt!.getTime());
       return read(due.slice(0, limit));
     },
     async findStalePayments(states, before, limit) {
-      const summaries = all();
+      const summaries = await all();
       if (!summaries) return repository.findStalePayments(states, before, limit);
       const stale = [...summaries].filter((s) => states.includes(s.state) && s.updatedAt < before);
       stale.sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime());
       return read(stale.slice(0, limit));
     },
     async countCallbacks() {
-      const summaries = all();
+      if (filling()) throw new Error("the payment index is still filling");
+      const summaries = await all();
       if (!summaries) return repository.countCallbacks();
       let pending = 0;
       let parked = 0;

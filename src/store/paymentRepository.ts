@@ -95,12 +95,13 @@ const asSet = <T extends object>(fields: T): T => Object.fromEntries(Object.entr
 export function afterChange(p: PaymentRecord, change: PaymentChange): PaymentRecord {
   const set = asSet(change.set ?? {});
   const after: PaymentRecord = { ...p, ...set, updatedAt: change.event.at, version: (p.version ?? 0) + 1, timeline: [...p.timeline, change.event] };
-  for (const [field, by] of Object.entries(change.inc ?? {}) as [keyof NonNullable<PaymentChange["inc"]>, number][]) after[field] = p[field] + by;
+  // $inc on a missing field starts from 0; $push on a missing array starts it.
+  for (const [field, by] of Object.entries(change.inc ?? {}) as [keyof NonNullable<PaymentChange["inc"]>, number][]) after[field] = (p[field] ?? 0) + by;
   if (change.callback) {
     after.callbacks = [...p.callbacks, change.callback];
     after.nextCallbackAt = change.event.at;
   }
-  let inFlight = p.refundsInFlight;
+  let inFlight = p.refundsInFlight ?? [];
   if (change.addRefundInFlight) inFlight = [...inFlight, change.addRefundInFlight];
   const pulled = change.removeRefundInFlight;
   if (pulled) inFlight = inFlight.filter((r) => r.id !== pulled.id || r.minor !== pulled.minor);

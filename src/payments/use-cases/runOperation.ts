@@ -103,7 +103,9 @@ async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKin
     // Held just now and never sent before (an unheld claim is started over, see above).
     fresh: true,
   });
-  return k.recorder.settleOperation(op, outcome, meta, held);
+  // The hold's record is current once the PSP answers (the lock was held throughout); with leases
+  // between instances a long call may have outlived the lease, so it is read again.
+  return k.recorder.settleOperation(op, outcome, meta, k.deps.lockWrites ? null : held);
 }
 
 /** What Genstore hears of an operation: the PSP's id and, when it failed, why. */

@@ -128,6 +128,9 @@ async function updateCheckedHere<T extends { _id: string }>(
   return fromStored<T>((await collection.findOneAndUpdate({ _id: key } as never, update, { returnDocument: "after" })) as Stored<T> | null);
 }
 
+/** An operation of this shop still processing: the only kind that may be finished or deleted. */
+const unfinishedIn = (shopId: string) => (op: Pick<OperationRecord, "shopId" | "state">) => op.shopId === shopId && op.state === "processing";
+
 export interface PaymentRepositoryOptions {
   /**
    * true on MongoDB: guards go into the update's filter, atomic across instances. false on the
@@ -194,8 +197,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
           await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }),
         );
       }
-      const unfinished = (op: OperationRecord) => op.shopId === shopId && op.state === "processing";
-      return updateCheckedHere(operations(kind), key, known, unfinished, update, (op) => ({ ...op, ...asSet(changed) }));
+      return updateCheckedHere(operations(kind), key, known, unfinishedIn(shopId), update, (op) => ({ ...op, ...asSet(changed) }));
     },
 
     ...deletesAndKeyLookups(payments, operations, opts.atomicConditionalUpdates),
@@ -226,7 +228,7 @@ function deletesAndKeyLookups(
         return;
       }
       const current = await operations(kind).findOne({ _id: key });
-      if (current && current.shopId === shopId && current.state === "processing") await operations(kind).deleteOne({ _id: key });
+      if (current && unfinishedIn(shopId)(current)) await operations(kind).deleteOne({ _id: key });
     },
 
     // The payment's storage key is its PSP idempotency key.

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { hmacKey } from "../../runtime/hmacKey.js";
 import { WebhookSignatureError } from "../connector.js";
 import type { LedgerEntry } from "./ledger.js";
 
@@ -14,7 +15,7 @@ const TOLERANCE_S = 300;
 
 export function signSandboxPayload(secret: string, body: string, at: number): string {
   const t = Math.floor(at / 1000);
-  return `t=${t},v1=${createHmac("sha256", secret).update(`${t}.${body}`).digest("hex")}`;
+  return `t=${t},v1=${createHmac("sha256", hmacKey(secret)).update(`${t}.${body}`).digest("hex")}`;
 }
 
 /** Checks the `sandbox-signature` header (HMAC-SHA256 over "t.body", 5 minutes tolerance). */
@@ -23,7 +24,7 @@ export function verifySandboxSignature(secret: string, body: Buffer, header: str
   const t = Number(parts.t);
   if (!parts.v1 || !Number.isInteger(t)) throw new WebhookSignatureError("missing or malformed sandbox-signature header");
   if (Math.abs(now / 1000 - t) > TOLERANCE_S) throw new WebhookSignatureError("webhook timestamp is outside the 5 minute tolerance");
-  const expected = createHmac("sha256", secret).update(`${t}.`).update(body).digest();
+  const expected = createHmac("sha256", hmacKey(secret)).update(`${t}.`).update(body).digest();
   const given = Buffer.from(parts.v1, "hex");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookSignatureError("webhook signature does not match");
   let event: SandboxEvent;

@@ -1,4 +1,5 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { hmacKey } from "../../runtime/hmacKey.js";
 
 /**
  * Signed, short-lived session cookies (no server-side store): the value names what it is for
@@ -23,7 +24,8 @@ function safeEqual(a: Buffer, b: Buffer): boolean {
 }
 
 export function createSessionCookies(key: Buffer, now: () => number = Date.now): SessionCookies {
-  const mac = (text: string) => createHmac("sha256", key).update(text).digest();
+  const secret = hmacKey(key);
+  const mac = (text: string) => createHmac("sha256", secret).update(text).digest();
   return {
     issue(kind, subject, ttlMs) {
       const nonce = randomBytes(18).toString("base64url");

@@ -170,21 +170,39 @@ export async function isFerretDB(db: Db): Promise<boolean> {
   return Object.keys(info).some((k) => k.toLowerCase().startsWith("ferretdb"));
 }
 
+/** The secondary indexes on MongoDB: listings and the background scans. */
+const SECONDARY_INDEXES: [collection: string, keys: Record<string, 1 | -1>][] = [
+  ["payments", { shopId: 1, createdAt: -1 }],
+  ["payments", { nextCallbackAt: 1 }],
+  ["payments", { state: 1, updatedAt: 1 }],
+  ...["captures", "voids", "refunds"].flatMap((name): [string, Record<string, 1 | -1>][] => [
+    [name, { paymentId: 1 }],
+    [name, { state: 1, updatedAt: 1 }],
+  ]),
+  // Operators' listings (src/store/paymentListing.ts), newest first.
+  ["payments", { createdAt: -1, shopId: -1, genstoreId: -1 }],
+  ["payments", { shopId: 1, createdAt: -1, genstoreId: -1 }],
+  ["payments", { state: 1, createdAt: -1, shopId: -1, genstoreId: -1 }],
+  ["payments", { genstoreId: 1 }],
+];
+
+/**
+ * MongoDB gets every secondary index. FerretDB 1.24 answers only `_id` filters from an index, yet
+ * keeps every index it is given: each one is an SQLite expression index that parses the whole
+ * document on every insert and update (README, Performance). There the scans read every document
+ * either way (or the in-memory payment index), so it gets none, and those an older version made
+ * are dropped.
+ */
 export async function ensureIndexes(db: Db): Promise<void> {
-  const payments = db.collection("payments");
-  await payments.createIndex({ shopId: 1, createdAt: -1 });
-  await payments.createIndex({ nextCallbackAt: 1 });
-  await payments.createIndex({ state: 1, updatedAt: 1 });
-  for (const name of ["captures", "voids", "refunds"]) {
-    await db.collection(name).createIndex({ paymentId: 1 });
-    await db.collection(name).createIndex({ state: 1, updatedAt: 1 });
-  }
-  // Operators' listings (src/store/paymentListing.ts), newest first. FerretDB would only pay to
-  // keep these (it uses no index but _id's); there the console reads an in-memory index instead.
   if (!(await isFerretDB(db))) {
-    await payments.createIndex({ createdAt: -1, shopId: -1, genstoreId: -1 });
-    await payments.createIndex({ shopId: 1, createdAt: -1, genstoreId: -1 });
-    await payments.createIndex({ state: 1, createdAt: -1, shopId: -1, genstoreId: -1 });
-    await payments.createIndex({ genstoreId: 1 });
+    for (const [name, keys] of SECONDARY_INDEXES) await db.collection(name).createIndex(keys);
+    return;
+  }
+  for (const name of new Set(SECONDARY_INDEXES.map(([n]) => n))) {
+    const existing = await db
+      .collection(name)
+      .indexes()
+      .catch(() => []);
+    for (const index of existing) if (index.name && index.name !== "_id_") await db.collection(name).dropIndex(index.name);
   }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
 import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
 import type { PaymentRecord } from "../../src/payments/records";
-import { isFerretDB } from "../../src/store/database";
+import { ensureIndexes, isFerretDB } from "../../src/store/database";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { capturedPayment } from "../helpers/records";
 
@@ -175,4 +175,19 @@ test("an update given the payment as read under its lock answers what the databa
 
 test("the embedded FerretDB is recognised, so the service checks guards itself under its lock", async () => {
   expect(await isFerretDB(db)).toBe(true);
+});
+
+test("FerretDB keeps no secondary index: the ones an older version made are dropped, _id's stays", async () => {
+  // FerretDB answers only _id filters from an index, and each index costs every write a parse.
+  const other = client.db(`idx_${randomBytes(4).toString("hex")}`);
+  try {
+    await other.collection("payments").createIndex({ shopId: 1, createdAt: -1 });
+    await other.collection("refunds").createIndex({ paymentId: 1 });
+    await ensureIndexes(other);
+    expect((await other.collection("payments").indexes()).map((i) => i.name)).toEqual(["_id_"]);
+    expect((await other.collection("refunds").indexes()).map((i) => i.name)).toEqual(["_id_"]);
+    await ensureIndexes(other); // a second start finds nothing to drop
+  } finally {
+    await other.dropDatabase();
+  }
 });

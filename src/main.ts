@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { loadConfig, type Config } from "./config.js";
 import { createCardDecryptor } from "./crypto/cardDecryptor.js";
 import { loadKeyring, type Keyring } from "./crypto/keyring.js";
@@ -118,6 +119,8 @@ function settingsOf(config: Config) {
     onboarding: config.onboarding,
     instanceId: config.scaleOut.instanceId,
     scaleOut: config.scaleOut.sharedDatabase ? { leaseTtlMs: config.scaleOut.leaseTtlMs } : undefined,
+    // Instances sharing a database share everything: nothing a connector keeps may be local.
+    connectorFiles: config.scaleOut.sharedDatabase ? undefined : { dir: join(config.dataDir, "psp"), embeddedDatabase: !config.mongodbUri },
     defaultShopId: config.defaultShopId,
     defaultShop: defaultShopOf(config),
     maxBodyBytes: config.maxBodyBytes,

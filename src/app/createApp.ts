@@ -12,6 +12,7 @@ import { createPaymentUseCases, paymentLockKey } from "../payments/use-cases/ind
 import type { PspBreakerSettings } from "../payments/use-cases/pspBreaker.js";
 import { connectorModules } from "../psp/modules.js";
 import { createConnectorRegistry } from "../psp/registry.js";
+import { connectorHost } from "./connectorHost.js";
 import { coordination, type ScaleOutSettings } from "./scaleOut.js";
 import type { InternalToken } from "../server/auth/internalTokens.js";
 import { createRequestGate } from "../server/auth/requestGate.js";
@@ -53,6 +54,11 @@ export interface AppOptions {
   pspBreaker?: PspBreakerSettings;
   /** Production: live payments need a real PSP, redirects need https. */
   production?: boolean;
+  /**
+   * Where connectors may keep files (`<dir>/<connector>`), for an instance whose data is its own
+   * (main.ts: DATA_DIR/psp unless SHARED_DATABASE); embeddedDatabase: the payments are there too.
+   */
+  connectorFiles?: { dir: string; embeddedDatabase: boolean } | undefined;
   /** Each connector module's settings by connector name (config.connectors). */
   connectorSettings?: Record<string, unknown>;
   callbacks?: Omit<DispatcherOptions, "repository" | "shops" | "mutex" | "lockKey" | "log" | "exclusive">;
@@ -94,9 +100,7 @@ export interface App {
 
 /** The composition root: repositories, connectors, use cases, background work, and the edge. */
 export function createApp(opts: AppOptions): App {
-  const instances = connectorModules.map((m) =>
-    m.create(opts.connectorSettings?.[m.name] as never, { db: connectorDatabase(opts.db, m.name), publicUrl: opts.publicUrl, log: opts.log }),
-  );
+  const instances = connectorModules.map((m) => m.create(opts.connectorSettings?.[m.name] as never, connectorHost(m.name, opts)));
   const connectors = createConnectorRegistry(instances.map((i) => i.connector));
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
@@ -221,9 +225,6 @@ function probesOf(opts: AppOptions, dispatcher: { running: boolean }) {
   return { health, readiness, liveness };
 }
 
-/** The connector's own database beside ours (see ConnectorHost.db). */
-export const connectorDatabase = (db: Db, connector: string): Db => db.client.db(`${db.databaseName}_${connector}`);
-
 /** Without a secrets key (some tests), sessions are signed with a key of this process. */
 const processKey = randomBytes(32);
 
@@ -293,3 +294,5 @@ function gateOf(opts: AppOptions, shops: ShopDirectory, consoleSession: (headers
     databaseUp,
   });
 }
+
+export { connectorDatabase } from "./connectorHost.js";

@@ -20,6 +20,11 @@ export interface ConnectorHost {
    * another SQLite file with its own write lock, and cost what a real PSP's would: nothing of ours.
    */
   db: Db;
+  /**
+   * A directory of the connector's own on this machine, given only to an instance whose data is
+   * its own (no SHARED_DATABASE); `embeddedDatabase` says whether that data lives there too.
+   */
+  files?: { dir: string; embeddedDatabase: boolean } | undefined;
   /** Base URL buyers reach this service at. */
   publicUrl: () => string;
   log: (entry: Record<string, unknown>) => void;

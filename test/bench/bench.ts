@@ -82,7 +82,8 @@ async function main() {
   // EMBEDDED_DATABASE_SYNC=normal npm run bench: the same with SQLite's WAL synced at checkpoints only.
   const sync = process.env.EMBEDDED_DATABASE_SYNC === "normal" ? "normal" : "full";
   const poolSize = Number(process.env.DATABASE_POOL_SIZE || FERRETDB_POOL_SIZE);
-  console.log(`embedded FerretDB with SQLite synchronous=${sync}; database pool of the service and the floor: ${poolSize}\n`);
+  const books = process.env.SANDBOX_BOOKS || "file";
+  console.log(`embedded FerretDB with SQLite synchronous=${sync}; database pool of the service and the floor: ${poolSize}; sandbox books: ${books}\n`);
   const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache"), sync });
   const genstore = await startFakeGenstore();
   const pem = generateCardKeyPem();
@@ -99,6 +100,9 @@ async function main() {
     GENSTORE_RATE_LIMIT_BURST: "100000",
     GENSTORE_RATE_LIMIT_PER_SECOND: "100000",
     SANDBOX_LATENCY_MS: "0",
+    // The service runs on the bench's own FerretDB (to count its CPU and share it with the floor)
+    // and so gets MONGODB_URI; its books as beside the embedded database, where auto puts them.
+    SANDBOX_BOOKS: books,
     LOG_LEVEL: "info",
     // One client address and one shop carry all the load here: measure the service, not its limiter.
     RATE_LIMIT_PER_IP: "1000000",

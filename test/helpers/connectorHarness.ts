@@ -1,10 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { MongoClient } from "mongodb";
 import type { CardDetails } from "../../src/crypto/cardData";
 import type { Connector, PspContext, WebhookShop } from "../../src/psp/connector";
 import { createSandboxConnector } from "../../src/psp/sandbox/connector";
+import { createSandboxFileLedger } from "../../src/psp/sandbox/fileLedger";
 import { createSandboxLedger } from "../../src/psp/sandbox/ledger";
 import { createSandboxPages } from "../../src/psp/sandbox/pages";
 import { createSandboxWebhookSender } from "../../src/psp/sandbox/webhooks";
@@ -45,13 +49,18 @@ export interface ConnectorHarness {
 
 const card = (number: string): CardDetails => ({ number, expiryMonth: 12, expiryYear: new Date().getFullYear() + 3, cvv: "123", holderName: "Contract Test" });
 
-/** The sandbox, with its hosted pages and webhook sender on a local port, over the run's FerretDB. */
-export async function sandboxHarness(): Promise<ConnectorHarness> {
+/**
+ * The sandbox, with its hosted pages and webhook sender on a local port, its books in the run's
+ * FerretDB or in an SQLite file of its own (as beside the embedded database).
+ */
+export async function sandboxHarness(books: "database" | "file" = "database"): Promise<ConnectorHarness> {
   const uri = process.env.TEST_MONGODB_URI;
   if (!uri) throw new Error("TEST_MONGODB_URI is not set: jest's globalSetup starts the database");
   const client = await new MongoClient(uri).connect();
   const db = client.db(`contract_${randomBytes(6).toString("hex")}`);
-  const ledger = createSandboxLedger(db);
+  const dir = books === "file" ? mkdtempSync(join(tmpdir(), "sandbox-books-")) : "";
+  const fileLedger = books === "file" ? createSandboxFileLedger(join(dir, "ledger.sqlite")) : undefined;
+  const ledger = fileLedger ?? createSandboxLedger(db);
   const deliveries: WebhookDelivery[] = [];
   let waiting: ((d: WebhookDelivery) => void) | undefined;
   let base = "";
@@ -110,6 +119,8 @@ export async function sandboxHarness(): Promise<ConnectorHarness> {
       await new Promise<void>((r) => server.close(() => r()));
       await db.dropDatabase().catch(() => {});
       await client.close();
+      fileLedger?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -7,7 +7,8 @@ import { sandboxHarness, stripeHarness, type ConnectorHarness } from "../helpers
  * PSP passes when it has a harness here and this suite is green for it.
  */
 const harnesses: [string, () => Promise<ConnectorHarness>][] = [
-  ["sandbox", sandboxHarness],
+  ["sandbox", () => sandboxHarness("database")],
+  ["sandbox with its books in a file", () => sandboxHarness("file")],
   ["stripe", stripeHarness],
 ];
 

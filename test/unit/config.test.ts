@@ -44,3 +44,13 @@ test("scale-out settings: one instance by default, an id from host and pid, leas
   expect(() => loadConfig({ SHARED_DATABASE: "maybe" })).toThrow("SHARED_DATABASE must be true or false");
   expect(() => loadConfig({ LEASE_TTL_MS: "100" })).toThrow("LEASE_TTL_MS must be between 500 and 600000, got 100");
 });
+
+test("the sandbox's books: auto unless set; a file cannot serve instances that share a database", () => {
+  expect(loadConfig({}).connectors.sandbox).toMatchObject({ books: "auto" });
+  expect(loadConfig({ SANDBOX_BOOKS: "file" }).connectors.sandbox).toMatchObject({ books: "file" });
+  expect(loadConfig({ SANDBOX_BOOKS: "database", SHARED_DATABASE: "true" }).connectors.sandbox).toMatchObject({ books: "database" });
+  expect(() => loadConfig({ SANDBOX_BOOKS: "memory" })).toThrow('SANDBOX_BOOKS must be auto, file or database, got "memory"');
+  expect(() => loadConfig({ SANDBOX_BOOKS: "file", SHARED_DATABASE: "true" })).toThrow(
+    "SANDBOX_BOOKS=file cannot be used with SHARED_DATABASE: the instances must share the sandbox's books, in the database",
+  );
+});

@@ -1,3 +1,6 @@
+import { join } from "node:path";
+import { createSandboxFileLedger } from "../../src/psp/sandbox/fileLedger";
+import type { LedgerEntry } from "../../src/psp/sandbox/ledger";
 import type { Db } from "mongodb";
 import { connectorDatabase } from "../../src/app/createApp";
 import { decodeEntries } from "../../src/store/storedEntries";
@@ -53,6 +56,16 @@ export async function storedPayment(server: TestServer, paymentId: string) {
 
 /** The sandbox PSP's books, kept in its own database beside the service's. */
 export const sandboxBooks = (db: Db) => connectorDatabase(db, "sandbox").collection("sandbox_ledger");
+
+/** The sandbox's books of a service on the embedded database: a file in its DATA_DIR. */
+export async function sandboxFileBooks(dataDir: string): Promise<LedgerEntry[]> {
+  const books = createSandboxFileLedger(join(dataDir, "psp", "sandbox", "ledger.sqlite"));
+  try {
+    return await books.all();
+  } finally {
+    books.close();
+  }
+}
 
 export async function ledger(server: TestServer, filter: Record<string, unknown> = {}) {
   return sandboxBooks(server.db).find(filter).toArray();

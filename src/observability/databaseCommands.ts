@@ -15,11 +15,29 @@ export function observeDatabaseCommands(client: MongoClient, registry: Registry)
     labelNames: ["database", "command"],
     registers: [registry],
   });
+  const documents = new Counter({
+    name: "db_command_documents_total",
+    help: "Documents the write commands sent to the database insert, update or delete, by database and command",
+    labelNames: ["database", "command"],
+    registers: [registry],
+  });
   client.on("commandStarted", (e) => {
     // Handshakes and heartbeats are the driver's own, not the work's.
     if (e.commandName === "hello" || e.commandName === "isMaster" || e.commandName === "endSessions") return;
     const labels = { database: e.databaseName, command: e.commandName };
     commands.inc(labels);
     bytes.inc(labels, BSON.calculateObjectSize(e.command));
+    const written = documentsWritten(e.command);
+    if (written) documents.inc(labels, written);
   });
+}
+
+/**
+ * How many documents one write command names: one `update` with a statement per payment is one
+ * command, but the embedded FerretDB rewrites each document in a transaction of its own.
+ */
+export function documentsWritten(command: Record<string, unknown>): number {
+  const list = command.documents ?? command.updates ?? command.deletes;
+  if (Array.isArray(list)) return list.length;
+  return command.findAndModify !== undefined ? 1 : 0;
 }

@@ -1,14 +1,15 @@
 /** Commands sent to the database by one process, keyed "database/command". */
-export type CommandCounts = Record<string, { n: number; bytes: number }>;
+export type CommandCounts = Record<string, { n: number; bytes: number; documents: number }>;
 
-/** The service's db_commands_total and db_command_bytes_total from its /metrics. */
+/** The service's db_commands_total, db_command_bytes_total and db_command_documents_total from its /metrics. */
 export async function serviceCommandCounts(url: string): Promise<CommandCounts> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const counts: CommandCounts = {};
-  for (const m of text.matchAll(/^db_command(s|_bytes)_total\{database="([^"]+)",command="([^"]+)"\} (\d+(?:\.\d+)?)$/gm)) {
-    const c = (counts[`${m[2]}/${m[3]}`] ??= { n: 0, bytes: 0 });
+  for (const m of text.matchAll(/^db_command(s|_bytes|_documents)_total\{database="([^"]+)",command="([^"]+)"\} (\d+(?:\.\d+)?)$/gm)) {
+    const c = (counts[`${m[2]}/${m[3]}`] ??= { n: 0, bytes: 0, documents: 0 });
     if (m[1] === "s") c.n = Number(m[4]);
-    else c.bytes = Number(m[4]);
+    else if (m[1] === "_bytes") c.bytes = Number(m[4]);
+    else c.documents = Number(m[4]);
   }
   return counts;
 }
@@ -23,6 +24,8 @@ const reads = new Set(["find", "aggregate", "count", "getMore", "distinct"]);
 export interface DatabaseCost {
   /** Per request, in the process's own database(s) (the PSP's books apart). */
   writes: number;
+  /** Documents those writes inserted, updated or deleted (FerretDB: a transaction each). */
+  documents: number;
   reads: number;
   bytes: number;
   /** Per request, in a connector's own database (the sandbox PSP's books). */
@@ -31,18 +34,21 @@ export interface DatabaseCost {
 
 /** What happened between two counts, per request; databases ending in `_sandbox` are the PSP's. */
 export function costPerRequest(before: CommandCounts, after: CommandCounts, requests: number): DatabaseCost {
-  const cost = { writes: 0, reads: 0, bytes: 0, pspWrites: 0 };
+  const cost = { writes: 0, documents: 0, reads: 0, bytes: 0, pspWrites: 0 };
   for (const [key, c] of Object.entries(after)) {
     const [database, command] = key.split("/") as [string, string];
     const n = c.n - (before[key]?.n ?? 0);
     const psp = database.endsWith("_sandbox");
     if (writes.has(command)) {
       if (psp) cost.pspWrites += n;
-      else cost.writes += n;
+      else {
+        cost.writes += n;
+        cost.documents += (c.documents ?? 0) - (before[key]?.documents ?? 0);
+      }
     }
     if (reads.has(command) && !psp) cost.reads += n;
     if (!psp) cost.bytes += c.bytes - (before[key]?.bytes ?? 0);
   }
   const per = (v: number) => v / Math.max(1, requests);
-  return { writes: per(cost.writes), reads: per(cost.reads), bytes: per(cost.bytes), pspWrites: per(cost.pspWrites) };
+  return { writes: per(cost.writes), documents: per(cost.documents), reads: per(cost.reads), bytes: per(cost.bytes), pspWrites: per(cost.pspWrites) };
 }

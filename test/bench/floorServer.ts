@@ -4,17 +4,19 @@ import { createServer } from "node:http";
 import { BSON, MongoClient } from "mongodb";
 import { decryptCardPacket } from "../../src/crypto/genstoreV1";
 import { parsePrivateKey } from "../../src/crypto/keyring";
+import { documentsWritten } from "../../src/observability/databaseCommands";
 
 async function main() {
   const key = parsePrivateKey(process.env.FLOOR_PRIVATE_KEY ?? "", "FLOOR_PRIVATE_KEY");
   const client = new MongoClient(process.env.MONGODB_URI ?? "", { monitorCommands: true, maxPoolSize: Number(process.env.FLOOR_POOL_SIZE ?? 100) });
   // What it sends the database, by command, as the service's db_commands_total counts it.
-  const sent: Record<string, { n: number; bytes: number }> = {};
+  const sent: Record<string, { n: number; bytes: number; documents: number }> = {};
   client.on("commandStarted", (e) => {
     if (e.commandName === "hello" || e.commandName === "isMaster" || e.commandName === "endSessions") return;
-    const c = (sent[`${e.databaseName}/${e.commandName}`] ??= { n: 0, bytes: 0 });
+    const c = (sent[`${e.databaseName}/${e.commandName}`] ??= { n: 0, bytes: 0, documents: 0 });
     c.n++;
     c.bytes += BSON.calculateObjectSize(e.command);
+    c.documents += documentsWritten(e.command);
   });
   await client.connect();
   const payments = client.db(process.env.MONGODB_DATABASE ?? "floor").collection<{ _id: string; state: string; amount: string }>("payments");

@@ -110,7 +110,9 @@ export async function openDatabase(
   }
   const unbounded = client.db(config.databaseName);
   // Index builds at start-up may take long on a big collection; requests get the bounded handle.
-  await ensureIndexes(unbounded);
+  await ensureIndexes(unbounded, (name, collection) =>
+    log({ level: "info", msg: "dropped an index FerretDB would only pay to keep", index: name, collection }),
+  );
   const atomicConditionalUpdates = !(await isFerretDB(unbounded));
   const db = boundDatabase(unbounded, config.database.timeoutMs);
   return {
@@ -186,23 +188,45 @@ const SECONDARY_INDEXES: [collection: string, keys: Record<string, 1 | -1>][] = 
   ["payments", { genstoreId: 1 }],
 ];
 
+/** MongoDB's name for an index on these keys ("shopId_1_createdAt_-1"). */
+const indexName = (keys: Record<string, 1 | -1>) =>
+  Object.entries(keys)
+    .map(([k, v]) => `${k}_${v}`)
+    .join("_");
+
+const codeOf = (err: unknown) => (err as { code?: unknown } | null)?.code;
+
 /**
  * MongoDB gets every secondary index. FerretDB 1.24 answers only `_id` filters from an index, yet
  * keeps every index it is given: each one is an SQLite expression index that parses the whole
  * document on every insert and update (README, Performance). There the scans read every document
- * either way (or the in-memory payment index), so it gets none, and those an older version made
- * are dropped.
+ * either way (or the in-memory payment index), so it gets none, and the ones an older version of
+ * this service made are dropped (an operator's own indexes are left alone). Any FerretDB is taken
+ * for the 1.x one, as elsewhere (atomicConditionalUpdates).
  */
-export async function ensureIndexes(db: Db): Promise<void> {
+export async function ensureIndexes(db: Db, dropped: (name: string, collection: string) => void = () => {}): Promise<void> {
   if (!(await isFerretDB(db))) {
     for (const [name, keys] of SECONDARY_INDEXES) await db.collection(name).createIndex(keys);
     return;
   }
   for (const name of new Set(SECONDARY_INDEXES.map(([n]) => n))) {
+    const ours = new Set(SECONDARY_INDEXES.filter(([n]) => n === name).map(([, keys]) => indexName(keys)));
     const existing = await db
       .collection(name)
       .indexes()
-      .catch(() => []);
-    for (const index of existing) if (index.name && index.name !== "_id_") await db.collection(name).dropIndex(index.name);
+      .catch((err: unknown) => {
+        if (codeOf(err) === 26) return []; // NamespaceNotFound: no such collection yet
+        throw err;
+      });
+    for (const index of existing) {
+      if (!index.name || !ours.has(index.name)) continue;
+      try {
+        await db.collection(name).dropIndex(index.name);
+        dropped(index.name, name);
+      } catch (err) {
+        // IndexNotFound: another instance starting beside this one dropped it first.
+        if (codeOf(err) !== 27) throw err;
+      }
+    }
   }
 }

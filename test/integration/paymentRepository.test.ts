@@ -177,16 +177,22 @@ test("the embedded FerretDB is recognised, so the service checks guards itself u
   expect(await isFerretDB(db)).toBe(true);
 });
 
-test("FerretDB keeps no secondary index: the ones an older version made are dropped, _id's stays", async () => {
+test("FerretDB keeps no secondary index of ours: those an older version made are dropped, an operator's and _id's stay", async () => {
   // FerretDB answers only _id filters from an index, and each index costs every write a parse.
   const other = client.db(`idx_${randomBytes(4).toString("hex")}`);
   try {
     await other.collection("payments").createIndex({ shopId: 1, createdAt: -1 });
+    await other.collection("payments").createIndex({ operatorField: 1 });
     await other.collection("refunds").createIndex({ paymentId: 1 });
-    await ensureIndexes(other);
-    expect((await other.collection("payments").indexes()).map((i) => i.name)).toEqual(["_id_"]);
+    const dropped: string[] = [];
+    await ensureIndexes(other, (name, collection) => dropped.push(`${collection}.${name}`));
+    expect(dropped.sort()).toEqual(["payments.shopId_1_createdAt_-1", "refunds.paymentId_1"]);
+    expect((await other.collection("payments").indexes()).map((i) => i.name).sort()).toEqual(["_id_", "operatorField_1"]);
     expect((await other.collection("refunds").indexes()).map((i) => i.name)).toEqual(["_id_"]);
-    await ensureIndexes(other); // a second start finds nothing to drop
+    // Two instances starting at once: the one that finds an index already gone starts all the same.
+    await other.collection("payments").createIndex({ nextCallbackAt: 1 });
+    await Promise.all([ensureIndexes(other), ensureIndexes(other)]);
+    expect((await other.collection("payments").indexes()).map((i) => i.name).sort()).toEqual(["_id_", "operatorField_1"]);
   } finally {
     await other.dropDatabase();
   }

@@ -17,7 +17,7 @@ export function observeDatabaseCommands(client: MongoClient, registry: Registry)
   });
   const documents = new Counter({
     name: "db_command_documents_total",
-    help: "Documents the write commands sent to the database insert, update or delete, by database and command",
+    help: "Documents the write commands sent to the database insert, and their update and delete statements, by database and command",
     labelNames: ["database", "command"],
     registers: [registry],
   });
@@ -33,8 +33,9 @@ export function observeDatabaseCommands(client: MongoClient, registry: Registry)
 }
 
 /**
- * How many documents one write command names: one `update` with a statement per payment is one
- * command, but the embedded FerretDB rewrites each document in a transaction of its own.
+ * How many documents one write command names: its inserted documents, or its update or delete
+ * statements (each of ours names one document by _id). One `update` with a statement per payment
+ * is one command, but the embedded FerretDB rewrites each document in a transaction of its own.
  */
 export function documentsWritten(command: Record<string, unknown>): number {
   const list = command.documents ?? command.updates ?? command.deletes;

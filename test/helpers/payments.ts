@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createSandboxFileLedger } from "../../src/psp/sandbox/fileLedger";
 import type { LedgerEntry } from "../../src/psp/sandbox/ledger";
@@ -59,7 +60,9 @@ export const sandboxBooks = (db: Db) => connectorDatabase(db, "sandbox").collect
 
 /** The sandbox's books of a service on the embedded database: a file in its DATA_DIR. */
 export async function sandboxFileBooks(dataDir: string): Promise<LedgerEntry[]> {
-  const books = createSandboxFileLedger(join(dataDir, "psp", "sandbox", "ledger.sqlite"));
+  const path = join(dataDir, "psp", "sandbox", "ledger.sqlite");
+  if (!existsSync(path)) throw new Error(`no sandbox books at ${path}`);
+  const books = createSandboxFileLedger(path);
   try {
     return await books.all();
   } finally {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient, type Db } from "mongodb";
@@ -8,7 +8,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
-import { sandboxBooks } from "../helpers/payments";
+import { sandboxFileBooks } from "../helpers/payments";
 import { waitFor } from "../helpers/waitFor";
 
 // Kill tests: SIGKILL while PSP calls are booked but unanswered, captures are in flight
@@ -35,6 +35,8 @@ beforeAll(async () => {
     GENSTORE_CALLBACK_BASE_URL: genstore.url,
     GENSTORE_ACCESS_TOKEN: "tok-kill",
     SANDBOX_LATENCY_MS: "1200",
+    // The sandbox's books as beside the embedded database: an SQLite file that a SIGKILL must not lose.
+    SANDBOX_BOOKS: "file",
     PSP_TIMEOUT_MS: "300",
     CALLBACK_BACKOFF_BASE_MS: "50",
     CALLBACK_BACKOFF_MAX_MS: "400",
@@ -45,11 +47,13 @@ beforeAll(async () => {
 afterAll(async () => {
   service?.child.kill("SIGKILL");
   await db.dropDatabase();
-  await sandboxBooks(db).db.dropDatabase();
   await client.close();
   await genstore.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** The sandbox's books, from the file the service keeps them in (none before its first start). */
+const books = async () => (existsSync(join(dataDir, "psp", "sandbox", "ledger.sqlite")) ? sandboxFileBooks(dataDir) : []);
 
 async function post(url: string, path: string, body: unknown) {
   const res = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -96,9 +100,7 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   for (const a of answers) expect(a).toMatchObject({ status: 200 });
   // Booked at the sandbox half-way through its latency, not answered yet: kill now.
   await waitFor("the four charges and the capture to be booked", async () => {
-    const booked = await sandboxBooks(db)
-      .find({ createdAt: { $gte: new Date(Date.now() - 60_000) } })
-      .toArray();
+    const booked = (await books()).filter((e) => e.createdAt >= new Date(Date.now() - 60_000));
     return booked.filter((e) => e.type === "charge").length >= 7 && booked.some((e) => e.type === "capture");
   });
   service.child.kill("SIGKILL");
@@ -155,7 +157,7 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
     .collection("payments")
     .find({ genstoreId: { $regex: `^K${run}-` } })
     .toArray();
-  const ledger = await sandboxBooks(db).find().toArray();
+  const ledger = await books();
   for (const p of payments) {
     expect({ id: p.genstoreId, charges: ledger.filter((e) => String(e.key).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({
       id: p.genstoreId,
@@ -203,8 +205,7 @@ test("payments claimed just before a SIGKILL, never sent to the PSP: Genstore's 
       .find({ genstoreId: { $in: ids } })
       .toArray()
   ).map((p) => String(p.idempotencyKey));
-  const charges = async () =>
-    (await sandboxBooks(db).find({ type: "charge" }).toArray()).filter((e) => keys.some((k) => String(e.key).endsWith(`/${k}`))).length;
+  const charges = async () => (await books()).filter((e) => e.type === "charge" && keys.some((k) => e.key.endsWith(`/${k}`))).length;
   expect(await charges()).toBe(0);
   expect(await claimed()).toBe(4);
 

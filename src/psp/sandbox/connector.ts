@@ -43,7 +43,7 @@ export function createSandboxConnector(opts: SandboxOptions): Connector & { sett
     try {
       result = await work();
     } catch (err) {
-      // Its books live in our database: when that is down, say "retry", not "PSP failed".
+      // Its books may live in our database: when that is down, say "retry", not "PSP failed".
       if (isDatabaseUnavailable(err)) throw new ConnectorUnavailableError("the sandbox's books cannot be reached");
       throw err;
     }

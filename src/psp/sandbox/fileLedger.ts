@@ -24,7 +24,10 @@ export function createSandboxFileLedger(path: string): SandboxFileLedger {
   db.exec(`CREATE TABLE IF NOT EXISTS ledger (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, merchant TEXT NOT NULL, charge_reference TEXT,
     status TEXT NOT NULL, created_at INTEGER NOT NULL, entry TEXT NOT NULL)`);
-  const insert = db.prepare("INSERT OR IGNORE INTO ledger (id, type, merchant, charge_reference, status, created_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  // ON CONFLICT, not OR IGNORE: only a second claim of an _id is ignored, a bad row still fails.
+  const insert = db.prepare(
+    "INSERT INTO ledger (id, type, merchant, charge_reference, status, created_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+  );
   const select = db.prepare("SELECT entry FROM ledger WHERE id = ?");
   const write = db.prepare("UPDATE ledger SET status = ?, entry = ? WHERE id = ?");
   const scan = db.prepare("SELECT entry FROM ledger ORDER BY created_at, rowid");
@@ -32,39 +35,52 @@ export function createSandboxFileLedger(path: string): SandboxFileLedger {
     const row = select.get(id) as { entry: string } | undefined;
     return row ? decode(row.entry) : null;
   };
-  // Synchronous calls: a read and the write that follows it are one step of the event loop.
+  let open = true;
+  // Synchronous calls: a read and the write that follows it are one step of the event loop. Each
+  // method still answers with a promise, failures included, as the database ledger does.
+  const step = <T>(work: () => T): Promise<T> => {
+    try {
+      if (!open) throw new Error("the sandbox's books are closed (the service is stopping)");
+      return Promise.resolve(work());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
   return {
-    claim(entry) {
-      const inserted = insert.run(
-        entry._id,
-        entry.type,
-        entry.merchant,
-        entry.chargeReference ?? null,
-        entry.status,
-        entry.createdAt.getTime(),
-        JSON.stringify(entry),
-      );
-      if (inserted.changes === 1) return Promise.resolve({ inserted: true, entry });
-      const existing = byId(entry._id);
-      if (!existing) return Promise.reject(new Error(`sandbox ledger: ${entry._id} neither inserted nor found`));
-      return Promise.resolve({ inserted: false, entry: existing });
-    },
-    byKey: (type, merchant, key) => Promise.resolve(byId(ledgerId(type, merchant, key))),
-    byReference: (reference) => Promise.resolve(reference.startsWith("ch_") ? byId(reference) : null),
-    update(id, set) {
-      const current = byId(id);
-      if (current) {
+    claim: (entry) =>
+      step(() => {
+        const inserted = insert.run(
+          entry._id,
+          entry.type,
+          entry.merchant,
+          entry.chargeReference ?? null,
+          entry.status,
+          entry.createdAt.getTime(),
+          JSON.stringify(entry),
+        );
+        if (inserted.changes === 1) return { inserted: true, entry };
+        const existing = byId(entry._id);
+        if (!existing) throw new Error(`sandbox ledger: ${entry._id} neither inserted nor found`);
+        return { inserted: false, entry: existing };
+      }),
+    byKey: (type, merchant, key) => step(() => byId(ledgerId(type, merchant, key))),
+    byReference: (reference) => step(() => (reference.startsWith("ch_") ? byId(reference) : null)),
+    update: (id, set) =>
+      step(() => {
+        const current = byId(id);
+        if (!current) return;
         const next = { ...current, ...set, updatedAt: new Date() };
         write.run(next.status, JSON.stringify(next), id);
-      }
-      return Promise.resolve();
+      }),
+    all: (filter = {}) =>
+      step(() => {
+        const wanted = Object.entries(filter);
+        return (scan.all() as { entry: string }[]).map((r) => decode(r.entry)).filter((e) => wanted.every(([k, v]) => e[k as keyof LedgerEntry] === v));
+      }),
+    close() {
+      if (open) db.close();
+      open = false;
     },
-    all(filter = {}) {
-      const rows = scan.all() as { entry: string }[];
-      const wanted = Object.entries(filter);
-      return Promise.resolve(rows.map((r) => decode(r.entry)).filter((e) => wanted.every(([k, v]) => e[k as keyof LedgerEntry] === v)));
-    },
-    close: () => db.close(),
   };
 }
 

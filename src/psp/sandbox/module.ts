@@ -1,10 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { integerSetting, type ConnectorHost, type ConnectorModule } from "../module.js";
+import { integerSetting, type ConnectorModule } from "../module.js";
+import { booksSetting, chooseSandboxLedger, type BooksSetting } from "./booksChoice.js";
 import { createSandboxConnector } from "./connector.js";
-import { createSandboxFileLedger } from "./fileLedger.js";
-import { createSandboxLedger, type SandboxLedger } from "./ledger.js";
 import { createSandboxPages } from "./pages.js";
 import { createSandboxWebhookSender } from "./webhooks.js";
 
@@ -19,27 +16,7 @@ export interface SandboxSettings {
    * Where its books are kept: "file" (SQLite under DATA_DIR), "database" (`<database>_sandbox`),
    * or "auto": a file beside the embedded database, the database otherwise.
    */
-  books?: "auto" | "file" | "database" | undefined;
-}
-
-const BOOKS = ["auto", "file", "database"] as const;
-
-function booksSetting(env: Record<string, string | undefined>): (typeof BOOKS)[number] {
-  const raw = env.SANDBOX_BOOKS || "auto";
-  const books = BOOKS.find((b) => b === raw);
-  if (!books) throw new Error(`SANDBOX_BOOKS must be auto, file or database, got "${raw}"`);
-  if (books === "file" && /^(1|true|yes|on)$/i.test(env.SHARED_DATABASE ?? ""))
-    throw new Error("SANDBOX_BOOKS=file cannot be used with SHARED_DATABASE: the instances must share the sandbox's books, in the database");
-  return books;
-}
-
-/** The books: a file only for an instance whose data is its own (host.files). */
-function ledgerOf(books: (typeof BOOKS)[number], host: ConnectorHost): { ledger: SandboxLedger; close?: () => void } {
-  const inFile = books === "file" || (books === "auto" && host.files?.embeddedDatabase === true);
-  if (!inFile || !host.files) return { ledger: createSandboxLedger(host.db) };
-  mkdirSync(host.files.dir, { recursive: true, mode: 0o700 });
-  const ledger = createSandboxFileLedger(join(host.files.dir, "ledger.sqlite"));
-  return { ledger, close: () => ledger.close() };
+  books?: BooksSetting | undefined;
 }
 
 /** The built-in PSP that moves no money: test cards, hosted pages, webhooks. */
@@ -57,7 +34,7 @@ export const sandboxModule: ConnectorModule<SandboxSettings> = {
   credentialFields: [{ name: "merchantId", label: "Sandbox merchant id", secret: false, required: false, hint: "Names the sandbox books; any value." }],
   verifyCredentials: () => Promise.resolve([]),
   create(settings, host) {
-    const { ledger, close } = ledgerOf(settings?.books ?? "auto", host);
+    const { ledger, close } = chooseSandboxLedger(settings?.books ?? "auto", host);
     const webhookSecret = settings?.webhookSecret ?? randomBytes(32).toString("hex");
     const webhooks = createSandboxWebhookSender(webhookSecret, () => `${host.publicUrl()}/psp/sandbox/webhooks`, host.log);
     const connector = createSandboxConnector({
@@ -75,7 +52,7 @@ export const sandboxModule: ConnectorModule<SandboxSettings> = {
       async stop() {
         connector.stop();
         await webhooks.flush();
-        close?.();
+        close();
       },
     };
   },

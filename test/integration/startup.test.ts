@@ -3,6 +3,8 @@ import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { MongoClient } from "mongodb";
+import examples from "../fixtures/apiPageExamples.json";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { processOutput } from "../helpers/processOutput";
 
 // src/main.ts run by tsx, straight from the sources; npmStart.test.ts runs the README's `npm start`.
@@ -17,13 +19,25 @@ interface Started {
 }
 
 function start(env: Record<string, string>): Started {
+  // A process group of its own: tsx runs the service as its child, and a failed test must not
+  // leave that child (and its FerretDB) running when it kills tsx.
   const child = spawn(tsx, ["src/main.ts"], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   const { lines, stderr, exited } = processOutput(child);
   return { child, lines, stderr, exited };
+}
+
+/** SIGKILL to the whole group: tsx, the service and what it started. */
+function killAll(s: Started): void {
+  try {
+    process.kill(-s.child.pid!, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }
 
 async function waitFor<T>(fn: () => T | undefined, ms: number): Promise<T> {
@@ -62,10 +76,6 @@ test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key,
   try {
     const listening = await waitFor(() => s.lines.find((l) => l.msg === "listening"), 60_000);
     expect(s.lines.find((l) => String(l.msg).startsWith("DATA_DIR was readable by other users"))).toMatchObject({ level: "warn", paths: 2 });
-    // The database files FerretDB made, the generated keys and the folders: this user's only.
-    const found = modes(dataDir);
-    expect(Object.keys(found).some((p) => p.endsWith(".sqlite"))).toBe(true);
-    for (const [path, mode] of Object.entries(found)) expect([path, mode]).toEqual([path, lstatSync(join(dataDir, path)).isDirectory() ? "700" : "600"]);
     const keyLine = await waitFor(() => s.lines.find((l) => typeof l.publicKey === "string"), 5_000);
     const url = String(listening.url);
     expect(String(listening.database)).toMatch(/^embedded FerretDB at mongodb:\/\/127\.0\.0\.1:\d+\//);
@@ -74,6 +84,21 @@ test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key,
     const res = await fetch(`${url}/genstore/v1/payments/nope`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ channelPaymentId: "", status: "PROCESSING", error: "Not found payment information." });
+    // A payment, so that FerretDB and the sandbox have written their files.
+    const body = { ...JSON.parse(examples.cardPayment), paymentId: "START-1", paymentMethod: { data: encryptLikeGenstore(served.publicKey, testCard()) } };
+    const paid = await fetch(`${url}/genstore/v1/payments/card`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(await paid.json()).toEqual({ threeDsUrl: "", error: "" });
+
+    // The database files FerretDB made, the sandbox's books, the generated keys and the folders: this user's only.
+    const found = modes(dataDir);
+    expect(Object.keys(found).filter((p) => p.endsWith(".sqlite"))).toEqual(
+      expect.arrayContaining(["/psp/sandbox/ledger.sqlite", expect.stringMatching(/^\/ferretdb\//)]),
+    );
+    for (const [path, mode] of Object.entries(found)) expect([path, mode]).toEqual([path, lstatSync(join(dataDir, path)).isDirectory() ? "700" : "600"]);
 
     const dbUri = /mongodb:\/\/\S+/.exec(String(listening.database))?.[0] ?? "";
     s.child.kill("SIGTERM");
@@ -83,7 +108,7 @@ test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key,
     await expect(client.connect()).rejects.toThrow();
     await client.close();
   } finally {
-    s.child.kill("SIGKILL");
+    killAll(s);
   }
 }, 90_000);
 
@@ -99,7 +124,7 @@ test("with MONGODB_URI set it uses that server and keeps its generated dev key a
       s.child.kill("SIGTERM");
       expect(await s.exited).toBe(0);
     } finally {
-      s.child.kill("SIGKILL");
+      killAll(s);
     }
   }
   expect(keys[0]).toBe(keys[1]);

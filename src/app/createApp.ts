@@ -13,16 +13,14 @@ import type { PspBreakerSettings } from "../payments/use-cases/pspBreaker.js";
 import { connectorModules } from "../psp/modules.js";
 import { createConnectorRegistry } from "../psp/registry.js";
 import { connectorHost } from "./connectorHost.js";
+import { paymentStorage } from "./paymentStorage.js";
 import { coordination, type ScaleOutSettings } from "./scaleOut.js";
 import type { InternalToken } from "../server/auth/internalTokens.js";
 import { createRequestGate } from "../server/auth/requestGate.js";
 import { createReturnLinks } from "../server/auth/returnLinks.js";
 import type { NodeRequest, NodeResponse } from "../server/httpJson.js";
 import { createEdge } from "../server/routes.js";
-import { createPaymentRepository } from "../store/paymentRepository.js";
 import { createDatabaseHealth } from "../store/databaseHealth.js";
-import { createPaymentIndex } from "../store/paymentIndex.js";
-import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { createWebhookEventRepository, type WebhookEventRepository } from "../store/webhookEventRepository.js";
 import type { ShopRepository } from "../payments/shops.js";
@@ -193,7 +191,7 @@ function backgroundOf(
       const started = Date.now();
       indexLoad = parts.index?.load().then(
         () => opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
-        (err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings read the database", error: String(err) }),
+        (err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings and scans read the database", error: String(err) }),
       );
     },
     async stop() {
@@ -250,20 +248,6 @@ function onboardingOf(opts: AppOptions, shopRepository: ShopRepository, shops: S
     seen,
     log: opts.log,
   });
-}
-
-/**
- * Payments: the repository, and the operators' listing. On the embedded FerretDB (no atomic
- * conditional updates) owned by this one instance, listings come from an in-memory index kept by
- * the repository's writes; on MongoDB, and on a FerretDB other instances write to too (the index
- * would miss their writes), from queries.
- */
-function paymentStorage(opts: AppOptions) {
-  const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates, sharedDatabase: opts.scaleOut !== undefined });
-  const queries = createPaymentQueries(opts.db);
-  if (opts.atomicConditionalUpdates || opts.scaleOut) return { payments: stored, listing: queries, index: undefined };
-  const index = createPaymentIndex(queries, () => scanSummaries(opts.db));
-  return { payments: index.observe(stored), listing: index, index };
 }
 
 /** Metrics, with both callback gauges from one count per scrape (two collection scans on FerretDB, not four). */

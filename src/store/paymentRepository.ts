@@ -4,14 +4,14 @@ import { createVersionBook, saveOutboxes } from "./outboxWrites.js";
 import { decodeEntries, encodeCallback, encodeEntries, encodeEvent, hasParkedCallback, storedOutbox } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
-const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
+export const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
 
 /**
  * Records are stored under a key derived from the shop and Genstore's id (the PSP idempotency
  * key): the unique _id is still the claim, scoped to the shop, and every lookup is by _id, the
  * one query the embedded FerretDB answers from an index. Genstore's id is kept as genstoreId.
  */
-type Stored<T extends { _id: string }> = Omit<T, "_id"> & { _id: string; genstoreId: string };
+export type Stored<T extends { _id: string }> = Omit<T, "_id"> & { _id: string; genstoreId: string };
 
 // A payment (the one record with a timeline) keeps its events and callbacks as texts: storedEntries.ts.
 function toStored<T extends { _id: string }>(record: T, key: string): Stored<T> {
@@ -19,7 +19,7 @@ function toStored<T extends { _id: string }>(record: T, key: string): Stored<T> 
   return { ...fields, _id: key, genstoreId: record._id } as unknown as Stored<T>;
 }
 
-function fromStored<T extends { _id: string }>(doc: WithId<Stored<T>> | Stored<T> | null): T | null {
+export function fromStored<T extends { _id: string }>(doc: WithId<Stored<T>> | Stored<T> | null): T | null {
   if (!doc) return null;
   const { genstoreId, ...rest } = doc;
   const fields = "timeline" in rest ? decodeEntries(rest) : rest;

@@ -21,15 +21,12 @@ export function createSandboxFileLedger(path: string): SandboxFileLedger {
   closeSync(openSync(path, "a", 0o600));
   const db = new (loadSqlite().DatabaseSync)(path);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000");
-  db.exec(`CREATE TABLE IF NOT EXISTS ledger (
-    id TEXT PRIMARY KEY, type TEXT NOT NULL, merchant TEXT NOT NULL, charge_reference TEXT,
-    status TEXT NOT NULL, created_at INTEGER NOT NULL, entry TEXT NOT NULL)`);
+  // Every lookup is by id; the listing of all entries (tests, audits) filters here.
+  db.exec("CREATE TABLE IF NOT EXISTS ledger (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, entry TEXT NOT NULL)");
   // ON CONFLICT, not OR IGNORE: only a second claim of an _id is ignored, a bad row still fails.
-  const insert = db.prepare(
-    "INSERT INTO ledger (id, type, merchant, charge_reference, status, created_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-  );
+  const insert = db.prepare("INSERT INTO ledger (id, created_at, entry) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING");
   const select = db.prepare("SELECT entry FROM ledger WHERE id = ?");
-  const write = db.prepare("UPDATE ledger SET status = ?, entry = ? WHERE id = ?");
+  const write = db.prepare("UPDATE ledger SET entry = ? WHERE id = ?");
   const scan = db.prepare("SELECT entry FROM ledger ORDER BY created_at, rowid");
   const byId = (id: string): LedgerEntry | null => {
     const row = select.get(id) as { entry: string } | undefined;
@@ -49,15 +46,7 @@ export function createSandboxFileLedger(path: string): SandboxFileLedger {
   return {
     claim: (entry) =>
       step(() => {
-        const inserted = insert.run(
-          entry._id,
-          entry.type,
-          entry.merchant,
-          entry.chargeReference ?? null,
-          entry.status,
-          entry.createdAt.getTime(),
-          JSON.stringify(entry),
-        );
+        const inserted = insert.run(entry._id, entry.createdAt.getTime(), JSON.stringify(entry));
         if (inserted.changes === 1) return { inserted: true, entry };
         const existing = byId(entry._id);
         if (!existing) throw new Error(`sandbox ledger: ${entry._id} neither inserted nor found`);
@@ -70,7 +59,7 @@ export function createSandboxFileLedger(path: string): SandboxFileLedger {
         const current = byId(id);
         if (!current) return;
         const next = { ...current, ...set, updatedAt: new Date() };
-        write.run(next.status, JSON.stringify(next), id);
+        write.run(JSON.stringify(next), id);
       }),
     all: (filter = {}) =>
       step(() => {

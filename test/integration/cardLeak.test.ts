@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { BSON, MongoClient } from "mongodb";
@@ -9,6 +9,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { randomCardNumber } from "../helpers/cards";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore } from "../helpers/genstoreEncrypt";
+import { sandboxFileBooks } from "../helpers/payments";
 import { waitFor } from "../helpers/waitFor";
 
 // decisions.md D14: the card number and CVV never reach a log, the database, a callback, an error or an answer.
@@ -37,6 +38,8 @@ beforeAll(async () => {
       MONGODB_DATABASE: database,
       LOG_LEVEL: "debug",
       SANDBOX_ASYNC_DELAY_MS: "200",
+      // The sandbox's books in their file, as beside the embedded database: searched below too.
+      SANDBOX_BOOKS: "file",
       GENSTORE_CALLBACK_BASE_URL: genstore.url,
       GENSTORE_ACCESS_TOKEN: "tok-leak",
       RECONCILE_INTERVAL_MS: "200",
@@ -173,7 +176,11 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   for (const db of [client.db(database), client.db(`${database}_sandbox`)])
     for (const c of await db.listCollections().toArray()) documents.push(...(await db.collection(c.name).find().toArray()));
   await client.close();
+  // The sandbox's books in their file, and every byte of every file the service keeps in DATA_DIR.
+  documents.push(...(await sandboxFileBooks(dataDir)));
   expect(documents.length).toBeGreaterThan(20);
+  const files = filesUnder(dataDir).map((f) => readFileSync(f).toString("latin1"));
+  expect(files.length).toBeGreaterThan(3);
 
   const logText = printed.join("");
   expect(logText).toContain('"msg":"request"');
@@ -189,6 +196,7 @@ test("every card path leaves no card number or CVV anywhere", async () => {
     for (const [where, text] of [
       ["logs", logText],
       ["database", stored],
+      ["DATA_DIR", files.join("\n")],
       ["answers", answered],
       ["callbacks", callbackBodies],
     ] as const) {
@@ -207,6 +215,10 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   }
   expect(logText).not.toMatch(/"(cvv|cvc|securityCode|cardNumber|pan)":"\d/);
 }, 60_000);
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+}
 
 /** A CVV would leak as a string (it is one in the card JSON); numbers in logs are durations and counts. */
 function containsValue(value: unknown, needle: string): boolean {

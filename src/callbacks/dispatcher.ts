@@ -140,7 +140,10 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       scans.start(true);
     },
     notify(shopId, paymentId, snapshot) {
-      if (running) processOne(shopId, paymentId, snapshot);
+      // After the current I/O turn: the answer to the request that queued the callback is written
+      // first (Genstore hears "received" before the result), and its latency does not carry the
+      // callback's setup.
+      if (running) setImmediate(() => running && processOne(shopId, paymentId, snapshot));
     },
     async stop() {
       running = false;

@@ -140,10 +140,7 @@ export function createCallbackDispatcher(opts: DispatcherOptions): CallbackDispa
       scans.start(true);
     },
     notify(shopId, paymentId, snapshot) {
-      // After the current I/O turn: the answer to the request that queued the callback is written
-      // first (Genstore hears "received" before the result), and its latency does not carry the
-      // callback's setup.
-      if (running) setImmediate(() => running && processOne(shopId, paymentId, snapshot));
+      if (running) setImmediate(() => running && processOne(shopId, paymentId, snapshot)); // after this I/O turn: the answer to Genstore goes first
     },
     async stop() {
       running = false;

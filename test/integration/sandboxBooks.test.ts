@@ -3,9 +3,11 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient, type Db } from "mongodb";
+import { ConnectorUnavailableError } from "../../src/psp/connector";
 import type { ConnectorHost } from "../../src/psp/module";
 import { chooseSandboxLedger, type BooksSetting } from "../../src/psp/sandbox/booksChoice";
 import { ledgerId, SANDBOX_LEDGER_COLLECTION, type LedgerEntry } from "../../src/psp/sandbox/ledger";
+import { sandboxModule } from "../../src/psp/sandbox/module";
 
 // Where the sandbox keeps its books, on the run's FerretDB and a folder of the instance's own.
 let client: MongoClient;
@@ -101,4 +103,24 @@ test("closed books answer with a rejection, not a throw, and closing twice is ha
   close();
   close();
   await expect(ledger.byKey("charge", "m", "k1")).rejects.toThrow("the sandbox's books are closed");
+});
+
+test("books in a database that does not answer: the sandbox says 'unavailable, retry', never a PSP failure", async () => {
+  // A real driver towards a port nothing listens on (the service answers such a call 503).
+  const gone = new MongoClient("mongodb://127.0.0.1:9/", { serverSelectionTimeoutMS: 300 });
+  try {
+    const instance = sandboxModule.create(
+      { latencyMs: 0, asyncDelayMs: 1000, books: "database" },
+      { db: gone.db("gone_sandbox"), files: undefined, publicUrl: () => "http://127.0.0.1", log: () => {} },
+    );
+    const card = { number: "4242424242424242", expiryMonth: 12, expiryYear: 2040, cvv: "123", holderName: "T" };
+    const paying = instance.connector.payWithCard(
+      { mode: "test", credentials: { merchantId: "m" }, shopId: "s" },
+      { idempotencyKey: "gspay_gone", amount: { minor: 100, currency: "EUR" }, capture: true, card, returnUrl: "http://127.0.0.1/r", description: "d" },
+    );
+    await expect(paying).rejects.toBeInstanceOf(ConnectorUnavailableError);
+    await instance.stop?.();
+  } finally {
+    await gone.close();
+  }
 });

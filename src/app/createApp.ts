@@ -4,7 +4,7 @@ import type { CardDecryptor } from "../crypto/cardDecryptor.js";
 import type { SecretBox } from "../crypto/secretBox.js";
 import type { Logger } from "../observability/logger.js";
 import { observeDatabaseCommands } from "../observability/databaseCommands.js";
-import { createMetrics } from "../observability/metrics.js";
+import { createMetrics, deliveryJournalGauge } from "../observability/metrics.js";
 import { createReconciler, type ReconcilerOptions } from "../payments/reconciler.js";
 import type { PaymentRepository } from "../payments/records.js";
 import { createShopDirectory, type ShopConfig, type ShopDirectory } from "../payments/shops.js";
@@ -102,8 +102,9 @@ export function createApp(opts: AppOptions): App {
   const connectors = createConnectorRegistry(instances.map((i) => i.connector));
   const shopRepository = createShopRepository(opts.db, opts.secretBox);
   const shops = createShopDirectory(shopRepository, opts.defaultShop);
-  const { payments, listing, index } = paymentStorage(opts);
+  const { payments, listing, index, journal } = paymentStorage(opts);
   const metrics = metricsOf(payments);
+  if (journal) deliveryJournalGauge(metrics.registry, () => journal.unfolded);
   const instanceId = opts.instanceId ?? "single";
   observeDatabaseCommands(opts.db.client, metrics.registry);
   const { mutex, delivery, reconcile, sweeper } = coordination(opts.db, instanceId, opts.scaleOut, opts.log, metrics.registry);
@@ -166,7 +167,11 @@ export function createApp(opts: AppOptions): App {
     log: opts.log,
   });
 
-  return { handler, payments, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper }) };
+  const folding = journal && {
+    start: () => journal.start((shopId, paymentId, task) => mutex.run(paymentLockKey(shopId, paymentId), task)),
+    stop: journal.stop,
+  };
+  return { handler, payments, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper, folding }) };
 }
 
 /** The background work: the database's health monitor, the dispatcher, the reconciler, the console's index. */
@@ -179,6 +184,7 @@ function backgroundOf(
     index: { load(): Promise<void> } | undefined;
     instances: { stop?(): Promise<void> | void }[];
     sweeper: { start(): void; stop(): Promise<void> } | undefined;
+    folding: { start(): void; stop(): Promise<void> } | undefined;
   },
 ): Omit<App, "handler" | "payments"> {
   let indexLoad: Promise<void> | undefined;
@@ -188,6 +194,7 @@ function backgroundOf(
       parts.dispatcher.start();
       parts.reconciler.start();
       parts.sweeper?.start();
+      parts.folding?.start();
       const started = Date.now();
       indexLoad = parts.index?.load().then(
         () => opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
@@ -196,7 +203,7 @@ function backgroundOf(
     },
     async stop() {
       parts.health.stop();
-      await Promise.all([parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad, parts.sweeper?.stop()]);
+      await Promise.all([parts.folding?.stop(), parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad, parts.sweeper?.stop()]);
       await Promise.all(parts.instances.map((i) => i.stop?.()));
     },
   };

@@ -34,6 +34,14 @@ const applied = (p: PaymentRecord, entries: readonly Entry[]): PaymentRecord => 
   return { ...p, callbacks, nextCallbackAt: nextDue(callbacks) };
 };
 
+/** `deliveries` when every attempt of the group delivered a callback that was not delivered before. */
+function onlyDeliveries(entries: readonly Entry[], after: PaymentRecord): Pick<OutboxWrite, "deliveries"> {
+  const before = entries[0]!.p;
+  const ids = entries.map((e) => e.callbackId);
+  const delivered = (p: PaymentRecord, id: string) => p.callbacks.find((c) => c.id === id)?.state === "delivered";
+  return ids.every((id) => !delivered(before, id) && delivered(after, id)) ? { deliveries: ids } : {};
+}
+
 /**
  * The delivery bookkeeping of every payment whose callback was attempted within `flushMs` goes
  * to the database as one write, with no read: each payment's outbox is written from the copy the
@@ -61,12 +69,13 @@ export function createOutboxWriter(opts: OutboxWriterOptions): OutboxWriter {
     const keys = [...groups.keys()].sort();
     await withLocks(keys, async () => {
       const after = keys.map((k) => applied(groups.get(k)![0]!.p, groups.get(k)!));
-      const writes: OutboxWrite[] = after.map((p) => ({
+      const writes: OutboxWrite[] = after.map((p, i) => ({
         shopId: p.shopId,
         paymentId: p._id,
         version: p.version,
         callbacks: p.callbacks,
         nextCallbackAt: p.nextCallbackAt,
+        ...onlyDeliveries(groups.get(keys[i]!)!, p),
       }));
       const written = await opts.repository.saveOutboxes(writes);
       for (const [i, key] of keys.entries()) {

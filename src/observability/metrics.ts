@@ -98,3 +98,15 @@ function callbackGauges(registry: Registry, pendingCallbacks: () => Promise<numb
     },
   });
 }
+
+/** Payments whose delivered callbacks are in the delivery journal, not yet folded into their documents. */
+export function deliveryJournalGauge(registry: Registry, unfolded: () => number): void {
+  new Gauge({
+    name: "callback_delivery_journal_payments",
+    help: "Payments whose delivered callbacks wait in the delivery journal to be folded into the payment",
+    registers: [registry],
+    collect() {
+      this.set(unfolded());
+    },
+  });
+}

@@ -102,6 +102,11 @@ export interface OutboxWrite {
   version: number | undefined;
   callbacks: CallbackRecord[];
   nextCallbackAt: Date | null;
+  /**
+   * Set when the write's only change is these callbacks becoming delivered: a repository may
+   * then record just that (the delivery journal) instead of rewriting the payment.
+   */
+  deliveries?: string[];
 }
 
 export type OperationKind = "capture" | "void" | "refund";

@@ -22,14 +22,17 @@ function queryOf(f: PaymentFilter, after: PageCursor | undefined): Filter<Stored
   return q as Filter<Stored>;
 }
 
-const toSummary = (d: Stored) => summaryOf({ ...decodeEntries(d), _id: d.genstoreId } as PaymentRecord);
+/** `patch`: what the stored payment says with what is kept beside it (the delivery journal). */
+type Patch = (p: PaymentRecord) => PaymentRecord;
+const asIs: Patch = (p) => p;
+const toSummary = (d: Stored, patch: Patch) => summaryOf(patch({ ...decodeEntries(d), _id: d.genstoreId } as PaymentRecord));
 
 /**
  * Payments listed by a database query, newest first: MongoDB answers from the indexes that
  * ensureIndexes creates (shopId/createdAt, state/createdAt, createdAt). Rows at the cursor's
  * very millisecond are re-read and skipped in order, so paging neither repeats nor loses one.
  */
-export function createPaymentQueries(db: Db): PaymentListing {
+export function createPaymentQueries(db: Db, patch: Patch = asIs): PaymentListing {
   const payments = db.collection<Stored>("payments");
   return {
     async list(filter, size, after) {
@@ -37,7 +40,7 @@ export function createPaymentQueries(db: Db): PaymentListing {
       let skipped = 0;
       const cursor = payments.find(queryOf(filter, after), { projection }).sort({ createdAt: -1, shopId: -1, genstoreId: -1 });
       for await (const d of cursor) {
-        const s = toSummary(d as Stored);
+        const s = toSummary(d as Stored, patch);
         if (after && s.createdAt.getTime() === after.createdAt && !(s.shopId < after.shopId || (s.shopId === after.shopId && s.paymentId < after.paymentId))) {
           if (++skipped > 10_000) break;
           continue;
@@ -59,12 +62,12 @@ export function createPaymentQueries(db: Db): PaymentListing {
         .sort({ createdAt: 1 })
         .limit(limit)
         .toArray();
-      return docs.map((d) => toSummary(d as Stored));
+      return docs.map((d) => toSummary(d as Stored, patch));
     },
   };
 }
 
 /** Every stored payment's summary, for filling the in-memory index once. */
-export async function* scanSummaries(db: Db): AsyncIterable<ReturnType<typeof toSummary>> {
-  for await (const d of db.collection<Stored>("payments").find({}, { projection })) yield toSummary(d as Stored);
+export async function* scanSummaries(db: Db, patch: Patch = asIs): AsyncIterable<ReturnType<typeof toSummary>> {
+  for await (const d of db.collection<Stored>("payments").find({}, { projection })) yield toSummary(d as Stored, patch);
 }

@@ -52,3 +52,9 @@ export function costPerRequest(before: CommandCounts, after: CommandCounts, requ
   const per = (v: number) => v / Math.max(1, requests);
   return { writes: per(cost.writes), documents: per(cost.documents), reads: per(cost.reads), bytes: per(cost.bytes), pspWrites: per(cost.pspWrites) };
 }
+
+/** The service's callback_delivery_journal_payments gauge: deliveries not yet folded into payments (0 where none). */
+export async function journalPayments(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^callback_delivery_journal_payments (\d+)/m.exec(text)?.[1] ?? 0);
+}

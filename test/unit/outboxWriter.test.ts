@@ -55,3 +55,28 @@ test("a payment changed since the dispatcher's copy is read again: the new callb
   expect(stored?.nextCallbackAt).not.toBeNull();
   expect(after?.callbacks).toHaveLength(2);
 });
+
+test("a write says which callbacks it delivered only when delivering them is all it does", async () => {
+  const repository = createMemoryPaymentRepository();
+  const seen: { paymentId: string; deliveries?: string[] }[] = [];
+  const writer = createOutboxWriter({
+    repository: {
+      ...repository,
+      saveOutboxes: (w) => (seen.push(...w.map(({ paymentId, deliveries }) => ({ paymentId, deliveries }))), repository.saveOutboxes(w)),
+    },
+    mutex: createKeyedMutex(),
+    lockKey: paymentLockKey,
+    flushMs: 20,
+  });
+  const [ok, failed, again] = ["E", "F", "G"].map(payment) as [PaymentRecord, PaymentRecord, PaymentRecord];
+  for (const p of [ok, failed, again]) await repository.claimPayment(p);
+  await Promise.all([
+    writer.record(ok, ok.callbacks[0]!.id, delivered),
+    // A failed attempt: the whole outbox is written.
+    writer.record(failed, failed.callbacks[0]!.id, (cb) => cb.attempts.push({ at, durationMs: 1, error: "503" })),
+  ]);
+  // Already delivered (a redundant record): nothing new to journal.
+  const done = (await repository.findPayment("s", "E"))!;
+  await writer.record({ ...done, _id: "G", callbacks: done.callbacks.map((c) => ({ ...c, id: again.callbacks[0]!.id })) }, again.callbacks[0]!.id, delivered);
+  expect(seen).toEqual([{ paymentId: "E", deliveries: [ok.callbacks[0]!.id] }, { paymentId: "F" }, { paymentId: "G" }]);
+});

@@ -1,0 +1,93 @@
+import type { CallbackRecord, PaymentRecord } from "../payments/records.js";
+import { decodeCallback } from "./storedEntries.js";
+
+/** A payment whose delivered callbacks are in the journal and not yet in its document. */
+export interface Unfolded {
+  shopId: string;
+  paymentId: string;
+  /** Callback id → the delivered callback, as stored text (decoded when a read needs it). */
+  delivered: Map<string, string>;
+  journals: Set<string>;
+  /** Nothing of it was left pending when last journaled (for the callback gauge). */
+  clear: boolean;
+}
+
+export interface UnfoldedDeliveries {
+  /** Oldest first (a Map keeps insertion order). */
+  readonly payments: Map<string, Unfolded>;
+  /** Journal documents none of whose facts is left unfolded: they can be deleted. */
+  readonly emptied: Set<string>;
+  readonly journalDocuments: number;
+  note(shopId: string, paymentId: string, journalId: string, callbackId: string, callback: string, clear: boolean): void;
+  /** The payment's document now says all the journal said of it. */
+  forget(shopId: string, paymentId: string): void;
+  /** A new callback of the payment is pending. */
+  pending(shopId: string, paymentId: string): void;
+  /** A stored payment with its journaled deliveries applied (the record itself if none). */
+  apply(p: PaymentRecord): PaymentRecord;
+  /** Payments the database counts as pending that have nothing pending. */
+  clearCount(): number;
+}
+
+const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
+
+/** What the delivery journal says that the payment documents do not yet, in memory. */
+export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) => Date | null): UnfoldedDeliveries {
+  const payments = new Map<string, Unfolded>();
+  /** Journal document → how many of its payments are not folded yet; at 0 it can go. */
+  const remaining = new Map<string, number>();
+  const emptied = new Set<string>();
+  return {
+    payments,
+    emptied,
+    get journalDocuments() {
+      return remaining.size;
+    },
+    note(shopId, paymentId, journalId, callbackId, callback, clear) {
+      const key = keyOf(shopId, paymentId);
+      let u = payments.get(key);
+      if (!u) payments.set(key, (u = { shopId, paymentId, delivered: new Map(), journals: new Set(), clear }));
+      u.delivered.set(callbackId, callback);
+      u.clear = clear;
+      if (!u.journals.has(journalId)) {
+        u.journals.add(journalId);
+        remaining.set(journalId, (remaining.get(journalId) ?? 0) + 1);
+      }
+    },
+    forget(shopId, paymentId) {
+      const key = keyOf(shopId, paymentId);
+      const u = payments.get(key);
+      if (!u) return;
+      payments.delete(key);
+      for (const j of u.journals) {
+        const left = (remaining.get(j) ?? 1) - 1;
+        if (left > 0) remaining.set(j, left);
+        else {
+          remaining.delete(j);
+          emptied.add(j);
+        }
+      }
+    },
+    pending(shopId, paymentId) {
+      const u = payments.get(keyOf(shopId, paymentId));
+      if (u) u.clear = false;
+    },
+    apply(p) {
+      const u = payments.get(keyOf(p.shopId, p._id));
+      if (!u) return p;
+      let changed = false;
+      const callbacks = p.callbacks.map((c) => {
+        const text = c.state === "delivered" ? undefined : u.delivered.get(c.id);
+        if (!text) return c;
+        changed = true;
+        return decodeCallback(text);
+      });
+      return changed ? { ...p, callbacks, nextCallbackAt: nextDue(callbacks) } : p;
+    },
+    clearCount() {
+      let n = 0;
+      for (const u of payments.values()) if (u.clear) n++;
+      return n;
+    },
+  };
+}

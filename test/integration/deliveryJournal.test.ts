@@ -1,0 +1,150 @@
+import { randomBytes } from "node:crypto";
+import { MongoClient, type Db } from "mongodb";
+import { paymentStorage } from "../../src/app/paymentStorage";
+import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
+import { nextDue } from "../../src/callbacks/retryPolicy";
+import { paymentCallback } from "../../src/payments/callbackBody";
+import type { PaymentRecord, PaymentRepository } from "../../src/payments/records";
+import type { ShopDirectory } from "../../src/payments/shops";
+import { paymentLockKey } from "../../src/payments/use-cases/index";
+import { createKeyedMutex } from "../../src/runtime/keyedMutex";
+import { createDeliveryJournal, DELIVERY_JOURNAL_COLLECTION } from "../../src/store/deliveryJournal";
+import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { callbackShop, capturedPayment } from "../helpers/records";
+import { waitFor } from "../helpers/waitFor";
+
+// The delivery journal on the embedded FerretDB: a delivered callback is one journal document
+// per batch, not a rewrite of its payment; every read sees it, a restart keeps it, and folding
+// writes it into the payments when the service is idle.
+let client: MongoClient;
+let db: Db;
+let genstore: FakeGenstore;
+const writes: string[] = [];
+beforeAll(async () => {
+  client = await new MongoClient(process.env.TEST_MONGODB_URI ?? "", { monitorCommands: true }).connect();
+  client.on("commandStarted", (e) => {
+    if (e.databaseName === db.databaseName && ["insert", "update", "delete", "findAndModify"].includes(e.commandName))
+      writes.push(`${e.commandName} ${String(e.command[e.commandName])}`);
+  });
+  genstore = await startFakeGenstore();
+});
+// A database of its own for each test: the dispatcher's scan reads every payment.
+beforeEach(() => {
+  db = client.db(`journal_${randomBytes(4).toString("hex")}`);
+});
+afterEach(async () => {
+  await db.dropDatabase();
+});
+afterAll(async () => {
+  await client.close();
+  await genstore.stop();
+});
+
+const at = new Date();
+const shop = () => callbackShop(genstore.url, at);
+const shops: ShopDirectory = { get: async () => shop(), find: async () => shop(), forget: () => {} };
+const mutex = createKeyedMutex();
+const lock = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => mutex.run(paymentLockKey(shopId, paymentId), task);
+
+/** The storage as a single instance on FerretDB builds it: the journal over the repository. */
+function storage(idleMs = 60_000, maxUnfolded?: number) {
+  const stored = createPaymentRepository(db, { atomicConditionalUpdates: false });
+  const journal = createDeliveryJournal(db, { nextDue, log: () => {}, idleMs, ...(maxUnfolded ? { maxUnfolded } : {}) });
+  return { stored, journal, repository: journal.observe(stored) };
+}
+
+function dispatcherOn(repository: PaymentRepository) {
+  return createCallbackDispatcher({ repository, shops, mutex, lockKey: paymentLockKey, log: () => {}, rateLimit: { capacity: 1000, perSecond: 1000 } });
+}
+
+const states = (p: PaymentRecord | null) => p?.callbacks.map((c) => c.state);
+const ids = (prefix: string) => ["1", "2", "3"].map((n) => `${prefix}-${n}`);
+
+test("delivered callbacks go to one journal document; reads, a restart and the database's scan all see them delivered", async () => {
+  const first = storage();
+  await first.journal.load();
+  for (const id of ids("J")) await first.repository.claimPayment(capturedPayment(id, at, { withCallback: true }));
+  writes.length = 0;
+  const dispatcher = dispatcherOn(first.repository);
+  expect(await dispatcher.runOnce()).toBe(3);
+  await genstore.waitFor((calls) => calls.filter((c) => c.path.includes("/payment/J-")).length === 3);
+
+  // The bookkeeping was one insert into the journal; no payment was rewritten.
+  expect(writes).toEqual([`insert ${DELIVERY_JOURNAL_COLLECTION}`]);
+  for (const id of ids("J")) {
+    expect(states(await first.stored.findPayment("s1", id))).toEqual(["pending"]);
+    expect(await first.repository.findPayment("s1", id)).toMatchObject({
+      nextCallbackAt: null,
+      callbacks: [{ state: "delivered", attempts: [{ httpStatus: 200 }] }],
+    });
+  }
+  expect(first.journal.unfolded).toBe(3);
+
+  // A restart: the journal is read back, and nothing is delivered twice, even though the
+  // database's own scan still finds the payments due.
+  const second = storage();
+  await second.journal.load();
+  expect(second.journal.unfolded).toBe(3);
+  expect(await second.repository.findDueCallbacks(new Date(), 100)).toEqual([]);
+  expect(await dispatcherOn(second.repository).runOnce()).toBe(0);
+  expect(genstore.calls.filter((c) => c.path.includes("/payment/J-"))).toHaveLength(3);
+  expect((await second.repository.countCallbacks()).pending).toBe(0);
+
+  // The service's own storage after a restart: the console's index is filled with the journal
+  // laid over, and its scans find nothing due.
+  const service = paymentStorage({ db, atomicConditionalUpdates: false, log: () => {} });
+  await service.index!.load();
+  expect((await service.listing.list({}, 10)).payments.map((s) => [s.paymentId, s.callbacksPending, s.nextCallbackAt])).toEqual(
+    ids("J")
+      .reverse()
+      .map((id) => [id, 0, null]),
+  );
+  expect(await dispatcherOn(service.payments).runOnce()).toBe(0);
+
+  // Idle: folded into the payments, the journal emptied.
+  second.journal.start(lock);
+  await waitFor("the journal folded", async () => second.journal.unfolded === 0 && (await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()) === 0);
+  await second.journal.stop();
+  for (const id of ids("J")) expect(await first.stored.findPayment("s1", id)).toMatchObject({ nextCallbackAt: null, callbacks: [{ state: "delivered" }] });
+  expect(await first.stored.countCallbacks()).toMatchObject({ pending: 0 });
+});
+
+test("a payment written whole after a journaled delivery keeps it, and its journal document goes once nothing in it is left", async () => {
+  const { stored, journal, repository } = storage();
+  await journal.load();
+  await repository.claimPayment(capturedPayment("W-1", at, { withCallback: true }));
+  expect(await dispatcherOn(repository).runOnce()).toBe(1);
+  expect(journal.unfolded).toBe(1);
+
+  // A refund's result queued afterwards, and its first attempt fails: the outbox is written whole.
+  const p = (await repository.findPayment("s1", "W-1"))!;
+  const refund = { ...paymentCallback(p, "payment", true, undefined, at), id: "refund:R1", kind: "refund" as const, targetId: "R1" };
+  await repository.updatePayment("s1", "W-1", {}, { event: { at, event: "refund succeeded" }, callback: refund });
+  genstore.respondWith((call) => (call.path.includes("/refund/R1") ? { status: 503 } : { status: 200 }));
+  try {
+    expect(await dispatcherOn(repository).runOnce()).toBe(1);
+  } finally {
+    genstore.respondWith(() => ({ status: 200 }));
+  }
+  expect(states(await stored.findPayment("s1", "W-1"))).toEqual(["delivered", "pending"]);
+  expect(journal.unfolded).toBe(0);
+
+  // No payment is left to fold, but the emptied journal document is deleted by the next pass.
+  journal.start(lock);
+  await waitFor("the emptied journal document deleted", async () => (await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()) === 0);
+  await journal.stop();
+  expect(genstore.calls.filter((c) => c.path.includes("/payment/W-1"))).toHaveLength(1);
+});
+
+test("under load (never idle), the journal is folded once more payments wait than its bound", async () => {
+  const { stored, journal, repository } = storage(60_000, 2);
+  await journal.load();
+  journal.start(lock);
+  for (const id of ids("B")) await repository.claimPayment(capturedPayment(id, at, { withCallback: true }));
+  expect(await dispatcherOn(repository).runOnce()).toBe(3);
+  // Over the bound of 2: folded down to 90% of it, oldest first, though writes came a moment ago.
+  await waitFor("a fold down to the bound", () => journal.unfolded <= 1);
+  await journal.stop();
+  expect(states(await stored.findPayment("s1", "B-1"))).toEqual(["delivered"]);
+});

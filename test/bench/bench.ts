@@ -191,7 +191,7 @@ async function main() {
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(", ");
     console.log(
-      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
+      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes${db.journalWrites ? ` + ${db.journalWrites.toFixed(2)} journal` : ""} (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
     );
     return result;
   }
@@ -438,9 +438,10 @@ function targetLines(
   const db = pairs.map((p) => p.ours.database).filter((d) => d !== undefined);
   const writes = Math.max(...db.map((d) => d.writes));
   const reads = Math.max(...db.map((d) => d.reads));
+  const journal = Math.max(...db.map((d) => d.journalWrites));
   const documents = Math.max(...db.map((d) => d.documents));
   lines.push(
-    `≤ 2 writes and ≤ 1 read per card payment (worst step): ${writes.toFixed(2)} writes (${documents.toFixed(2)} documents), ${reads.toFixed(2)} reads ${verdict(writes <= 2 && reads <= 1)}`,
+    `≤ 2 writes and ≤ 1 read per card payment (worst step; delivery bookkeeping batched apart): ${writes.toFixed(2)} writes + ${journal.toFixed(2)} journal batches (${documents.toFixed(2)} documents in all), ${reads.toFixed(2)} reads ${verdict(writes <= 2 && reads <= 1)}`,
   );
   if (soak) lines.push(`resident memory within ±10% over the soak: ${soak.maxDriftPct.toFixed(1)}% ${verdict(soak.maxDriftPct <= 10)}`);
   return lines;

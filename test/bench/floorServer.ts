@@ -4,7 +4,7 @@ import { createServer } from "node:http";
 import { BSON, MongoClient } from "mongodb";
 import { decryptCardPacket } from "../../src/crypto/genstoreV1";
 import { parsePrivateKey } from "../../src/crypto/keyring";
-import { documentsWritten } from "../../src/observability/databaseCommands";
+import { collectionOf, documentsWritten } from "../../src/observability/databaseCommands";
 
 async function main() {
   const key = parsePrivateKey(process.env.FLOOR_PRIVATE_KEY ?? "", "FLOOR_PRIVATE_KEY");
@@ -13,7 +13,7 @@ async function main() {
   const sent: Record<string, { n: number; bytes: number; documents: number }> = {};
   client.on("commandStarted", (e) => {
     if (e.commandName === "hello" || e.commandName === "isMaster" || e.commandName === "endSessions") return;
-    const c = (sent[`${e.databaseName}/${e.commandName}`] ??= { n: 0, bytes: 0, documents: 0 });
+    const c = (sent[`${e.databaseName}/${collectionOf(e.command, e.commandName)}/${e.commandName}`] ??= { n: 0, bytes: 0, documents: 0 });
     c.n++;
     c.bytes += BSON.calculateObjectSize(e.command);
     c.documents += documentsWritten(e.command);

@@ -13,7 +13,7 @@ export interface StepResult {
   /** CPU ms per request of each measured process, by name. */
   cpuMsPerRequest: Record<string, number>;
   /** Database commands per request, from the process's own command monitoring. */
-  database?: { writes: number; documents: number; reads: number; bytes: number; pspWrites: number };
+  database?: { writes: number; journalWrites: number; documents: number; reads: number; bytes: number; pspWrites: number };
   firstError?: string;
 }
 

@@ -293,7 +293,7 @@ test("/metrics counts the documents write commands carry, beside the commands", 
   await createCardPayment(uniqueId("PM"));
   const text = await (await fetch(url("/metrics"))).text();
   const value = (metric: string, command: string) =>
-    Number(new RegExp(`^${metric}\\{database="${server.db.databaseName}",command="${command}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+    Number(new RegExp(`^${metric}\\{database="${server.db.databaseName}",collection="payments",command="${command}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
   expect(value("db_command_documents_total", "insert")).toBeGreaterThanOrEqual(1);
   expect(value("db_command_documents_total", "update")).toBeGreaterThanOrEqual(value("db_commands_total", "update"));
   expect(value("db_commands_total", "update")).toBeGreaterThanOrEqual(1);

@@ -1,4 +1,4 @@
-import { documentsWritten } from "../../src/observability/databaseCommands";
+import { collectionOf, documentsWritten } from "../../src/observability/databaseCommands";
 
 test("documents named by a write command: one per inserted document, update or delete statement", () => {
   expect(documentsWritten({ insert: "payments", documents: [{ _id: 1 }, { _id: 2 }] })).toBe(2);
@@ -8,4 +8,11 @@ test("documents named by a write command: one per inserted document, update or d
   expect(documentsWritten({ findAndModify: "payments", query: { _id: 1 }, update: { $set: { a: 1 } } })).toBe(1);
   expect(documentsWritten({ find: "payments", filter: { _id: 1 } })).toBe(0);
   expect(documentsWritten({ ping: 1 })).toBe(0);
+});
+
+test("a command's collection is named by the command, or by getMore's collection field", () => {
+  expect(collectionOf({ insert: "callback_deliveries", documents: [] }, "insert")).toBe("callback_deliveries");
+  expect(collectionOf({ getMore: 42n, collection: "payments" }, "getMore")).toBe("payments");
+  expect(collectionOf({ aggregate: 1, pipeline: [] }, "aggregate")).toBe("");
+  expect(collectionOf({ ping: 1 }, "ping")).toBe("");
 });

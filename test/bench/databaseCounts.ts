@@ -49,7 +49,6 @@ export function costPerRequest(before: CommandCounts, after: CommandCounts, requ
       else {
         if (collection === "callback_deliveries") cost.journalWrites += n;
         else cost.writes += n;
-        cost.writes += n;
         cost.documents += (c.documents ?? 0) - (before[key]?.documents ?? 0);
       }
     }

@@ -1,7 +1,9 @@
 import type { Db } from "mongodb";
 import { nextDue } from "../callbacks/retryPolicy.js";
-import { createDeliveryJournal, type DeliveryJournal } from "../store/deliveryJournal.js";
+import { pspIdempotencyKey } from "../payments/idempotencyKeys.js";
+import { createDeliveryJournal, type DeliveryJournalOptions } from "../store/deliveryJournal.js";
 import { createOpenOperations, scanOpenOperations } from "../store/openOperations.js";
+import { createVersionBook } from "../store/outboxWrites.js";
 import { createPaymentIndex } from "../store/paymentIndex.js";
 import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
@@ -15,15 +17,28 @@ import { createPaymentRepository } from "../store/paymentRepository.js";
  * delivery is written into its payment.
  */
 export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean; scaleOut?: unknown; log: (e: Record<string, unknown>) => void }) {
-  const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates, sharedDatabase: opts.scaleOut !== undefined });
-  if (opts.atomicConditionalUpdates || opts.scaleOut) return { payments: stored, listing: createPaymentQueries(opts.db), index: undefined, journal: undefined };
-  const journal: DeliveryJournal = createDeliveryJournal(opts.db, { nextDue, log: opts.log });
-  const index = createPaymentIndex(createPaymentQueries(opts.db, journal.apply), () => scanSummaries(opts.db, journal.apply));
+  if (opts.atomicConditionalUpdates || opts.scaleOut) {
+    const stored = createPaymentRepository(opts.db, { atomicConditionalUpdates: opts.atomicConditionalUpdates, sharedDatabase: opts.scaleOut !== undefined });
+    return { payments: stored, listing: createPaymentQueries(opts.db), index: undefined, journal: undefined };
+  }
+  const { stored, journal } = journaledStorage(opts.db, { log: opts.log });
+  // Filled from the payments with the journal laid over (it waits for the journal to be read).
+  const index = createPaymentIndex(createPaymentQueries(opts.db, journal.apply), () => journal.summaries((patch) => scanSummaries(opts.db, patch)));
   const open = createOpenOperations(() => scanOpenOperations(opts.db));
   const load = async () => {
-    // The summaries are read with the journal laid over them.
-    await journal.load();
     await Promise.all([index.load(), open.load().catch((err: unknown) => Promise.reject(new Error(`open operations: ${String(err)}`)))]);
   };
   return { payments: open.observe(index.observe(journal.observe(stored))), listing: index, index: { load }, journal };
+}
+
+/** The repository on a FerretDB this instance owns, with the delivery journal beside it (sharing its VersionBook). */
+export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "idleMs" | "maxUnfolded">) {
+  const versions = createVersionBook(false);
+  const stored = createPaymentRepository(db, { atomicConditionalUpdates: false, versions });
+  const journal = createDeliveryJournal(db, {
+    ...opts,
+    nextDue,
+    isCurrent: (shopId, paymentId, version) => versions.current(pspIdempotencyKey("payment", shopId, paymentId)) === (version ?? 0),
+  });
+  return { stored, journal };
 }

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import type { CallbackRecord, OutboxWrite, PaymentRecord, PaymentRepository } from "../payments/records.js";
+import type { PaymentSummary } from "../payments/paymentListing.js";
 import { encodeCallback } from "./storedEntries.js";
+import { journaled } from "./journaledRepository.js";
 import { createUnfoldedDeliveries, type Unfolded, type UnfoldedDeliveries } from "./unfoldedDeliveries.js";
 
 export const DELIVERY_JOURNAL_COLLECTION = "callback_deliveries";
@@ -26,6 +28,8 @@ export type PaymentLock = <T>(shopId: string, paymentId: string, task: () => Pro
 export interface DeliveryJournalOptions {
   /** When a payment's next callback is due (the dispatcher's rule). */
   nextDue: (callbacks: CallbackRecord[]) => Date | null;
+  /** Whether `version` is the payment's latest, as the repository's VersionBook knows it. */
+  isCurrent: (shopId: string, paymentId: string, version: number | undefined) => boolean;
   /** Folding runs after this long without a payment write... */
   idleMs?: number;
   /** ...or under load while more payments than this wait for it. */
@@ -40,6 +44,8 @@ export interface DeliveryJournal {
   load(): Promise<void>;
   /** A stored payment with the journal's deliveries applied (the record itself if none). */
   apply(p: PaymentRecord): PaymentRecord;
+  /** Stored payments' summaries with the journal laid over (filling the console's index). */
+  summaries(scan: (patch: (p: PaymentRecord) => PaymentRecord) => AsyncIterable<PaymentSummary>): AsyncIterable<PaymentSummary>;
   /** Starts folding the journal into payment documents, each under its payment's lock. */
   start(lock: PaymentLock): void;
   stop(): Promise<void>;
@@ -59,42 +65,19 @@ export interface DeliveryJournal {
 export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): DeliveryJournal {
   const journal: Collection<JournalDoc> = db.collection<JournalDoc>(DELIVERY_JOURNAL_COLLECTION);
   const book = createUnfoldedDeliveries(opts.nextDue);
-  let loaded = false;
-  let loading: Promise<void> | undefined;
   let lastWrite = 0;
   let inner: PaymentRepository | undefined;
+  let lock: PaymentLock | undefined;
 
-  const load = (): Promise<void> =>
-    (loading ??= (async () => {
-      for await (const doc of journal.find({})) {
-        for (const text of doc.facts) {
-          const f = JSON.parse(text) as Fact;
-          book.note(f.s, f.p, doc._id, (JSON.parse(f.c) as { id: string }).id, f.c, f.n);
-        }
-        if (!doc.facts.length) book.emptied.add(doc._id);
-      }
-      loaded = true;
-      if (book.payments.size) opts.log({ level: "info", msg: "delivery journal loaded", payments: book.payments.size, documents: book.journalDocuments });
-    })().catch((err: unknown) => {
-      loading = undefined; // the next read tries again
-      throw err;
-    }));
+  const loader = createLoader(() => readJournal(journal, book, opts.log));
+  const load = loader.load;
 
-  /** The journal's part of saveOutboxes: one document for every delivery of the batch. */
-  async function append(writes: readonly OutboxWrite[]): Promise<void> {
-    const _id = `d_${Date.now().toString(36)}_${randomBytes(6).toString("hex")}`;
-    const facts: { w: OutboxWrite; id: string; cb: string }[] = [];
-    for (const w of writes)
-      for (const id of w.deliveries ?? []) {
-        const cb = w.callbacks.find((c) => c.id === id);
-        if (cb) facts.push({ w, id, cb: encodeCallback(cb) });
-      }
-    await journal.insertOne({
-      _id,
-      at: new Date(),
-      facts: facts.map(({ w, cb }) => JSON.stringify({ s: w.shopId, p: w.paymentId, c: cb, n: w.nextCallbackAt === null } satisfies Fact)),
-    });
-    for (const { w, id, cb } of facts) book.note(w.shopId, w.paymentId, _id, id, cb, w.nextCallbackAt === null);
+  /** Writes what the journal says of one payment into its document (the caller holds its lock). */
+  async function fold(shopId: string, paymentId: string): Promise<void> {
+    const p = await inner!.findPayment(shopId, paymentId);
+    const after = p && book.apply(p);
+    if (after && after !== p) await inner!.saveCallbacks(shopId, paymentId, after.callbacks, after.nextCallbackAt);
+    book.forget(shopId, paymentId);
   }
 
   const folding = createFolding({
@@ -102,12 +85,7 @@ export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): Del
     emptied: book.emptied,
     idle: () => Date.now() - lastWrite >= (opts.idleMs ?? 2000),
     maxUnfolded: opts.maxUnfolded ?? 20_000,
-    fold: async (u) => {
-      const p = await inner!.findPayment(u.shopId, u.paymentId);
-      const after = p && book.apply(p);
-      if (after && after !== p) await inner!.saveCallbacks(u.shopId, u.paymentId, after.callbacks, after.nextCallbackAt);
-      book.forget(u.shopId, u.paymentId);
-    },
+    fold: (u) => lock!(u.shopId, u.paymentId, () => fold(u.shopId, u.paymentId)),
     drop: (id) => journal.deleteOne({ _id: id }).then(() => book.emptied.delete(id)),
     log: opts.log,
   });
@@ -115,80 +93,101 @@ export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): Del
   return {
     load,
     apply: book.apply,
-    start: (lock) => folding.start(lock),
-    stop: () => folding.stop(),
+    async *summaries(scan) {
+      await load();
+      const done = book.beginRead();
+      try {
+        yield* scan(book.apply);
+      } finally {
+        done();
+      }
+    },
+    start(l) {
+      lock = l;
+      folding.start();
+    },
+    async stop() {
+      lock = undefined;
+      await folding.stop();
+    },
     get unfolded() {
       return book.payments.size;
     },
     observe(repository) {
       inner = repository;
       return journaled(repository, book, {
-        ready: async () => {
-          if (!loaded) await load();
+        ready: loader.ready,
+        wrote: () => void (lastWrite = Date.now()),
+        append: (writes) => appendFacts(journal, book, writes),
+        isCurrent: opts.isCurrent,
+        async foldNow(list) {
+          for (const p of list) {
+            if (!lock) return false;
+            await lock(p.shopId, p._id, () => fold(p.shopId, p._id));
+          }
+          return lock !== undefined;
         },
-        wrote: () => {
-          lastWrite = Date.now();
-        },
-        append,
-        soon: () => folding.soon(),
       });
     },
   };
 }
 
-/** The repository with deliveries journaled and every payment it returns seen through the journal. */
-function journaled(
-  repository: PaymentRepository,
-  book: UnfoldedDeliveries,
-  journal: { ready(): Promise<void>; wrote(): void; append(writes: readonly OutboxWrite[]): Promise<void>; soon(): void },
-): PaymentRepository {
-  const { ready, wrote } = journal;
-  const applied = <T extends PaymentRecord | null>(p: T): T => (p ? (book.apply(p) as T) : p);
+/** Runs `read` once it succeeds: again at the next call after a failure. */
+function createLoader(read: () => Promise<void>) {
+  let loaded = false;
+  let loading: Promise<void> | undefined;
+  const load = (): Promise<void> =>
+    (loading ??= read().then(
+      () => {
+        loaded = true;
+      },
+      (err: unknown) => {
+        loading = undefined;
+        throw err;
+      },
+    ));
   return {
-    ...repository,
-    async claimPayment(record) {
-      await ready();
-      wrote();
-      const r = await repository.claimPayment(record);
-      return r.inserted ? r : { inserted: false, record: book.apply(r.record) };
-    },
-    findPayment: async (shopId, paymentId) => (await ready(), applied(await repository.findPayment(shopId, paymentId))),
-    async updatePayment(shopId, paymentId, guard, change, current) {
-      await ready();
-      wrote();
-      const p = await repository.updatePayment(shopId, paymentId, guard, change, current);
-      if (p && change.callback) book.pending(shopId, paymentId);
-      return applied(p);
-    },
-    findPaymentByIdempotencyKey: async (key) => (await ready(), applied(await repository.findPaymentByIdempotencyKey(key))),
-    findParkedCallbacks: async (shopId, limit) => (await ready(), (await repository.findParkedCallbacks(shopId, limit)).map(book.apply)),
-    findStalePayments: async (states, before, limit) => (await ready(), (await repository.findStalePayments(states, before, limit)).map(book.apply)),
-    async findDueCallbacks(now, limit, skipShops) {
-      await ready();
-      // The database still finds journaled payments due: fold them soon, hand over the rest.
-      const found = (await repository.findDueCallbacks(now, limit, skipShops)).map(book.apply);
-      const due = found.filter((p) => p.nextCallbackAt && p.nextCallbackAt <= now);
-      if (due.length < found.length) journal.soon();
-      return due;
-    },
-    async saveCallbacks(shopId, paymentId, callbacks, next) {
-      await repository.saveCallbacks(shopId, paymentId, callbacks, next);
-      book.forget(shopId, paymentId); // the whole outbox, as read with the journal, is in the document
-    },
-    async saveOutboxes(writes) {
-      await ready();
-      const toJournal = writes.filter((w) => w.deliveries?.length);
-      const whole = writes.filter((w) => !w.deliveries?.length);
-      const [written] = await Promise.all([whole.length ? repository.saveOutboxes(whole) : [], toJournal.length ? journal.append(toJournal) : undefined]);
-      whole.forEach((w, i) => written[i] && book.forget(w.shopId, w.paymentId));
-      let next = 0;
-      return writes.map((w) => (w.deliveries?.length ? true : written[next++]!));
-    },
-    async countCallbacks() {
-      const counts = await repository.countCallbacks();
-      return { ...counts, pending: Math.max(0, counts.pending - book.clearCount()) };
+    load,
+    ready: async () => {
+      if (!loaded) await load();
     },
   };
+}
+
+/** The journal's part of saveOutboxes: one document for every delivery of the batch. */
+async function appendFacts(journal: Collection<JournalDoc>, book: UnfoldedDeliveries, writes: readonly OutboxWrite[]): Promise<void> {
+  const _id = `d_${Date.now().toString(36)}_${randomBytes(6).toString("hex")}`;
+  const facts: { w: OutboxWrite; id: string; cb: string; clear: boolean }[] = [];
+  for (const w of writes)
+    for (const id of w.deliveries ?? []) {
+      const cb = w.callbacks.find((c) => c.id === id);
+      if (cb) facts.push({ w, id, cb: encodeCallback(cb), clear: w.nextCallbackAt === null });
+    }
+  await journal.insertOne({
+    _id,
+    at: new Date(),
+    facts: facts.map(({ w, cb, clear }) => JSON.stringify({ s: w.shopId, p: w.paymentId, c: cb, n: clear } satisfies Fact)),
+  });
+  for (const f of facts) book.note(f.w.shopId, f.w.paymentId, _id, f.id, f.cb, f.clear);
+}
+
+/** Reads every journal document into the book; a fact that cannot be read is logged and left out. */
+async function readJournal(journal: Collection<JournalDoc>, book: UnfoldedDeliveries, log: (e: Record<string, unknown>) => void) {
+  for await (const doc of journal.find({})) {
+    let noted = 0;
+    for (const text of doc.facts ?? []) {
+      try {
+        const f = JSON.parse(text) as Fact;
+        book.note(f.s, f.p, doc._id, (JSON.parse(f.c) as { id: string }).id, f.c, f.n);
+        noted++;
+      } catch (err) {
+        // Left out, its callback may be sent once more (at least once): better than no reads at all.
+        log({ level: "error", msg: "delivery journal fact unreadable", journalId: doc._id, error: String(err) });
+      }
+    }
+    if (!noted) book.emptied.add(doc._id);
+  }
+  if (book.payments.size) log({ level: "info", msg: "delivery journal loaded", payments: book.payments.size, documents: book.journalDocuments });
 }
 
 /** The fold: while idle (or over the bound), payments into their documents, then empty journal documents away. */
@@ -201,14 +200,12 @@ function createFolding(parts: {
   drop: (journalId: string) => Promise<unknown>;
   log: (e: Record<string, unknown>) => void;
 }) {
-  let lock: PaymentLock | undefined;
+  let running = false;
   let timer: NodeJS.Timeout | undefined;
   let pass: Promise<void> | undefined;
-  let urgent = false;
-  const schedule = (ms: number) => {
-    if (!lock || pass) return;
-    clearTimeout(timer);
-    timer = setTimeout(run, ms);
+  const schedule = () => {
+    if (!running) return;
+    timer = setTimeout(run, 1000);
     timer.unref();
   };
   function run(): void {
@@ -216,35 +213,29 @@ function createFolding(parts: {
       const started = Date.now();
       // Over the bound, down to 90% of it even under load; otherwise only while idle.
       const floor = parts.unfolded.size > parts.maxUnfolded ? Math.floor(parts.maxUnfolded * 0.9) : Infinity;
-      const wanted = () => urgent || parts.idle() || parts.unfolded.size > floor;
       let folded = 0;
       // Oldest first (a Map keeps insertion order), one at a time: the requests come first.
       for (const u of parts.unfolded.values()) {
-        if (!lock || !wanted()) break;
-        await lock(u.shopId, u.paymentId, () => parts.fold(u));
+        if (!running || !(parts.idle() || parts.unfolded.size > floor)) break;
+        await parts.fold(u);
         folded++;
       }
-      for (const id of [...parts.emptied]) if (lock) await parts.drop(id);
-      urgent = false;
+      for (const id of [...parts.emptied]) if (running) await parts.drop(id);
       if (folded) parts.log({ level: "info", msg: "delivery journal folded", payments: folded, left: parts.unfolded.size, ms: Date.now() - started });
     })()
       .catch((err: unknown) => parts.log({ level: "error", msg: "delivery journal fold failed", error: String(err) }))
       .finally(() => {
         pass = undefined;
-        schedule(1000);
+        schedule();
       });
   }
   return {
-    start(l: PaymentLock) {
-      lock = l;
-      schedule(1000);
-    },
-    soon() {
-      urgent = true;
-      schedule(0);
+    start() {
+      running = true;
+      schedule();
     },
     async stop() {
-      lock = undefined;
+      running = false;
       clearTimeout(timer);
       await pass;
     },

@@ -1,6 +1,6 @@
 import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
 import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
-import { createVersionBook, saveOutboxes } from "./outboxWrites.js";
+import { createVersionBook, saveOutboxes, type VersionBook } from "./outboxWrites.js";
 import { decodeEntries, encodeCallback, encodeEntries, encodeEvent, hasParkedCallback, storedOutbox } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
@@ -139,8 +139,8 @@ export interface PaymentRepositoryOptions {
    * the service makes read and write one step (decisions.md D11).
    */
   atomicConditionalUpdates: boolean;
-  /** Other instances write to the same database (see VersionBook). */
-  sharedDatabase?: boolean;
+  sharedDatabase?: boolean; // other instances write to the same database (see VersionBook)
+  versions?: VersionBook; // shared with the delivery journal
 }
 
 export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions = { atomicConditionalUpdates: true }): PaymentRepository {
@@ -152,7 +152,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   // On MongoDB lookups name the shop too: with the shard key { shopId, _id } each goes to one
   // shard (README "Scaling out"). FerretDB uses its index only for a filter on _id alone.
   const byKey: KeyFilter = (key, shopId) => (opts.atomicConditionalUpdates ? { _id: key, shopId } : { _id: key });
-  const versions = createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
+  const versions = opts.versions ?? createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
   const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
 
   return {

@@ -21,6 +21,11 @@ export interface UnfoldedDeliveries {
   note(shopId: string, paymentId: string, journalId: string, callbackId: string, callback: string, clear: boolean): void;
   /** The payment's document now says all the journal said of it. */
   forget(shopId: string, paymentId: string): void;
+  /**
+   * A read of payments starts: until it ends, what `forget` drops is still applied, since the
+   * database may answer it with the document as it was before the write that folded it.
+   */
+  beginRead(): () => void;
   /** A new callback of the payment is pending. */
   pending(shopId: string, paymentId: string): void;
   /** A stored payment with its journaled deliveries applied (the record itself if none). */
@@ -34,6 +39,10 @@ const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId
 /** What the delivery journal says that the payment documents do not yet, in memory. */
 export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) => Date | null): UnfoldedDeliveries {
   const payments = new Map<string, Unfolded>();
+  /** Forgotten while reads were under way: key → the entry, and the last read begun then. */
+  const retired = new Map<string, { u: Unfolded; lastRead: number }>();
+  const reading = new Set<number>();
+  let reads = 0;
   /** Journal document → how many of its payments are not folded yet; at 0 it can go. */
   const remaining = new Map<string, number>();
   const emptied = new Set<string>();
@@ -59,6 +68,7 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
       const u = payments.get(key);
       if (!u) return;
       payments.delete(key);
+      if (reading.size) retired.set(key, { u, lastRead: reads });
       for (const j of u.journals) {
         const left = (remaining.get(j) ?? 1) - 1;
         if (left > 0) remaining.set(j, left);
@@ -68,16 +78,31 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
         }
       }
     },
+    beginRead() {
+      const n = ++reads;
+      reading.add(n);
+      return () => {
+        reading.delete(n);
+        if (!retired.size) return;
+        // Kept while a read begun before it was forgotten is still under way.
+        let oldest = Infinity;
+        for (const r of reading) oldest = Math.min(oldest, r);
+        for (const [key, r] of retired) if (r.lastRead < oldest) retired.delete(key);
+      };
+    },
     pending(shopId, paymentId) {
       const u = payments.get(keyOf(shopId, paymentId));
       if (u) u.clear = false;
     },
     apply(p) {
-      const u = payments.get(keyOf(p.shopId, p._id));
-      if (!u) return p;
+      const key = keyOf(p.shopId, p._id);
+      const u = payments.get(key);
+      const old = retired.get(key)?.u;
+      if (!u && !old) return p;
       let changed = false;
       const callbacks = p.callbacks.map((c) => {
-        const text = c.state === "delivered" ? undefined : u.delivered.get(c.id);
+        // A delivery, once true, stays true: what a folded entry said still holds.
+        const text = c.state === "delivered" ? undefined : (u?.delivered.get(c.id) ?? old?.delivered.get(c.id));
         if (!text) return c;
         changed = true;
         return decodeCallback(text);

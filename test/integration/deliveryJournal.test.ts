@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
-import { paymentStorage } from "../../src/app/paymentStorage";
+import { journaledStorage, paymentStorage } from "../../src/app/paymentStorage";
 import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
-import { nextDue } from "../../src/callbacks/retryPolicy";
+import { createOutboxWriter } from "../../src/callbacks/outboxWriter";
+import { recordAttempt } from "../../src/callbacks/retryPolicy";
 import { paymentCallback } from "../../src/payments/callbackBody";
 import type { PaymentRecord, PaymentRepository } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";
 import { paymentLockKey } from "../../src/payments/use-cases/index";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
-import { createDeliveryJournal, DELIVERY_JOURNAL_COLLECTION } from "../../src/store/deliveryJournal";
-import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { DELIVERY_JOURNAL_COLLECTION } from "../../src/store/deliveryJournal";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { callbackShop, capturedPayment } from "../helpers/records";
 import { waitFor } from "../helpers/waitFor";
@@ -49,8 +49,7 @@ const lock = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => m
 
 /** The storage as a single instance on FerretDB builds it: the journal over the repository. */
 function storage(idleMs = 60_000, maxUnfolded?: number) {
-  const stored = createPaymentRepository(db, { atomicConditionalUpdates: false });
-  const journal = createDeliveryJournal(db, { nextDue, log: () => {}, idleMs, ...(maxUnfolded ? { maxUnfolded } : {}) });
+  const { stored, journal } = journaledStorage(db, { log: () => {}, idleMs, ...(maxUnfolded ? { maxUnfolded } : {}) });
   return { stored, journal, repository: journal.observe(stored) };
 }
 
@@ -58,6 +57,7 @@ function dispatcherOn(repository: PaymentRepository) {
   return createCallbackDispatcher({ repository, shops, mutex, lockKey: paymentLockKey, log: () => {}, rateLimit: { capacity: 1000, perSecond: 1000 } });
 }
 
+const policy = { baseMs: 1000, maxMs: 60_000, windowMs: 72 * 3_600_000, random: () => 0.5 };
 const states = (p: PaymentRecord | null) => p?.callbacks.map((c) => c.state);
 const ids = (prefix: string) => ["1", "2", "3"].map((n) => `${prefix}-${n}`);
 
@@ -147,4 +147,55 @@ test("under load (never idle), the journal is folded once more payments wait tha
   await waitFor("a fold down to the bound", () => journal.unfolded <= 1);
   await journal.stop();
   expect(states(await stored.findPayment("s1", "B-1"))).toEqual(["delivered"]);
+});
+
+test("a delivery recorded from a copy older than the payment is written whole, with the callback queued since", async () => {
+  const { stored, journal, repository } = storage();
+  await journal.load();
+  await repository.claimPayment(capturedPayment("V-1", at, { withCallback: true }));
+  const copy = (await repository.findPayment("s1", "V-1"))!;
+  // A refund's result queued after the dispatcher took its copy.
+  const refund = { ...paymentCallback(copy, "payment", true, undefined, at), id: "refund:R1", kind: "refund" as const, targetId: "R1" };
+  await repository.updatePayment("s1", "V-1", {}, { event: { at, event: "refund succeeded" }, callback: refund });
+  const writer = createOutboxWriter({ repository, mutex, lockKey: paymentLockKey, flushMs: 1 });
+  await writer.record(copy, copy.callbacks[0]!.id, (cb) => recordAttempt(cb, { kind: "delivered", httpStatus: 200, durationMs: 1 }, at, policy));
+
+  const after = (await stored.findPayment("s1", "V-1"))!;
+  expect(after.callbacks.map((c) => [c.id, c.state, c.attempts.length])).toEqual([
+    [copy.callbacks[0]!.id, "delivered", 1],
+    ["refund:R1", "pending", 0],
+  ]);
+  expect(after.nextCallbackAt).not.toBeNull();
+  expect(journal.unfolded).toBe(0);
+  expect(await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()).toBe(0);
+});
+
+test("payments the database still finds due but the journal has delivered cannot stand in front of one really due", async () => {
+  const { stored, journal, repository } = storage();
+  await journal.load();
+  journal.start(lock);
+  for (const id of ids("S")) await repository.claimPayment(capturedPayment(id, at, { withCallback: true }));
+  expect(await dispatcherOn(repository).runOnce()).toBe(3);
+  // Due later than the three in the database's order; the scan reads two at a time.
+  await repository.claimPayment(capturedPayment("S-due", new Date(at.getTime() + 1000), { withCallback: true }));
+  const due = await repository.findDueCallbacks(new Date(at.getTime() + 2000), 2);
+  await journal.stop();
+  expect(due.map((p) => p._id)).toEqual(["S-due"]);
+  for (const id of ids("S")) expect(states(await stored.findPayment("s1", id))).toEqual(["delivered"]);
+});
+
+test("an unreadable journal fact is logged and left out; the rest of the journal still counts", async () => {
+  const { stored } = storage();
+  await stored.claimPayment(capturedPayment("U-1", at, { withCallback: true }));
+  const cb = { ...capturedPayment("U-1", at, { withCallback: true }).callbacks[0]!, state: "delivered", deliveredAt: at, nextAttemptAt: null };
+  await db.collection(DELIVERY_JOURNAL_COLLECTION).insertOne({
+    _id: "d_test" as never,
+    at,
+    facts: ["{not json", JSON.stringify({ s: "s1", p: "U-1", c: JSON.stringify(cb), n: true })],
+  });
+  const logged: Record<string, unknown>[] = [];
+  const { journal } = journaledStorage(db, { log: (e) => logged.push(e) });
+  const repository = journal.observe(stored);
+  expect(states(await repository.findPayment("s1", "U-1"))).toEqual(["delivered"]);
+  expect(logged).toContainEqual(expect.objectContaining({ level: "error", msg: "delivery journal fact unreadable", journalId: "d_test" }));
 });

@@ -1,0 +1,88 @@
+import type { OutboxWrite, PaymentRecord, PaymentRepository } from "../payments/records.js";
+import type { UnfoldedDeliveries } from "./unfoldedDeliveries.js";
+
+export interface JournalParts {
+  /** Resolves once the journal is read (reads wait for it). */
+  ready(): Promise<void>;
+  /** A payment write came: the service is not idle. */
+  wrote(): void;
+  append(writes: readonly OutboxWrite[]): Promise<void>;
+  isCurrent(shopId: string, paymentId: string, version: number | undefined): boolean;
+  /** Folds these payments now, each under its lock; false when folding is not running. */
+  foldNow(payments: readonly PaymentRecord[]): Promise<boolean>;
+}
+
+/** How many times the database's due scan is asked again after folding what it found delivered. */
+const dueScanRounds = 5;
+
+/**
+ * The repository with deliveries journaled, and every payment it returns seen through the
+ * journal. Each read is held open in the book while the database answers (see beginRead).
+ */
+export function journaled(repository: PaymentRepository, book: UnfoldedDeliveries, journal: JournalParts): PaymentRepository {
+  const { ready, wrote } = journal;
+  async function read<T>(query: () => Promise<T>, apply: (found: T) => T): Promise<T> {
+    await ready();
+    const done = book.beginRead();
+    try {
+      return apply(await query());
+    } finally {
+      done();
+    }
+  }
+  const one = <T extends PaymentRecord | null>(p: T): T => (p ? (book.apply(p) as T) : p);
+  const many = (ps: PaymentRecord[]) => ps.map(book.apply);
+  return {
+    ...repository,
+    async claimPayment(record) {
+      wrote();
+      return read(
+        () => repository.claimPayment(record),
+        (r) => (r.inserted ? r : { inserted: false, record: book.apply(r.record) }),
+      );
+    },
+    findPayment: (shopId, paymentId) => read(() => repository.findPayment(shopId, paymentId), one),
+    async updatePayment(shopId, paymentId, guard, change, current) {
+      wrote();
+      const p = await read(() => repository.updatePayment(shopId, paymentId, guard, change, current), one);
+      if (p && change.callback) book.pending(shopId, paymentId);
+      return p;
+    },
+    findPaymentByIdempotencyKey: (key) => read(() => repository.findPaymentByIdempotencyKey(key), one),
+    findParkedCallbacks: (shopId, limit) => read(() => repository.findParkedCallbacks(shopId, limit), many),
+    findStalePayments: (states, before, limit) => read(() => repository.findStalePayments(states, before, limit), many),
+    async findDueCallbacks(now, limit, skipShops) {
+      // The database still finds journaled payments due: those are folded here and the scan
+      // asked again, so that they cannot stand in front of payments really due.
+      for (let round = 1; ; round++) {
+        const found = await read(() => repository.findDueCallbacks(now, limit, skipShops), many);
+        const due = found.filter((p) => p.nextCallbackAt && p.nextCallbackAt <= now);
+        const delivered = found.filter((p) => !due.includes(p));
+        const folded = delivered.length > 0 && (await journal.foldNow(delivered));
+        if (due.length || !folded || round === dueScanRounds) return due;
+      }
+    },
+    async saveCallbacks(shopId, paymentId, callbacks, next) {
+      await repository.saveCallbacks(shopId, paymentId, callbacks, next);
+      book.forget(shopId, paymentId); // the whole outbox, as read with the journal, is in the document
+    },
+    async saveOutboxes(writes) {
+      await ready();
+      // Only a write from the payment's latest version is journaled: from a stale copy the rest
+      // of the outbox (a callback queued since) is not in it, and the repository answers false,
+      // so that the caller reads the payment and writes it whole, its attempt recorded once.
+      const journaledHere = writes.map((w) => Boolean(w.deliveries?.length) && journal.isCurrent(w.shopId, w.paymentId, w.version));
+      const toJournal = writes.filter((_, i) => journaledHere[i]);
+      const whole = writes.filter((_, i) => !journaledHere[i]);
+      const [written] = await Promise.all([whole.length ? repository.saveOutboxes(whole) : [], toJournal.length ? journal.append(toJournal) : undefined]);
+      whole.forEach((w, i) => written[i] && book.forget(w.shopId, w.paymentId));
+      let next = 0;
+      return writes.map((_, i) => journaledHere[i] || written[next++]!);
+    },
+    async countCallbacks() {
+      await ready();
+      const counts = await repository.countCallbacks();
+      return { ...counts, pending: Math.max(0, counts.pending - book.clearCount()) };
+    },
+  };
+}

@@ -7,10 +7,11 @@ import {
   type ConnectRouter,
   type ConnectRouterOptions,
 } from "@connectrpc/connect";
-import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { serverCompressions } from "./compression.js";
 import type { NodeRequest, NodeResponse } from "./httpJson.js";
+import { universalRequestOf } from "./universalRequest.js";
 
 /** The request body as it came off the wire, for signatures over the raw bytes. */
 export interface RawBody {
@@ -45,7 +46,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     const handler = paths.get((req.url ?? "").split("?", 1)[0] ?? "");
     if (!handler) return options.fallback(req, res);
     const values = createContextValues();
-    let uReq: UniversalServerRequest = universalRequestFromNodeRequest(req as never, res as never, undefined, values);
+    let uReq: UniversalServerRequest = universalRequestOf(req, res, values);
     if (options.keepRawBody(handler.service.typeName)) {
       const raw: RawBody = { chunks: [] };
       values.set(rawBodyKey, raw);

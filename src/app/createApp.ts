@@ -187,23 +187,32 @@ function backgroundOf(
     folding: { start(): void; stop(): Promise<void> } | undefined;
   },
 ): Omit<App, "handler" | "payments"> {
-  let indexLoad: Promise<void> | undefined;
+  let indexLoad: Promise<unknown> | undefined;
+  let stopped = false;
   return {
     start() {
+      const started = Date.now();
+      stopped = false;
+      // The index first: the scans the dispatcher and the reconciler start with then wait for it
+      // rather than read every payment from FerretDB.
+      const loading = parts.index?.load() ?? Promise.resolve();
       parts.health.start();
       parts.dispatcher.start();
       parts.reconciler.start();
       parts.sweeper?.start();
-      parts.folding?.start();
-      const started = Date.now();
-      indexLoad = parts.index?.load().then(
-        () => opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
-        (err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings and scans read the database", error: String(err) }),
-      );
+      indexLoad = loading
+        .then(
+          () => parts.index && opts.log({ level: "info", msg: "payment index loaded", ms: Date.now() - started }),
+          (err: unknown) => opts.log({ level: "error", msg: "payment index not loaded; listings and scans read the database", error: String(err) }),
+        )
+        // Folding writes payments: not while the index reads them all (FerretDB lost that cursor).
+        .then(() => stopped || parts.folding?.start());
     },
     async stop() {
+      stopped = true;
       parts.health.stop();
-      await Promise.all([parts.folding?.stop(), parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad, parts.sweeper?.stop()]);
+      await Promise.all([parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad, parts.sweeper?.stop()]);
+      await parts.folding?.stop();
       await Promise.all(parts.instances.map((i) => i.stop?.()));
     },
   };

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import type { CallbackRecord, OutboxWrite, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { PaymentSummary } from "../payments/paymentListing.js";
-import { encodeCallback } from "./storedEntries.js";
 import { journaled } from "./journaledRepository.js";
 import { createUnfoldedDeliveries, type Unfolded, type UnfoldedDeliveries } from "./unfoldedDeliveries.js";
 
@@ -15,10 +14,16 @@ interface JournalDoc {
   facts: string[];
 }
 
+/** One delivery as stored (short names: a journal document holds a batch of them). */
 interface Fact {
+  /** Shop, payment, callback. */
   s: string;
   p: string;
-  c: string;
+  i: string;
+  /** The delivering attempt: when (ISO), how long, the HTTP status. */
+  t: string;
+  d: number;
+  h?: number;
   /** Nothing of the payment was left pending. */
   n: boolean;
 }
@@ -30,9 +35,9 @@ export interface DeliveryJournalOptions {
   nextDue: (callbacks: CallbackRecord[]) => Date | null;
   /** Whether `version` is the payment's latest, as the repository's VersionBook knows it. */
   isCurrent: (shopId: string, paymentId: string, version: number | undefined) => boolean;
-  /** Folding runs after this long without a payment write... */
-  idleMs?: number;
-  /** ...or under load while more payments than this wait for it. */
+  /** Folding runs while no payment read or write of the service is under way (false: tests)... */
+  foldWhenQuiet?: boolean;
+  /** ...and even under load while more payments than this wait for it. */
   maxUnfolded?: number;
   log: (e: Record<string, unknown>) => void;
 }
@@ -59,13 +64,14 @@ export interface DeliveryJournal {
  * is a read, a re-encoding of the whole document and its own SQLite transaction, about 45% of
  * its CPU per card payment. Here the deliveries of one batch are one inserted document instead,
  * and this process keeps what they say in memory and lays it over every payment it reads. When
- * the service is idle (or too much waits), the journal is folded into the payment documents and
- * its documents deleted; a payment written whole in the meantime is folded by that write.
+ * the service has no payment read or write under way (or too much waits), the journal is folded
+ * into the payment documents, one at a time, and its documents deleted; a payment written whole in
+ * the meantime is folded by that write.
  */
 export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): DeliveryJournal {
   const journal: Collection<JournalDoc> = db.collection<JournalDoc>(DELIVERY_JOURNAL_COLLECTION);
   const book = createUnfoldedDeliveries(opts.nextDue);
-  let lastWrite = 0;
+  let active = 0;
   let inner: PaymentRepository | undefined;
   let lock: PaymentLock | undefined;
 
@@ -83,7 +89,7 @@ export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): Del
   const folding = createFolding({
     unfolded: book.payments,
     emptied: book.emptied,
-    idle: () => Date.now() - lastWrite >= (opts.idleMs ?? 2000),
+    quiet: () => active === 0 && opts.foldWhenQuiet !== false,
     maxUnfolded: opts.maxUnfolded ?? 20_000,
     fold: (u) => lock!(u.shopId, u.paymentId, () => fold(u.shopId, u.paymentId)),
     drop: (id) => journal.deleteOne({ _id: id }).then(() => book.emptied.delete(id)),
@@ -117,7 +123,7 @@ export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): Del
       inner = repository;
       return journaled(repository, book, {
         ready: loader.ready,
-        wrote: () => void (lastWrite = Date.now()),
+        busy: (by) => void (active += by),
         append: (writes) => appendFacts(journal, book, writes),
         isCurrent: opts.isCurrent,
         async foldNow(list) {
@@ -157,18 +163,24 @@ function createLoader(read: () => Promise<void>) {
 /** The journal's part of saveOutboxes: one document for every delivery of the batch. */
 async function appendFacts(journal: Collection<JournalDoc>, book: UnfoldedDeliveries, writes: readonly OutboxWrite[]): Promise<void> {
   const _id = `d_${Date.now().toString(36)}_${randomBytes(6).toString("hex")}`;
-  const facts: { w: OutboxWrite; id: string; cb: string; clear: boolean }[] = [];
+  const facts: Fact[] = [];
   for (const w of writes)
     for (const id of w.deliveries ?? []) {
-      const cb = w.callbacks.find((c) => c.id === id);
-      if (cb) facts.push({ w, id, cb: encodeCallback(cb), clear: w.nextCallbackAt === null });
+      // The write delivered this callback and changed nothing else: its last attempt is the one.
+      const last = w.callbacks.find((c) => c.id === id)?.attempts.at(-1);
+      if (!last) continue;
+      const fact: Fact = { s: w.shopId, p: w.paymentId, i: id, t: new Date(last.at).toISOString(), d: last.durationMs, n: w.nextCallbackAt === null };
+      if (last.httpStatus) fact.h = last.httpStatus;
+      facts.push(fact);
     }
-  await journal.insertOne({
-    _id,
-    at: new Date(),
-    facts: facts.map(({ w, cb, clear }) => JSON.stringify({ s: w.shopId, p: w.paymentId, c: cb, n: clear } satisfies Fact)),
-  });
-  for (const f of facts) book.note(f.w.shopId, f.w.paymentId, _id, f.id, f.cb, f.clear);
+  await journal.insertOne({ _id, at: new Date(), facts: facts.map((f) => JSON.stringify(f)) });
+  for (const f of facts) noteFact(book, _id, f);
+}
+
+function noteFact(book: UnfoldedDeliveries, journalId: string, f: Fact): void {
+  const at = Date.parse(f.t);
+  if (typeof f.s !== "string" || typeof f.p !== "string" || typeof f.i !== "string" || Number.isNaN(at)) throw new Error("not a delivery fact");
+  book.note(f.s, f.p, journalId, { callbackId: f.i, at, durationMs: f.d, ...(f.h ? { httpStatus: f.h } : {}) }, f.n);
 }
 
 /** Reads every journal document into the book; a fact that cannot be read is logged and left out. */
@@ -177,8 +189,7 @@ async function readJournal(journal: Collection<JournalDoc>, book: UnfoldedDelive
     let noted = 0;
     for (const text of doc.facts ?? []) {
       try {
-        const f = JSON.parse(text) as Fact;
-        book.note(f.s, f.p, doc._id, (JSON.parse(f.c) as { id: string }).id, f.c, f.n);
+        noteFact(book, doc._id, JSON.parse(text) as Fact);
         noted++;
       } catch (err) {
         // Left out, its callback may be sent once more (at least once): better than no reads at all.
@@ -190,11 +201,11 @@ async function readJournal(journal: Collection<JournalDoc>, book: UnfoldedDelive
   if (book.payments.size) log({ level: "info", msg: "delivery journal loaded", payments: book.payments.size, documents: book.journalDocuments });
 }
 
-/** The fold: while idle (or over the bound), payments into their documents, then empty journal documents away. */
+/** The fold: while quiet (or over the bound), payments into their documents, then empty journal documents away. */
 function createFolding(parts: {
   unfolded: Map<string, Unfolded>;
   emptied: Set<string>;
-  idle: () => boolean;
+  quiet: () => boolean;
   maxUnfolded: number;
   fold: (u: Unfolded) => Promise<void>;
   drop: (journalId: string) => Promise<unknown>;
@@ -203,36 +214,40 @@ function createFolding(parts: {
   let running = false;
   let timer: NodeJS.Timeout | undefined;
   let pass: Promise<void> | undefined;
-  const schedule = () => {
+  /** Folded since the journal was last empty, and since when: one log line per backlog. */
+  let backlog = { folded: 0, since: 0 };
+  const schedule = (ms: number) => {
     if (!running) return;
-    timer = setTimeout(run, 1000);
+    timer = setTimeout(run, ms);
     timer.unref();
   };
   function run(): void {
     pass = (async () => {
-      const started = Date.now();
-      // Over the bound, down to 90% of it even under load; otherwise only while idle.
+      // Over the bound, down to 90% of it even under load; otherwise only between requests.
       const floor = parts.unfolded.size > parts.maxUnfolded ? Math.floor(parts.maxUnfolded * 0.9) : Infinity;
-      let folded = 0;
       // Oldest first (a Map keeps insertion order), one at a time: the requests come first.
       for (const u of parts.unfolded.values()) {
-        if (!running || !(parts.idle() || parts.unfolded.size > floor)) break;
+        if (!running || !(parts.quiet() || parts.unfolded.size > floor)) break;
         await parts.fold(u);
-        folded++;
+        if (!backlog.folded++) backlog.since = Date.now();
       }
       for (const id of [...parts.emptied]) if (running) await parts.drop(id);
-      if (folded) parts.log({ level: "info", msg: "delivery journal folded", payments: folded, left: parts.unfolded.size, ms: Date.now() - started });
+      if (backlog.folded && !parts.unfolded.size) {
+        parts.log({ level: "info", msg: "delivery journal folded", payments: backlog.folded, ms: Date.now() - backlog.since });
+        backlog = { folded: 0, since: 0 };
+      }
     })()
       .catch((err: unknown) => parts.log({ level: "error", msg: "delivery journal fold failed", error: String(err) }))
       .finally(() => {
         pass = undefined;
-        schedule();
+        // Sooner while some wait: the next gap between requests may be short.
+        schedule(parts.unfolded.size ? 100 : 1000);
       });
   }
   return {
     start() {
       running = true;
-      schedule();
+      schedule(1000);
     },
     async stop() {
       running = false;

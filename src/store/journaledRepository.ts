@@ -4,8 +4,8 @@ import type { UnfoldedDeliveries } from "./unfoldedDeliveries.js";
 export interface JournalParts {
   /** Resolves once the journal is read (reads wait for it). */
   ready(): Promise<void>;
-  /** A payment write came: the service is not idle. */
-  wrote(): void;
+  /** Counts the service's payment reads and writes under way (folding waits for none). */
+  busy(by: 1 | -1): void;
   append(writes: readonly OutboxWrite[]): Promise<void>;
   isCurrent(shopId: string, paymentId: string, version: number | undefined): boolean;
   /** Folds these payments now, each under its lock; false when folding is not running. */
@@ -20,22 +20,26 @@ const dueScanRounds = 5;
  * journal. Each read is held open in the book while the database answers (see beginRead).
  */
 export function journaled(repository: PaymentRepository, book: UnfoldedDeliveries, journal: JournalParts): PaymentRepository {
-  const { ready, wrote } = journal;
+  const { ready } = journal;
   async function read<T>(query: () => Promise<T>, apply: (found: T) => T): Promise<T> {
-    await ready();
-    const done = book.beginRead();
+    journal.busy(1);
     try {
-      return apply(await query());
+      await ready();
+      const done = book.beginRead();
+      try {
+        return apply(await query());
+      } finally {
+        done();
+      }
     } finally {
-      done();
+      journal.busy(-1);
     }
   }
   const one = <T extends PaymentRecord | null>(p: T): T => (p ? (book.apply(p) as T) : p);
   const many = (ps: PaymentRecord[]) => ps.map(book.apply);
   return {
     ...repository,
-    async claimPayment(record) {
-      wrote();
+    claimPayment(record) {
       return read(
         () => repository.claimPayment(record),
         (r) => (r.inserted ? r : { inserted: false, record: book.apply(r.record) }),
@@ -43,7 +47,6 @@ export function journaled(repository: PaymentRepository, book: UnfoldedDeliverie
     },
     findPayment: (shopId, paymentId) => read(() => repository.findPayment(shopId, paymentId), one),
     async updatePayment(shopId, paymentId, guard, change, current) {
-      wrote();
       const p = await read(() => repository.updatePayment(shopId, paymentId, guard, change, current), one);
       if (p && change.callback) book.pending(shopId, paymentId);
       return p;

@@ -1,13 +1,30 @@
 import type { CallbackRecord, PaymentRecord } from "../payments/records.js";
-import { decodeCallback } from "./storedEntries.js";
+
+/**
+ * One journaled delivery: the attempt that delivered a callback pending in the payment's document.
+ * Only the attempt is kept (not the whole callback): thousands wait in memory between folds.
+ */
+export interface Delivery {
+  callbackId: string;
+  /** When it was acknowledged (ms since the epoch). */
+  at: number;
+  durationMs: number;
+  httpStatus?: number;
+}
+
+/** The callback as the delivery left it: its pending record, with the attempt that delivered it. */
+export function delivered(c: CallbackRecord, d: Delivery): CallbackRecord {
+  const at = new Date(d.at);
+  const attempt = { at, durationMs: d.durationMs, ...(d.httpStatus ? { httpStatus: d.httpStatus } : {}) };
+  return { ...c, state: "delivered", deliveredAt: at, nextAttemptAt: null, attempts: [...c.attempts, attempt] };
+}
 
 /** A payment whose delivered callbacks are in the journal and not yet in its document. */
 export interface Unfolded {
   shopId: string;
   paymentId: string;
-  /** Callback id → the delivered callback, as stored text (decoded when a read needs it). */
-  delivered: Map<string, string>;
-  journals: Set<string>;
+  delivered: Delivery[];
+  journals: string[];
   /** Nothing of it was left pending when last journaled (for the callback gauge). */
   clear: boolean;
 }
@@ -18,7 +35,7 @@ export interface UnfoldedDeliveries {
   /** Journal documents none of whose facts is left unfolded: they can be deleted. */
   readonly emptied: Set<string>;
   readonly journalDocuments: number;
-  note(shopId: string, paymentId: string, journalId: string, callbackId: string, callback: string, clear: boolean): void;
+  note(shopId: string, paymentId: string, journalId: string, delivery: Delivery, clear: boolean): void;
   /** The payment's document now says all the journal said of it. */
   forget(shopId: string, paymentId: string): void;
   /**
@@ -34,6 +51,7 @@ export interface UnfoldedDeliveries {
   clearCount(): number;
 }
 
+const deliveryOf = (u: Unfolded | undefined, callbackId: string) => u?.delivered.find((d) => d.callbackId === callbackId);
 const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
 
 /** What the delivery journal says that the payment documents do not yet, in memory. */
@@ -52,14 +70,14 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
     get journalDocuments() {
       return remaining.size;
     },
-    note(shopId, paymentId, journalId, callbackId, callback, clear) {
+    note(shopId, paymentId, journalId, delivery, clear) {
       const key = keyOf(shopId, paymentId);
       let u = payments.get(key);
-      if (!u) payments.set(key, (u = { shopId, paymentId, delivered: new Map(), journals: new Set(), clear }));
-      u.delivered.set(callbackId, callback);
+      if (!u) payments.set(key, (u = { shopId, paymentId, delivered: [], journals: [], clear }));
+      if (!u.delivered.some((d) => d.callbackId === delivery.callbackId)) u.delivered.push(delivery);
       u.clear = clear;
-      if (!u.journals.has(journalId)) {
-        u.journals.add(journalId);
+      if (!u.journals.includes(journalId)) {
+        u.journals.push(journalId);
         remaining.set(journalId, (remaining.get(journalId) ?? 0) + 1);
       }
     },
@@ -102,10 +120,10 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
       let changed = false;
       const callbacks = p.callbacks.map((c) => {
         // A delivery, once true, stays true: what a folded entry said still holds.
-        const text = c.state === "delivered" ? undefined : (u?.delivered.get(c.id) ?? old?.delivered.get(c.id));
-        if (!text) return c;
+        const d = c.state === "delivered" ? undefined : (deliveryOf(u, c.id) ?? deliveryOf(old, c.id));
+        if (!d) return c;
         changed = true;
-        return decodeCallback(text);
+        return delivered(c, d);
       });
       return changed ? { ...p, callbacks, nextCallbackAt: nextDue(callbacks) } : p;
     },

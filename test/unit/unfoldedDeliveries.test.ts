@@ -1,16 +1,22 @@
 import { nextDue } from "../../src/callbacks/retryPolicy";
-import { encodeCallback } from "../../src/store/storedEntries";
 import { createUnfoldedDeliveries } from "../../src/store/unfoldedDeliveries";
 import { capturedPayment } from "../helpers/records";
 
 const at = new Date("2026-11-30T10:00:00Z");
 const stored = capturedPayment("P1", at, { withCallback: true });
-const delivered = { ...stored.callbacks[0]!, state: "delivered" as const, deliveredAt: at, nextAttemptAt: null };
+const delivery = (callbackId: string) => ({ callbackId, at: at.getTime(), durationMs: 12, httpStatus: 200 });
+const id = stored.callbacks[0]!.id;
 
 test("a read under way when its payment is folded still sees the delivery; later reads see the document", () => {
   const book = createUnfoldedDeliveries(nextDue);
-  book.note("s1", "P1", "j1", delivered.id, encodeCallback(delivered), true);
-  expect(book.apply(stored).callbacks[0]!.state).toBe("delivered");
+  book.note("s1", "P1", "j1", delivery(id), true);
+  expect(book.apply(stored).callbacks[0]).toEqual({
+    ...stored.callbacks[0],
+    state: "delivered",
+    deliveredAt: at,
+    nextAttemptAt: null,
+    attempts: [{ at, durationMs: 12, httpStatus: 200 }],
+  });
 
   // The database may answer a read sent before the fold's write with the document before it.
   const slow = book.beginRead();
@@ -26,9 +32,9 @@ test("a read under way when its payment is folded still sees the delivery; later
 
 test("a payment's journal document is emptied only when every payment in it is folded", () => {
   const book = createUnfoldedDeliveries(nextDue);
-  book.note("s1", "P1", "j1", delivered.id, encodeCallback(delivered), true);
-  book.note("s1", "P2", "j1", delivered.id, encodeCallback(delivered), false);
-  book.note("s1", "P2", "j2", "refund:R1", encodeCallback({ ...delivered, id: "refund:R1" }), true);
+  book.note("s1", "P1", "j1", delivery(id), true);
+  book.note("s1", "P2", "j1", delivery(id), false);
+  book.note("s1", "P2", "j2", delivery("refund:R1"), true);
   expect(book.journalDocuments).toBe(2);
   expect(book.clearCount()).toBe(2);
   book.pending("s1", "P2");

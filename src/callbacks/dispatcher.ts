@@ -175,7 +175,8 @@ async function redeliverParked(opts: DispatcherOptions, at: Date, shopId: string
       cb.retryFrom = at;
       count++;
     }
-    if (count > 0) await opts.repository.saveCallbacks(shopId, paymentId, p.callbacks, nextDue(p.callbacks));
+    // An operator's change: a delivery attempt under way from an older copy must not write over it.
+    if (count > 0) await opts.repository.saveCallbacks(shopId, paymentId, p.callbacks, nextDue(p.callbacks), { from: p.version ?? 0 });
     return count;
   });
 }

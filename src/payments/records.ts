@@ -180,8 +180,13 @@ export interface PaymentRepository {
   findOperationByIdempotencyKey(idempotencyKey: string): Promise<OperationRecord | null>;
   /** Payments whose outbox needs a look at or before `now`, other than those of `skipShops`. */
   findDueCallbacks(now: Date, limit: number, skipShops?: readonly string[]): Promise<PaymentRecord[]>;
-  /** Replaces the outbox after a delivery attempt (the caller holds the payment's lock). */
-  saveCallbacks(shopId: string, paymentId: string, callbacks: CallbackRecord[], nextCallbackAt: Date | null): Promise<void>;
+  /**
+   * Replaces the outbox after a delivery attempt (the caller holds the payment's lock). `changed`:
+   * an operator's change (a redelivery) of the payment read at version `from`; the version is then
+   * bumped, so that an attempt recorded meanwhile from an older copy reads the payment again
+   * instead of writing its outbox back over the change.
+   */
+  saveCallbacks(shopId: string, paymentId: string, callbacks: CallbackRecord[], nextCallbackAt: Date | null, changed?: { from: number }): Promise<void>;
   /**
    * Writes several payments' outboxes in one go, each only if its payment has not changed since
    * the version given (the caller holds their locks); false for those that changed (or are not

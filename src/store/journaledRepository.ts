@@ -65,8 +65,8 @@ export function journaled(repository: PaymentRepository, book: UnfoldedDeliverie
         if (due.length || !folded || round === dueScanRounds) return due;
       }
     },
-    async saveCallbacks(shopId, paymentId, callbacks, next) {
-      await repository.saveCallbacks(shopId, paymentId, callbacks, next);
+    async saveCallbacks(shopId, paymentId, callbacks, next, changed) {
+      await repository.saveCallbacks(shopId, paymentId, callbacks, next, changed);
       book.forget(shopId, paymentId); // the whole outbox, as read with the journal, is in the document
     },
     async saveOutboxes(writes) {

@@ -129,8 +129,8 @@ function observed(
       if (p) put(summaryOf(p));
       return p;
     },
-    async saveCallbacks(shopId, paymentId, callbacks, next) {
-      await repository.saveCallbacks(shopId, paymentId, callbacks, next);
+    async saveCallbacks(shopId, paymentId, callbacks, next, changed) {
+      await repository.saveCallbacks(shopId, paymentId, callbacks, next, changed);
       const s = known(shopId, paymentId);
       if (s) put({ ...s, ...callbackFields(callbacks), nextCallbackAt: next });
     },

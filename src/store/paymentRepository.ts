@@ -1,30 +1,14 @@
-import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter, type WithId } from "mongodb";
+import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter } from "mongodb";
 import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import { createVersionBook, saveOutboxes, type VersionBook } from "./outboxWrites.js";
-import { decodeEntries, encodeCallback, encodeEntries, encodeEvent, hasParkedCallback, storedOutbox } from "./storedEntries.js";
+import { outboxAndScans } from "./outboxAndScans.js";
+import { fromStored, toStored, type Operations, type Payments, type Stored } from "./storedRecords.js";
+import { encodeCallback, encodeEvent } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
 export const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
 
-/**
- * Records are stored under a key derived from the shop and Genstore's id (the PSP idempotency
- * key): the unique _id is still the claim, scoped to the shop, and every lookup is by _id, the
- * one query the embedded FerretDB answers from an index. Genstore's id is kept as genstoreId.
- */
-export type Stored<T extends { _id: string }> = Omit<T, "_id"> & { _id: string; genstoreId: string };
-
-// A payment (the one record with a timeline) keeps its events and callbacks as texts: storedEntries.ts.
-function toStored<T extends { _id: string }>(record: T, key: string): Stored<T> {
-  const fields = "timeline" in record ? encodeEntries(record as unknown as PaymentRecord) : record;
-  return { ...fields, _id: key, genstoreId: record._id } as unknown as Stored<T>;
-}
-
-export function fromStored<T extends { _id: string }>(doc: WithId<Stored<T>> | Stored<T> | null): T | null {
-  if (!doc) return null;
-  const { genstoreId, ...rest } = doc;
-  const fields = "timeline" in rest ? decodeEntries(rest) : rest;
-  return { ...fields, _id: genstoreId } as unknown as T;
-}
+export { fromStored, type Stored } from "./storedRecords.js";
 
 /** The filter of a lookup by storage key (see byKey in createPaymentRepository). */
 type KeyFilter = (key: string, shopId: string) => object;
@@ -201,7 +185,10 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
     },
 
     ...deletesAndKeyLookups(payments, operations, opts.atomicConditionalUpdates),
-    ...outboxAndScans(payments, operations, (shopId, paymentId) => byKey(paymentKey(shopId, paymentId), shopId)),
+    ...outboxAndScans(payments, operations, {
+      filter: (shopId, paymentId) => byKey(paymentKey(shopId, paymentId), shopId),
+      bumped: (shopId, paymentId, version) => versions.seen(paymentKey(shopId, paymentId), { version } as PaymentRecord),
+    }),
     saveOutboxes: (writes) =>
       saveOutboxes(
         payments,
@@ -210,9 +197,6 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       ),
   };
 }
-
-type Payments = Collection<Stored<PaymentRecord>>;
-type Operations = (kind: OperationKind) => Collection<Stored<OperationRecord>>;
 
 /** Deleting an unsent claim, and lookups by PSP idempotency key (webhooks). */
 function deletesAndKeyLookups(
@@ -238,63 +222,6 @@ function deletesAndKeyLookups(
       // Operations are stored under their key, whose prefix names the kind.
       const kind = operationKindOfKey(idempotencyKey);
       return kind ? fromStored<OperationRecord>(await operations(kind).findOne({ _id: idempotencyKey })) : null;
-    },
-  };
-}
-
-/** The outbox and the scans of background work (dispatcher, reconciler, metrics, operators). */
-function outboxAndScans(
-  payments: Payments,
-  operations: Operations,
-  paymentFilter: (shopId: string, paymentId: string) => object,
-): Pick<PaymentRepository, "findDueCallbacks" | "saveCallbacks" | "findParkedCallbacks" | "findStalePayments" | "countCallbacks" | "findStaleOperations"> {
-  return {
-    async findDueCallbacks(now, limit, skipShops = []) {
-      const docs = await payments
-        .find({ nextCallbackAt: { $lte: now }, ...(skipShops.length ? { shopId: { $nin: [...skipShops] } } : {}) })
-        .sort({ nextCallbackAt: 1 })
-        .limit(limit)
-        .toArray();
-      return docs.map((d) => fromStored<PaymentRecord>(d)!);
-    },
-
-    async saveCallbacks(shopId, paymentId, callbacks, nextCallbackAt) {
-      await payments.updateOne(paymentFilter(shopId, paymentId), { $set: { ...storedOutbox(callbacks), nextCallbackAt } as never });
-    },
-
-    async findParkedCallbacks(shopId, limit) {
-      const docs = await payments
-        .find({ ...hasParkedCallback, ...(shopId ? { shopId } : {}) } as Filter<Stored<PaymentRecord>>)
-        .sort({ updatedAt: 1 })
-        .limit(limit)
-        .toArray();
-      return docs.map((d) => fromStored<PaymentRecord>(d)!);
-    },
-
-    async findStalePayments(states, before, limit) {
-      const docs = await payments
-        .find({ state: { $in: [...states] }, updatedAt: { $lt: before } })
-        .sort({ updatedAt: 1 })
-        .limit(limit)
-        .toArray();
-      return docs.map((d) => fromStored<PaymentRecord>(d)!);
-    },
-
-    async countCallbacks() {
-      const [pending, parked] = await Promise.all([
-        payments.countDocuments({ nextCallbackAt: { $ne: null } }),
-        payments.countDocuments(hasParkedCallback as Filter<Stored<PaymentRecord>>),
-      ]);
-      return { pending, parked };
-    },
-
-    async findStaleOperations(kind, before, limit) {
-      const docs = await operations(kind)
-        .find({ state: "processing", updatedAt: { $lt: before } })
-        .sort({ updatedAt: 1 })
-        .limit(limit)
-        .toArray();
-      return docs.map((d) => fromStored<OperationRecord>(d)!);
     },
   };
 }

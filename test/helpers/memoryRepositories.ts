@@ -75,9 +75,9 @@ export function createMemoryPaymentRepository(): PaymentRepository & { payments:
     findPaymentByIdempotencyKey: async (key) => copy([...payments.values()].find((p) => p.idempotencyKey === key) ?? null),
     findOperationByIdempotencyKey: async (key) => copy([...operations.values()].find((o) => o.idempotencyKey === key) ?? null),
     findDueCallbacks: async (now, limit, skip = []) => list((p) => p.nextCallbackAt !== null && p.nextCallbackAt <= now && !skip.includes(p.shopId), limit),
-    async saveCallbacks(shopId, id, callbacks: CallbackRecord[], next) {
+    async saveCallbacks(shopId, id, callbacks: CallbackRecord[], next, changed) {
       const p = payments.get(pk(shopId, id));
-      if (p) Object.assign(p, { callbacks: copy(callbacks), nextCallbackAt: next });
+      if (p) Object.assign(p, { callbacks: copy(callbacks), nextCallbackAt: next }, changed ? { version: changed.from + 1 } : {});
     },
     async saveOutboxes(writes) {
       return writes.map((w) => {

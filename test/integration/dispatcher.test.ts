@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
 import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
+import type { HttpPut } from "../../src/callbacks/httpPut";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { paymentLockKey } from "../../src/payments/use-cases/index";
 import type { PaymentRecord } from "../../src/payments/records";
@@ -132,4 +133,57 @@ test("a drain that fails because the database is away is tried again by itself, 
     await dispatcher.stop();
     await own.close();
   }
+});
+
+test.each([
+  ["MongoDB (version in the filter)", true],
+  ["FerretDB (version known in process)", false],
+])("an operator's redelivery during another callback's attempt is not written over by that attempt: %s", async (_name, atomic) => {
+  const at = new Date();
+  const repository = createPaymentRepository(db, { atomicConditionalUpdates: atomic });
+  const shop = callbackShop("http://genstore.invalid", at);
+  const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
+  const id = `P-redeliver-${String(atomic)}`;
+  const p = capturedPayment(id, at, { withCallback: true });
+  const parked = {
+    ...p.callbacks[0]!,
+    id: "refund:R0",
+    kind: "refund" as const,
+    targetId: "R0",
+    state: "parked" as const,
+    parkedReason: "HTTP 404",
+    nextAttemptAt: null,
+  };
+  await repository.claimPayment({ ...p, callbacks: [parked, p.callbacks[0]!] });
+  // The pending callback's attempt waits here until the operator has redelivered the parked one.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let attempting = false;
+  const put: HttpPut = async (url) => {
+    if (url.includes(`/payment/${id}`)) {
+      attempting = true;
+      await gate;
+      return { status: 503, retryAfter: null, text: "{}" };
+    }
+    return { status: 200, retryAfter: null, text: "{}" };
+  };
+  const dispatcher = createCallbackDispatcher({
+    repository,
+    shops,
+    mutex: createKeyedMutex(),
+    lockKey: paymentLockKey,
+    log: () => {},
+    put,
+    rateLimit: { capacity: 1000, perSecond: 1000 },
+  });
+  const pass = dispatcher.runOnce();
+  await waitFor("the attempt under way", () => attempting);
+  expect(await dispatcher.redeliver("s1", id, "refund:R0")).toBe(1);
+  release();
+  await pass;
+  const after = await repository.findPayment("s1", id);
+  expect(after!.callbacks.map((c) => [c.id, c.state, c.attempts.length])).toEqual([
+    ["refund:R0", "pending", 0],
+    [p.callbacks[0]!.id, "pending", 1],
+  ]);
 });

@@ -25,8 +25,11 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
   // Filled from the payments with the journal laid over (it waits for the journal to be read).
   const index = createPaymentIndex(createPaymentQueries(opts.db, journal.apply), () => journal.summaries((patch) => scanSummaries(opts.db, patch)));
   const open = createOpenOperations(() => scanOpenOperations(opts.db));
+  // Settled both: the caller starts folding after this, and must not while the index still reads.
   const load = async () => {
-    await Promise.all([index.load(), open.load().catch((err: unknown) => Promise.reject(new Error(`open operations: ${String(err)}`)))]);
+    const [indexed, opened] = await Promise.allSettled([index.load(), open.load()]);
+    if (indexed.status === "rejected") throw indexed.reason;
+    if (opened.status === "rejected") throw new Error(`open operations: ${String(opened.reason)}`);
   };
   return { payments: open.observe(index.observe(journal.observe(stored))), listing: index, index: { load }, journal };
 }

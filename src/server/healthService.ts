@@ -36,16 +36,15 @@ export function createHealthServiceImpl(source: HealthSource): ServiceImpl<typeo
           last = status;
           yield { status };
         }
+        // The listener goes with its wait: a watch lasting hours must not pile one up every interval.
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, WATCH_INTERVAL_MS);
-          ctx.signal.addEventListener(
-            "abort",
-            () => {
-              clearTimeout(t);
-              resolve();
-            },
-            { once: true },
-          );
+          const done = () => {
+            clearTimeout(t);
+            ctx.signal.removeEventListener("abort", done);
+            resolve();
+          };
+          const t = setTimeout(done, WATCH_INTERVAL_MS);
+          ctx.signal.addEventListener("abort", done, { once: true });
         });
       }
     },

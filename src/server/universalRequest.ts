@@ -26,11 +26,23 @@ const resetCodes: Record<number, Code> = {
   13: Code.PermissionDenied,
 };
 
-/** A hang-up is Aborted (connect-node's rule), anything else Internal. */
+/** Node's error codes along an error's cause chain. */
+function codesOf(err: unknown): unknown[] {
+  const codes: unknown[] = [];
+  // Not instanceof Error: errors from another realm (a vm context) are errors too.
+  for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 10; e = (e as { cause?: unknown }).cause, depth++)
+    codes.push((e as { code?: unknown }).code);
+  return codes;
+}
+
+/** connect-node's rule: a hang-up is Aborted, an unreachable peer Unavailable, anything else Internal. */
 function fromNodeError(err: unknown): ConnectError {
-  const code = (err as { code?: unknown })?.code;
-  const hungUp = code === "ECONNRESET" || code === "ERR_STREAM_DESTROYED" || code === "ERR_HTTP2_INVALID_STREAM" || code === "ERR_STREAM_WRITE_AFTER_END";
-  return ConnectError.from(err, hungUp ? Code.Aborted : Code.Internal);
+  const codes = codesOf(err);
+  const hungUp = ["ERR_STREAM_WRITE_AFTER_END", "ERR_STREAM_DESTROYED", "ERR_HTTP2_INVALID_STREAM", "ECONNRESET"].some((c) => codes.includes(c));
+  const unreachable = ["ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED"].some((c) => codes.includes(c));
+  const ce = ConnectError.from(err, hungUp ? Code.Aborted : unreachable ? Code.Unavailable : Code.Internal);
+  if (ce !== err) ce.cause = err;
+  return ce;
 }
 
 function headerOf(req: NodeRequest): Headers {

@@ -80,6 +80,8 @@ export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): Del
 
   /** Writes what the journal says of one payment into its document (the caller holds its lock). */
   async function fold(shopId: string, paymentId: string): Promise<void> {
+    // Only over the whole journal: a load still adding facts could see one forgotten unwritten.
+    await loader.ready();
     const p = await inner!.findPayment(shopId, paymentId);
     const after = p && book.apply(p);
     if (after && after !== p) await inner!.saveCallbacks(shopId, paymentId, after.callbacks, after.nextCallbackAt);
@@ -225,11 +227,18 @@ function createFolding(parts: {
     pass = (async () => {
       // Over the bound, down to 90% of it even under load; otherwise only between requests.
       const floor = parts.unfolded.size > parts.maxUnfolded ? Math.floor(parts.maxUnfolded * 0.9) : Infinity;
-      // Oldest first (a Map keeps insertion order), one at a time: the requests come first.
-      for (const u of parts.unfolded.values()) {
-        if (!running || !(parts.quiet() || parts.unfolded.size > floor)) break;
-        await parts.fold(u);
-        if (!backlog.folded++) backlog.since = Date.now();
+      // Oldest first (a Map keeps insertion order), one at a time: the requests come first. One
+      // payment that cannot be folded is passed over, not left in front of all the others.
+      let failures = 0;
+      for (const u of [...parts.unfolded.values()]) {
+        if (!running || failures >= 3 || !(parts.quiet() || parts.unfolded.size > floor)) break;
+        try {
+          await parts.fold(u);
+          if (!backlog.folded++) backlog.since = Date.now();
+        } catch (err) {
+          failures++;
+          parts.log({ level: "error", msg: "delivery journal fold failed", shopId: u.shopId, paymentId: u.paymentId, error: String(err) });
+        }
       }
       for (const id of [...parts.emptied]) if (running) await parts.drop(id);
       if (backlog.folded && !parts.unfolded.size) {

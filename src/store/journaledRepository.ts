@@ -61,7 +61,8 @@ export function journaled(repository: PaymentRepository, book: UnfoldedDeliverie
         const found = await read(() => repository.findDueCallbacks(now, limit, skipShops), many);
         const due = found.filter((p) => p.nextCallbackAt && p.nextCallbackAt <= now);
         const delivered = found.filter((p) => !due.includes(p));
-        const folded = delivered.length > 0 && (await journal.foldNow(delivered));
+        // A fold that fails leaves them to the folding passes; the scan still answers.
+        const folded = delivered.length > 0 && (await journal.foldNow(delivered).catch(() => false));
         if (due.length || !folded || round === dueScanRounds) return due;
       }
     },
@@ -77,7 +78,14 @@ export function journaled(repository: PaymentRepository, book: UnfoldedDeliverie
       const journaledHere = writes.map((w) => Boolean(w.deliveries?.length) && journal.isCurrent(w.shopId, w.paymentId, w.version));
       const toJournal = writes.filter((_, i) => journaledHere[i]);
       const whole = writes.filter((_, i) => !journaledHere[i]);
-      const [written] = await Promise.all([whole.length ? repository.saveOutboxes(whole) : [], toJournal.length ? journal.append(toJournal) : undefined]);
+      // Both settled before an error goes up: the caller releases the payments' locks then.
+      const [wrote, appended] = await Promise.allSettled([
+        whole.length ? repository.saveOutboxes(whole) : [],
+        toJournal.length ? journal.append(toJournal) : undefined,
+      ]);
+      if (wrote.status === "rejected") throw wrote.reason;
+      if (appended.status === "rejected") throw appended.reason;
+      const written = wrote.value;
       whole.forEach((w, i) => written[i] && book.forget(w.shopId, w.paymentId));
       let next = 0;
       return writes.map((_, i) => journaledHere[i] || written[next++]!);

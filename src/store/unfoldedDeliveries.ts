@@ -57,10 +57,7 @@ const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId
 /** What the delivery journal says that the payment documents do not yet, in memory. */
 export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) => Date | null): UnfoldedDeliveries {
   const payments = new Map<string, Unfolded>();
-  /** Forgotten while reads were under way: key → the entry, and the last read begun then. */
-  const retired = new Map<string, { u: Unfolded; lastRead: number }>();
-  const reading = new Set<number>();
-  let reads = 0;
+  const retired = createRetired();
   /** Journal document → how many of its payments are not folded yet; at 0 it can go. */
   const remaining = new Map<string, number>();
   const emptied = new Set<string>();
@@ -86,7 +83,7 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
       const u = payments.get(key);
       if (!u) return;
       payments.delete(key);
-      if (reading.size) retired.set(key, { u, lastRead: reads });
+      retired.retire(key, u);
       for (const j of u.journals) {
         const left = (remaining.get(j) ?? 1) - 1;
         if (left > 0) remaining.set(j, left);
@@ -96,18 +93,7 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
         }
       }
     },
-    beginRead() {
-      const n = ++reads;
-      reading.add(n);
-      return () => {
-        reading.delete(n);
-        if (!retired.size) return;
-        // Kept while a read begun before it was forgotten is still under way.
-        let oldest = Infinity;
-        for (const r of reading) oldest = Math.min(oldest, r);
-        for (const [key, r] of retired) if (r.lastRead < oldest) retired.delete(key);
-      };
-    },
+    beginRead: retired.beginRead,
     pending(shopId, paymentId) {
       const u = payments.get(keyOf(shopId, paymentId));
       if (u) u.clear = false;
@@ -115,7 +101,7 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
     apply(p) {
       const key = keyOf(p.shopId, p._id);
       const u = payments.get(key);
-      const old = retired.get(key)?.u;
+      const old = retired.get(key);
       if (!u && !old) return p;
       let changed = false;
       const callbacks = p.callbacks.map((c) => {
@@ -131,6 +117,33 @@ export function createUnfoldedDeliveries(nextDue: (callbacks: CallbackRecord[]) 
       let n = 0;
       for (const u of payments.values()) if (u.clear) n++;
       return n;
+    },
+  };
+}
+
+/** Entries forgotten while reads were under way, kept until every read begun before has ended. */
+function createRetired() {
+  const retired = new Map<string, { u: Unfolded; lastRead: number }>();
+  const reading = new Set<number>();
+  let reads = 0;
+  return {
+    retire(key: string, u: Unfolded): void {
+      if (!reading.size) return;
+      // Folded again while a read that began before the first fold is still under way: keep both.
+      const before = retired.get(key)?.u;
+      retired.set(key, { u: before ? { ...u, delivered: [...before.delivered, ...u.delivered], journals: [] } : u, lastRead: reads });
+    },
+    get: (key: string) => retired.get(key)?.u,
+    beginRead(): () => void {
+      const n = ++reads;
+      reading.add(n);
+      return () => {
+        reading.delete(n);
+        if (!retired.size) return;
+        let oldest = Infinity;
+        for (const r of reading) oldest = Math.min(oldest, r);
+        for (const [key, r] of retired) if (r.lastRead < oldest) retired.delete(key);
+      };
     },
   };
 }

@@ -199,3 +199,23 @@ test("an unreadable journal fact is logged and left out; the rest of the journal
   expect(states(await repository.findPayment("s1", "U-1"))).toEqual(["delivered"]);
   expect(logged).toContainEqual(expect.objectContaining({ level: "error", msg: "delivery journal fact unreadable", journalId: "d_test" }));
 });
+
+test("a payment whose fold fails is passed over: the others are folded, and the failure logged", async () => {
+  const logged: Record<string, unknown>[] = [];
+  const { stored, journal } = journaledStorage(db, { log: (e) => logged.push(e) });
+  let failing = false;
+  const repository = journal.observe({
+    ...stored,
+    findPayment: (shopId, paymentId) => (failing && paymentId === "F-1" ? Promise.reject(new Error("disk full")) : stored.findPayment(shopId, paymentId)),
+  });
+  await journal.load();
+  for (const id of ["F-1", "F-2"]) await repository.claimPayment(capturedPayment(id, at, { withCallback: true }));
+  expect(await dispatcherOn(repository).runOnce()).toBe(2);
+  failing = true;
+  journal.start(lock);
+  await waitFor("the other payment folded", async () => states(await stored.findPayment("s1", "F-2"))?.[0] === "delivered");
+  await journal.stop();
+  expect(journal.unfolded).toBe(1);
+  expect(states(await stored.findPayment("s1", "F-1"))).toEqual(["pending"]);
+  expect(logged).toContainEqual(expect.objectContaining({ level: "error", msg: "delivery journal fold failed", paymentId: "F-1", error: "Error: disk full" }));
+});

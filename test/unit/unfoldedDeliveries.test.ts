@@ -44,3 +44,17 @@ test("a payment's journal document is emptied only when every payment in it is f
   book.forget("s1", "P2");
   expect([...book.emptied].sort()).toEqual(["j1", "j2"]);
 });
+
+test("a read under way across two folds of its payment still sees what the first one folded", () => {
+  const book = createUnfoldedDeliveries(nextDue);
+  const refund = { ...stored.callbacks[0]!, id: "refund:R1", kind: "refund" as const, targetId: "R1" };
+  const both = { ...stored, callbacks: [stored.callbacks[0]!, refund] };
+  const slow = book.beginRead();
+  book.note("s1", "P1", "j1", delivery(id), false);
+  book.forget("s1", "P1");
+  book.note("s1", "P1", "j2", delivery("refund:R1"), true);
+  book.forget("s1", "P1");
+  expect(book.apply(both).callbacks.map((c) => c.state)).toEqual(["delivered", "delivered"]);
+  slow();
+  expect(book.apply(both)).toBe(both);
+});

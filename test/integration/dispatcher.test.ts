@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
-import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
+import { createCallbackDispatcher, type DispatcherOptions } from "../../src/callbacks/dispatcher";
 import type { HttpPut } from "../../src/callbacks/httpPut";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { paymentLockKey } from "../../src/payments/use-cases/index";
-import type { PaymentRecord } from "../../src/payments/records";
+import type { PaymentRecord, PaymentRepository } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
@@ -29,6 +29,10 @@ afterAll(async () => {
 
 const payment = (id: string, at: Date): PaymentRecord => capturedPayment(id, at, { withCallback: true });
 
+/** A dispatcher over `repository`, with its own lock and no logs unless given. */
+const dispatcherOf = (repository: PaymentRepository, shops: ShopDirectory, more: Partial<DispatcherOptions> = {}) =>
+  createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {}, ...more });
+
 test("a callback failing for 72 hours is parked, with backoff growing and jittered below its ceiling", async () => {
   genstore.respondWith(() => ({ status: 503 }));
   const start = new Date("2026-01-01T00:00:00Z");
@@ -36,12 +40,7 @@ test("a callback failing for 72 hours is parked, with backoff growing and jitter
   const repository = createPaymentRepository(db);
   const shop = callbackShop(genstore.url, start);
   const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
-  const dispatcher = createCallbackDispatcher({
-    repository,
-    shops,
-    mutex: createKeyedMutex(),
-    lockKey: paymentLockKey,
-    log: () => {},
+  const dispatcher = dispatcherOf(repository, shops, {
     now: () => now,
     random: () => 0.999,
     backoffBaseMs: 1000,
@@ -94,7 +93,7 @@ test("a scan that read a payment before a notification delivered its callback do
   };
   const shop = callbackShop(genstore.url, at);
   const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
-  const dispatcher = createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {}, pollMs: 3_600_000 });
+  const dispatcher = dispatcherOf(repository, shops, { pollMs: 3_600_000 });
   const id = `P-race-${randomBytes(3).toString("hex")}`;
   await inner.claimPayment(payment(id, at));
   dispatcher.start(); // its first scan reads the payment, then waits
@@ -116,7 +115,7 @@ test("a drain that fails because the database is away is tried again by itself, 
   const shops: ShopDirectory = { get: async () => shop, find: async () => shop, forget: () => {} };
   const errors: Record<string, unknown>[] = [];
   const log = (e: Record<string, unknown>) => void (e.level === "error" && errors.push(e));
-  const dispatcher = createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log, pollMs: 3_600_000 });
+  const dispatcher = dispatcherOf(repository, shops, { log, pollMs: 3_600_000 });
   dispatcher.start();
   try {
     await dispatcher.runOnce(); // the first scan is over: no other scan comes within the test
@@ -167,15 +166,7 @@ test.each([
     }
     return { status: 200, retryAfter: null, text: "{}" };
   };
-  const dispatcher = createCallbackDispatcher({
-    repository,
-    shops,
-    mutex: createKeyedMutex(),
-    lockKey: paymentLockKey,
-    log: () => {},
-    put,
-    rateLimit: { capacity: 1000, perSecond: 1000 },
-  });
+  const dispatcher = dispatcherOf(repository, shops, { put, rateLimit: { capacity: 1000, perSecond: 1000 } });
   const pass = dispatcher.runOnce();
   await waitFor("the attempt under way", () => attempting);
   expect(await dispatcher.redeliver("s1", id, "refund:R0")).toBe(1);

@@ -1,11 +1,14 @@
-/** A pass run every `intervalMs` after the previous one ends; stop() waits for a pass under way. */
+/**
+ * A pass run every `intervalMs` after the previous one ends (a function: asked after each pass, for
+ * work that comes back sooner while some is left); stop() waits for a pass under way.
+ */
 export interface PeriodicTask {
   start(runFirstPassNow?: boolean): void;
   stop(): Promise<void>;
   readonly running: boolean;
 }
 
-export function createPeriodicTask(pass: () => Promise<unknown>, intervalMs: number, onError: (err: unknown) => void): PeriodicTask {
+export function createPeriodicTask(pass: () => Promise<unknown>, intervalMs: number | (() => number), onError: (err: unknown) => void): PeriodicTask {
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<unknown> | undefined;
   let running = false;
@@ -21,7 +24,7 @@ export function createPeriodicTask(pass: () => Promise<unknown>, intervalMs: num
 
   function schedule(): void {
     if (!running) return;
-    timer = setTimeout(run, intervalMs);
+    timer = setTimeout(run, typeof intervalMs === "number" ? intervalMs : intervalMs());
     timer.unref();
   }
 

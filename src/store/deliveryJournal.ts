@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import type { CallbackRecord, OutboxWrite, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { PaymentSummary } from "../payments/paymentListing.js";
+import { createPeriodicTask } from "../runtime/periodicTask.js";
 import { journaled } from "./journaledRepository.js";
 import { createUnfoldedDeliveries, type Unfolded, type UnfoldedDeliveries } from "./unfoldedDeliveries.js";
 
@@ -213,55 +214,35 @@ function createFolding(parts: {
   drop: (journalId: string) => Promise<unknown>;
   log: (e: Record<string, unknown>) => void;
 }) {
-  let running = false;
-  let timer: NodeJS.Timeout | undefined;
-  let pass: Promise<void> | undefined;
   /** Folded since the journal was last empty, and since when: one log line per backlog. */
   let backlog = { folded: 0, since: 0 };
-  const schedule = (ms: number) => {
-    if (!running) return;
-    timer = setTimeout(run, ms);
-    timer.unref();
-  };
-  function run(): void {
-    pass = (async () => {
-      // Over the bound, down to 90% of it even under load; otherwise only between requests.
-      const floor = parts.unfolded.size > parts.maxUnfolded ? Math.floor(parts.maxUnfolded * 0.9) : Infinity;
-      // Oldest first (a Map keeps insertion order), one at a time: the requests come first. One
-      // payment that cannot be folded is passed over, not left in front of all the others.
-      let failures = 0;
-      for (const u of [...parts.unfolded.values()]) {
-        if (!running || failures >= 3 || !(parts.quiet() || parts.unfolded.size > floor)) break;
-        try {
-          await parts.fold(u);
-          if (!backlog.folded++) backlog.since = Date.now();
-        } catch (err) {
-          failures++;
-          parts.log({ level: "error", msg: "delivery journal fold failed", shopId: u.shopId, paymentId: u.paymentId, error: String(err) });
-        }
+  async function pass(): Promise<void> {
+    // Over the bound, down to 90% of it even under load; otherwise only between requests.
+    const floor = parts.unfolded.size > parts.maxUnfolded ? Math.floor(parts.maxUnfolded * 0.9) : Infinity;
+    // Oldest first (a Map keeps insertion order), one at a time: the requests come first. One
+    // payment that cannot be folded is passed over, not left in front of all the others.
+    let failures = 0;
+    for (const u of [...parts.unfolded.values()]) {
+      if (!task.running || failures >= 3 || !(parts.quiet() || parts.unfolded.size > floor)) break;
+      try {
+        await parts.fold(u);
+        if (!backlog.folded++) backlog.since = Date.now();
+      } catch (err) {
+        failures++;
+        parts.log({ level: "error", msg: "delivery journal fold failed", shopId: u.shopId, paymentId: u.paymentId, error: String(err) });
       }
-      for (const id of [...parts.emptied]) if (running) await parts.drop(id);
-      if (backlog.folded && !parts.unfolded.size) {
-        parts.log({ level: "info", msg: "delivery journal folded", payments: backlog.folded, ms: Date.now() - backlog.since });
-        backlog = { folded: 0, since: 0 };
-      }
-    })()
-      .catch((err: unknown) => parts.log({ level: "error", msg: "delivery journal fold failed", error: String(err) }))
-      .finally(() => {
-        pass = undefined;
-        // Sooner while some wait: the next gap between requests may be short.
-        schedule(parts.unfolded.size ? 100 : 1000);
-      });
+    }
+    for (const id of [...parts.emptied]) if (task.running) await parts.drop(id);
+    if (backlog.folded && !parts.unfolded.size) {
+      parts.log({ level: "info", msg: "delivery journal folded", payments: backlog.folded, ms: Date.now() - backlog.since });
+      backlog = { folded: 0, since: 0 };
+    }
   }
-  return {
-    start() {
-      running = true;
-      schedule(1000);
-    },
-    async stop() {
-      running = false;
-      clearTimeout(timer);
-      await pass;
-    },
-  };
+  // Sooner while some wait: the next gap between requests may be short.
+  const task = createPeriodicTask(
+    pass,
+    () => (parts.unfolded.size ? 100 : 1000),
+    (err) => parts.log({ level: "error", msg: "delivery journal fold failed", error: String(err) }),
+  );
+  return { start: () => task.start(), stop: () => task.stop() };
 }

@@ -24,6 +24,20 @@ describe("GENSTORE-V1 decryption", () => {
     expect(() => decryptCardPacket([key.privateKey], packet)).toThrow(CardDecryptionError);
   });
 
+  test("decrypting, or failing to, leaves Error.stackTraceLimit as it found it", () => {
+    const before = Error.stackTraceLimit;
+    const packet = encryptLikeGenstore(key.publicKeySpki, testCard());
+    decryptCardPacket([key.privateKey], packet);
+    expect(() => decryptCardPacket([other.privateKey], packet)).toThrow(CardDecryptionError);
+    expect(Error.stackTraceLimit).toBe(before);
+    // And the error the caller sees still names where it came from.
+    try {
+      decryptCardPacket([other.privateKey], packet);
+    } catch (e) {
+      expect((e as Error).stack).toContain("decryptCardPacket");
+    }
+  });
+
   const flip = (b64: string, byte = 0) => {
     const b = Buffer.from(b64, "base64");
     b[byte] = (b[byte] ?? 0) ^ 1;

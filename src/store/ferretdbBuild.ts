@@ -1,7 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import type { Logger } from "../observability/logger.js";
@@ -42,7 +42,8 @@ function binaryPath(cacheDir: string, version: string): string {
     .filter((f) => /\.(go|mod|sum)$/.test(f))
     .sort())
     hash.update(file).update(readFileSync(join(ferretdbSourceDir, file)));
-  return join(cacheDir, "ferretdb", hash.digest("hex").slice(0, 16), "ferretdb");
+  // Absolute: go build runs in the source folder, so a relative -o would land there.
+  return resolve(cacheDir, "ferretdb", hash.digest("hex").slice(0, 16), "ferretdb");
 }
 
 /**

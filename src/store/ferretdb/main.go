@@ -41,6 +41,9 @@ func main() {
 
 	// One JSON record per line: the payment app maps their levels onto its own log.
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Tables from an earlier run get their _id indexes (idindex.go) before any client can write:
+	// rebuilding one holds SQLite's write lock for as long as it reads the table.
+	indexTables(context.Background(), *dir, logger)
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -29,6 +30,13 @@ func main() {
 	if *sync != "full" && *sync != "normal" {
 		fmt.Fprintf(os.Stderr, "ferretdb: -sync must be full or normal, got %q\n", *sync)
 		os.Exit(2)
+	}
+
+	// Go's collector at its default (GOGC=100) took about a tenth of FerretDB's CPU under card
+	// payments: every command allocates its documents anew. Collecting at 5x the live heap instead
+	// costs about 15 MB more (35 -> 48 MB under load). GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 
 	// The SQLite files hold payments and shops: readable by this user only, whatever the umask.

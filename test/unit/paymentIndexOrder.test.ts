@@ -1,0 +1,94 @@
+import { newerFirst, summaryOf, type PaymentListing, type PageCursor, type PaymentSummary } from "../../src/payments/paymentListing";
+import { createPaymentIndex } from "../../src/store/paymentIndex";
+import { createMemoryPaymentRepository } from "../helpers/memoryRepositories";
+import { capturedPayment } from "../helpers/records";
+
+// The in-memory index answers the console's listing on the embedded database: pages newest first,
+// whatever order payments were loaded or written in, and the oldest left to the database once full.
+const base = Date.parse("2026-04-01T00:00:00Z");
+const summary = (id: string, second: number, shopId = "s") => summaryOf(capturedPayment(id, new Date(base + second * 1000), { shopId }));
+const ids = (list: PaymentSummary[]) => list.map((s) => `${s.shopId}/${s.paymentId}`);
+const noDatabase: PaymentListing = { list: async () => ({ payments: [] }), since: async () => [] };
+
+async function allPages(index: PaymentListing, size: number): Promise<PaymentSummary[]> {
+  const out: PaymentSummary[] = [];
+  let after: PageCursor | undefined;
+  for (;;) {
+    const page = await index.list({}, size, after);
+    out.push(...page.payments);
+    if (!page.next) return out;
+    after = page.next;
+  }
+}
+
+test("pages come newest first across loaded, new, late and changed payments", async () => {
+  // Loaded in no particular order, with ties on the second broken by shop and id.
+  const loaded = [5, 1, 9, 3, 3, 7, 0, 8, 2, 6].map((second, i) => summary(`L${i}`, second, i % 2 ? "a" : "b"));
+  const index = createPaymentIndex(noDatabase, async function* () {
+    yield* loaded;
+  });
+  await index.load();
+  const repository = index.observe(createMemoryPaymentRepository());
+  const written: PaymentSummary[] = [];
+  // New payments, the newest each time, then two whose claim finished after a newer one's.
+  for (const [id, second] of [
+    ["N1", 10],
+    ["N2", 11],
+    ["N3", 12],
+    ["late1", 4],
+    ["late2", 11],
+  ] as const) {
+    const record = capturedPayment(id, new Date(base + second * 1000), { shopId: "s" });
+    await repository.claimPayment(record);
+    written.push(summaryOf(record));
+  }
+  // A change to a known payment keeps its place.
+  const changed = capturedPayment("N2", new Date(base + 11_000), { shopId: "s", minor: 999 });
+  await repository.updatePayment("s", "N2", {}, { set: { amount: changed.amount }, event: { at: new Date(), event: "changed" } }, changed);
+
+  const expected = ids([...loaded, ...written].sort(newerFirst));
+  for (const size of [1, 4, 100]) expect(ids(await allPages(index, size))).toEqual(expected);
+  expect((await index.list({}, 100)).payments.find((s) => s.paymentId === "N2")?.amountMinor).toBe(999);
+
+  // The chart's read: the newest `limit` since a time, oldest first.
+  const since = new Date(base + 4_000);
+  const inWindow = [...loaded, ...written].filter((s) => s.createdAt >= since).sort((a, b) => newerFirst(b, a));
+  expect(ids(await index.since(undefined, since, 3))).toEqual(ids(inWindow.slice(-3)));
+  expect(ids(await index.since("s", since, 100))).toEqual(ids(inWindow.filter((s) => s.shopId === "s")));
+});
+
+test("above its bound the index drops its oldest tenth and leaves older listings to the database", async () => {
+  const asked: PageCursor[] = [];
+  const database: PaymentListing = {
+    list: async (_filter, _size, after) => (after && asked.push(after), { payments: [] }),
+    since: async () => [],
+  };
+  const index = createPaymentIndex(
+    database,
+    async function* () {
+      for (let i = 0; i < 10; i++) yield summary(`L${i}`, i);
+    },
+    10,
+  );
+  await index.load();
+  const repository = index.observe(createMemoryPaymentRepository());
+  await repository.claimPayment(capturedPayment("N", new Date(base + 10_000), { shopId: "s" }));
+  // 11 > 10: the oldest two go, the nine newest stay, and answer for the time they cover.
+  expect(ids((await index.list({ createdAfter: new Date(base + 2_000) }, 100)).payments)).toEqual([
+    "s/N",
+    "s/L9",
+    "s/L8",
+    "s/L7",
+    "s/L6",
+    "s/L5",
+    "s/L4",
+    "s/L3",
+    "s/L2",
+  ]);
+  expect(asked).toEqual([]);
+  // A listing reaching back before what was dropped goes to the database instead.
+  const cursor = { createdAt: base + 5_000, shopId: "s", paymentId: "L5" };
+  await index.list({ createdAfter: new Date(base) }, 10, cursor);
+  await index.list({}, 10, cursor);
+  expect(asked).toEqual([cursor, cursor]);
+});

@@ -13,7 +13,10 @@ const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId
 
 const olderFirst = (a: PaymentSummary, b: PaymentSummary) => newerFirst(b, a);
 
-/** Where `s` belongs in the oldest-first order (binary search): the end, for a new payment. */
+/**
+ * Where `s` belongs in the oldest-first order (binary search): the end, for a new payment, so it
+ * is appended. Kept newest first, each new payment moved the whole list (0.26 ms at 100,000).
+ */
 function slot(list: PaymentSummary[], s: PaymentSummary): number {
   let lo = 0;
   let hi = list.length;
@@ -39,9 +42,7 @@ function* newestFirst(list: PaymentSummary[]): Generator<PaymentSummary> {
  */
 export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIterable<PaymentSummary>, maxEntries = 200_000): PaymentIndex {
   const byKey = new Map<string, PaymentSummary>();
-  // Oldest first, so that a new payment, the newest, is appended: kept newest first, each one
-  // moved the whole list (0.26 ms per payment at 100,000 payments).
-  let sorted: PaymentSummary[] | undefined;
+  let sorted: PaymentSummary[] | undefined; // oldest first: see slot()
   let loaded = false;
   let loading: Promise<void> | undefined;
   let evictedBefore = 0;

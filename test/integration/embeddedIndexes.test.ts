@@ -13,10 +13,13 @@ const cacheDir = resolve(__dirname, "../../.cache");
 let dataDir: string;
 let db: EmbeddedDatabase;
 let client: MongoClient;
+// What the launcher says (its warnings among them).
+const said: string[] = [];
+const start = () => startEmbeddedDatabase({ dataDir, cacheDir, log: (e) => said.push(String(e.msg)) });
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "genstore-idindex-"));
-  db = await startEmbeddedDatabase({ dataDir, cacheDir });
+  db = await start();
   client = await new MongoClient(db.uri).connect();
 });
 
@@ -84,32 +87,73 @@ test("a collection keeps one _id index, unique, on the expression FerretDB looks
   ]);
 }, 30_000);
 
-test("a file from before (FerretDB's own _id index) is rebuilt before the database takes a connection", async () => {
-  const orders = client.db("idx").collection<{ _id: string }>("orders");
-  await orders.insertOne({ _id: "a" });
-  const { table } = await rebuilt("orders");
+/** Stops the database and puts back the index FerretDB makes (and the lookup index earlier versions added). */
+async function restoreFerretdbLayout(collection: string, rowid?: number): Promise<string> {
+  const { table } = await rebuilt(collection);
   await client.close();
   await db.stop();
-  // Put back the index as FerretDB makes it, and the lookup index earlier versions added.
   const file = new DatabaseSync(join(dataDir, "ferretdb", "idx.sqlite"), { enableDoubleQuotedStringLiterals: true });
   file.exec(`DROP INDEX "${table}__id_"; CREATE UNIQUE INDEX "${table}__id_" ON "${table}" (_ferretdb_sjson->"_id");
     CREATE INDEX "${table}__id_lookup" ON "${table}" (_ferretdb_sjson->'$._id')`);
+  // A large table, as its largest rowid tells the launcher.
+  if (rowid) file.exec(`UPDATE "${table}" SET rowid = ${rowid} WHERE rowid = (SELECT max(rowid) FROM "${table}")`);
   file.close();
   expect(
-    idIndexes("orders")
+    idIndexes(collection)
       ?.indexes.map((i) => i.name)
       .sort(),
   ).toEqual([`${table}__id_`, `${table}__id_lookup`]);
+  return table;
+}
 
-  db = await startEmbeddedDatabase({ dataDir, cacheDir });
+async function restart(): Promise<void> {
+  db = await start();
+  client = await new MongoClient(db.uri).connect();
+}
+
+const duplicateRefused = async (collection: string) => {
+  const again = await client
+    .db("idx")
+    .collection<{ _id: string }>(collection)
+    .insertOne({ _id: "a" })
+    .catch((e: unknown) => e);
+  expect((again as MongoServerError).code).toBe(11000);
+};
+
+test("a file from before (FerretDB's own _id index) is rebuilt before the database takes a connection", async () => {
+  await client.db("idx").collection<{ _id: string }>("orders").insertOne({ _id: "a" });
+  const table = await restoreFerretdbLayout("orders");
+  db = await start();
   // No wait: the launcher rebuilds it before FerretDB listens.
   expect(idIndexes("orders")?.indexes).toEqual([{ name: `${table}__id_`, sql: expect.stringContaining("UNIQUE INDEX") }]);
   expect(idIndexes("orders")?.indexes[0]?.sql).toContain("'$._id'");
   client = await new MongoClient(db.uri).connect();
-  const again = await client
+  await duplicateRefused("orders");
+}, 30_000);
+
+test("a table too large to rebuild in place keeps FerretDB's index and gets the lookup index", async () => {
+  await client.db("idx").collection<{ _id: string }>("large").insertOne({ _id: "a" });
+  const table = await restoreFerretdbLayout("large", 300_000);
+  await client
     .db("idx")
-    .collection<{ _id: string }>("orders")
-    .insertOne({ _id: "a" })
-    .catch((e: unknown) => e);
-  expect((again as MongoServerError).code).toBe(11000);
+    .collection("large")
+    .drop()
+    .catch(() => {}); // (not reached: the database is stopped)
+  await restart();
+  const found = idIndexes("large")!;
+  expect(found.indexes.map((i) => i.name).sort()).toEqual([`${table}__id_`, `${table}__id_lookup`]);
+  expect(found.indexes.find((i) => i.name === `${table}__id_`)?.sql).toContain('->"_id"');
+  expect(found.plan).toContain(`USING INDEX ${table}__id_lookup`);
+  await duplicateRefused("large");
+}, 30_000);
+
+test("collections made after FerretDB analyzed its tables (sqlite_stat1) are still indexed", async () => {
+  const idx = client.db("idx");
+  await idx.collection("before").insertOne({ _id: "x" } as never);
+  await rebuilt("before");
+  await idx.command({ dbStats: 1 }); // FerretDB runs ANALYZE for it: SQLite adds sqlite_stat1
+  await idx.collection<{ _id: string }>("after").insertOne({ _id: "a" });
+  await rebuilt("after");
+  await duplicateRefused("after");
+  expect(said.filter((m) => m.includes("could not index"))).toEqual([]);
 }, 30_000);

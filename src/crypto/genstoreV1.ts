@@ -73,14 +73,24 @@ function uncompressedPoint(der: Buffer): Buffer | undefined {
 
 // Each private key as an ECDH object, made once: it takes the peer's point as bytes, so the
 // common case parses no key object per payment (OpenSSL still checks the point is on the curve).
-const ecdhByKey = new WeakMap<KeyObject, ECDH>();
-function ecdhOf(privateKey: KeyObject): ECDH {
-  let ecdh = ecdhByKey.get(privateKey);
-  if (!ecdh) {
-    ecdh = createECDH("prime256v1");
-    ecdh.setPrivateKey(Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url"));
-    ecdhByKey.set(privateKey, ecdh);
+// undefined for a key not on P-256 (the keyring refuses those): it takes the general path.
+const ecdhByKey = new WeakMap<KeyObject, ECDH | undefined>();
+function ecdhOf(privateKey: KeyObject): ECDH | undefined {
+  if (ecdhByKey.has(privateKey)) return ecdhByKey.get(privateKey);
+  let ecdh: ECDH | undefined;
+  if (privateKey.asymmetricKeyType === "ec" && privateKey.asymmetricKeyDetails?.namedCurve === "prime256v1") {
+    // The scalar passes through a buffer of its own (Buffer.from would put it in a shared pool)
+    // and is zeroed once OpenSSL holds it.
+    const d = Buffer.alloc(32);
+    try {
+      d.write(privateKey.export({ format: "jwk" }).d ?? "", "base64url");
+      ecdh = createECDH("prime256v1");
+      ecdh.setPrivateKey(d);
+    } finally {
+      d.fill(0);
+    }
   }
+  ecdhByKey.set(privateKey, ecdh);
   return ecdh;
 }
 
@@ -97,9 +107,10 @@ function parseEphemeral(der: Buffer): KeyObject {
 }
 
 /** The ECDH x-coordinate; an invalid point is the packet's fault, whichever key is tried. */
-function sharedSecret(privateKey: KeyObject, ephemeral: Buffer | KeyObject): Buffer {
+function sharedSecret(privateKey: KeyObject, point: Buffer | undefined, ephemeral: () => KeyObject): Buffer {
+  const ecdh = point && ecdhOf(privateKey);
   try {
-    return Buffer.isBuffer(ephemeral) ? ecdhOf(privateKey).computeSecret(ephemeral) : diffieHellman({ privateKey, publicKey: ephemeral });
+    return ecdh ? ecdh.computeSecret(point) : diffieHellman({ privateKey, publicKey: ephemeral() });
   } catch {
     throw new CardDecryptionError();
   }
@@ -124,12 +135,14 @@ export function decryptCardPacket(privateKeys: readonly KeyObject[], packet: Car
   const ephemeralDer = decode(packet.ephemeralPublicKey);
   const sealed = decode(packet.cipherText);
   if (iv.length !== IV_BYTES || sealed.length <= TAG_BYTES) throw new CardDecryptionError();
-  const ephemeral = uncompressedPoint(ephemeralDer) ?? parseEphemeral(ephemeralDer);
+  const point = uncompressedPoint(ephemeralDer);
+  let parsed = point ? undefined : parseEphemeral(ephemeralDer);
+  const ephemeral = () => (parsed ??= parseEphemeral(ephemeralDer));
   const aad = buildAad(packet.suit, ephemeralDer, iv);
   const body = sealed.subarray(0, sealed.length - TAG_BYTES);
   const tag = sealed.subarray(sealed.length - TAG_BYTES);
   for (const privateKey of privateKeys) {
-    const shared = sharedSecret(privateKey, ephemeral);
+    const shared = sharedSecret(privateKey, point, ephemeral);
     const key = deriveKey(shared, packet.salt, info);
     shared.fill(0);
     try {

@@ -6,6 +6,7 @@ import type { Logger } from "../observability/logger.js";
 import { observeDatabaseCommands } from "../observability/databaseCommands.js";
 import { createMetrics, deliveryJournalGauge } from "../observability/metrics.js";
 import { createReconciler, type ReconcilerOptions } from "../payments/reconciler.js";
+import type { PaymentListing } from "../payments/paymentListing.js";
 import type { PaymentRepository } from "../payments/records.js";
 import { createShopDirectory, type ShopConfig, type ShopDirectory } from "../payments/shops.js";
 import { createPaymentUseCases, paymentLockKey } from "../payments/use-cases/index.js";
@@ -94,6 +95,7 @@ export interface App {
   stop(): Promise<void>;
   /** The payments as the service reads and writes them (on FerretDB, with the in-memory index). */
   payments: PaymentRepository;
+  listing: PaymentListing; // the operators' listing (on FerretDB, the in-memory index)
 }
 
 /** The composition root: repositories, connectors, use cases, background work, and the edge. */
@@ -171,7 +173,7 @@ export function createApp(opts: AppOptions): App {
     start: () => journal.start((shopId, paymentId, task) => mutex.run(paymentLockKey(shopId, paymentId), task)),
     stop: journal.stop,
   };
-  return { handler, payments, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper, folding }) };
+  return { handler, payments, listing, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper, folding }) };
 }
 
 /** The background work: the database's health monitor, the dispatcher, the reconciler, the console's index. */
@@ -186,7 +188,7 @@ function backgroundOf(
     sweeper: { start(): void; stop(): Promise<void> } | undefined;
     folding: { start(): void; stop(): Promise<void> } | undefined;
   },
-): Omit<App, "handler" | "payments"> {
+): Omit<App, "handler" | "payments" | "listing"> {
   let indexLoad: Promise<unknown> | undefined;
   let stopped = false;
   return {

@@ -47,7 +47,7 @@ export interface PageCursor {
 export interface PaymentListing {
   /** Newest first; `next` is set when more match. */
   list(filter: PaymentFilter, size: number, after?: PageCursor): Promise<{ payments: PaymentSummary[]; next?: PageCursor }>;
-  /** Every payment created at or after `since` (for charts), oldest first, at most `limit`. */
+  /** Payments created at or after `since` (for charts), oldest first: the newest `limit` of them. */
   since(shopId: string | undefined, since: Date, limit: number): Promise<PaymentSummary[]>;
 }
 

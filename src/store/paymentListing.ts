@@ -59,10 +59,11 @@ export function createPaymentQueries(db: Db, patch: Patch = asIs): PaymentListin
     async since(shopId, since, limit) {
       const docs = await payments
         .find({ ...(shopId ? { shopId } : {}), createdAt: { $gte: since } } as Filter<Stored>, { projection })
-        .sort({ createdAt: 1 })
+        .sort({ createdAt: -1, shopId: -1, genstoreId: -1 })
         .limit(limit)
         .toArray();
-      return docs.map((d) => toSummary(d as Stored, patch));
+      // The newest `limit`, as the in-memory index answers, oldest first.
+      return docs.reverse().map((d) => toSummary(d as Stored, patch));
     },
   };
 }

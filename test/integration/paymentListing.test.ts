@@ -77,6 +77,14 @@ test("the database query answers as the in-memory index does", async () => {
     const fromDb = await queries.list(filter, 100);
     expect(fromDb.payments.map((p) => p.paymentId)).toEqual(fromIndex.payments.map((p) => p.paymentId));
   }
+  // The chart's read: the newest `limit` since a time, oldest first, from either.
+  const since = new Date(0);
+  expect(made.length).toBeGreaterThan(3);
+  for (const limit of [3, 100]) {
+    const fromIndex = await server.app.listing.since(undefined, since, limit);
+    expect((await queries.since(undefined, since, limit)).map((p) => p.paymentId)).toEqual(fromIndex.map((p) => p.paymentId));
+    expect(fromIndex.map((p) => p.paymentId)).toEqual(made.map((m) => m.id).slice(-limit));
+  }
   const page1 = await queries.list({}, 5);
   const page2 = await queries.list({}, 5, page1.next);
   expect([...page1.payments, ...page2.payments].map((p) => p.paymentId)).toEqual(

@@ -34,7 +34,7 @@ function* newestFirst(list: PaymentSummary[]): Generator<PaymentSummary> {
 }
 
 /**
- * Payment summaries kept in memory, newest first, for the embedded FerretDB: it answers only
+ * Payment summaries kept in memory, listed newest first, for the embedded FerretDB: it answers only
  * lookups by _id from an index, so a filtered listing there reads every payment (seconds for
  * 10,000). The embedded database belongs to one process, so this process sees every write: the
  * index is filled once from the database and then kept by the repository's own writes. Above

@@ -28,6 +28,16 @@ function slot(list: PaymentSummary[], s: PaymentSummary): number {
   return lo;
 }
 
+/**
+ * Drops the oldest payments of a full index down to nine tenths of its bound (so that a full index
+ * does not trim on every write); returns the time before which it no longer knows every payment.
+ */
+function evictOldest(oldestFirst: PaymentSummary[], byKey: Map<string, PaymentSummary>, maxEntries: number): number {
+  const drop = oldestFirst.splice(0, oldestFirst.length - Math.floor(maxEntries * 0.9));
+  for (const o of drop) byKey.delete(keyOf(o.shopId, o.paymentId));
+  return drop[drop.length - 1]!.createdAt.getTime() + 1;
+}
+
 /** Newest first, without copying the list. */
 function* newestFirst(list: PaymentSummary[]): Generator<PaymentSummary> {
   for (let i = list.length - 1; i >= 0; i--) yield list[i]!;
@@ -59,13 +69,8 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
     byKey.set(key, s);
     if (known) sorted = undefined;
     else if (sorted) sorted.splice(slot(sorted, s), 0, s);
-    // Evicts the oldest tenth at once, so that a full index does not trim on every write.
-    if (byKey.size > maxEntries) {
-      const all = ordered();
-      const drop = all.splice(0, all.length - Math.floor(maxEntries * 0.9));
-      for (const o of drop) byKey.delete(keyOf(o.shopId, o.paymentId));
-      evictedBefore = Math.max(evictedBefore, drop[drop.length - 1]!.createdAt.getTime() + 1);
-    }
+    // While the index fills, the load trims it once at the end (from the whole list, not a part).
+    if (loaded && byKey.size > maxEntries) evictedBefore = Math.max(evictedBefore, evictOldest(ordered(), byKey, maxEntries));
   }
   const ordered = () => (sorted ??= [...byKey.values()].sort(olderFirst));
   const covers = (from: Date | undefined) => loaded && (evictedBefore === 0 || (from !== undefined && from.getTime() >= evictedBefore));
@@ -78,7 +83,9 @@ export function createPaymentIndex(fallback: PaymentListing, scan: () => AsyncIt
       loading ??= (async () => {
         sorted = undefined; // sorted once at the end, not kept during the bulk load
         for await (const s of scan()) if (!byKey.has(keyOf(s.shopId, s.paymentId))) byKey.set(keyOf(s.shopId, s.paymentId), s);
-        ordered();
+        sorted = undefined; // sorted once, from everything read and written meanwhile
+        const all = ordered();
+        if (byKey.size > maxEntries) evictedBefore = evictOldest(all, byKey, maxEntries);
         loaded = true;
       })();
       return loading;

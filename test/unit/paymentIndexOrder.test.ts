@@ -92,3 +92,33 @@ test("above its bound the index drops its oldest tenth and leaves older listings
   await index.list({}, 10, cursor);
   expect(asked).toEqual([cursor, cursor]);
 });
+
+test("a full index written to while it fills trims once, from everything it read", async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  const index = createPaymentIndex(
+    noDatabase,
+    async function* () {
+      for (let i = 0; i < 8; i++) yield summary(`L${i}`, i);
+      await gate; // a write comes in here
+      for (let i = 8; i < 14; i++) yield summary(`L${i}`, i);
+    },
+    10,
+  );
+  const loading = index.load();
+  const repository = index.observe(createMemoryPaymentRepository());
+  await new Promise((r) => setImmediate(r));
+  for (const [id, second] of [
+    ["N1", 20],
+    ["N2", 21],
+    ["N3", 22],
+  ] as const)
+    await repository.claimPayment(capturedPayment(id, new Date(base + second * 1000), { shopId: "s" }));
+  release();
+  await loading;
+  // 17 payments, bound 10: the nine newest stay, those read after the writes among them.
+  const newest = ["s/N3", "s/N2", "s/N1", "s/L13", "s/L12", "s/L11", "s/L10", "s/L9", "s/L8"];
+  expect(ids((await index.list({ createdAfter: new Date(base + 8_000) }, 100)).payments)).toEqual(newest);
+  expect(ids(await allPages(index, 4)).length).toBe(0); // unfiltered: older ones are the database's
+  expect(ids(await index.since(undefined, new Date(base + 8_000), 100))).toEqual([...newest].reverse());
+});

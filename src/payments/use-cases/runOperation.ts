@@ -58,33 +58,53 @@ function newOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: Op
   };
 }
 
+/**
+ * An operation already claimed under this id: the one to answer with, or null when its claim was
+ * void (claimed, never held, so never sent: the service failed between the two writes) and has
+ * been deleted, so that the operation starts over. Another payment or other parameters: a conflict.
+ */
+async function claimedBefore(k: Kernel, meta: RequestMeta, req: OperationRequest, hash: string, payment: PaymentRecord, existing: OperationRecord) {
+  if (existing.requestHash !== hash || existing.paymentId !== req.paymentId) throw conflict(idNames[existing.kind], req.id);
+  if (existing.state !== "processing" || wasHeld(payment, existing)) return existing;
+  await k.repository.deleteOperation(existing.kind, meta.shopId, req.id);
+  return null;
+}
+
 /** Under the payment's lock: the rules, the claim of the id, the hold on the payment, the PSP call. */
 async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKind, req: OperationRequest): Promise<OperationRecord | null> {
   // Read once, under the lock: its currency reads the amount, and the rules are checked on it.
   const payment = await k.requirePayment(meta.shopId, req.paymentId);
   const amount = req.amount === undefined ? undefined : amountOf(req.amount, payment);
   const hash = requestHash({ kind, paymentId: req.paymentId, amount: amount?.minor, test: req.test });
-  const existing = await k.repository.findOperation(kind, meta.shopId, req.id);
-  if (existing && (existing.requestHash !== hash || existing.paymentId !== req.paymentId)) throw conflict(idNames[kind], req.id);
-  if (existing) {
-    if (existing.state !== "processing" || wasHeld(payment, existing)) return existing;
-    // Claimed but never held, so never sent: the service failed between the two writes (a
-    // database outage, a crash). The claim is void; Genstore's retry starts the operation over.
-    await k.repository.deleteOperation(kind, meta.shopId, req.id);
+  const rules = (p: PaymentRecord) => {
+    const c = k.connectorOf(p.psp);
+    refuseUnlessAllowed(kind, p, amount, { name: c.name, partialCapture: c.capabilities.partialCapture }, req.test);
+    return c;
+  };
+  // The rules, then the claim, whose unique id finds a retry: a new operation reads no other
+  // record. A refusal may answer a retry of an operation that already changed the payment (a
+  // second full capture), so only then is the id looked up first.
+  let connector: ReturnType<typeof rules>;
+  try {
+    connector = rules(payment);
+  } catch (refusal) {
+    const existing = await k.repository.findOperation(kind, meta.shopId, req.id);
+    const answer = existing && (await claimedBefore(k, meta, req, hash, payment, existing));
+    if (answer) return answer;
+    throw refusal;
   }
-  const connector = k.connectorOf(payment.psp);
-  refuseUnlessAllowed(kind, payment, amount, { name: connector.name, partialCapture: connector.capabilities.partialCapture }, req.test);
-  const claimed = await k.repository.claimOperation(newOperation(k, meta, kind, req, hash, amount));
+  let claimed = await k.repository.claimOperation(newOperation(k, meta, kind, req, hash, amount));
   if (!claimed.inserted) {
-    if (claimed.record.requestHash !== hash) throw conflict(idNames[kind], req.id);
-    return claimed.record;
+    const answer = await claimedBefore(k, meta, req, hash, payment, claimed.record);
+    if (answer) return answer;
+    claimed = await k.repository.claimOperation(newOperation(k, meta, kind, req, hash, amount));
+    if (!claimed.inserted) return claimedBefore(k, meta, req, hash, payment, claimed.record);
   }
   const op = claimed.record;
   const held = await reserve(k, kind, payment, op, meta);
   if (!held) {
     await k.repository.deleteOperation(kind, meta.shopId, req.id);
-    const current = await k.requirePayment(meta.shopId, req.paymentId);
-    refuseUnlessAllowed(kind, current, amount, { name: connector.name, partialCapture: connector.capabilities.partialCapture }, req.test);
+    rules(await k.requirePayment(meta.shopId, req.paymentId));
     throw failedPrecondition(`payment ${req.paymentId} changed while the ${kind} was being prepared; try again`);
   }
   const ctx = k.pspContext(await k.shopOf(meta), payment.test);

@@ -249,3 +249,69 @@ test("when taking a lock writes (leases between instances), an operation on an u
   await expect(useCases.refundPayment(meta, op("R1", "nope", "1.00"))).rejects.toThrow("payment nope not found");
   expect(locked).toEqual([]);
 });
+
+describe("a retry the rules still allow is found by its claim", () => {
+  test("a failed capture, retried: the same failure, no second PSP call", async () => {
+    const { useCases, pay, op, psp } = setup();
+    await pay("P1");
+    psp.answers.operation = { kind: "failed", reason: "capture refused by the bank" };
+    const first = await useCases.capturePayment(meta, op("C1", "P1", "100.00"));
+    expect(first.error).toContain("capture refused by the bank");
+    psp.answers.operation = { kind: "succeeded", reference: "op_2" };
+    expect(await useCases.capturePayment(meta, op("C1", "P1", "100.00"))).toEqual(first);
+    expect(psp.calls.filter((c) => c.call === "capture")).toHaveLength(1);
+  });
+
+  test("a partial refund, retried while money is left: the same answer, one PSP refund", async () => {
+    const { useCases, pay, op, psp, repository } = setup();
+    psp.answers.payment = { kind: "approved", reference: "ch_2" };
+    await pay("P2", "100.00", false);
+    const first = await useCases.refundPayment(meta, op("R1", "P2", "30.00"));
+    expect(await useCases.refundPayment(meta, op("R1", "P2", "30.00"))).toEqual(first);
+    expect(psp.calls.filter((c) => c.call === "refund")).toHaveLength(1);
+    expect(await repository.findPayment("s", "P2")).toMatchObject({ refundedMinor: 3000, refundableMinor: 7000 });
+  });
+
+  test("a refund id reused with another amount the rules allow: a conflict, no PSP call, nothing written", async () => {
+    const { useCases, pay, op, psp, repository } = setup();
+    psp.answers.payment = { kind: "approved", reference: "ch_3" };
+    await pay("P3", "100.00", false);
+    await useCases.refundPayment(meta, op("R1", "P3", "30.00"));
+    const [payment, refund] = [await repository.findPayment("s", "P3"), await repository.findOperation("refund", "s", "R1")];
+    await expect(useCases.refundPayment(meta, op("R1", "P3", "20.00"))).rejects.toMatchObject({ code: "idempotency_conflict" });
+    expect(psp.calls.filter((c) => c.call === "refund")).toHaveLength(1);
+    expect(await repository.findPayment("s", "P3")).toEqual(payment);
+    expect(await repository.findOperation("refund", "s", "R1")).toEqual(refund);
+  });
+
+  test("a claim made again while a void one is dropped (another instance) is left alone and answered 'retry'", async () => {
+    const { useCases, pay, op, psp, repository } = setup();
+    await pay("P4");
+    const claim = {
+      _id: "C9",
+      shopId: "s",
+      kind: "capture" as const,
+      paymentId: "P4",
+      test: true,
+      state: "processing" as const,
+      requestHash: requestHash({ kind: "capture", paymentId: "P4", amount: 10000, test: true }),
+      idempotencyKey: "k-C9",
+      channelId: "",
+      requestId: "r0",
+      createdAt: at,
+      updatedAt: at,
+      amount: { minor: 10000, value: "100.00", currency: "USD" },
+    };
+    await repository.claimOperation(claim);
+    // Another instance claims the id again as soon as ours is dropped.
+    const drop = repository.deleteOperation.bind(repository);
+    repository.deleteOperation = async (...a) => {
+      const r = await drop(...a);
+      await repository.claimOperation({ ...claim, requestId: "other-instance" });
+      return r;
+    };
+    await expect(useCases.capturePayment(meta, op("C9", "P4", "100.00"))).rejects.toMatchObject({ code: "unavailable" });
+    expect(await repository.findOperation("capture", "s", "C9")).toMatchObject({ requestId: "other-instance", state: "processing" });
+    expect(psp.calls.filter((c) => c.call === "capture")).toHaveLength(0);
+  });
+});

@@ -62,10 +62,21 @@ function newOperation(k: Kernel, meta: RequestMeta, kind: OperationKind, req: Op
  * An operation already claimed under this id: the one to answer with, or null when its claim was
  * void (claimed, never held, so never sent: the service failed between the two writes) and has
  * been deleted, so that the operation starts over. Another payment or other parameters: a conflict.
+ * A claim met again right after dropping one (another instance, its lease overlapping ours) is
+ * never dropped: that request is answered "retry".
  */
-async function claimedBefore(k: Kernel, meta: RequestMeta, req: OperationRequest, hash: string, payment: PaymentRecord, existing: OperationRecord) {
+async function claimedBefore(
+  k: Kernel,
+  meta: RequestMeta,
+  req: OperationRequest,
+  hash: string,
+  payment: PaymentRecord,
+  existing: OperationRecord,
+  mayDrop = true,
+) {
   if (existing.requestHash !== hash || existing.paymentId !== req.paymentId) throw conflict(idNames[existing.kind], req.id);
   if (existing.state !== "processing" || wasHeld(payment, existing)) return existing;
+  if (!mayDrop) throw new PaymentError("unavailable", `${idNames[existing.kind]} ${req.id} is being claimed by another request; retry in a few seconds`);
   await k.repository.deleteOperation(existing.kind, meta.shopId, req.id);
   return null;
 }
@@ -88,6 +99,7 @@ async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKin
   try {
     connector = rules(payment);
   } catch (refusal) {
+    if (!(refusal instanceof PaymentError && refusal.code === "failed_precondition")) throw refusal;
     const existing = await k.repository.findOperation(kind, meta.shopId, req.id);
     const answer = existing && (await claimedBefore(k, meta, req, hash, payment, existing));
     if (answer) return answer;
@@ -98,7 +110,7 @@ async function claimHoldAndCall(k: Kernel, meta: RequestMeta, kind: OperationKin
     const answer = await claimedBefore(k, meta, req, hash, payment, claimed.record);
     if (answer) return answer;
     claimed = await k.repository.claimOperation(newOperation(k, meta, kind, req, hash, amount));
-    if (!claimed.inserted) return claimedBefore(k, meta, req, hash, payment, claimed.record);
+    if (!claimed.inserted) return claimedBefore(k, meta, req, hash, payment, claimed.record, false);
   }
   const op = claimed.record;
   const held = await reserve(k, kind, payment, op, meta);

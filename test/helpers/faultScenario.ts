@@ -54,6 +54,8 @@ export async function recoverAll(
      * once: a repeat carries the same outcome, and Genstore's PUT is idempotent).
      */
     callbacks?: "exactly-once" | "one-outcome";
+    /** The fault was the database's: a read may still meet a connection it left behind (503, retry). */
+    databaseFault?: boolean;
   },
 ) {
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -90,9 +92,24 @@ export async function recoverAll(
     );
     finals[id] = p;
     await outboxDrained(server, id, timeoutMs);
-    // Genstore's view agrees, once the service reaches the database again: a connection the fault
-    // left half-open may still answer one read with 503 (and is then dropped).
-    await waitFor(`payment ${id} to be readable`, async () => (await gs.getPayment(id)).status === 200, timeoutMs, 100);
+    // Genstore's view agrees. After a database fault a read may still land on a connection the
+    // fault left half-open and be answered 503 (that connection is then dropped): read again.
+    // Anything else than 200 or that 503 fails at once.
+    await waitFor(
+      `payment ${id} to be readable`,
+      async () => {
+        const r = await gs.getPayment(id);
+        if (r.status === 200) return true;
+        expect({ status: r.status, body: r.body, databaseFault: opts.databaseFault ?? false }).toEqual({
+          status: 503,
+          body: { error: "the payment service cannot reach its database right now; retry in a few seconds" },
+          databaseFault: true,
+        });
+        return false;
+      },
+      timeoutMs,
+      100,
+    );
   }
   const heard = (id: string) => genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`));
   for (const b of bodies) {

@@ -56,7 +56,7 @@ function expectHonest(answers: TimedAnswer[], withinMs: number, statuses = [200,
 }
 
 async function afterRecovery(bodies: Record<string, unknown>[], callbacks: "exactly-once" | "one-outcome" = "exactly-once") {
-  const finals = await recoverAll(server, genstore, bodies, { finalStates: ["captured"], callbacks });
+  const finals = await recoverAll(server, genstore, bodies, { finalStates: ["captured"], callbacks, databaseFault: true });
   for (const p of Object.values(finals)) expect(await ledger(server, { key: `m-test-shop-test/${p.idempotencyKey}` })).toHaveLength(1);
   expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
 }

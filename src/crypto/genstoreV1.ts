@@ -61,6 +61,11 @@ export function deriveKey(shared: Buffer, salt: string, info: Buffer): Buffer {
   return Buffer.from(withoutStackTraces(() => hkdfSync("sha256", shared, Buffer.from(salt, "utf8"), info, 16)));
 }
 
+/** Whether a key is an EC key on P-256, the one curve of GENSTORE-V1. */
+export function isP256(key: KeyObject): boolean {
+  return key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
+}
+
 // A P-256 public key in SPKI DER with an uncompressed point, as Java, Go and OpenSSL write it: this
 // fixed header (ecPublicKey, prime256v1, a 66-byte BIT STRING), then 0x04 ‖ X ‖ Y.
 const P256_SPKI_HEADER = Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex");
@@ -78,7 +83,7 @@ const ecdhByKey = new WeakMap<KeyObject, ECDH | undefined>();
 function ecdhOf(privateKey: KeyObject): ECDH | undefined {
   if (ecdhByKey.has(privateKey)) return ecdhByKey.get(privateKey);
   let ecdh: ECDH | undefined;
-  if (privateKey.asymmetricKeyType === "ec" && privateKey.asymmetricKeyDetails?.namedCurve === "prime256v1") {
+  if (isP256(privateKey)) {
     // The scalar passes through a buffer of its own (Buffer.from would put it in a shared pool)
     // and is zeroed once OpenSSL holds it.
     const d = Buffer.alloc(32);
@@ -102,7 +107,7 @@ function parseEphemeral(der: Buffer): KeyObject {
   } catch {
     throw new CardDecryptionError();
   }
-  if (key.asymmetricKeyType !== "ec" || key.asymmetricKeyDetails?.namedCurve !== "prime256v1") throw new CardDecryptionError();
+  if (!isP256(key)) throw new CardDecryptionError();
   return key;
 }
 

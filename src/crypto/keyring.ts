@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { isP256 } from "./genstoreV1.js";
 
 export interface CardKey {
   privateKey: KeyObject;
@@ -19,7 +20,7 @@ export class KeyringError extends Error {
 }
 
 function toCardKey(privateKey: KeyObject, where: string): CardKey {
-  if (privateKey.asymmetricKeyType !== "ec" || privateKey.asymmetricKeyDetails?.namedCurve !== "prime256v1") {
+  if (!isP256(privateKey)) {
     throw new KeyringError(`${where} is not a P-256 (prime256v1) EC private key`);
   }
   const publicKeySpki = createPublicKey(privateKey).export({ format: "der", type: "spki" }).toString("base64");

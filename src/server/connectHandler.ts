@@ -8,10 +8,10 @@ import {
   type ConnectRouterOptions,
 } from "@connectrpc/connect";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { serverCompressions } from "./compression.js";
 import type { NodeRequest, NodeResponse } from "./httpJson.js";
 import { universalRequestOf } from "./universalRequest.js";
+import type { GrpcUnaryPath } from "./grpcUnary.js";
 
 /** The request body as it came off the wire, for signatures over the raw bytes. */
 export interface RawBody {
@@ -30,6 +30,8 @@ export interface ConnectHandlerOptions extends ConnectRouterOptions {
   keepRawBody: (serviceTypeName: string) => boolean;
   fallback: (req: NodeRequest, res: NodeResponse) => void;
   onError: (err: unknown, rpc: string) => void;
+  /** Unary gRPC calls served without Connect's streaming pipeline (grpcUnary.ts). */
+  grpcUnary?: GrpcUnaryPath;
 }
 
 /**
@@ -43,28 +45,31 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
 
   return function connectHandler(req: NodeRequest, res: NodeResponse): void {
-    const handler = paths.get((req.url ?? "").split("?", 1)[0] ?? "");
+    const path = (req.url ?? "").split("?", 1)[0] ?? "";
+    const handler = paths.get(path);
     if (!handler) return options.fallback(req, res);
     const values = createContextValues();
-    let uReq: UniversalServerRequest = universalRequestOf(req, res, values);
+    const uReq = universalRequestOf(req, res, values);
+    let body = uReq.body as AsyncIterable<Uint8Array>;
     if (options.keepRawBody(handler.service.typeName)) {
       const raw: RawBody = { chunks: [] };
       values.set(rawBodyKey, raw);
-      const body = uReq.body as AsyncIterable<Uint8Array>;
-      uReq = {
-        ...uReq,
-        body: (async function* () {
-          for await (const chunk of body) {
-            raw.chunks.push(chunk);
-            yield chunk;
-          }
-        })(),
-      };
+      body = recorded(body, raw);
     }
-    handler(uReq)
-      .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
-      .catch((reason: unknown) => {
-        if (ConnectError.from(reason).code !== Code.Aborted) options.onError(reason, `${handler.service.typeName}/${handler.method.name}`);
-      });
+    const viaConnect = (b: AsyncIterable<Uint8Array>) =>
+      handler({ ...uReq, body: b })
+        .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
+        .catch((reason: unknown) => {
+          if (ConnectError.from(reason).code !== Code.Aborted) options.onError(reason, `${handler.service.typeName}/${handler.method.name}`);
+        });
+    if (options.grpcUnary?.(path, { ...uReq, body }, res, viaConnect)) return;
+    void viaConnect(body);
   };
+}
+
+async function* recorded(body: AsyncIterable<Uint8Array>, raw: RawBody): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
+    raw.chunks.push(chunk);
+    yield chunk;
+  }
 }

@@ -19,6 +19,8 @@ import { createApiDocs } from "./apiDocs.js";
 import type { RequestGate } from "./auth/requestGate.js";
 import type { ReturnLinks } from "./auth/returnLinks.js";
 import { createConnectHandler } from "./connectHandler.js";
+import { createGrpcUnaryPath } from "./grpcUnary.js";
+import { serverCompressions } from "./compression.js";
 import { createGateInterceptor } from "./gateInterceptor.js";
 import { createGateway } from "./gateway/createGateway.js";
 import { createHealthServiceImpl } from "./healthService.js";
@@ -96,6 +98,7 @@ export interface EdgeParts {
 /** Connect and gRPC: our services behind the request gate, reading at most maxBodyBytes. */
 function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymentServiceImpl>) {
   const isServing = async () => Object.values(await p.readiness()).every(Boolean);
+  const interceptors = [createGateInterceptor(p.gate, operatorServices, p.log)];
   return createConnectHandler({
     routes: (router: ConnectRouter) => {
       router.service(PaymentService, paymentImpl);
@@ -108,7 +111,15 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
     // The same limit as the JSON routes, after decompression too (a gzip bomb stops there).
     readMaxBytes: p.maxBodyBytes,
     keepRawBody: (service) => service === PaymentService.typeName,
-    interceptors: [createGateInterceptor(p.gate, operatorServices, p.log)],
+    interceptors,
+    // The payment calls, gRPC's hot path, with the same gate, limit and compressions.
+    grpcUnary: createGrpcUnaryPath({
+      service: PaymentService,
+      impl: paymentImpl,
+      interceptors,
+      readMaxBytes: p.maxBodyBytes,
+      acceptCompression: serverCompressions,
+    }),
     fallback: (req, res) => sendJson(res, 404, { error: `no route for ${req.method} ${new URL(req.url ?? "/", "http://x").pathname}` }),
     onError: (err, rpc) => p.log({ level: "error", msg: "rpc handler failed", rpc, error: String(err) }),
   });

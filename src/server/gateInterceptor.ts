@@ -4,6 +4,7 @@ import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb
 import type { RequestGate } from "./auth/requestGate.js";
 import { rawBodyKey, rawBodyOf } from "./connectHandler.js";
 import { toConnectError } from "./errorMapping.js";
+import { servedDirectKey } from "./grpcUnary.js";
 import type { Logger } from "../observability/logger.js";
 import { requestContextKey, requestIdFrom, requestIdKey } from "./requestContext.js";
 
@@ -22,6 +23,8 @@ export function createGateInterceptor(gate: RequestGate, operatorServices: reado
     const started = Date.now();
     const requestId = requestIdFrom(req.header);
     const rpc = `${req.service.typeName}/${req.method.name}`;
+    // Which pipeline served a gRPC call: Connect's, or the unary path beside it (grpcUnary.ts).
+    const direct = req.contextValues.get(servedDirectKey) ? { direct: true } : {};
     req.contextValues.set(requestIdKey, requestId);
     let shopId: string | undefined;
     try {
@@ -48,6 +51,7 @@ export function createGateInterceptor(gate: RequestGate, operatorServices: reado
         protocol: req.requestMethod === "GET" ? "connect-get" : req.header.get("content-type")?.split(";")[0],
         code: "ok",
         ms: Date.now() - started,
+        ...direct,
       });
       return res;
     } catch (err) {
@@ -61,6 +65,7 @@ export function createGateInterceptor(gate: RequestGate, operatorServices: reado
         code: Code[ce.code],
         error: ce.rawMessage,
         ms: Date.now() - started,
+        ...direct,
       });
       throw ce;
     }

@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createHandlerContext, createServiceImplSpec, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, createHandlerContext, createServiceImplSpec, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import {
   compressionNegotiate,
   createMethodSerializationLookup,
@@ -18,7 +18,12 @@ export interface GrpcUnaryOptions<S extends DescService> {
   interceptors: Interceptor[];
   readMaxBytes: number;
   acceptCompression: Compression[];
+  /** A failure of our own (not the client hanging up), as Connect's path reports its handler's. */
+  onError: (err: unknown, rpc: string) => void;
 }
+
+/** Set on the calls this path serves, for their request log line (gateInterceptor.ts). */
+export const servedDirectKey = createContextKey(false, { description: "served by the unary gRPC path" });
 
 /** Serves one call, or hands it to Connect with the body read so far put back in front. */
 export type GrpcUnaryPath = (
@@ -58,43 +63,51 @@ export function createGrpcUnaryPath<S extends DescService>(options: GrpcUnaryOpt
     if (encoding !== null && encoding !== "identity") return false;
     const timeout = parseTimeout(uReq.header.get(headerTimeout), Number.MAX_SAFE_INTEGER);
     if (timeout.error) return false;
-    void readEnvelope(uReq.body as AsyncIterable<Uint8Array>, limits.readMaxBytes).then(
-      async (read) => {
-        if (!read.message) return toConnect(read.replay);
-        const { spec, serialization } = entry;
-        const context = createHandlerContext({
-          ...spec,
-          service: options.service,
-          requestMethod: uReq.method,
-          protocolName: "grpc",
-          timeoutMs: timeout.timeoutMs,
-          requestSignal: uReq.signal,
-          requestHeader: uReq.header,
-          url: uReq.url,
-          responseHeader: { "content-type": "application/grpc+proto" },
-          responseTrailer: { "grpc-status": grpcStatusOk },
-          contextValues: uReq.contextValues,
-        });
-        const compression = compressionNegotiate(options.acceptCompression, encoding, uReq.header.get(headerAcceptEncoding), headerAcceptEncoding);
-        if (compression.response) context.responseHeader.set(headerEncoding, compression.response.name);
-        let body: Uint8Array | undefined;
-        try {
-          const input = serialization.getI(true).parse(read.message);
-          const output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
-          body = await envelope(serialization.getO(true).serialize(output), compression.response, limits.compressMinBytes);
-        } catch (err) {
-          setTrailerStatus(
-            context.responseTrailer,
-            err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal, undefined, undefined, err),
-          );
-        } finally {
-          // With a reason: without one, AbortController builds a DOMException and its stack per call.
-          context.abort(callEnded);
-        }
-        send(res, context.responseHeader, body, context.responseTrailer);
-      },
-      () => res.destroy(),
-    );
+    // The deadline runs from the call's arrival, as Connect's does, not from the end of its body.
+    const arrived = Date.now();
+    const rpc = `${options.service.typeName}/${entry.spec.method.name}`;
+    const serve = async (read: Read) => {
+      if (!read.message) return toConnect(read.replay);
+      const { spec, serialization } = entry;
+      uReq.contextValues?.set(servedDirectKey, true);
+      const context = createHandlerContext({
+        ...spec,
+        service: options.service,
+        requestMethod: uReq.method,
+        protocolName: "grpc",
+        timeoutMs: timeout.timeoutMs === undefined ? undefined : Math.max(0, timeout.timeoutMs - (Date.now() - arrived)),
+        requestSignal: uReq.signal,
+        requestHeader: uReq.header,
+        url: uReq.url,
+        responseHeader: { "content-type": "application/grpc+proto" },
+        responseTrailer: { "grpc-status": grpcStatusOk },
+        contextValues: uReq.contextValues,
+      });
+      const compression = compressionNegotiate(options.acceptCompression, encoding, uReq.header.get(headerAcceptEncoding), headerAcceptEncoding);
+      if (compression.response) context.responseHeader.set(headerEncoding, compression.response.name);
+      let body: Uint8Array | undefined;
+      try {
+        const input = serialization.getI(true).parse(read.message);
+        const output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
+        body = await envelope(serialization.getO(true).serialize(output), compression.response, limits.compressMinBytes);
+      } catch (err) {
+        setTrailerStatus(
+          context.responseTrailer,
+          err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal, undefined, undefined, err),
+        );
+      } finally {
+        // With a reason: without one, AbortController builds a DOMException and its stack per call.
+        context.abort(callEnded);
+      }
+      send(res, context.responseHeader, body, context.responseTrailer, (err) => options.onError(err, rpc));
+    };
+    // A body the client broke off ends the call; anything else that fails here is ours, and said.
+    void readEnvelope(uReq.body as AsyncIterable<Uint8Array>, limits.readMaxBytes)
+      .then(serve, () => res.destroy())
+      .catch((err: unknown) => {
+        options.onError(err, rpc);
+        res.destroy();
+      });
     return true;
   };
 }
@@ -144,16 +157,17 @@ async function envelope(data: Uint8Array, compression: Compression | null, compr
 }
 
 /** As connect-node writes a gRPC answer; a client already gone is not an error (Connect's Aborted). */
-function send(response: NodeResponse, header: Headers, body: Uint8Array | undefined, trailer: Headers): void {
+function send(response: NodeResponse, header: Headers, body: Uint8Array | undefined, trailer: Headers, onError: (err: unknown) => void): void {
   // Only HTTP/2 calls come here (the path's first check).
   const res = response as Http2ServerResponse;
-  if (res.destroyed) return;
+  if (res.stream.destroyed || res.stream.closed) return;
   try {
     res.writeHead(200, Object.fromEntries(header));
     if (body) res.write(body);
     res.addTrailers(Object.fromEntries(trailer));
     res.end();
-  } catch {
+  } catch (err) {
+    if (!res.stream.destroyed && !res.stream.closed) onError(err);
     res.destroy();
   }
 }

@@ -99,6 +99,7 @@ export interface EdgeParts {
 function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymentServiceImpl>) {
   const isServing = async () => Object.values(await p.readiness()).every(Boolean);
   const interceptors = [createGateInterceptor(p.gate, operatorServices, p.log)];
+  const rpcFailed = (err: unknown, rpc: string) => p.log({ level: "error", msg: "rpc handler failed", rpc, error: String(err) });
   return createConnectHandler({
     routes: (router: ConnectRouter) => {
       router.service(PaymentService, paymentImpl);
@@ -119,9 +120,10 @@ function connectRoutes(p: EdgeParts, paymentImpl: ReturnType<typeof createPaymen
       interceptors,
       readMaxBytes: p.maxBodyBytes,
       acceptCompression: serverCompressions,
+      onError: rpcFailed,
     }),
     fallback: (req, res) => sendJson(res, 404, { error: `no route for ${req.method} ${new URL(req.url ?? "/", "http://x").pathname}` }),
-    onError: (err, rpc) => p.log({ level: "error", msg: "rpc handler failed", rpc, error: String(err) }),
+    onError: rpcFailed,
   });
 }
 

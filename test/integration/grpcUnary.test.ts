@@ -29,6 +29,8 @@ interface Answer {
   headers: IncomingHttpHeaders;
   trailers: IncomingHttpHeaders;
   body: Buffer;
+  /** How its request log line says it was served: by the unary path, by Connect, or not logged. */
+  servedBy: "unary path" | "connect" | "no log line";
 }
 
 function frame(message: Uint8Array, flags = 0): Buffer {
@@ -41,13 +43,18 @@ function frame(message: Uint8Array, flags = 0): Buffer {
 
 const sign = (body: Buffer) => createHmac("sha256", secret).update(body).digest("hex");
 
-function call(method: string, body: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+let calls = 0;
+
+/** One call; `pieces` > 0 writes the body that many bytes at a time. */
+function call(method: string, body: Buffer, headers: Record<string, string> = {}, pieces = 0): Promise<Answer> {
+  const requestId = `grpc-unary-${process.pid}-${++calls}`;
   return new Promise((resolve, reject) => {
     const stream = session.request({
       ":method": "POST",
       ":path": `${service}/${method}`,
       "content-type": "application/grpc",
       te: "trailers",
+      "x-request-id": requestId,
       "x-genstore-hmac-sha256": sign(body),
       ...headers,
     });
@@ -57,9 +64,14 @@ function call(method: string, body: Buffer, headers: Record<string, string> = {}
     stream.on("response", (h) => (responseHeaders = h));
     stream.on("trailers", (t) => (trailers = t));
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => resolve({ headers: responseHeaders, trailers, body: Buffer.concat(chunks) }));
+    stream.on("end", () => {
+      const line = server.logs.find((l) => l.msg === "request" && l.requestId === requestId);
+      const servedBy = !line ? "no log line" : line.direct === true ? "unary path" : "connect";
+      resolve({ headers: responseHeaders, trailers, body: Buffer.concat(chunks), servedBy });
+    });
     stream.on("error", reject);
-    stream.end(body);
+    if (pieces > 0) for (let i = 0; i < body.length; i += pieces) stream.write(body.subarray(i, i + pieces));
+    stream.end(pieces > 0 ? undefined : body);
   });
 }
 
@@ -80,18 +92,20 @@ const getPayment = (paymentId: string) => toBinary(GetPaymentRequestSchema, crea
 
 test("a call answered on the fast path says exactly what Connect says for it, error or not", async () => {
   const offsite = offsiteRequest(uniqueId("PI"));
-  const calls: [string, Uint8Array][] = [
-    ["GetPayment", getPayment(uniqueId("PI"))],
-    ["CreateOffsitePayment", toBinary(CreateOffsitePaymentRequestSchema, offsite)],
-    ["CreateOffsitePayment", toBinary(CreateOffsitePaymentRequestSchema, { ...offsite, amount: "-1" })],
-    // Not a message at all: both parse before the gate, and answer alike.
-    ["CreateOffsitePayment", Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f])],
+  const served = ["unary path", "connect"];
+  const calls: [string, Uint8Array, string[]][] = [
+    ["GetPayment", getPayment(uniqueId("PI")), served],
+    ["CreateOffsitePayment", toBinary(CreateOffsitePaymentRequestSchema, offsite), served],
+    ["CreateOffsitePayment", toBinary(CreateOffsitePaymentRequestSchema, { ...offsite, amount: "-1" }), served],
+    // Not a message at all: both fail to parse it before the gate (no request log line), alike.
+    ["CreateOffsitePayment", Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), ["no log line", "no log line"]],
   ];
-  for (const [method, message] of calls) {
+  for (const [method, message, servedBy] of calls) {
     const fast = await call(method, frame(message), { "grpc-accept-encoding": "identity,deflate,gzip" });
     // A compressed request is not the fast path's shape: Connect answers it, from the same store.
     const viaConnect = await call(method, frame(gzipSync(message), 1), { "grpc-encoding": "gzip", "grpc-accept-encoding": "identity,deflate,gzip" });
     expect(said(fast)).toEqual(said(viaConnect));
+    expect([fast.servedBy, viaConnect.servedBy]).toEqual(servedBy);
   }
   const notFound = await call("GetPayment", frame(getPayment("PI-none")));
   expect(notFound.trailers).toMatchObject({ "grpc-status": "5" });
@@ -108,6 +122,9 @@ test("the signature covers the bytes the fast path read: another body under it i
   const refused = await call("CreateOffsitePayment", other, { "x-genstore-hmac-sha256": sign(good) });
   expect(refused.trailers).toMatchObject({ "grpc-status": "16", "grpc-message": "the%20X-Genstore-Hmac-Sha256%20header%20does%20not%20match%20the%20body" });
   expect(await countAllDocuments(server.db)).toBe(before);
+  expect(refused.servedBy).toBe("unary path");
+  // Written in 7-byte pieces: the path joins them, and the signature covers them all.
+  expect(await call("CreateOffsitePayment", good, {}, 7)).toMatchObject({ trailers: { "grpc-status": "0" }, servedBy: "unary path" });
   expect((await call("CreateOffsitePayment", good)).trailers).toMatchObject({ "grpc-status": "0" });
 });
 
@@ -120,6 +137,7 @@ test.each([
 ])("%s gets Connect's own gRPC error and writes nothing", async (_name, body, status, message) => {
   const before = await countAllDocuments(server.db);
   const answer = await call("CreateOffsitePayment", body());
+  expect(answer.servedBy).not.toBe("unary path");
   expect(answer.trailers["grpc-status"]).toBe(status);
   expect(decodeURIComponent(String(answer.trailers["grpc-message"]))).toMatch(message);
   expect(await countAllDocuments(server.db)).toBe(before);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { OperationKind } from "./records.js";
 
 const prefix: Record<OperationKind | "payment", string> = { payment: "pay", capture: "cap", void: "voi", refund: "ref" };
@@ -9,7 +9,8 @@ const prefix: Record<OperationKind | "payment", string> = { payment: "pay", capt
  * (the shortest limit among common PSPs), decisions.md D6.
  */
 export function pspIdempotencyKey(kind: OperationKind | "payment", shopId: string, id: string): string {
-  const digest = createHash("sha256").update(`${shopId}\u0000${kind}\u0000${id}`).digest("base64url").slice(0, 32);
+  // One-shot hash: a payment derives its key several times (repository, journal, PSP call).
+  const digest = hash("sha256", `${shopId}\u0000${kind}\u0000${id}`, "base64url").slice(0, 32);
   return `gs${prefix[kind]}_${digest}`;
 }
 

@@ -34,14 +34,29 @@ const redactedFields = new Set(
   ].map((f) => f.toLowerCase()),
 );
 
-const digitRun = /\d[\d -]{11,22}\d/g;
+const digitRun = /\d[\d -]*\d/g;
+
+/**
+ * Whether a run of digit groups (split at spaces and dashes) holds a card number: 13-19 digits
+ * passing Luhn, made of whole consecutive groups, so that digits written before or after it
+ * ("10 4242 4242 4242 4242", "4242 4242 4242 4242 123") do not hide it. A run without separators
+ * is judged whole: a long id (Genstore's are 19 digits) is not searched for card-like windows.
+ */
+function holdsPan(run: string): boolean {
+  const groups = run.split(/[ -]+/);
+  for (let i = 0; i < groups.length; i++) {
+    let digits = "";
+    for (let j = i; j < groups.length && digits.length < 19; j++) {
+      digits += groups[j];
+      if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
+    }
+  }
+  return false;
+}
 
 /** Masks anything in free text that looks like a card number (13-19 digits passing Luhn). */
 export function maskPans(text: string): string {
-  return text.replace(digitRun, (run) => {
-    const digits = run.replace(/[ -]/g, "");
-    return digits.length >= 13 && digits.length <= 19 && luhnValid(digits) ? "[card number]" : run;
-  });
+  return text.replace(digitRun, (run) => (run.length >= 13 && holdsPan(run) ? "[card number]" : run));
 }
 
 export function redact(value: unknown, depth = 0): unknown {

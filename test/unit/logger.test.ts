@@ -26,6 +26,11 @@ test("card and secret fields are redacted by name at any depth", () => {
 test("a card number inside free text is masked; other digit runs are kept", () => {
   expect(maskPans("failed for 4242 4242 4242 4242 at 12:00")).toBe("failed for [card number] at 12:00");
   expect(maskPans("order 1234567890123 id")).toBe("order 1234567890123 id"); // fails Luhn
+  // Digits written before or after it do not hide a card number (an echoed amount, say).
+  expect(maskPans("amount 4242 4242 4242 4242 123 is not valid")).toBe("amount [card number] is not valid");
+  expect(maskPans("amount 10 4242424242424242")).toBe("amount [card number]");
+  expect(maskPans("x 1234 5678 4242 4242 4242 4242-99 y")).toBe("x [card number] y");
+  expect(maskPans("on 2026-11-30 12 00 for 100 200")).toBe("on 2026-11-30 12 00 for 100 200");
   expect(capture({ msg: "error: card 4000-0000-0000-0002 declined" })).toContain("error: card [card number] declined");
 });
 

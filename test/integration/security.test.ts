@@ -36,6 +36,7 @@ describe("Genstore request signatures (enforced)", () => {
     await server.stop();
   });
   const now = () => String(Math.floor(Date.now() / 1000));
+  const bodySigned = (body: string) => ({ "x-genstore-hmac-sha256": createHmac("sha256", secret).update(body).digest("hex") });
   const post = (query: string, body: string, headers: Record<string, string> = {}) =>
     rawRequest(`${server.url}/genstore/v1/payments/card?${query}`, "POST", body, headers);
 
@@ -95,6 +96,35 @@ describe("Genstore request signatures (enforced)", () => {
     const res = await post("shopId=test-shop", replayed, { "x-genstore-hmac-sha256": signature });
     expect(res).toMatchObject({ status: 401, body: { error: "the X-Genstore-Hmac-Sha256 header does not match the body" } });
     expect(await countAllDocuments(server.db)).toBe(before);
+  });
+
+  test("a body signature reads only the payment its body names: another in the path or query gets 401", async () => {
+    const [mine, other] = [uniqueId("PI"), uniqueId("PI")];
+    for (const id of [mine, other]) expect((await post(signedQuery({ timestamp: now() }), JSON.stringify(cardBody(server, id)))).status).toBe(200);
+    const body = JSON.stringify({ paymentId: mine });
+    const get = (path: string) => rawRequest(`${server.url}${path}`, "GET", body, bodySigned(body));
+    const read = { status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: expect.stringMatching(/^ch_/), error: "" } };
+    expect(await get(`/genstore/v1/payments/${mine}`)).toMatchObject(read);
+    expect(await get(`/genstore/v1/payments?paymentId=${mine}`)).toMatchObject(read);
+    const refused = { status: 401, body: { error: "X-Genstore-Hmac-Sha256 signs the body only: paymentId in the path or query must be the body's" } };
+    expect(await get(`/genstore/v1/payments/${other}`)).toMatchObject(refused);
+    expect(await get(`/genstore/v1/payments?paymentId=${other}`)).toMatchObject(refused);
+  });
+
+  test("a body signature over an empty body authorizes nothing, on Genstore JSON and on Connect's GET", async () => {
+    const paymentId = uniqueId("PI");
+    expect((await post(signedQuery({ timestamp: now() }), JSON.stringify(cardBody(server, paymentId)))).status).toBe(200);
+    const empty = bodySigned("");
+    const error = "X-Genstore-Hmac-Sha256 over an empty body authorizes nothing: send the request's fields in the signed JSON body, or sign the query";
+    expect(await rawRequest(`${server.url}/genstore/v1/payments/${paymentId}`, "GET", undefined, empty)).toMatchObject({ status: 401, body: { error } });
+    const message = encodeURIComponent(JSON.stringify({ paymentId }));
+    const connectGet = await rawRequest(
+      `${server.url}/genstore.payment.v1.PaymentService/GetPayment?encoding=json&message=${message}`,
+      "GET",
+      undefined,
+      empty,
+    );
+    expect(connectGet).toMatchObject({ status: 401, body: { code: "unauthenticated", message: error } });
   });
 });
 

@@ -141,7 +141,12 @@ async function genstore(opts: RequestGateOptions, req: GateRequest, now: number)
     if (opts.requireSignature) throw unauthenticated(notSigned);
     return { shop: await opts.shops.get(namedShop(req.rawQuery, req.headers) ?? opts.defaultShopId), principal: { kind: "unsigned" } };
   }
-  // Only the body is signed: it binds a shop only through that shop's own secret.
+  // Only the body is signed, so only a body says what is asked (the gateway keeps the path and
+  // query to the body's values): an empty one, Connect's GET among them, would sign nothing.
+  if (req.rawBody.length === 0) {
+    throw unauthenticated("X-Genstore-Hmac-Sha256 over an empty body authorizes nothing: send the request's fields in the signed JSON body, or sign the query");
+  }
+  // It binds a shop only through that shop's own secret.
   const named = namedShop(req.rawQuery, req.headers);
   const shop = await opts.shops.find(named ?? opts.defaultShopId);
   checkBody(req, bodySignature, secretOf(opts, shop));

@@ -44,7 +44,8 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     const rawQuery = (req.url ?? "").split("?").slice(1).join("?");
     const admitted = await opts.gate.admit({ rawQuery, headers, rawBody: body, access: accessOf(binding.method), method: binding.method.name });
     seen.shopId = admitted.shop.shopId;
-    const { message, genstoreId } = decodeRequest(binding, url, params, body, req.headers["content-type"]);
+    const bodySigned = admitted.principal.kind === "genstore" && admitted.principal.proof === "body";
+    const { message, genstoreId } = decodeRequest(binding, url, params, body, req.headers["content-type"], bodySigned);
     seen.genstoreId = genstoreId;
     const ctx = createHandlerContext({
       service,

@@ -1,6 +1,7 @@
 import { fromJson, type Message } from "@bufbuild/protobuf";
 import { PaymentError, invalidArgument } from "../../payments/errors.js";
 import { decodePathSegment, HttpError } from "../httpJson.js";
+import { unauthenticated } from "../auth/genstoreSignature.js";
 import { normalizeJson } from "./jsonCoercion.js";
 import type { RouteBinding } from "./routeTable.js";
 
@@ -38,13 +39,27 @@ export interface DecodedRequest {
  * A Genstore JSON request as the method's message: the JSON body, then (for a GET, whose
  * parameters the API page shows both ways) the query's scalar fields, then the path variables.
  */
-export function decodeRequest(binding: RouteBinding, url: URL, params: Map<string, string>, body: Buffer, contentType: string | undefined): DecodedRequest {
+export function decodeRequest(
+  binding: RouteBinding,
+  url: URL,
+  params: Map<string, string>,
+  body: Buffer,
+  contentType: string | undefined,
+  /** The request is authenticated by a signature over its body alone: nothing else may name a value. */
+  bodySigned = false,
+): DecodedRequest {
   const input = binding.method.input;
   const json: Record<string, unknown> = binding.body === "*" || body.length > 0 ? parseBody(body, contentType) : {};
+  const set = (jsonName: string, value: string) => {
+    if (bodySigned && json[jsonName] !== value) {
+      throw unauthenticated(`X-Genstore-Hmac-Sha256 signs the body only: ${jsonName} in the path or query must be the body's`);
+    }
+    json[jsonName] = value;
+  };
   if (binding.body !== "*") {
     for (const [k, v] of url.searchParams) {
       const field = input.fields.find((f) => f.jsonName === k || f.name === k);
-      if (field && field.fieldKind === "scalar") json[field.jsonName] = v;
+      if (field && field.fieldKind === "scalar") set(field.jsonName, v);
     }
   }
   for (const [name, raw] of params) {
@@ -52,7 +67,7 @@ export function decodeRequest(binding: RouteBinding, url: URL, params: Map<strin
     if (!field) continue;
     const value = decodePathSegment(raw);
     if (value === undefined) throw invalidArgument("malformed percent-encoding in the path");
-    json[field.jsonName] = value;
+    set(field.jsonName, value);
   }
   try {
     return { message: fromJson(input, normalizeJson(input, json), { ignoreUnknownFields: true }), genstoreId: genstoreIdOf(json) };

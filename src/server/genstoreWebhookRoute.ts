@@ -30,6 +30,13 @@ function shopOf(body: Body, headers: NodeRequest["headers"]): string {
 }
 
 /**
+ * Fields that only other topics' bodies carry. The signature covers the body, not the topic
+ * header beside it: a signed body of another topic (a compliance request, a pushed code) must not
+ * be replayed as an uninstall or a redaction (README, Known limits of Genstore's signatures).
+ */
+const otherTopicsFields = ["authCode", "customer", "orders_requested", "ordersRequested", "orders_to_redact", "ordersToRedact", "data_request", "dataRequest"];
+
+/**
  * POST /genstore/webhooks: Genstore's app webhooks (uninstall, the pushed authorization code, and
  * the compliance topics). Each is checked with X-Genstore-Hmac-Sha256 (hex or base64) over the
  * raw body before anything is read from it; a refusal changes nothing.
@@ -81,6 +88,10 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
     const id = req.headers[webhookHeaders.id];
     if (typeof id === "string" && id && !(await deps.seen.claim(`genstore-webhook:${id.slice(0, 200)}`, topic)))
       return sendJson(res, 200, { received: true, duplicate: true });
+    if ((topic === topics.uninstalled || topic === topics.shopRedact) && otherTopicsFields.some((f) => f in body)) {
+      deps.log({ level: "warn", msg: "genstore webhook refused", reason: "another topic's body", topic, shopId });
+      return sendJson(res, 401, { error: `the signed body is not a ${topic} body: it carries another topic's fields` });
+    }
     deps.log({ level: "info", msg: "genstore webhook", topic, shopId });
     switch (topic) {
       case topics.uninstalled:
@@ -93,9 +104,16 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
         // Payments hold amounts, states, PSP references and a card's brand and last four digits:
         // no name, e-mail, address or phone of a customer, so there is nothing to send or erase.
         return sendJson(res, 200, { received: true, customerPersonalData: "none kept" });
-      case topics.shopRedact:
+      case topics.shopRedact: {
+        // Genstore asks for a redaction after an uninstall; a shop still active keeps its settings.
+        const shop = await deps.onboarding.shop(shopId);
+        if (shop && !shop.deactivatedAt) {
+          deps.log({ level: "warn", msg: "shop/redact for an active shop ignored", shopId });
+          return sendJson(res, 200, { received: true, ignored: "the shop is still installed: a redaction follows an uninstall" });
+        }
         await deps.onboarding.redact(shopId);
         return sendJson(res, 200, { received: true });
+      }
       default:
         return sendJson(res, 200, { received: true, ignored: `topic ${topic || "(none)"} is not used` });
     }

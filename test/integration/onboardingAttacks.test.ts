@@ -128,6 +128,18 @@ test("Genstore webhooks: unsigned or mis-signed ones are refused; uninstall, red
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ customerPersonalData: "none kept" });
   }
+  // The topic is not signed: a compliance body (or a pushed code) replayed as an uninstall or a
+  // redaction is refused, and a redaction of a shop still installed is ignored.
+  await refusedQuietly(async () => {
+    for (const topic of ["app/uninstalled", "shop/redact"]) {
+      const res = await world.webhook(topic, { shopId: "victim", customer: { id: 1 } });
+      expect(res.status).toBe(401);
+      const pushed = await world.webhook(topic, { authCode: { clientId: "app_test_client", shopId: "victim", code: "c" } });
+      expect(pushed.status).toBe(401);
+    }
+    expect(await (await world.webhook("shop/redact", { shop_id: "victim" })).json()).toMatchObject({ ignored: expect.stringContaining("still installed") });
+  });
+  expect((await world.shops.getShop({ shopId: "victim" })).shop).toMatchObject({ hasGenstoreAccessToken: true, testCredentialNames: ["merchantId"] });
   expect((await world.webhook("app/uninstalled", { shopId: "victim" }, { headers: { "x-genstore-webhook-id": "wh-1" } })).status).toBe(200);
   expect((await world.shops.getShop({ shopId: "victim" })).shop).toMatchObject({ hasGenstoreAccessToken: false, testCredentialNames: [] });
   expect(await (await world.webhook("app/uninstalled", { shopId: "victim" }, { headers: { "x-genstore-webhook-id": "wh-1" } })).json()).toMatchObject({

@@ -1,5 +1,11 @@
 import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createHttp2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from "node:http2";
+import {
+  constants as http2Constants,
+  createServer as createHttp2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from "node:http2";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 
 type Request = IncomingMessage | Http2ServerRequest;
@@ -78,6 +84,14 @@ function httpServers(handler: RequestHandler, tracked: RequestHandler, limits: C
   const http2 = createHttp2Server({ settings: { maxConcurrentStreams: 250 } }, (req, res) => {
     // A stream that stops sending (a slow body) is reset; the session's idle timeout covers the rest.
     req.setTimeout(limits.requestTimeoutMs);
+    // And, as HTTP/1.1's requestTimeout, its whole body must arrive within requestTimeoutMs: a
+    // body trickled a byte at a time would otherwise hold its buffers without ever being idle.
+    if (!req.stream.endAfterHeaders) {
+      const deadline = setTimeout(() => req.stream.close(http2Constants.NGHTTP2_CANCEL), limits.requestTimeoutMs);
+      const done = () => clearTimeout(deadline);
+      req.once("end", done);
+      req.stream.once("close", done);
+    }
     handler(req, res);
   });
   http2.setTimeout(limits.http2IdleTimeoutMs);

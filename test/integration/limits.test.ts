@@ -114,7 +114,7 @@ describe("request bodies on Connect and gRPC", () => {
 
 describe("connections", () => {
   let server: TestServer;
-  const limits = { headersTimeoutMs: 600, keepAliveTimeoutMs: 700, http2IdleTimeoutMs: 900, maxConnections: 30 };
+  const limits = { headersTimeoutMs: 600, keepAliveTimeoutMs: 700, http2IdleTimeoutMs: 900, requestTimeoutMs: 1500, maxConnections: 30 };
   beforeAll(async () => {
     server = await startTestServer({ background: false, limits });
   });
@@ -147,6 +147,30 @@ describe("connections", () => {
     expect(ms).toBeGreaterThanOrEqual(timeoutMs - 50);
     // The HTTP/1.1 check runs every quarter of the timeout; scheduling on a busy machine adds a little.
     expect(ms).toBeLessThan(timeoutMs * 2 + 1000);
+  });
+
+  test("an HTTP/2 body trickled slower than the request timeout allows is cut, though never idle", async () => {
+    const session = http2Connect(server.url);
+    try {
+      const started = Date.now();
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/genstore.payment.v1.PaymentService/RefundPayment",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      stream.on("error", () => {});
+      // A byte every fifth of the timeout: the stream is never idle for requestTimeoutMs.
+      const trickle = setInterval(() => stream.write(Buffer.from([0])), limits.requestTimeoutMs / 5);
+      const rst = await new Promise<number>((resolve, reject) => {
+        stream.on("close", () => resolve(stream.rstCode ?? -1));
+        setTimeout(() => reject(new Error("the trickled stream was still open after 4 timeouts")), limits.requestTimeoutMs * 4).unref();
+      }).finally(() => clearInterval(trickle));
+      expect(rst).toBe(8); // NGHTTP2_CANCEL
+      expect(Date.now() - started).toBeGreaterThanOrEqual(limits.requestTimeoutMs - 50);
+    } finally {
+      session.close();
+    }
   });
 
   test("a complete request is still served, and the idle keep-alive connection is closed after its timeout", async () => {

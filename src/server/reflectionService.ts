@@ -1,6 +1,6 @@
 import { toBinary, type DescFile, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ServerReflection, type ServerReflectionRequest, type ServerReflectionResponseSchema } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -26,6 +26,12 @@ function withDependencies(file: DescFile): Uint8Array[] {
   visit(file);
   return out;
 }
+
+/**
+ * Requests one reflection stream may make. Reflection needs no credentials and a stream counts
+ * once against the per-address limit, so each stream is bounded: grpcurl and ghz ask a handful.
+ */
+export const MAX_REFLECTION_REQUESTS_PER_STREAM = 100;
 
 /**
  * grpc.reflection.v1.ServerReflection or its v1alpha twin over the files of the services we serve.
@@ -57,6 +63,13 @@ export function createReflectionServiceImpl<S extends ReflectionService>(
     for (const dep of file.dependencies) addFile(dep);
   };
   for (const file of served) addFile(file);
+  // Serialized once per file: the descriptors never change while the process runs.
+  const serialized = new Map<string, Uint8Array[]>();
+  const descriptorsOf = (file: DescFile) => {
+    let bytes = serialized.get(file.proto.name);
+    if (!bytes) serialized.set(file.proto.name, (bytes = withDependencies(file)));
+    return bytes;
+  };
 
   function answer(req: ServerReflectionRequest): Answer {
     const base = { validHost: req.host, originalRequest: req };
@@ -66,7 +79,7 @@ export function createReflectionServiceImpl<S extends ReflectionService>(
     });
     const fileAnswer = (file: DescFile): Answer => ({
       ...base,
-      messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } },
+      messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: descriptorsOf(file) } },
     });
     const r = req.messageRequest;
     switch (r.case) {
@@ -91,7 +104,13 @@ export function createReflectionServiceImpl<S extends ReflectionService>(
 
   const impl: ServiceImpl<typeof ServerReflection> = {
     async *serverReflectionInfo(requests) {
-      for await (const req of requests) yield answer(req);
+      let asked = 0;
+      for await (const req of requests) {
+        if (++asked > MAX_REFLECTION_REQUESTS_PER_STREAM) {
+          throw new ConnectError(`at most ${MAX_REFLECTION_REQUESTS_PER_STREAM} reflection requests per stream - open another one`, Code.ResourceExhausted);
+        }
+        yield answer(req);
+      }
     },
   };
   // Both versions have the same fields and numbers, so one implementation serves either.

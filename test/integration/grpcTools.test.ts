@@ -4,6 +4,7 @@ import { createFileRegistry, fromBinary, type FileRegistry } from "@bufbuild/pro
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import type * as grpc from "@grpc/grpc-js";
 import { ServerReflection, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1alpha/reflection_pb";
+import { MAX_REFLECTION_REQUESTS_PER_STREAM } from "../../src/server/reflectionService";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
 import { getJson, startTestServer, type TestServer } from "../helpers/testServer";
@@ -40,6 +41,28 @@ async function reflectV1alpha(symbol: string): Promise<FileDescriptorProto[]> {
     client.close();
   }
 }
+
+test("one reflection stream answers at most MAX_REFLECTION_REQUESTS_PER_STREAM requests, then RESOURCE_EXHAUSTED", async () => {
+  const client = createGrpcJsClient(ServerReflection, `127.0.0.1:${server.port}`);
+  try {
+    const call = (client.serverReflectionInfo as () => grpc.ClientDuplexStream<object, ServerReflectionResponse>).call(client);
+    let answers = 0;
+    const ended = new Promise<{ code?: number; details?: string }>((resolve) => {
+      call.on("data", () => answers++);
+      call.on("error", (err: grpc.ServiceError) => resolve(err));
+      call.on("end", () => resolve({}));
+    });
+    for (let i = 0; i <= MAX_REFLECTION_REQUESTS_PER_STREAM; i++)
+      call.write({ messageRequest: { case: "fileContainingSymbol", value: "genstore.payment.v1.PaymentService" } });
+    call.end();
+    expect(await ended).toMatchObject({ code: 8, details: `at most ${MAX_REFLECTION_REQUESTS_PER_STREAM} reflection requests per stream - open another one` });
+    // grpc-js may surface the status before the last few answers it had queued.
+    expect(answers).toBeGreaterThan(MAX_REFLECTION_REQUESTS_PER_STREAM / 2);
+    expect(answers).toBeLessThanOrEqual(MAX_REFLECTION_REQUESTS_PER_STREAM);
+  } finally {
+    client.close();
+  }
+});
 
 let seq = 0;
 

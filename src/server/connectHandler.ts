@@ -9,7 +9,7 @@ import {
 } from "@connectrpc/connect";
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { serverCompressions } from "./compression.js";
-import type { NodeRequest, NodeResponse } from "./httpJson.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import { universalRequestOf } from "./universalRequest.js";
 import type { GrpcUnaryPath } from "./grpcUnary.js";
 
@@ -48,6 +48,8 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     const path = (req.url ?? "").split("?", 1)[0] ?? "";
     const handler = paths.get(path);
     if (!handler) return options.fallback(req, res);
+    // Connect builds the call's URL from the authority: an HTTP/1.0 request may come without one.
+    if (!("authority" in req ? req.authority : req.headers.host)) return sendJson(res, 400, { error: "the request names no host (Host header)" });
     const values = createContextValues();
     const uReq = universalRequestOf(req, res, values);
     let body = uReq.body as AsyncIterable<Uint8Array>;

@@ -173,6 +173,15 @@ describe("connections", () => {
     }
   });
 
+  test("an HTTP/1.0 call without a Host header gets 400, not a failure of ours", async () => {
+    const { received } = await openFor(
+      "POST /genstore.payment.v1.PaymentService/GetPayment HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+    );
+    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received).toContain('{"error":"the request names no host (Host header)"}');
+    expect(server.logs.filter((l) => l.level === "error")).toEqual([]);
+  });
+
   test("a complete request is still served, and the idle keep-alive connection is closed after its timeout", async () => {
     const { ms, received } = await openFor("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(received).toMatch(/^HTTP\/1\.1 200 OK/);

@@ -31,9 +31,9 @@ beforeAll(async () => {
   const cards = ["4242424242424242", "4242424242424242", "4242424242424242", "4000000000000002", "4000000000003220"];
   writeFileSync(join(work, "packets.json"), JSON.stringify(cards.map((n) => encryptLikeGenstore(server.publicKey, testCard(n)))));
   recorder = await startRefusalRecorder(server.db, async (paymentId, error) => {
-    const res = await fetch(`${server.url}/genstore/v1/payments?paymentId=${encodeURIComponent(paymentId)}`, {
-      headers: { "x-genstore-hmac-sha256": createHmac("sha256", secret).update("").digest("hex") },
-    });
+    // A signed query, as Genstore sends it (a body signature over an empty body authorizes nothing).
+    const query = `paymentId=${encodeURIComponent(paymentId)}&timestamp=${Math.floor(Date.now() / 1000)}`;
+    const res = await fetch(`${server.url}/genstore/v1/payments?${query}&hmac=${createHmac("sha256", secret).update(query).digest("hex")}`);
     const body = (await res.json()) as { status?: string; error?: string };
     return res.status === 200 && body.status === "FAILURE" && body.error === error;
   });

@@ -19,6 +19,7 @@ export const securitySchemes: Record<string, JsonSchema> = {
     name: "X-Genstore-Hmac-Sha256",
     description:
       "The body's HMAC-SHA256 under the client secret (of the shop named by `shopId` or X-Genstore-Shop-Id when it has one " +
-      "of its own, else the deployment's), hex or base64.",
+      "of its own, else the deployment's), hex or base64. It authorizes only what the body says: an empty body is refused, " +
+      "and a path or query value other than the body's is refused.",
   },
 };

@@ -85,13 +85,13 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
       return sendJson(res, err.status, { error: err.message }, err.status === 413 ? { connection: "close" } : {});
     }
     const { topic, shopId, body } = hook;
-    const id = req.headers[webhookHeaders.id];
-    if (typeof id === "string" && id && !(await deps.seen.claim(`genstore-webhook:${id.slice(0, 200)}`, topic)))
-      return sendJson(res, 200, { received: true, duplicate: true });
     if ((topic === topics.uninstalled || topic === topics.shopRedact) && otherTopicsFields.some((f) => f in body)) {
       deps.log({ level: "warn", msg: "genstore webhook refused", reason: "another topic's body", topic, shopId });
       return sendJson(res, 401, { error: `the signed body is not a ${topic} body: it carries another topic's fields` });
     }
+    const id = req.headers[webhookHeaders.id];
+    if (typeof id === "string" && id && !(await deps.seen.claim(`genstore-webhook:${id.slice(0, 200)}`, topic)))
+      return sendJson(res, 200, { received: true, duplicate: true });
     deps.log({ level: "info", msg: "genstore webhook", topic, shopId });
     switch (topic) {
       case topics.uninstalled:

@@ -132,7 +132,8 @@ test("Genstore webhooks: unsigned or mis-signed ones are refused; uninstall, red
   // redaction is refused, and a redaction of a shop still installed is ignored.
   await refusedQuietly(async () => {
     for (const topic of ["app/uninstalled", "shop/redact"]) {
-      const res = await world.webhook(topic, { shopId: "victim", customer: { id: 1 } });
+      // With a webhook id too: a refused webhook does not claim it (nothing is written).
+      const res = await world.webhook(topic, { shopId: "victim", customer: { id: 1 } }, { headers: { "x-genstore-webhook-id": `wh-replayed-${topic}` } });
       expect(res.status).toBe(401);
       const pushed = await world.webhook(topic, { authCode: { clientId: "app_test_client", shopId: "victim", code: "c" } });
       expect(pushed.status).toBe(401);

@@ -10,7 +10,7 @@ import {
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { serverCompressions } from "./compression.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
-import { universalRequestOf } from "./universalRequest.js";
+import { authorityOf, universalRequestOf } from "./universalRequest.js";
 import type { GrpcUnaryPath } from "./grpcUnary.js";
 
 /** The request body as it came off the wire, for signatures over the raw bytes. */
@@ -49,7 +49,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     const handler = paths.get(path);
     if (!handler) return options.fallback(req, res);
     // Connect builds the call's URL from the authority: an HTTP/1.0 request may come without one.
-    if (!("authority" in req ? req.authority : req.headers.host)) return sendJson(res, 400, { error: "the request names no host (Host header)" });
+    if (authorityOf(req) === undefined) return sendJson(res, 400, { error: "the request names no host (Host header)" });
     const values = createContextValues();
     const uReq = universalRequestOf(req, res, values);
     let body = uReq.body as AsyncIterable<Uint8Array>;

@@ -1,7 +1,7 @@
 import type { Logger } from "../observability/logger.js";
 import { topics, webhookHeaders } from "../onboarding/genstoreApp.js";
 import { OnboardingError, type Onboarding } from "../onboarding/onboarding.js";
-import { shopPattern } from "../payments/shops.js";
+import { shopPattern, type ShopConfig } from "../payments/shops.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
 import { bodySignatureMatches } from "./auth/genstoreSignature.js";
 import { HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
@@ -42,7 +42,7 @@ const otherTopicsFields = ["authCode", "customer", "orders_requested", "ordersRe
  * raw body before anything is read from it; a refusal changes nothing.
  */
 export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
-  async function verified(req: NodeRequest): Promise<{ topic: string; shopId: string; body: Body }> {
+  async function verified(req: NodeRequest): Promise<{ topic: string; shopId: string; body: Body; shop: ShopConfig | null }> {
     const raw = await readBody(req, deps.maxBodyBytes);
     const signature = req.headers[webhookHeaders.hmac];
     if (typeof signature !== "string" || !signature) throw new HttpError(401, "the webhook is not signed (X-Genstore-Hmac-Sha256)");
@@ -54,10 +54,11 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
     }
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "the webhook body is not a JSON object");
     const shopId = shopOf(body, req.headers);
-    const secret = (await deps.onboarding.shop(shopId))?.genstoreClientSecret ?? deps.clientSecret;
+    const shop = await deps.onboarding.shop(shopId);
+    const secret = shop?.genstoreClientSecret ?? deps.clientSecret;
     if (!secret || !bodySignatureMatches(raw, signature, secret)) throw new HttpError(401, "the webhook signature does not match");
     const topic = req.headers[webhookHeaders.topic];
-    return { topic: typeof topic === "string" ? topic : "", shopId, body };
+    return { topic: typeof topic === "string" ? topic : "", shopId, body, shop };
   }
 
   async function codeGranted(shopId: string, body: Body, req: NodeRequest): Promise<Record<string, unknown>> {
@@ -76,7 +77,7 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
   }
 
   return async function genstoreWebhook(req: NodeRequest, res: NodeResponse): Promise<void> {
-    let hook: { topic: string; shopId: string; body: Body };
+    let hook: Awaited<ReturnType<typeof verified>>;
     try {
       hook = await verified(req);
     } catch (err) {
@@ -84,7 +85,7 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
       deps.log({ level: "warn", msg: "genstore webhook refused", reason: err.message });
       return sendJson(res, err.status, { error: err.message }, err.status === 413 ? { connection: "close" } : {});
     }
-    const { topic, shopId, body } = hook;
+    const { topic, shopId, body, shop } = hook;
     if ((topic === topics.uninstalled || topic === topics.shopRedact) && otherTopicsFields.some((f) => f in body)) {
       deps.log({ level: "warn", msg: "genstore webhook refused", reason: "another topic's body", topic, shopId });
       return sendJson(res, 401, { error: `the signed body is not a ${topic} body: it carries another topic's fields` });
@@ -106,7 +107,6 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
         return sendJson(res, 200, { received: true, customerPersonalData: "none kept" });
       case topics.shopRedact: {
         // Genstore asks for a redaction after an uninstall; a shop still active keeps its settings.
-        const shop = await deps.onboarding.shop(shopId);
         if (shop && !shop.deactivatedAt) {
           deps.log({ level: "warn", msg: "shop/redact for an active shop ignored", shopId });
           return sendJson(res, 200, { received: true, ignored: "the shop is still installed: a redaction follows an uninstall" });

@@ -1,14 +1,24 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createHandlerContext, createServiceImplSpec, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import {
+  compressedFlag,
   compressionNegotiate,
   createMethodSerializationLookup,
+  encodeEnvelope,
   invokeUnaryImplementation,
   validateReadWriteMaxBytes,
   type Compression,
   type UniversalServerRequest,
 } from "@connectrpc/connect/protocol";
-import { grpcStatusOk, headerAcceptEncoding, headerEncoding, headerTimeout, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import {
+  grpcStatusOk,
+  headerAcceptEncoding,
+  headerEncoding,
+  headerTimeout,
+  parseContentType,
+  parseTimeout,
+  setTrailerStatus,
+} from "@connectrpc/connect/protocol-grpc";
 import type { Http2ServerResponse } from "node:http2";
 import type { NodeResponse } from "./httpJson.js";
 
@@ -33,7 +43,6 @@ export type GrpcUnaryPath = (
   toConnect: (body: AsyncIterable<Uint8Array>) => void,
 ) => boolean;
 
-const binaryGrpc = /^application\/grpc(?:\+proto)?$/i;
 const callEnded = new ConnectError("the call ended", Code.Canceled);
 
 /**
@@ -58,7 +67,7 @@ export function createGrpcUnaryPath<S extends DescService>(options: GrpcUnaryOpt
 
   return (requestPath, uReq, res, toConnect) => {
     const entry = methods.get(requestPath);
-    if (!entry || uReq.method !== "POST" || uReq.httpVersion !== "2.0" || !binaryGrpc.test(uReq.header.get("content-type") ?? "")) return false;
+    if (!entry || uReq.method !== "POST" || uReq.httpVersion !== "2.0" || parseContentType(uReq.header.get("content-type"))?.binary !== true) return false;
     const encoding = uReq.header.get(headerEncoding);
     if (encoding !== null && encoding !== "identity") return false;
     const timeout = parseTimeout(uReq.header.get(headerTimeout), Number.MAX_SAFE_INTEGER);
@@ -147,13 +156,8 @@ async function readEnvelope(body: AsyncIterable<Uint8Array>, readMaxBytes: numbe
 }
 
 async function envelope(data: Uint8Array, compression: Compression | null, compressMinBytes: number): Promise<Uint8Array> {
-  const compress = compression !== null && data.byteLength >= compressMinBytes;
-  const payload = compress ? await compression.compress(data) : data;
-  const out = Buffer.allocUnsafe(5 + payload.byteLength);
-  out.writeUInt8(compress ? 1 : 0, 0);
-  out.writeUInt32BE(payload.byteLength, 1);
-  out.set(payload, 5);
-  return out;
+  if (compression === null || data.byteLength < compressMinBytes) return encodeEnvelope(0, data);
+  return encodeEnvelope(compressedFlag, await compression.compress(data));
 }
 
 /** As connect-node writes a gRPC answer; a client already gone is not an error (Connect's Aborted). */

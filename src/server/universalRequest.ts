@@ -55,6 +55,11 @@ function headerOf(req: NodeRequest): Headers {
   return header;
 }
 
+/** The host a request names (HTTP/2's :authority, else Host); an HTTP/1.0 request may name none. */
+export function authorityOf(req: NodeRequest): string | undefined {
+  return ("authority" in req ? req.authority : req.headers.host) || undefined;
+}
+
 /** A Node request as Connect's handlers take it: connect-node's conversion, with a reason for every abort. */
 export function universalRequestOf(req: NodeRequest, res: NodeResponse, contextValues: ContextValues): UniversalServerRequest {
   const controller = new AbortController();
@@ -78,7 +83,7 @@ export function universalRequestOf(req: NodeRequest, res: NodeResponse, contextV
     // Node closes the request once its body is read: the response's close is the call's end.
     res.once("close", onClose);
   }
-  const authority = "authority" in req ? req.authority : req.headers.host;
+  const authority = authorityOf(req);
   if (authority === undefined) throw new ConnectError("unable to determine request authority from Node.js server request", Code.Internal);
   const encrypted = "encrypted" in req.socket && req.socket.encrypted;
   return {

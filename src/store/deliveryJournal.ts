@@ -127,7 +127,7 @@ export function createDeliveryJournal(db: Db, opts: DeliveryJournalOptions): Del
       return journaled(repository, book, {
         ready: loader.ready,
         busy: (by) => void (active += by),
-        append: (writes) => appendFacts(journal, book, writes),
+        append: (writes, current) => appendFacts(journal, book, writes, current),
         isCurrent: opts.isCurrent,
         async foldNow(list) {
           for (const p of list) {
@@ -164,15 +164,22 @@ function createLoader(read: () => Promise<void>) {
 }
 
 /** The journal's part of saveOutboxes: one document for every delivery of the batch. */
-async function appendFacts(journal: Collection<JournalDoc>, book: UnfoldedDeliveries, writes: readonly OutboxWrite[]): Promise<void> {
+async function appendFacts(
+  journal: Collection<JournalDoc>,
+  book: UnfoldedDeliveries,
+  writes: readonly OutboxWrite[],
+  current: readonly boolean[],
+): Promise<void> {
   const _id = `d_${Date.now().toString(36)}_${randomBytes(6).toString("hex")}`;
   const facts: Fact[] = [];
-  for (const w of writes)
+  for (const [i, w] of writes.entries())
     for (const id of w.deliveries ?? []) {
       // The write delivered this callback and changed nothing else: its last attempt is the one.
       const last = w.callbacks.find((c) => c.id === id)?.attempts.at(-1);
       if (!last) continue;
-      const fact: Fact = { s: w.shopId, p: w.paymentId, i: id, t: new Date(last.at).toISOString(), d: last.durationMs, n: w.nextCallbackAt === null };
+      // "Nothing left pending" only from the latest version: an older copy lacks what was queued since.
+      const n = current[i] === true && w.nextCallbackAt === null;
+      const fact: Fact = { s: w.shopId, p: w.paymentId, i: id, t: new Date(last.at).toISOString(), d: last.durationMs, n };
       if (last.httpStatus) fact.h = last.httpStatus;
       facts.push(fact);
     }

@@ -6,7 +6,8 @@ export interface JournalParts {
   ready(): Promise<void>;
   /** Counts the service's payment reads and writes under way (folding waits for none). */
   busy(by: 1 | -1): void;
-  append(writes: readonly OutboxWrite[]): Promise<void>;
+  /** `current`: each write is from the payment's latest version (else more may be pending than it shows). */
+  append(writes: readonly OutboxWrite[], current: readonly boolean[]): Promise<void>;
   isCurrent(shopId: string, paymentId: string, version: number | undefined): boolean;
   /** Folds these payments now, each under its lock; false when folding is not running. */
   foldNow(payments: readonly PaymentRecord[]): Promise<boolean>;
@@ -72,16 +73,17 @@ export function journaled(repository: PaymentRepository, book: UnfoldedDeliverie
     },
     async saveOutboxes(writes) {
       await ready();
-      // Only a write from the payment's latest version is journaled: from a stale copy the rest
-      // of the outbox (a callback queued since) is not in it, and the repository answers false,
-      // so that the caller reads the payment and writes it whole, its attempt recorded once.
-      const journaledHere = writes.map((w) => Boolean(w.deliveries?.length) && journal.isCurrent(w.shopId, w.paymentId, w.version));
+      // A delivery is journaled even from a copy older than the payment (a capture sent while
+      // the authorization's callback was on its way): a fact names one callback, laid over the
+      // document as it is now. Other writes go whole; from a stale copy those answer false.
+      const journaledHere = writes.map((w) => Boolean(w.deliveries?.length));
       const toJournal = writes.filter((_, i) => journaledHere[i]);
       const whole = writes.filter((_, i) => !journaledHere[i]);
+      const current = toJournal.map((w) => journal.isCurrent(w.shopId, w.paymentId, w.version));
       // Both settled before an error goes up: the caller releases the payments' locks then.
       const [wrote, appended] = await Promise.allSettled([
         whole.length ? repository.saveOutboxes(whole) : [],
-        toJournal.length ? journal.append(toJournal) : undefined,
+        toJournal.length ? journal.append(toJournal, current) : undefined,
       ]);
       if (wrote.status === "rejected") throw wrote.reason;
       if (appended.status === "rejected") throw appended.reason;

@@ -35,7 +35,7 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
 }
 
 /** The repository on a FerretDB this instance owns, with the delivery journal beside it (sharing its VersionBook). */
-export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded">) {
+export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded" | "quietMs">) {
   const versions = createVersionBook(false);
   const stored = createPaymentRepository(db, { atomicConditionalUpdates: false, versions });
   const journal = createDeliveryJournal(db, {

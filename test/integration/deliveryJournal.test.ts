@@ -48,8 +48,8 @@ const mutex = createKeyedMutex();
 const lock = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => mutex.run(paymentLockKey(shopId, paymentId), task);
 
 /** The storage as a single instance on FerretDB builds it: the journal over the repository. */
-function storage(foldWhenQuiet = true, maxUnfolded?: number) {
-  const { stored, journal } = journaledStorage(db, { log: () => {}, foldWhenQuiet, ...(maxUnfolded ? { maxUnfolded } : {}) });
+function storage(foldWhenQuiet = true, maxUnfolded?: number, quietMs?: number) {
+  const { stored, journal } = journaledStorage(db, { log: () => {}, foldWhenQuiet, ...(maxUnfolded ? { maxUnfolded } : {}), ...(quietMs ? { quietMs } : {}) });
   return { stored, journal, repository: journal.observe(stored) };
 }
 
@@ -135,6 +135,35 @@ test("a payment written whole after a journaled delivery keeps it, and its journ
   await waitFor("the emptied journal document deleted", async () => (await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()) === 0);
   await journal.stop();
   expect(genstore.calls.filter((c) => c.path.includes("/payment/W-1"))).toHaveLength(1);
+});
+
+test("folding waits until no payment read or write has been under way for a while, not for the gap between two requests", async () => {
+  // Quiet only after an hour without requests: no fold starts, though the passes run.
+  const { journal, repository } = storage(true, undefined, 3_600_000);
+  await journal.load();
+  await repository.claimPayment(capturedPayment("Q-1", at, { withCallback: true }));
+  expect(await dispatcherOn(repository).runOnce()).toBe(1);
+  // A second journal document, emptied by a whole write of its payment (a failed refund callback).
+  await repository.claimPayment(capturedPayment("Q-2", at, { withCallback: true }));
+  expect(await dispatcherOn(repository).runOnce()).toBe(1);
+  const p = (await repository.findPayment("s1", "Q-2"))!;
+  const refund = { ...paymentCallback(p, "payment", true, undefined, at), id: "refund:RQ", kind: "refund" as const, targetId: "RQ" };
+  await repository.updatePayment("s1", "Q-2", {}, { event: { at, event: "refund succeeded" }, callback: refund });
+  genstore.respondWith((call) => (call.path.includes("/refund/RQ") ? { status: 503 } : { status: 200 }));
+  try {
+    expect(await dispatcherOn(repository).runOnce()).toBe(1);
+  } finally {
+    genstore.respondWith(() => ({ status: 200 }));
+  }
+  expect(await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()).toBe(2);
+  expect(journal.unfolded).toBe(1);
+
+  journal.start(lock);
+  // A pass ran (it deleted the emptied document), and folded nothing.
+  await waitFor("the emptied journal document deleted", async () => (await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()) <= 1);
+  await journal.stop();
+  expect(journal.unfolded).toBe(1);
+  expect(await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()).toBe(1);
 });
 
 test("under load (never quiet), the journal is folded once more payments wait than its bound", async () => {

@@ -1,4 +1,5 @@
 import { Agent, request } from "node:http";
+import { connect, type IncomingHttpHeaders } from "node:http2";
 
 export interface StepResult {
   name: string;
@@ -72,5 +73,46 @@ export function createJsonPoster(baseUrl: string, maxSockets: number) {
       req.on("error", reject);
       req.end(body);
     });
+  };
+}
+
+/**
+ * A lean unary gRPC client over one HTTP/2 connection (node:http2): the length-prefixed message
+ * out, the message and `grpc-status` back; no interceptors, retries or channel state. It is to
+ * gRPC what createJsonPoster is to HTTP/1.1, so that the two load generators cost about the same
+ * on the two cores they share with the service. @grpc/grpc-js does the protocol tests.
+ */
+export function createGrpcPoster(baseUrl: string) {
+  const session = connect(baseUrl);
+  session.on("error", () => {}); // each call's stream reports its own failure
+  return {
+    call(path: string, message: Uint8Array): Promise<{ grpcStatus: number; grpcMessage: string; message: Uint8Array }> {
+      return new Promise((resolve, reject) => {
+        const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc+proto", te: "trailers" });
+        const chunks: Buffer[] = [];
+        let status: string | undefined;
+        let statusMessage = "";
+        const note = (h: IncomingHttpHeaders) => {
+          if (h["grpc-status"] !== undefined) status = String(h["grpc-status"]);
+          if (h["grpc-message"] !== undefined) statusMessage = decodeURIComponent(String(h["grpc-message"]));
+        };
+        // The service's answers end with trailers; a trailers-only one would fail loudly below.
+        stream.on("trailers", note);
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("error", reject);
+        stream.on("end", () => {
+          if (status === undefined) return reject(new Error("gRPC answer without grpc-status"));
+          const body = Buffer.concat(chunks);
+          // One uncompressed message: flag byte, 4-byte length, the bytes.
+          if (body.length > 0 && (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5))
+            return reject(new Error(`gRPC answer framed unexpectedly (${body.length} bytes)`));
+          resolve({ grpcStatus: Number(status), grpcMessage: statusMessage, message: body.subarray(5) });
+        });
+        const prefix = Buffer.alloc(5);
+        prefix.writeUInt32BE(message.length, 1);
+        stream.end(Buffer.concat([prefix, message]));
+      });
+    },
+    close: () => session.close(),
   };
 }

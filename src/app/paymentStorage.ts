@@ -4,6 +4,7 @@ import { pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import { createDeliveryJournal, type DeliveryJournalOptions } from "../store/deliveryJournal.js";
 import { createOpenOperations, scanOpenOperations } from "../store/openOperations.js";
 import { createVersionBook } from "../store/outboxWrites.js";
+import { cachedPayments, createPaymentCache } from "../store/paymentCache.js";
 import { createPaymentIndex } from "../store/paymentIndex.js";
 import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
@@ -37,7 +38,8 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
 /** The repository on a FerretDB this instance owns, with the delivery journal beside it (sharing its VersionBook). */
 export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded" | "quietMs">) {
   const versions = createVersionBook(false);
-  const stored = createPaymentRepository(db, { atomicConditionalUpdates: false, versions });
+  // 2,000 payments, a few MB: those a capture, a refund or a delivery is about to read again.
+  const stored = cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions }), createPaymentCache(2_000));
   const journal = createDeliveryJournal(db, {
     ...opts,
     nextDue,

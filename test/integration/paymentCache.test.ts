@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { journaledStorage } from "../../src/app/paymentStorage";
+import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
+import type { PaymentRecord } from "../../src/payments/records";
+import type { ShopDirectory } from "../../src/payments/shops";
+import { paymentLockKey } from "../../src/payments/use-cases/index";
+import { createKeyedMutex } from "../../src/runtime/keyedMutex";
+import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { fromStored, type Stored } from "../../src/store/storedRecords";
+import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { cardBody, genstoreClient, outboxDrained, uniqueId } from "../helpers/payments";
+import { callbackShop, capturedPayment } from "../helpers/records";
+import { startTestServer, type TestServer } from "../helpers/testServer";
+
+// On the embedded FerretDB that one instance owns, the payments it wrote last are read from
+// memory (src/store/paymentCache.ts). What it answers must be what the database holds, after
+// every kind of write: claims, holds, settlements, deliveries journaled and folded, a retry.
+let genstore: FakeGenstore;
+let server: TestServer;
+let gs: ReturnType<typeof genstoreClient>;
+beforeAll(async () => {
+  genstore = await startFakeGenstore();
+  server = await startTestServer({ callbackBaseUrl: genstore.url, callbacks: { backoffBaseMs: 20, backoffMaxMs: 40 } });
+  gs = genstoreClient(server);
+});
+afterAll(async () => {
+  await server.stop();
+  await genstore.stop();
+});
+
+/** The service's own count of finds on the payments collection (db_commands_total). */
+async function paymentFinds(): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("db_commands_total{") && l.includes('collection="payments"') && l.includes('command="find"'));
+  return line ? Number(line.split(" ").at(-1)) : 0;
+}
+
+const ok = async (answer: Promise<{ status: number; body: Record<string, unknown> }>) => {
+  const { status, body } = await answer;
+  expect([status, body.error]).toEqual([200, ""]);
+  return body;
+};
+
+test("a capture and refunds right after their payment read it from memory, and what they read is what the database holds", async () => {
+  const a = uniqueId("cache-a");
+  await ok(gs.pay(cardBody(server, a, { manualCapture: true })));
+  const before = await paymentFinds();
+  // Each request right after the last: the previous callback is still on its way to Genstore.
+  await ok(gs.capture(a, "200.00"));
+  await ok(gs.refund(a, "50.00"));
+  await ok(gs.refund(a, "25.00"));
+  await ok(gs.getPayment(a));
+  // Four requests, and the deliveries of their callbacks: no read of the payment from the database.
+  expect((await paymentFinds()) - before).toBe(0);
+
+  // A refund the PSP refuses (this card's refunds all fail), and a void.
+  const b = uniqueId("cache-b");
+  await ok(gs.pay(cardBody(server, b, { card: "4000000000005126", manualCapture: false })));
+  expect((await gs.refund(b, "10.00")).body.error).not.toBe("");
+  const c = uniqueId("cache-c");
+  await ok(gs.pay(cardBody(server, c, { manualCapture: true })));
+  await ok(gs.void(c));
+
+  // Genstore refuses the next two callbacks once each: a failed attempt is written whole.
+  let refused = 0;
+  genstore.respondWith(() => (refused++ < 2 ? { status: 503 } : { status: 200 }));
+  const d = uniqueId("cache-d");
+  await ok(gs.pay(cardBody(server, d, { manualCapture: true })));
+  await ok(gs.capture(d, "200.00"));
+
+  for (const id of [a, b, c, d]) {
+    // Delivered and folded into the document (the service was quiet): the journal adds nothing.
+    const doc = await outboxDrained(server, id);
+    const stored = fromStored<PaymentRecord>((await server.db.collection("payments").findOne({ genstoreId: id })) as Stored<PaymentRecord> | null)!;
+    expect(doc.callbacks.every((cb: { state: string }) => cb.state === "delivered")).toBe(true);
+    const finds = await paymentFinds();
+    const served = await server.app.payments.findPayment(stored.shopId, id);
+    expect([id, await paymentFinds()]).toEqual([id, finds]); // from memory
+    expect(served).toEqual(stored);
+  }
+  expect(refused).toBeGreaterThanOrEqual(2);
+});
+
+test("a change made from a copy with journaled deliveries leaves in memory only what the document holds", async () => {
+  const db = server.db.client.db(`cache_${randomBytes(4).toString("hex")}`);
+  try {
+    const { stored, journal } = journaledStorage(db, { log: () => {} }); // not started: no folding
+    const repository = journal.observe(stored);
+    await journal.load();
+    const at = new Date();
+    const shop = () => callbackShop(genstore.url, at);
+    const shops: ShopDirectory = { get: async () => shop(), find: async () => shop(), forget: () => {} };
+    await repository.claimPayment(capturedPayment("K-1", at, { withCallback: true }));
+    const dispatcher = createCallbackDispatcher({ repository, shops, mutex: createKeyedMutex(), lockKey: paymentLockKey, log: () => {} });
+    expect(await dispatcher.runOnce()).toBe(1);
+    // The copy a request works from says delivered (the journal's fact); the document does not yet.
+    const copy = (await repository.findPayment("s1", "K-1"))!;
+    expect(copy.callbacks.map((c) => c.state)).toEqual(["delivered"]);
+    await repository.updatePayment("s1", "K-1", {}, { event: { at, event: "refund requested" } }, copy);
+
+    const database = createPaymentRepository(db, { atomicConditionalUpdates: false }); // no cache
+    const inDatabase = await database.findPayment("s1", "K-1");
+    expect(inDatabase!.callbacks.map((c) => c.state)).toEqual(["pending"]);
+    expect(await stored.findPayment("s1", "K-1")).toEqual(inDatabase);
+  } finally {
+    await db.dropDatabase();
+  }
+});

@@ -28,7 +28,8 @@ export function createPaymentCache(maxEntries: number): PaymentCache {
       const bytes = docs.get(key);
       return bytes && BSON.deserialize(bytes);
     },
-    set: (key, doc) => docs.set(key, Buffer.from(BSON.serialize(doc))),
+    // undefined as null, as the driver writes it (BSON's own default leaves the field out).
+    set: (key, doc) => docs.set(key, Buffer.from(BSON.serialize(doc, { ignoreUndefined: false }))),
     drop: (key) => void docs.delete(key),
   };
 }
@@ -51,23 +52,17 @@ const outboxFields = (callbacks: readonly CallbackRecord[], nextCallbackAt: Date
  */
 export function cachedPayments(repository: PaymentRepository, cache: PaymentCache): PaymentRepository {
   const keyOf = (shopId: string, paymentId: string) => pspIdempotencyKey("payment", shopId, paymentId);
-  /** Runs a write of `key` from its cached document (if any), then caches what it left behind. */
-  async function write<T>(key: string, run: () => Promise<T>, after: (before: Doc, result: T) => Doc): Promise<T> {
-    const before = cache.get(key);
-    cache.drop(key);
-    const result = await run();
-    if (before) cache.set(key, after(before, result));
-    return result;
-  }
+  const { begin, write } = cacheWrites(cache);
   const cached = (key: string) => decoded(cache.get(key));
   return {
     ...repository,
-    async claimPayment(record) {
+    claimPayment(record) {
       const key = keyOf(record.shopId, record._id);
-      cache.drop(key);
-      const claimed = await repository.claimPayment(record);
-      if (claimed.inserted) cache.set(key, toStored(record, key));
-      return claimed;
+      return write(
+        key,
+        () => repository.claimPayment(record),
+        (_, claimed) => (claimed.inserted ? toStored(record, key) : undefined),
+      );
     },
     async findPayment(shopId, paymentId) {
       const hit = cached(keyOf(shopId, paymentId));
@@ -79,26 +74,69 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
       return write(
         key,
         () => repository.updatePayment(shopId, paymentId, guard, change, current),
-        (before, updated) => (updated ? toStored(afterChange(decoded(before)!, change), key) : before),
+        // No update (a guard refused, or no document): the document is as it was.
+        (before, updated) => before && (updated ? toStored(afterChange(decoded(before)!, change), key) : before),
       );
     },
     saveCallbacks(shopId, paymentId, callbacks, next, changed) {
       return write(
         keyOf(shopId, paymentId),
         () => repository.saveCallbacks(shopId, paymentId, callbacks, next, changed),
-        (before) => ({ ...before, ...outboxFields(callbacks, next), ...(changed ? { version: Number(before.version ?? 0) + 1 } : {}) }),
+        (before) => before && { ...before, ...outboxFields(callbacks, next), ...(changed ? { version: Number(before.version ?? 0) + 1 } : {}) },
       );
     },
-    async saveOutboxes(writes) {
-      const keys = writes.map((w) => keyOf(w.shopId, w.paymentId));
-      const before = keys.map((k) => cache.get(k));
-      for (const k of keys) cache.drop(k);
-      const written = await repository.saveOutboxes(writes);
-      writes.forEach((w, i) => {
-        const doc = before[i];
-        if (doc) cache.set(keys[i]!, written[i] ? { ...doc, ...outboxFields(w.callbacks, w.nextCallbackAt) } : doc);
+    async saveOutboxes(outboxes) {
+      const started = outboxes.map((o) => begin(keyOf(o.shopId, o.paymentId)));
+      let written: boolean[];
+      try {
+        written = await repository.saveOutboxes(outboxes);
+      } catch (err) {
+        for (const w of started) w.end(undefined);
+        throw err;
+      }
+      // Not written (changed since the caller's copy): that document is as it was.
+      outboxes.forEach((o, i) => {
+        const { before, end } = started[i]!;
+        end(before && (written[i] ? { ...before, ...outboxFields(o.callbacks, o.nextCallbackAt) } : before));
       });
       return written;
     },
   };
+}
+
+/** Writes of cached keys: each drops its entry while it runs, then leaves what it wrote, or none. */
+function cacheWrites(cache: PaymentCache) {
+  // The last write begun on each key: one that another write overlapped leaves no entry (the
+  // payment's lock makes them one at a time; this keeps the cache right if a caller forgets it).
+  let writes = 0;
+  const latest = new Map<string, number>();
+  /** Starts a write of `key`: its cached document, dropped until `end` caches what the write left. */
+  function begin(key: string) {
+    const before = cache.get(key);
+    cache.drop(key);
+    const id = ++writes;
+    latest.set(key, id);
+    return {
+      before,
+      end(after: Doc | undefined) {
+        if (latest.get(key) !== id) return;
+        latest.delete(key);
+        if (after) cache.set(key, after);
+      },
+    };
+  }
+  /** A write of one key: `after` gets the cached document (if any) and the write's result. */
+  async function write<T>(key: string, run: () => Promise<T>, after: (before: Doc | undefined, result: T) => Doc | undefined): Promise<T> {
+    const w = begin(key);
+    let result: T;
+    try {
+      result = await run();
+    } catch (err) {
+      w.end(undefined); // it may have been written: the next read goes to the database
+      throw err;
+    }
+    w.end(after(w.before, result));
+    return result;
+  }
+  return { begin, write };
 }

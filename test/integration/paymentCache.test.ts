@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { journaledStorage } from "../../src/app/paymentStorage";
 import { createCallbackDispatcher } from "../../src/callbacks/dispatcher";
-import type { PaymentRecord } from "../../src/payments/records";
+import type { PaymentRecord, PaymentRepository } from "../../src/payments/records";
 import type { ShopDirectory } from "../../src/payments/shops";
 import { paymentLockKey } from "../../src/payments/use-cases/index";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
+import { cachedPayments, createPaymentCache } from "../../src/store/paymentCache";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { fromStored, type Stored } from "../../src/store/storedRecords";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
@@ -102,6 +103,90 @@ test("a change made from a copy with journaled deliveries leaves in memory only 
     const inDatabase = await database.findPayment("s1", "K-1");
     expect(inDatabase!.callbacks.map((c) => c.state)).toEqual(["pending"]);
     expect(await stored.findPayment("s1", "K-1")).toEqual(inDatabase);
+  } finally {
+    await db.dropDatabase();
+  }
+});
+
+test("every kind of write leaves the entry equal to the document, or leaves none", async () => {
+  const db = server.db.client.db(`cache_${randomBytes(4).toString("hex")}`);
+  try {
+    const inner = createPaymentRepository(db, { atomicConditionalUpdates: false });
+    let reads = 0;
+    const counted: PaymentRepository = { ...inner, findPayment: (shopId, id) => (reads++, inner.findPayment(shopId, id)) };
+    const cache = createPaymentCache(10);
+    const repo = cachedPayments(counted, cache);
+    /** Read from memory, and equal to what the database holds. */
+    const fromMemory = async () => {
+      const before = reads;
+      const p = (await repo.findPayment("s1", "E-1"))!;
+      expect(reads).toBe(before);
+      expect(p).toEqual(await inner.findPayment("s1", "E-1"));
+      return p;
+    };
+    const at = new Date();
+    const event = (name: string) => ({ at, event: name });
+
+    // A field left undefined is stored as null by the driver, and so in memory.
+    await repo.claimPayment({ ...capturedPayment("E-1", at, { withCallback: true, minor: 1000 }), error: undefined });
+    let p = await fromMemory();
+    expect(p.error).toBeNull();
+    // A refund the guard refuses changes nothing; one it allows changes what the database changes.
+    const refund = { id: "R1", minor: 400 };
+    expect(await repo.updatePayment("s1", "E-1", { refundableAtLeast: 5000 }, { event: event("refund requested"), addRefundInFlight: refund }, p)).toBeNull();
+    p = await fromMemory();
+    expect(p.refundsInFlight).toEqual([]);
+    await repo.updatePayment(
+      "s1",
+      "E-1",
+      { refundableAtLeast: 400 },
+      { inc: { refundableMinor: -400, refundReservedMinor: 400 }, addRefundInFlight: refund, event: event("refund requested") },
+      p,
+    );
+    p = await fromMemory();
+    const callback = { ...p.callbacks[0]!, id: "refund:R1", kind: "refund" as const, targetId: "R1" };
+    await repo.updatePayment(
+      "s1",
+      "E-1",
+      { refundInFlightId: "R1" },
+      {
+        inc: { refundReservedMinor: -400, refundedMinor: 400 },
+        set: { state: "partially_refunded" },
+        removeRefundInFlight: refund,
+        callback,
+        event: event("refund succeeded"),
+      },
+      p,
+    );
+    p = await fromMemory();
+    expect([p.state, p.refundableMinor, p.refundedMinor, p.refundsInFlight, p.callbacks.length]).toEqual(["partially_refunded", 600, 400, [], 2]);
+    // An operator's redelivery bumps the version; an outbox write from an older copy writes nothing.
+    await repo.saveCallbacks("s1", "E-1", p.callbacks, at, { from: p.version ?? 0 });
+    p = await fromMemory();
+    const delivered = p.callbacks.map((c) => ({ ...c, state: "delivered" as const }));
+    expect(await repo.saveOutboxes([{ shopId: "s1", paymentId: "E-1", version: (p.version ?? 0) - 1, callbacks: delivered, nextCallbackAt: null }])).toEqual([
+      false,
+    ]);
+    p = await fromMemory();
+    expect(await repo.saveOutboxes([{ shopId: "s1", paymentId: "E-1", version: p.version, callbacks: delivered, nextCallbackAt: null }])).toEqual([true]);
+    p = await fromMemory();
+    expect(p.callbacks.map((c) => c.state)).toEqual(["delivered", "delivered"]);
+
+    // Two writes at once (no lock held): neither leaves an entry, the next read goes to the database.
+    await Promise.all([repo.updatePayment("s1", "E-1", {}, { event: event("a") }, p), repo.updatePayment("s1", "E-1", {}, { event: event("b") }, p)]);
+    let before = reads;
+    expect((await repo.findPayment("s1", "E-1"))!.timeline.length).toBe((await inner.findPayment("s1", "E-1"))!.timeline.length);
+    expect(reads).toBe(before + 1);
+
+    // A write that fails (it may still have reached the database): no entry either.
+    await repo.claimPayment(capturedPayment("E-2", at));
+    before = reads;
+    const p2 = (await repo.findPayment("s1", "E-2"))!;
+    expect(reads).toBe(before);
+    const failing = cachedPayments({ ...counted, updatePayment: () => Promise.reject(new Error("connection lost")) }, cache);
+    await expect(failing.updatePayment("s1", "E-2", {}, { event: event("d") }, p2)).rejects.toThrow("connection lost");
+    await repo.findPayment("s1", "E-2");
+    expect(reads).toBe(before + 1);
   } finally {
     await db.dropDatabase();
   }

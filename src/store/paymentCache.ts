@@ -61,7 +61,7 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
       return write(
         key,
         () => repository.claimPayment(record),
-        (_, claimed) => (claimed.inserted ? toStored(record, key) : undefined),
+        (_, claimed) => (claimed.inserted ? toStored(record, key, true) : undefined),
       );
     },
     async findPayment(shopId, paymentId) {
@@ -75,7 +75,7 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
         key,
         () => repository.updatePayment(shopId, paymentId, guard, change, current),
         // No update (a guard refused, or no document): the document is as it was.
-        (before, updated) => before && (updated ? toStored(afterChange(decoded(before)!, change), key) : before),
+        (before, updated) => before && (updated ? toStored(afterChange(decoded(before)!, change), key, true) : before),
       );
     },
     saveCallbacks(shopId, paymentId, callbacks, next, changed) {

@@ -3,7 +3,7 @@ import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKe
 import { createVersionBook, saveOutboxes, type VersionBook } from "./outboxWrites.js";
 import { outboxAndScans } from "./outboxAndScans.js";
 import { fromStored, toStored, type Operations, type Payments, type Stored } from "./storedRecords.js";
-import { encodeCallback, encodeEvent } from "./storedEntries.js";
+import { encodeCallback, encodeEvent, isPacked, packFields } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
 
 export const collectionOf: Record<OperationKind, string> = { capture: "captures", void: "voids", refund: "refunds" };
@@ -23,9 +23,10 @@ async function claim<T extends { _id: string; shopId: string }>(
   record: T,
   key: string,
   byKey: KeyFilter,
+  pack: boolean,
 ): Promise<ClaimResult<T>> {
   try {
-    await collection.insertOne(toStored(record, key) as never);
+    await collection.insertOne(toStored(record, key, pack) as never);
     return { inserted: true, record };
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
@@ -103,13 +104,26 @@ async function updateCheckedHere<T extends { _id: string }>(
   key: string,
   known: T | undefined,
   allowed: (current: T) => boolean,
-  update: UpdateFilter<Stored<T>>,
+  updateOf: (current: T) => UpdateFilter<Stored<T>>,
   after: (known: T) => T,
 ): Promise<T | null> {
   const current = known ?? fromStored<T>((await collection.findOne({ _id: key } as never)) as Stored<T> | null);
   if (!current || !allowed(current)) return null;
+  const update = updateOf(current);
   if (known) return (await collection.updateOne({ _id: key } as never, update)).matchedCount === 1 ? after(known) : null;
   return fromStored<T>((await collection.findOneAndUpdate({ _id: key } as never, update, { returnDocument: "after" })) as Stored<T> | null);
+}
+
+/**
+ * The update of a payment whose cold fields are packed (storedEntries.ts): those fields' changes
+ * become one $set of the packed text, computed from the record as read under the payment's lock.
+ */
+function packedUpdate(change: PaymentChange, after: PaymentRecord): UpdateFilter<Stored<PaymentRecord>> {
+  const { $set, $push } = toUpdate(change) as { $set: Record<string, unknown>; $push: Record<string, unknown> };
+  const set: Record<string, unknown> = { fields: packFields(after) };
+  for (const [k, v] of Object.entries($set)) if (!isPacked(k)) set[k] = v;
+  const { refundsInFlight: _inFlight, ...push } = $push;
+  return { $set: set, $push: push, $inc: { version: 1 } } as UpdateFilter<Stored<PaymentRecord>>;
 }
 
 /** An operation of this shop still processing: the only kind that may be finished or deleted. */
@@ -141,7 +155,8 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
 
   return {
     claimPayment: async (record) => {
-      const claimed = await claim(payments, record, paymentKey(record.shopId, record._id), byKey);
+      // Cold fields packed where guards are checked here (FerretDB), top-level where filters test them.
+      const claimed = await claim(payments, record, paymentKey(record.shopId, record._id), byKey, !opts.atomicConditionalUpdates);
       seen(claimed.record);
       return claimed;
     },
@@ -160,13 +175,13 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
         key,
         known,
         (p) => meets(p, shopId, guard),
-        toUpdate(change),
+        (p) => packedUpdate(change, afterChange(p, change)),
         (p) => afterChange(p, change),
       );
       return seen(updated);
     },
 
-    claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id), byKey),
+    claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id), byKey, false),
 
     async findOperation(kind, shopId, id) {
       return ofShop(shopId, fromStored<OperationRecord>(await operations(kind).findOne(byKey(operationKey(kind, shopId, id), shopId))));
@@ -181,7 +196,14 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
           await operations(kind).findOneAndUpdate({ _id: key, shopId, state: "processing" }, update, { returnDocument: "after" }),
         );
       }
-      return updateCheckedHere(operations(kind), key, known, unfinishedIn(shopId), update, (op) => ({ ...op, ...asSet(changed) }));
+      return updateCheckedHere(
+        operations(kind),
+        key,
+        known,
+        unfinishedIn(shopId),
+        () => update,
+        (op) => ({ ...op, ...asSet(changed) }),
+      );
     },
 
     ...deletesAndKeyLookups(payments, operations, opts.atomicConditionalUpdates),

@@ -46,15 +46,61 @@ export function storedOutbox(callbacks: readonly CallbackRecord[]): { callbacks:
   return { callbacks: callbacks.map(encodeCallback), parkedCallbacks: callbacks.filter((c) => c.state === "parked").length };
 }
 
-/** A payment's fields as stored. */
-export function encodeEntries<T extends Pick<PaymentRecord, "timeline" | "callbacks">>(p: T): Omit<T, "timeline" | "callbacks"> & StoredEntries {
-  return { ...p, timeline: p.timeline.map(encodeEvent), ...storedOutbox(p.callbacks) };
+/**
+ * The payment's fields that no query of ours filters, sorts or projects on FerretDB, packed into
+ * one text (`fields`) on a database whose guards are checked in the service (decisions.md D11):
+ * FerretDB's cost per insert, read and update grows with the number of values, and these are
+ * two thirds of a payment's. State, shop, test, dates, version and the outbox stay top-level for
+ * the scans and listings; MongoDB, whose updates test amounts and holds in their filters, keeps
+ * every field top-level. None of them holds a date (the text is JSON).
+ */
+export const PACKED_FIELDS = [
+  "method",
+  "amount",
+  "manualCapture",
+  "captureAtOnce",
+  "requestHash",
+  "psp",
+  "idempotencyKey",
+  "channelPaymentId",
+  "card",
+  "actionUrl",
+  "returnUrl",
+  "cancelUrl",
+  "error",
+  "authorizedMinor",
+  "capturedMinor",
+  "refundableMinor",
+  "refundReservedMinor",
+  "refundedMinor",
+  "activeOperation",
+  "refundsInFlight",
+] as const satisfies readonly (keyof PaymentRecord)[];
+const packed = new Set<string>(PACKED_FIELDS);
+export const isPacked = (field: string): boolean => packed.has(field);
+
+/** The packed text of a payment's cold fields. */
+export function packFields(p: Partial<PaymentRecord>): string {
+  const cold: Record<string, unknown> = {};
+  for (const k of PACKED_FIELDS) if (p[k] !== undefined) cold[k] = p[k];
+  return JSON.stringify(cold);
 }
 
-/** A stored payment's fields as records (either form). */
+/** A payment's fields as stored; `pack`: its cold fields in one text (see PACKED_FIELDS). */
+export function encodeEntries<T extends Pick<PaymentRecord, "timeline" | "callbacks">>(p: T, pack = false): Omit<T, "timeline" | "callbacks"> & StoredEntries {
+  const fields = pack ? { ...Object.fromEntries(Object.entries(p).filter(([k]) => !isPacked(k))), fields: packFields(p) } : p;
+  return { ...(fields as T), timeline: p.timeline.map(encodeEvent), ...storedOutbox(p.callbacks) };
+}
+
+/** A stored payment's fields as records (any form: packed fields win over top-level ones an older version left). */
 export function decodeEntries<T extends object>(doc: T): Omit<T, "timeline" | "callbacks" | "parkedCallbacks"> & Pick<PaymentRecord, "timeline" | "callbacks"> {
-  const { parkedCallbacks: _count, timeline, callbacks, ...rest } = doc as T & Partial<StoredEntries>;
-  return { ...rest, timeline: (timeline ?? []).map(decodeEvent), callbacks: (callbacks ?? []).map(decodeCallback) };
+  const { parkedCallbacks: _count, timeline, callbacks, fields, ...rest } = doc as T & Partial<StoredEntries> & { fields?: unknown };
+  const unpacked = typeof fields === "string" ? (JSON.parse(fields) as object) : {};
+  return { ...rest, ...unpacked, timeline: (timeline ?? []).map(decodeEvent), callbacks: (callbacks ?? []).map(decodeCallback) } as unknown as Omit<
+    T,
+    "timeline" | "callbacks" | "parkedCallbacks"
+  > &
+    Pick<PaymentRecord, "timeline" | "callbacks">;
 }
 
 /** Payments with a parked callback, in either form. */

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { decodeEntries } from "../../src/store/storedEntries";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
@@ -153,7 +154,7 @@ test("SIGKILL of the embedded database under load: restarted on its port within 
       .collection("payments")
       .find({ genstoreId: { $in: ids } })
       .toArray())
-      expect(books.filter((e) => e.key.endsWith(`/${String(p.idempotencyKey)}`))).toHaveLength(1);
+      expect(books.filter((e) => e.key.endsWith(`/${String((decodeEntries(p) as unknown as typeof p).idempotencyKey)}`))).toHaveLength(1);
     await genstore.waitFor((calls) => ids.every((id) => calls.some((c) => c.status === 200 && c.path.endsWith(`/payment/${id}`))), 20_000);
     for (const id of ids) {
       const heard = genstore.acknowledged().filter((c) => c.path.endsWith(`/payment/${id}`));

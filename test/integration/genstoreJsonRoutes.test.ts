@@ -1,6 +1,6 @@
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
-import { sandboxBooks } from "../helpers/payments";
+import { sandboxBooks, storedPayment } from "../helpers/payments";
 import { countAllDocuments, getJson, postJson, rawRequest, startTestServer, type TestServer } from "../helpers/testServer";
 
 // The seven Genstore JSON routes over a real HTTP server and a real embedded FerretDB.
@@ -42,7 +42,7 @@ describe("the API page's example bodies, verbatim", () => {
     const res = await rawRequest(url("/genstore/v1/payments/offsite"), "POST", examples.offsitePayment);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ redirectUrl: expect.stringMatching(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`)), error: "" });
-    const stored = await server.db.collection("payments").findOne({ genstoreId: "PI00202410161331562671344" });
+    const stored = await storedPayment(server, "PI00202410161331562671344");
     expect(stored).toMatchObject({
       shopId: "test-shop",
       method: "offsite",
@@ -106,7 +106,7 @@ describe("documented answers", () => {
   test("a card payment answers 200 and GET payment answers by query, path and JSON body", async () => {
     const id = uniqueId("PI");
     await createCardPayment(id);
-    const stored = await server.db.collection("payments").findOne({ genstoreId: id });
+    const stored = await storedPayment(server, id);
     // The example asks for manualCapture "true": authorized, waiting for capture.
     const expected = { status: 200, body: { status: "AUTH_SUCCESS", channelPaymentId: stored?.channelPaymentId, error: "" } };
     expect(stored?.channelPaymentId).toMatch(/^ch_[0-9a-f]{24}$/);
@@ -152,7 +152,7 @@ describe("documented answers", () => {
       status: 200,
       body: { threeDsUrl: "", error: `paymentId ${id} was already received with different parameters; use a new paymentId for a new attempt` },
     });
-    const stored = await server.db.collection("payments").findOne({ genstoreId: id });
+    const stored = await storedPayment(server, id);
     expect(stored?.amount).toEqual({ minor: 20000, value: "200.00", currency: "USD" });
   });
 });

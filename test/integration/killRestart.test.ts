@@ -153,10 +153,12 @@ test("after a SIGKILL mid-flight and a restart, every payment ends final, every 
   ).toEqual([true]);
 
   // The sandbox's own books: one charge per payment, one capture, nothing twice.
-  const payments = await db
-    .collection("payments")
-    .find({ genstoreId: { $regex: `^K${run}-` } })
-    .toArray();
+  const payments = (
+    await db
+      .collection("payments")
+      .find({ genstoreId: { $regex: `^K${run}-` } })
+      .toArray()
+  ).map((d) => decodeEntries(d) as unknown as typeof d);
   const ledger = await books();
   for (const p of payments) {
     expect({ id: p.genstoreId, charges: ledger.filter((e) => String(e.key).endsWith(`/${p.idempotencyKey}`)).length }).toEqual({
@@ -204,7 +206,7 @@ test("payments claimed just before a SIGKILL, never sent to the PSP: Genstore's 
       .collection("payments")
       .find({ genstoreId: { $in: ids } })
       .toArray()
-  ).map((p) => String(p.idempotencyKey));
+  ).map((p) => String((decodeEntries(p) as unknown as typeof p).idempotencyKey));
   const charges = async () => (await books()).filter((e) => e.type === "charge" && keys.some((k) => e.key.endsWith(`/${k}`))).length;
   expect(await charges()).toBe(0);
   expect(await claimed()).toBe(4);

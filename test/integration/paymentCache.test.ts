@@ -127,10 +127,10 @@ test("every kind of write leaves the entry equal to the document, or leaves none
     const at = new Date();
     const event = (name: string) => ({ at, event: name });
 
-    // A field left undefined is stored as null by the driver, and so in memory.
-    await repo.claimPayment({ ...capturedPayment("E-1", at, { withCallback: true, minor: 1000 }), error: undefined });
+    // A top-level field left undefined is stored as null by the driver, and so in memory.
+    await repo.claimPayment({ ...capturedPayment("E-1", at, { withCallback: true, minor: 1000 }), note: undefined } as PaymentRecord);
     let p = await fromMemory();
-    expect(p.error).toBeNull();
+    expect((p as PaymentRecord & { note?: unknown }).note).toBeNull();
     // A refund the guard refuses changes nothing; one it allows changes what the database changes.
     const refund = { id: "R1", minor: 400 };
     expect(await repo.updatePayment("s1", "E-1", { refundableAtLeast: 5000 }, { event: event("refund requested"), addRefundInFlight: refund }, p)).toBeNull();

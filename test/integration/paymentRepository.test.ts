@@ -4,6 +4,8 @@ import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
 import type { PaymentRecord } from "../../src/payments/records";
 import { ensureIndexes, isFerretDB } from "../../src/store/database";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { PACKED_FIELDS } from "../../src/store/storedEntries";
+import { toStored } from "../../src/store/storedRecords";
 import { capturedPayment } from "../helpers/records";
 
 // Both ways of guarding a payment update give the same answers: in the filter (MongoDB, atomic)
@@ -171,6 +173,56 @@ test("an update given the payment as read under its lock answers what the databa
   );
   expect(finished).toEqual(await repo.findOperation("capture", "shop-a", op._id));
   expect(finished).toMatchObject({ state: "failed", channelId: "cp_9", error: "declined" });
+});
+
+test("where guards are checked here, a payment's cold fields are one text; a document an older version wrote reads and updates as before", async () => {
+  const repo = createPaymentRepository(db, { atomicConditionalUpdates: false });
+  const p = { ...payment("PK-1", "shop-a"), card: { brand: "visa", last4: "4242", expiryMonth: 12, expiryYear: 2029, fingerprint: "f" } };
+  await repo.claimPayment(p);
+  const raw = (await db.collection("payments").findOne({ genstoreId: "PK-1" }))!;
+  expect(typeof raw.fields).toBe("string");
+  for (const k of PACKED_FIELDS) expect(raw).not.toHaveProperty(k);
+  // What the scans and listings filter on stays top-level.
+  expect(raw).toMatchObject({ shopId: "shop-a", state: "captured", test: true, createdAt: at, nextCallbackAt: null });
+  expect(await repo.findPayment("shop-a", "PK-1")).toEqual(p);
+  // An update rewrites the text with the change applied (the record read under the lock, here read anew).
+  const hold = {
+    inc: { refundableMinor: -250, refundReservedMinor: 250 },
+    addRefundInFlight: { id: "r0", minor: 250 },
+    event: { at, event: "refund requested" },
+  };
+  await repo.updatePayment("shop-a", "PK-1", { refundableAtLeast: 250 }, hold);
+  expect(await repo.findPayment("shop-a", "PK-1")).toMatchObject({
+    refundableMinor: 750,
+    refundReservedMinor: 250,
+    refundsInFlight: [{ id: "r0", minor: 250 }],
+    version: 1,
+  });
+  for (const k of PACKED_FIELDS) expect(await db.collection("payments").findOne({ genstoreId: "PK-1" })).not.toHaveProperty(k);
+  // MongoDB tests amounts and holds in its update filters: every field stays top-level there.
+  await createPaymentRepository(db, { atomicConditionalUpdates: true }).claimPayment(payment("PK-2", "shop-a"));
+  const top = (await db.collection("payments").findOne({ genstoreId: "PK-2" }))!;
+  expect(top).not.toHaveProperty("fields");
+  expect(top).toMatchObject({ refundableMinor: 1000, amount: { minor: 1000 } });
+
+  // A document as an earlier version stored it, every field top-level: read as it is, and its
+  // first update packs the fields, which win over the top-level ones it leaves behind.
+  const old = payment("PK-3", "shop-a");
+  await db.collection("payments").insertOne(toStored(old, pspIdempotencyKey("payment", "shop-a", "PK-3")) as never);
+  expect(await repo.findPayment("shop-a", "PK-3")).toEqual(old);
+  const event = { at, event: "refund requested" };
+  const reserve = { inc: { refundableMinor: -400, refundReservedMinor: 400 }, addRefundInFlight: { id: "r1", minor: 400 }, event };
+  expect(await repo.updatePayment("shop-a", "PK-3", { refundableAtLeast: 400 }, reserve)).toMatchObject({
+    refundableMinor: 600,
+    refundsInFlight: [{ id: "r1", minor: 400 }],
+  });
+  expect(await repo.updatePayment("shop-a", "PK-3", { refundableAtLeast: 601 }, reserve)).toBeNull();
+  expect(await repo.findPayment("shop-a", "PK-3")).toMatchObject({
+    refundableMinor: 600,
+    refundReservedMinor: 400,
+    refundsInFlight: [{ id: "r1", minor: 400 }],
+    version: 1,
+  });
 });
 
 test("the embedded FerretDB is recognised, so the service checks guards itself under its lock", async () => {

@@ -1,4 +1,5 @@
 import { createClient } from "@connectrpc/connect";
+import { decodeEntries } from "../../src/store/storedEntries";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { OperationsService } from "../../gen/genstore/payment/v1/operations_service_pb";
 import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
@@ -35,7 +36,11 @@ afterAll(async () => {
   await genstore.stop();
 });
 
-const payment = (id: string) => cluster.db.collection("payments").findOne({ genstoreId: id });
+// As the service reads it: on FerretDB a payment's cold fields are one text (storedEntries.ts).
+const payment = async (id: string) => {
+  const doc = await cluster.db.collection("payments").findOne({ genstoreId: id });
+  return doc && (decodeEntries(doc) as unknown as typeof doc);
+};
 const books = (filter: Record<string, unknown>) => sandboxBooks(cluster.db).find(filter).toArray();
 
 test("50 identical card payments over three instances: one PSP charge, 50 identical answers", async () => {

@@ -58,6 +58,19 @@ function dispatcherOn(repository: PaymentRepository) {
   return createCallbackDispatcher({ repository, shops, mutex, lockKey: paymentLockKey, log: () => {}, rateLimit: { capacity: 1000, perSecond: 1000 } });
 }
 
+/** A refund's result queued on the payment, whose first delivery Genstore refuses: the outbox is written whole. */
+async function refundRefusedOnce(repository: PaymentRepository, paymentId: string, refundId: string) {
+  const p = (await repository.findPayment("s1", paymentId))!;
+  const refund = { ...paymentCallback(p, "payment", true, undefined, at), id: `refund:${refundId}`, kind: "refund" as const, targetId: refundId };
+  await repository.updatePayment("s1", paymentId, {}, { event: { at, event: "refund succeeded" }, callback: refund });
+  genstore.respondWith((call) => (call.path.includes(`/refund/${refundId}`) ? { status: 503 } : { status: 200 }));
+  try {
+    expect(await dispatcherOn(repository).runOnce()).toBe(1);
+  } finally {
+    genstore.respondWith(() => ({ status: 200 }));
+  }
+}
+
 const policy = { baseMs: 1000, maxMs: 60_000, windowMs: 72 * 3_600_000, random: () => 0.5 };
 const states = (p: PaymentRecord | null) => p?.callbacks.map((c) => c.state);
 const ids = (prefix: string) => ["1", "2", "3"].map((n) => `${prefix}-${n}`);
@@ -121,15 +134,7 @@ test("a payment written whole after a journaled delivery keeps it, and its journ
   expect(journal.unfolded).toBe(1);
 
   // A refund's result queued afterwards, and its first attempt fails: the outbox is written whole.
-  const p = (await repository.findPayment("s1", "W-1"))!;
-  const refund = { ...paymentCallback(p, "payment", true, undefined, at), id: "refund:R1", kind: "refund" as const, targetId: "R1" };
-  await repository.updatePayment("s1", "W-1", {}, { event: { at, event: "refund succeeded" }, callback: refund });
-  genstore.respondWith((call) => (call.path.includes("/refund/R1") ? { status: 503 } : { status: 200 }));
-  try {
-    expect(await dispatcherOn(repository).runOnce()).toBe(1);
-  } finally {
-    genstore.respondWith(() => ({ status: 200 }));
-  }
+  await refundRefusedOnce(repository, "W-1", "R1");
   expect(states(await stored.findPayment("s1", "W-1"))).toEqual(["delivered", "pending"]);
   expect(journal.unfolded).toBe(0);
 
@@ -149,15 +154,7 @@ test("folding waits until no payment read or write has been under way for a whil
   // A second journal document, emptied by a whole write of its payment (a failed refund callback).
   await repository.claimPayment(capturedPayment("Q-2", at, { withCallback: true }));
   expect(await dispatcherOn(repository).runOnce()).toBe(1);
-  const p = (await repository.findPayment("s1", "Q-2"))!;
-  const refund = { ...paymentCallback(p, "payment", true, undefined, at), id: "refund:RQ", kind: "refund" as const, targetId: "RQ" };
-  await repository.updatePayment("s1", "Q-2", {}, { event: { at, event: "refund succeeded" }, callback: refund });
-  genstore.respondWith((call) => (call.path.includes("/refund/RQ") ? { status: 503 } : { status: 200 }));
-  try {
-    expect(await dispatcherOn(repository).runOnce()).toBe(1);
-  } finally {
-    genstore.respondWith(() => ({ status: 200 }));
-  }
+  await refundRefusedOnce(repository, "Q-2", "RQ");
   expect(await db.collection(DELIVERY_JOURNAL_COLLECTION).countDocuments()).toBe(2);
   expect(journal.unfolded).toBe(1);
 

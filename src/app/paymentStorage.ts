@@ -38,7 +38,8 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
 /** The repository on a FerretDB this instance owns, with the delivery journal beside it (sharing its VersionBook). */
 export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded" | "quietMs">) {
   const versions = createVersionBook(false);
-  // 2,000 payments, a few MB: those a capture, a refund or a delivery is about to read again.
+  // 2,000 payments of at most 16 KB (32 MB at worst, a few MB as payments go): those a capture,
+  // a refund or a delivery is about to read again.
   const stored = cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions }), createPaymentCache(2_000));
   const journal = createDeliveryJournal(db, {
     ...opts,

@@ -21,15 +21,23 @@ export interface PaymentCache {
   drop(key: string): void;
 }
 
-export function createPaymentCache(maxEntries: number): PaymentCache {
+/**
+ * At most `maxEntries` documents of at most `maxBytes` each: a payment with hundreds of partial
+ * refunds grows its timeline and outbox with each, and is read from the database instead.
+ */
+export function createPaymentCache(maxEntries: number, maxBytes = 16 * 1024): PaymentCache {
   const docs = createBoundedMap<string, Buffer>({ maxEntries });
   return {
     get(key) {
       const bytes = docs.get(key);
       return bytes && BSON.deserialize(bytes);
     },
-    // undefined as null, as the driver writes it (BSON's own default leaves the field out).
-    set: (key, doc) => docs.set(key, Buffer.from(BSON.serialize(doc, { ignoreUndefined: false }))),
+    set(key, doc) {
+      // undefined as null, as the driver writes it (BSON's own default leaves the field out).
+      const bytes = BSON.serialize(doc, { ignoreUndefined: false });
+      if (bytes.length <= maxBytes) docs.set(key, Buffer.from(bytes));
+      else docs.delete(key);
+    },
     drop: (key) => void docs.delete(key),
   };
 }

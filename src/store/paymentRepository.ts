@@ -170,13 +170,15 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       if (opts.atomicConditionalUpdates) {
         return fromStored<PaymentRecord>(await payments.findOneAndUpdate(guardFilter(key, shopId, guard), toUpdate(change), { returnDocument: "after" }));
       }
+      // Computed once: the packed text is made from it, and with `known` it is the answer.
+      let after: PaymentRecord | undefined;
       const updated = await updateCheckedHere(
         payments,
         key,
         known,
         (p) => meets(p, shopId, guard),
-        (p) => packedUpdate(change, afterChange(p, change)),
-        (p) => afterChange(p, change),
+        (p) => packedUpdate(change, (after = afterChange(p, change))),
+        (p) => after ?? afterChange(p, change),
       );
       return seen(updated);
     },

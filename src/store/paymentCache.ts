@@ -59,31 +59,29 @@ const outboxFields = (callbacks: readonly CallbackRecord[], nextCallbackAt: Date
  * run under its lock, one at a time. Never for MongoDB, nor a database other instances write to.
  */
 export function cachedPayments(repository: PaymentRepository, cache: PaymentCache): PaymentRepository {
-  const keyOf = (shopId: string, paymentId: string) => pspIdempotencyKey("payment", shopId, paymentId);
+  // By shop and payment id, not the storage key: deriving that is a SHA-256 per lookup.
+  const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
   const { begin, write } = cacheWrites(cache);
   const cached = (key: string) => decoded(cache.get(key));
   return {
     ...repository,
     claimPayment(record) {
-      const key = keyOf(record.shopId, record._id);
       return write(
-        key,
+        keyOf(record.shopId, record._id),
         () => repository.claimPayment(record),
-        (_, claimed) => (claimed.inserted ? toStored(record, key, true) : undefined),
+        (_, claimed) => (claimed.inserted ? toStored(record, pspIdempotencyKey("payment", record.shopId, record._id), true) : undefined),
       );
     },
     async findPayment(shopId, paymentId) {
       const hit = cached(keyOf(shopId, paymentId));
       return hit && hit.shopId === shopId ? hit : repository.findPayment(shopId, paymentId);
     },
-    findPaymentByIdempotencyKey: async (key) => cached(key) ?? repository.findPaymentByIdempotencyKey(key),
     updatePayment(shopId, paymentId, guard, change, current) {
-      const key = keyOf(shopId, paymentId);
       return write(
-        key,
+        keyOf(shopId, paymentId),
         () => repository.updatePayment(shopId, paymentId, guard, change, current),
-        // No update (a guard refused, or no document): the document is as it was.
-        (before, updated) => before && (updated ? toStored(afterChange(decoded(before)!, change), key, true) : before),
+        // No update (a guard refused, or no document): the document is as it was, under its _id.
+        (before, updated) => before && (updated ? toStored(afterChange(decoded(before)!, change), before._id as string, true) : before),
       );
     },
     saveCallbacks(shopId, paymentId, callbacks, next, changed) {

@@ -1,7 +1,8 @@
-import { MongoServerError, type Collection, type Db, type Filter, type UpdateFilter } from "mongodb";
+import type { Collection, Db, Filter, UpdateFilter } from "mongodb";
 import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import { createVersionBook, saveOutboxes, type VersionBook } from "./outboxWrites.js";
 import { outboxAndScans } from "./outboxAndScans.js";
+import { createInsertBatcher, insertsOneByOne, type InsertOne } from "./insertBatcher.js";
 import { fromStored, toStored, type Operations, type Payments, type Stored } from "./storedRecords.js";
 import { encodeCallback, encodeEvent, isPacked, packFields } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
@@ -13,27 +14,19 @@ export { fromStored, type Stored } from "./storedRecords.js";
 /** The filter of a lookup by storage key (see byKey in createPaymentRepository). */
 type KeyFilter = (key: string, shopId: string) => object;
 
-function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === 11000;
-}
-
 /** Inserts `record` under `key`; when the key is taken, returns the record that holds it. */
 async function claim<T extends { _id: string; shopId: string }>(
   collection: Collection<Stored<T>>,
+  insert: InsertOne<Stored<T>>,
   record: T,
   key: string,
   byKey: KeyFilter,
   pack: boolean,
 ): Promise<ClaimResult<T>> {
-  try {
-    await collection.insertOne(toStored(record, key, pack) as never);
-    return { inserted: true, record };
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    const existing = fromStored<T>(await collection.findOne(byKey(key, record.shopId) as never));
-    if (!existing) throw err;
-    return { inserted: false, record: existing };
-  }
+  if ((await insert(toStored(record, key, pack) as never)) === "inserted") return { inserted: true, record };
+  const existing = fromStored<T>(await collection.findOne(byKey(key, record.shopId) as never));
+  if (!existing) throw new Error(`${collection.collectionName} ${key}: the insert met a duplicate _id, and no document holds it`);
+  return { inserted: false, record: existing };
 }
 
 function meets(p: PaymentRecord, shopId: string, guard: PaymentGuard): boolean {
@@ -126,6 +119,25 @@ function packedUpdate(change: PaymentChange, after: PaymentRecord): UpdateFilter
   return { $set: set, $push: push, $inc: { version: 1 } } as UpdateFilter<Stored<PaymentRecord>>;
 }
 
+/**
+ * Claims, by kind of record. On FerretDB the inserts of claims that meet go as one command, one
+ * SQLite commit (decisions.md D11); MongoDB runs concurrent inserts side by side, so there each
+ * goes at once. A payment's cold fields are packed where guards are checked here (FerretDB),
+ * top-level where filters test them.
+ */
+function claimsOf(db: Db, payments: Payments, operations: Operations, atomic: boolean, byKey: KeyFilter) {
+  const claimer = <T extends { _id: string; shopId: string }>(c: Collection<Stored<T>>, pack: boolean) => {
+    const insert = atomic ? insertsOneByOne(c) : createInsertBatcher<Stored<T>>(db, c.collectionName);
+    return (record: T, key: string) => claim(c, insert, record, key, byKey, pack);
+  };
+  return {
+    payment: claimer(payments, !atomic),
+    capture: claimer(operations("capture"), false),
+    void: claimer(operations("void"), false),
+    refund: claimer(operations("refund"), false),
+  };
+}
+
 /** An operation of this shop still processing: the only kind that may be finished or deleted. */
 const unfinishedIn = (shopId: string) => (op: Pick<OperationRecord, "shopId" | "state">) => op.shopId === shopId && op.state === "processing";
 
@@ -152,11 +164,11 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   const byKey: KeyFilter = (key, shopId) => (opts.atomicConditionalUpdates ? { _id: key, shopId } : { _id: key });
   const versions = opts.versions ?? createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
   const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
+  const claims = claimsOf(db, payments, operations, opts.atomicConditionalUpdates, byKey);
 
   return {
     claimPayment: async (record) => {
-      // Cold fields packed where guards are checked here (FerretDB), top-level where filters test them.
-      const claimed = await claim(payments, record, paymentKey(record.shopId, record._id), byKey, !opts.atomicConditionalUpdates);
+      const claimed = await claims.payment(record, paymentKey(record.shopId, record._id));
       seen(claimed.record);
       return claimed;
     },
@@ -183,7 +195,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       return seen(updated);
     },
 
-    claimOperation: (record) => claim(operations(record.kind), record, operationKey(record.kind, record.shopId, record._id), byKey, false),
+    claimOperation: (record) => claims[record.kind](record, operationKey(record.kind, record.shopId, record._id)),
 
     async findOperation(kind, shopId, id) {
       return ofShop(shopId, fromStored<OperationRecord>(await operations(kind).findOne(byKey(operationKey(kind, shopId, id), shopId))));

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { MongoClient, type Db } from "mongodb";
 import { pspIdempotencyKey } from "../../src/payments/idempotencyKeys";
-import type { PaymentRecord } from "../../src/payments/records";
+import type { OperationRecord, PaymentRecord } from "../../src/payments/records";
 import { ensureIndexes, isFerretDB } from "../../src/store/database";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { PACKED_FIELDS } from "../../src/store/storedEntries";
@@ -12,8 +12,10 @@ import { capturedPayment } from "../helpers/records";
 // and checked on a read by _id (the embedded FerretDB under the per-payment lock).
 let client: MongoClient;
 let db: Db;
+const insertCommands: string[] = [];
 beforeAll(async () => {
-  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "");
+  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "", { monitorCommands: true });
+  client.on("commandStarted", (e) => e.commandName === "insert" && insertCommands.push(e.command.insert as string));
   await client.connect();
   db = client.db(`repo_${randomBytes(4).toString("hex")}`);
 });
@@ -25,6 +27,20 @@ afterAll(async () => {
 const at = new Date("2026-02-03T04:05:06Z");
 const payment = (id: string, shopId: string): PaymentRecord =>
   capturedPayment(id, at, { shopId, minor: 1000, idempotencyKey: pspIdempotencyKey("payment", shopId, id) });
+
+const operation = (id: string, paymentId: string, shopId: string): OperationRecord => ({
+  _id: id,
+  shopId,
+  kind: "refund",
+  paymentId,
+  test: true,
+  state: "processing",
+  requestHash: "h",
+  idempotencyKey: pspIdempotencyKey("refund", shopId, id),
+  channelId: "",
+  createdAt: at,
+  updatedAt: at,
+});
 
 describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
   test("guards decide, shops are kept apart, records are stored under their shop-scoped key", async () => {
@@ -75,6 +91,27 @@ describe.each([true, false])("atomicConditionalUpdates=%s", (atomic) => {
     expect((await repo.findPayment("shop-a", id))?.timeline).toHaveLength(4);
     expect(await repo.findPayment("shop-c", id)).toBeNull();
     expect(await repo.findPaymentByIdempotencyKey(pspIdempotencyKey("payment", "shop-b", id))).toMatchObject({ _id: id, shopId: "shop-b" });
+  });
+
+  test("claims made at once are each answered once; on FerretDB they go as one insert after the first", async () => {
+    const repo = createPaymentRepository(db, { atomicConditionalUpdates: atomic });
+    const ids = Array.from({ length: 12 }, (_, i) => `C-${atomic}-${i}`);
+    insertCommands.length = 0;
+    const claims = await Promise.all([...ids, ids[3]!].map((id) => repo.claimPayment(payment(id, "shop-c"))));
+    // The two claims of one id: one inserts (either, with MongoDB's concurrent inserts), the other finds it.
+    const twins = [claims[3]!, claims.at(-1)!];
+    expect(twins.map((c) => c.inserted).sort()).toEqual([false, true]);
+    expect(twins.map((c) => c.record._id)).toEqual([ids[3], ids[3]]);
+    expect(
+      claims
+        .filter((c) => c.inserted)
+        .map((c) => c.record._id)
+        .sort(),
+    ).toEqual([...ids].sort());
+    const ops = await Promise.all(ids.slice(0, 5).map((id) => repo.claimOperation(operation(`R-${id}`, id, "shop-c"))));
+    expect(ops.every((c) => c.inserted)).toBe(true);
+    const expected = atomic ? [...Array(13).fill("payments"), ...Array(5).fill("refunds")] : ["payments", "payments", "refunds", "refunds"];
+    expect(insertCommands).toEqual(expected);
   });
 
   test("an operation finishes once and only a processing one is deleted", async () => {

@@ -1,4 +1,5 @@
-import { MongoServerError, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from "mongodb";
+import { BSON, MongoServerError, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from "mongodb";
+import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 
 /** What became of one document: stored, or refused because its `_id` is taken. */
 export type InsertOutcome = "inserted" | "duplicate";
@@ -34,14 +35,42 @@ export function insertsOneByOne<T extends Document>(collection: Collection<T>): 
 
 interface Waiting {
   doc: Document;
+  bytes: number;
   settle: (outcome: InsertOutcome) => void;
   fail: (err: unknown) => void;
 }
 
-/** The reply of an unordered insert command: each document refused, by its place in the batch. */
+/** The reply of an unordered insert command: how many were stored, and each refused by its place. */
 interface InsertReply {
+  n?: number;
   writeErrors?: { index: number; code?: number; errmsg?: string }[];
-  writeConcernError?: unknown;
+  writeConcernError?: { code?: number; errmsg?: string };
+}
+
+/** A batch's documents in all, well under the 16 MiB of a MongoDB command and FerretDB's 48 MB. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
+/** Settles each caller of `batch` from the command's reply; throws when the reply does not add up. */
+function settleFrom(reply: InsertReply, batch: Waiting[], collection: string): void {
+  if (reply.writeConcernError)
+    throw new DocumentRefused(`${collection}: ${reply.writeConcernError.errmsg ?? "the write concern failed"}`, reply.writeConcernError.code);
+  const refused = new Map((reply.writeErrors ?? []).map((e) => [e.index, e]));
+  // Every document stored or refused, none left untried (as an ordered insert would leave them).
+  if (reply.n !== batch.length - refused.size)
+    throw new Error(`${collection}: the insert stored ${reply.n} of ${batch.length} documents and refused ${refused.size}`);
+  batch.forEach((w, i) => {
+    const e = refused.get(i);
+    if (!e) w.settle("inserted");
+    else if (e.code === DUPLICATE_KEY) w.settle("duplicate");
+    else w.fail(new DocumentRefused(e.errmsg ?? "the database refused the document", e.code));
+  });
+}
+
+/** The first waiting documents, up to `maxBatch` of them and MAX_BATCH_BYTES (at least one). */
+function nextBatch(queue: Waiting[], maxBatch: number): Waiting[] {
+  let n = 0;
+  for (let bytes = 0; n < queue.length && n < maxBatch && (n === 0 || bytes + queue[n]!.bytes <= MAX_BATCH_BYTES); n++) bytes += queue[n]!.bytes;
+  return queue.slice(0, n);
 }
 
 /**
@@ -50,51 +79,49 @@ interface InsertReply {
  * commits a many-document insert in one SQLite transaction, with one sync, where it commits each
  * insert command apart; one that meets a taken `_id` is done again one document at a time, each
  * told apart, so a duplicate costs a little more and means the same. A lone insert goes at once:
- * an idle service waits for nothing.
+ * an idle service waits for nothing; a waiting one, for the command ahead of it and its own.
  *
  * The command is sent as it is (not insertMany, whose bulk error hides a lost connection behind
- * its own name): each document's refusal reaches its own caller only; a failure of the command
- * (the database gone, slow past its bound) reaches every caller of the batch, each of whose
- * documents may or may not be stored, as with an insert of its own, and every caller still
- * waiting, who would meet the same database a bound later.
+ * its own name). Each document's refusal reaches its own caller only. A failure of the command
+ * reaches every caller of the batch, each of whose documents may or may not be stored, as with an
+ * insert of its own; when it says the database is unreachable or past its bound, it also reaches
+ * every caller still waiting, who would meet the same database a bound later.
  */
 export function createInsertBatcher<T extends Document>(db: Db, collection: string, maxBatch = 100): InsertOne<T> {
   let queue: Waiting[] = [];
   let sending = false;
 
   const send = async (batch: Waiting[]) => {
-    let reply: InsertReply;
     try {
-      reply = (await db.command({ insert: collection, documents: batch.map((w) => w.doc), ordered: false })) as InsertReply;
-      if (reply.writeConcernError) throw new DocumentRefused(`${collection}: the write concern failed`, undefined);
+      const reply = (await db.command({ insert: collection, documents: batch.map((w) => w.doc), ordered: false })) as InsertReply;
+      settleFrom(reply, batch, collection);
     } catch (err) {
-      const waiting = queue;
-      queue = [];
-      for (const w of [...batch, ...waiting]) w.fail(err);
-      return;
+      // Settling twice is harmless: a promise keeps its first outcome.
+      for (const w of batch) w.fail(err);
+      if (isDatabaseUnavailable(err)) {
+        const waiting = queue;
+        queue = [];
+        for (const w of waiting) w.fail(err);
+      }
     }
-    const refused = new Map((reply.writeErrors ?? []).map((e) => [e.index, e]));
-    batch.forEach((w, i) => {
-      const e = refused.get(i);
-      if (!e) w.settle("inserted");
-      else if (e.code === DUPLICATE_KEY) w.settle("duplicate");
-      else w.fail(new DocumentRefused(e.errmsg ?? "the database refused the document", e.code));
-    });
   };
 
   const drain = async () => {
     sending = true;
-    while (queue.length > 0) {
-      const batch = queue.slice(0, maxBatch);
-      queue = queue.slice(batch.length);
-      await send(batch);
+    try {
+      while (queue.length > 0) {
+        const batch = nextBatch(queue, maxBatch);
+        queue = queue.slice(batch.length);
+        await send(batch);
+      }
+    } finally {
+      sending = false;
     }
-    sending = false;
   };
 
   return (doc) =>
     new Promise<InsertOutcome>((settle, fail) => {
-      queue.push({ doc, settle, fail });
+      queue.push({ doc, bytes: BSON.calculateObjectSize(doc), settle, fail });
       if (!sending) void drain();
     });
 }

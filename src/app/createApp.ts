@@ -21,7 +21,7 @@ import { createRequestGate } from "../server/auth/requestGate.js";
 import { createReturnLinks } from "../server/auth/returnLinks.js";
 import type { NodeRequest, NodeResponse } from "../server/httpJson.js";
 import { createEdge } from "../server/routes.js";
-import { createDatabaseHealth } from "../store/databaseHealth.js";
+import { probesOf } from "./probes.js";
 import { createShopRepository } from "../store/shopRepository.js";
 import { createWebhookEventRepository, type WebhookEventRepository } from "../store/webhookEventRepository.js";
 import type { ShopRepository } from "../payments/shops.js";
@@ -218,27 +218,6 @@ function backgroundOf(
       await Promise.all(parts.instances.map((i) => i.stop?.()));
     },
   };
-}
-
-/** The database's health monitor and what the probes answer from it. */
-function probesOf(opts: AppOptions, dispatcher: { running: boolean }) {
-  const health = createDatabaseHealth({
-    ping: () => opts.db.command({ ping: 1 }),
-    ...(opts.databasePingMs !== undefined ? { intervalMs: opts.databasePingMs } : {}),
-    log: opts.log,
-  });
-  /** Ready: the database answers, card keys are loaded, the callback dispatcher runs. */
-  const readiness = async (): Promise<Record<string, boolean>> => ({
-    database: health.up,
-    cardKeys: opts.cards.publicKeys().length > 0,
-    dispatcher: dispatcher.running,
-  });
-  /** Alive unless the database has been gone for long: then only a restart can help. */
-  const liveness = () => {
-    const downForMs = health.downForMs();
-    return { ok: downForMs < (opts.databaseUnhealthyAfterMs ?? 30_000), databaseDownForMs: downForMs };
-  };
-  return { health, readiness, liveness };
 }
 
 /** Without a secrets key (some tests), sessions are signed with a key of this process. */

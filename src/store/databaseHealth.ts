@@ -17,7 +17,7 @@ export interface DatabaseHealthOptions {
   intervalMs?: number;
   /**
    * The driver's server monitor (monitorWatch.ts) and how to start the client afresh. While pings
-   * fail and one monitor check has run `monitorStuckAfterMs` (longer than any check can take), the
+   * fail and one monitor check has run `stuckAfterMs` (default 15 s, longer than any check takes), the
    * client is closed and connected again, and connected again on each failing ping until it is.
    */
   monitor?: { watch: MonitorWatch; reconnect: { close: () => Promise<void>; connect: () => Promise<unknown> }; stuckAfterMs?: number };

@@ -1,3 +1,11 @@
+import { MongoServerError } from "mongodb";
+
+/** The server's code for an insert whose unique `_id` (or key) is taken: a claim met its twin. */
+export const DUPLICATE_KEY = 11000;
+
+/** Whether an insert failed only because its unique key is taken. */
+export const isDuplicateKey = (err: unknown): boolean => err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+
 /** The driver's errors that mean "the database is not answering now", by name (works across realms). */
 const unavailableNames = new Set([
   "MongoServerSelectionError",

@@ -1,5 +1,5 @@
-import { BSON, MongoServerError, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from "mongodb";
-import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
+import { BSON, type Collection, type Db, type Document, type OptionalUnlessRequiredId } from "mongodb";
+import { DUPLICATE_KEY, isDatabaseUnavailable, isDuplicateKey } from "../runtime/databaseErrors.js";
 
 /** What became of one document: stored, or refused because its `_id` is taken. */
 export type InsertOutcome = "inserted" | "duplicate";
@@ -15,8 +15,6 @@ export class DocumentRefused extends Error {
   }
 }
 
-const DUPLICATE_KEY = 11000;
-
 /** Inserts one document and says whether its `_id` was free. */
 export type InsertOne<T extends Document> = (doc: OptionalUnlessRequiredId<T>) => Promise<InsertOutcome>;
 
@@ -27,7 +25,7 @@ export function insertsOneByOne<T extends Document>(collection: Collection<T>): 
       await collection.insertOne(doc);
       return "inserted";
     } catch (err) {
-      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return "duplicate";
+      if (isDuplicateKey(err)) return "duplicate";
       throw err;
     }
   };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { MongoServerError, type Collection, type Db } from "mongodb";
+import type { Collection, Db } from "mongodb";
+import { isDuplicateKey } from "../runtime/databaseErrors.js";
 import type { Logger } from "../observability/logger.js";
 
 /**
@@ -46,7 +47,6 @@ export interface Leases {
   readonly instanceId: string;
 }
 
-const isDuplicateKey = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Context {

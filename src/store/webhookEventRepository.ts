@@ -1,4 +1,5 @@
-import { MongoServerError, type Db } from "mongodb";
+import type { Db } from "mongodb";
+import { isDuplicateKey } from "../runtime/databaseErrors.js";
 
 /** PSP webhook event ids seen, so that an event delivered twice is applied once. */
 export interface WebhookEventRepository {
@@ -16,7 +17,7 @@ export function createWebhookEventRepository(db: Db): WebhookEventRepository {
         await seen.insertOne({ _id: id, receivedAt: new Date(), idempotencyKey });
         return true;
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) return false;
+        if (isDuplicateKey(err)) return false;
         throw err;
       }
     },

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { MongoServerError, type Collection, type Db } from "mongodb";
+import type { Collection, Db } from "mongodb";
+import { isDuplicateKey } from "../../runtime/databaseErrors.js";
 
 /** The sandbox PSP's own books, in its own collection, so they outlive our restarts. */
 export type ChargeStatus = "requires_action" | "pending" | "authorized" | "captured" | "declined" | "voided" | "cancelled";
@@ -76,7 +77,7 @@ export function createSandboxLedger(db: Db): SandboxLedger {
         await entries.insertOne(entry);
         return { inserted: true, entry };
       } catch (err) {
-        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+        if (!isDuplicateKey(err)) throw err;
         const existing = await entries.findOne({ _id: entry._id });
         if (!existing) throw err;
         return { inserted: false, entry: existing };

@@ -83,29 +83,39 @@ export function summaryOf(p: PaymentRecord): PaymentSummary {
   };
 }
 
+/** What a page's order, its cursor and the filters read of a payment; the creation time in ms. */
+export interface ListingKey {
+  shopId: string;
+  paymentId: string;
+  state: PaymentState;
+  test: boolean;
+  createdMs: number;
+}
+
+export const listingKeyOf = (s: PaymentSummary): ListingKey => ({ ...s, createdMs: s.createdAt.getTime() });
+
 /** Newest first, ties broken by shop and id: the order pages follow. */
-export function newerFirst(a: PaymentSummary, b: PaymentSummary): number {
+export function newerFirst(a: ListingKey, b: ListingKey): number {
   return (
-    b.createdAt.getTime() - a.createdAt.getTime() ||
+    b.createdMs - a.createdMs ||
     (a.shopId < b.shopId ? 1 : a.shopId > b.shopId ? -1 : 0) ||
     (a.paymentId < b.paymentId ? 1 : a.paymentId > b.paymentId ? -1 : 0)
   );
 }
 
-export function isAfterCursor(s: PaymentSummary, c: PageCursor | undefined): boolean {
+export function isAfterCursor(s: ListingKey, c: PageCursor | undefined): boolean {
   if (!c) return true;
-  const t = s.createdAt.getTime();
-  if (t !== c.createdAt) return t < c.createdAt;
+  if (s.createdMs !== c.createdAt) return s.createdMs < c.createdAt;
   if (s.shopId !== c.shopId) return s.shopId < c.shopId;
   return s.paymentId < c.paymentId;
 }
 
-export function matches(s: PaymentSummary, f: PaymentFilter): boolean {
+export function matches(s: ListingKey, f: PaymentFilter): boolean {
   if (f.shopId && s.shopId !== f.shopId) return false;
   if (f.paymentId && s.paymentId !== f.paymentId) return false;
   if (f.states?.length && !f.states.includes(s.state)) return false;
   if (f.test !== undefined && s.test !== f.test) return false;
-  if (f.createdAfter && s.createdAt < f.createdAfter) return false;
-  if (f.createdBefore && s.createdAt >= f.createdBefore) return false;
+  if (f.createdAfter && s.createdMs < f.createdAfter.getTime()) return false;
+  if (f.createdBefore && s.createdMs >= f.createdBefore.getTime()) return false;
   return true;
 }

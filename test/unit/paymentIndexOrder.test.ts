@@ -1,4 +1,4 @@
-import { newerFirst, summaryOf, type PaymentListing, type PageCursor, type PaymentSummary } from "../../src/payments/paymentListing";
+import { listingKeyOf, newerFirst, summaryOf, type PaymentListing, type PageCursor, type PaymentSummary } from "../../src/payments/paymentListing";
 import { createPaymentIndex } from "../../src/store/paymentIndex";
 import { createMemoryPaymentRepository } from "../helpers/memoryRepositories";
 import { capturedPayment } from "../helpers/records";
@@ -8,6 +8,7 @@ import { capturedPayment } from "../helpers/records";
 const base = Date.parse("2026-04-01T00:00:00Z");
 const summary = (id: string, second: number, shopId = "s") => summaryOf(capturedPayment(id, new Date(base + second * 1000), { shopId }));
 const ids = (list: PaymentSummary[]) => list.map((s) => `${s.shopId}/${s.paymentId}`);
+const byNewest = (a: PaymentSummary, b: PaymentSummary) => newerFirst(listingKeyOf(a), listingKeyOf(b));
 const noDatabase: PaymentListing = { list: async () => ({ payments: [] }), since: async () => [] };
 
 async function allPages(index: PaymentListing, size: number): Promise<PaymentSummary[]> {
@@ -46,13 +47,13 @@ test("pages come newest first across loaded, new, late and changed payments", as
   const changed = capturedPayment("N2", new Date(base + 11_000), { shopId: "s", minor: 999 });
   await repository.updatePayment("s", "N2", {}, { set: { amount: changed.amount }, event: { at: new Date(), event: "changed" } }, changed);
 
-  const expected = ids([...loaded, ...written].sort(newerFirst));
+  const expected = ids([...loaded, ...written].sort(byNewest));
   for (const size of [1, 4, 100]) expect(ids(await allPages(index, size))).toEqual(expected);
   expect((await index.list({}, 100)).payments.find((s) => s.paymentId === "N2")?.amountMinor).toBe(999);
 
   // The chart's read: the newest `limit` since a time, oldest first.
   const since = new Date(base + 4_000);
-  const inWindow = [...loaded, ...written].filter((s) => s.createdAt >= since).sort((a, b) => newerFirst(b, a));
+  const inWindow = [...loaded, ...written].filter((s) => s.createdAt >= since).sort((a, b) => byNewest(b, a));
   expect(ids(await index.since(undefined, since, 3))).toEqual(ids(inWindow.slice(-3)));
   expect(ids(await index.since("s", since, 100))).toEqual(ids(inWindow.filter((s) => s.shopId === "s")));
 });

@@ -4,6 +4,7 @@ import { pspIdempotencyKey } from "../payments/idempotencyKeys.js";
 import { createDeliveryJournal, type DeliveryJournalOptions } from "../store/deliveryJournal.js";
 import { createOpenOperations, scanOpenOperations } from "../store/openOperations.js";
 import { createVersionBook } from "../store/outboxWrites.js";
+import { cachedOperations } from "../store/operationCache.js";
 import { cachedPayments, createPaymentCache } from "../store/paymentCache.js";
 import { createPaymentIndex } from "../store/paymentIndex.js";
 import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
@@ -39,8 +40,12 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
 export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded" | "quietMs">) {
   const versions = createVersionBook(false);
   // 2,000 payments of at most 16 KB (32 MB at worst, a few MB as payments go): those a capture,
-  // a refund or a delivery is about to read again.
-  const stored = cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions }), createPaymentCache(2_000));
+  // a refund or a delivery is about to read again; and the 2,000 operations written last (a few
+  // hundred bytes each), which a "get refund" reads.
+  const stored = cachedOperations(
+    cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions }), createPaymentCache(2_000)),
+    createPaymentCache(2_000, 4 * 1024),
+  );
   const journal = createDeliveryJournal(db, {
     ...opts,
     nextDue,

@@ -111,7 +111,7 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
 }
 
 /** Writes of cached keys: each drops its entry while it runs, then leaves what it wrote, or none. */
-function cacheWrites(cache: PaymentCache) {
+export function cacheWrites(cache: PaymentCache) {
   // The last write begun on each key: one that another write overlapped leaves no entry (the
   // payment's lock makes them one at a time; this keeps the cache right if a caller forgets it).
   let writes = 0;

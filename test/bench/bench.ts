@@ -31,6 +31,9 @@ const args = new Set(process.argv.slice(2));
 const quick = args.has("--quick");
 const WARMUP_MS = quick ? 1000 : 1500;
 const STEP_MS = quick ? 3000 : 6000;
+// The card payment steps: the service and the floor in alternating windows (see below).
+const PAIR_ROUNDS = quick ? 1 : 3;
+const PAIR_MS = quick ? 3000 : 4000;
 const SOAK_MS = args.has("--no-soak") ? 0 : quick ? 20_000 : 120_000;
 const TICK_MS = 1000 / 100; // Linux clock ticks of /proc/<pid>/stat
 
@@ -161,14 +164,24 @@ async function main() {
   }
   const folds: { payments: number; seconds: number; ferretdbMsPerPayment: number }[] = [];
 
-  async function step(
-    name: string,
+  /** One measured window of a step: what it did, and what each process and the database spent on it. */
+  interface Part {
+    latencies: number[];
+    elapsedMs: number;
+    errors: number;
+    firstError?: string;
+    cpuMs: Record<string, number>;
+    commands: CommandCounts;
+  }
+
+  async function measure(
     concurrency: number,
     make: () => (worker: number, seq: number) => Promise<void>,
     measured: (keyof ReturnType<typeof procs>)[],
-    counts: () => Promise<CommandCounts> = () => serviceCommandCounts(serviceUrl),
+    counts: () => Promise<CommandCounts>,
     measuring?: () => void,
-  ) {
+    ms = STEP_MS,
+  ): Promise<Part> {
     await journalFolded();
     const call = make();
     await closedLoop(call, concurrency, WARMUP_MS);
@@ -176,22 +189,45 @@ async function main() {
     const pids = procs();
     const countsBefore = await counts();
     const before = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k])]));
-    const r = await closedLoop(call, concurrency, STEP_MS);
-    const sorted = r.latencies.sort((a, b) => a - b);
+    const r = await closedLoop(call, concurrency, ms);
+    const cpu = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k]) - before[k]!]));
+    // The commands sent in this window alone, so that windows add up.
+    const commands: CommandCounts = {};
+    for (const [key, c] of Object.entries(await counts())) {
+      const b = countsBefore[key];
+      commands[key] = { n: c.n - (b?.n ?? 0), bytes: c.bytes - (b?.bytes ?? 0), documents: (c.documents ?? 0) - (b?.documents ?? 0) };
+    }
+    return { latencies: r.latencies, elapsedMs: r.elapsedMs, errors: r.errors, ...(r.firstError ? { firstError: r.firstError } : {}), cpuMs: cpu, commands };
+  }
+
+  /** A step's figures from one or more windows: requests and time added up, latencies pooled. */
+  function stepResult(name: string, concurrency: number, parts: Part[]): StepResult {
+    const sorted = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+    const elapsedMs = parts.reduce((t, p) => t + p.elapsedMs, 0);
+    const n = Math.max(1, sorted.length);
+    const commands: CommandCounts = {};
+    for (const p of parts)
+      for (const [key, c] of Object.entries(p.commands)) {
+        const sum = (commands[key] ??= { n: 0, bytes: 0, documents: 0 });
+        sum.n += c.n;
+        sum.bytes += c.bytes;
+        sum.documents += c.documents;
+      }
+    const firstError = parts.find((p) => p.firstError)?.firstError;
     const result: StepResult = {
       name,
       concurrency,
-      seconds: r.elapsedMs / 1000,
+      seconds: elapsedMs / 1000,
       requests: sorted.length,
-      errors: r.errors,
-      rps: sorted.length / (r.elapsedMs / 1000),
+      errors: parts.reduce((t, p) => t + p.errors, 0),
+      rps: sorted.length / (elapsedMs / 1000),
       p50: percentile(sorted, 50),
       p95: percentile(sorted, 95),
       p99: percentile(sorted, 99),
-      cpuMsPerRequest: Object.fromEntries(measured.map((k) => [k, (cpuMs(pids[k]) - before[k]!) / Math.max(1, sorted.length)])),
-      ...(r.firstError ? { firstError: r.firstError } : {}),
+      cpuMsPerRequest: Object.fromEntries(Object.keys(parts[0]!.cpuMs).map((k) => [k, parts.reduce((t, p) => t + p.cpuMs[k]!, 0) / n])),
+      ...(firstError ? { firstError } : {}),
     };
-    const db = costPerRequest(countsBefore, await counts(), sorted.length);
+    const db = costPerRequest({}, commands, sorted.length);
     result.database = db;
     results.push(result);
     const cpu = Object.entries(result.cpuMsPerRequest)
@@ -201,6 +237,17 @@ async function main() {
       `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes${db.journalWrites ? ` + ${db.journalWrites.toFixed(2)} journal` : ""} (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
     );
     return result;
+  }
+
+  async function step(
+    name: string,
+    concurrency: number,
+    make: () => (worker: number, seq: number) => Promise<void>,
+    measured: (keyof ReturnType<typeof procs>)[],
+    counts: () => Promise<CommandCounts> = () => serviceCommandCounts(serviceUrl),
+    measuring?: () => void,
+  ) {
+    return stepResult(name, concurrency, [await measure(concurrency, make, measured, counts, measuring)]);
   }
 
   let post = createJsonPoster(serviceUrl, 256);
@@ -215,11 +262,23 @@ async function main() {
   };
 
   console.log("Card payment: the Genstore JSON route next to the floor (decrypt + insert + update on the same database)");
-  const pairs: { c: number; ours: StepResult; floor: StepResult }[] = [];
+  // This VM's speed drifts by tens of percent within a minute, so the service and the floor take
+  // turns: PAIR_ROUNDS short windows each, in alternating order, their requests and time added up.
+  const pairs: { c: number; ours: StepResult; floor: StepResult; roundRatios: number[] }[] = [];
   for (const c of [1, 16, 64]) {
-    const ours = await step("JSON POST /payments/card", c, jsonCard, ["service", "ferretdb"]);
-    const fl = await step("floor (node:http)", c, floorCard, ["floor", "ferretdb"], () => floorCommandCounts(floorUrl));
-    pairs.push({ c, ours, floor: fl });
+    const ours: Part[] = [];
+    const fl: Part[] = [];
+    for (let round = 0; round < PAIR_ROUNDS; round++) {
+      const oursFirst = round % 2 === 0;
+      for (const side of oursFirst ? [ours, fl] : [fl, ours]) {
+        if (side === ours) ours.push(await measure(c, jsonCard, ["service", "ferretdb"], () => serviceCommandCounts(serviceUrl), undefined, PAIR_MS));
+        else fl.push(await measure(c, floorCard, ["floor", "ferretdb"], () => floorCommandCounts(floorUrl), undefined, PAIR_MS));
+      }
+    }
+    const rate = (p: Part) => p.latencies.length / p.elapsedMs;
+    const roundRatios = ours.map((p, i) => rate(p) / rate(fl[i]!));
+    pairs.push({ c, ours: stepResult("JSON POST /payments/card", c, ours), floor: stepResult("floor (node:http)", c, fl), roundRatios });
+    if (PAIR_ROUNDS > 1) console.log(`  (JSON / floor in each of the ${PAIR_ROUNDS} rounds: ${roundRatios.map((r) => `${(r * 100).toFixed(0)}%`).join(", ")})`);
   }
 
   // The same requests as protobuf messages, made once: the JSON step only fills a string per call.
@@ -369,7 +428,7 @@ async function main() {
     machine,
     quick,
     steps: results,
-    pairs: pairs.map((p) => ({ concurrency: p.c, ratio: p.ours.rps / p.floor.rps })),
+    pairs: pairs.map((p) => ({ concurrency: p.c, ratio: p.ours.rps / p.floor.rps, roundRatios: p.roundRatios })),
     micro: { decryptUs, jsonUs },
     journalFolds: folds,
     lifecycleRequests,

@@ -261,26 +261,6 @@ async function main() {
     if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
   };
 
-  console.log("Card payment: the Genstore JSON route next to the floor (decrypt + insert + update on the same database)");
-  // This VM's speed drifts by tens of percent within a minute, so the service and the floor take
-  // turns: PAIR_ROUNDS short windows each, in alternating order, their requests and time added up.
-  const pairs: { c: number; ours: StepResult; floor: StepResult; roundRatios: number[] }[] = [];
-  for (const c of [1, 16, 64]) {
-    const ours: Part[] = [];
-    const fl: Part[] = [];
-    for (let round = 0; round < PAIR_ROUNDS; round++) {
-      const oursFirst = round % 2 === 0;
-      for (const side of oursFirst ? [ours, fl] : [fl, ours]) {
-        if (side === ours) ours.push(await measure(c, jsonCard, ["service", "ferretdb"], () => serviceCommandCounts(serviceUrl), undefined, PAIR_MS));
-        else fl.push(await measure(c, floorCard, ["floor", "ferretdb"], () => floorCommandCounts(floorUrl), undefined, PAIR_MS));
-      }
-    }
-    const rate = (p: Part) => p.latencies.length / p.elapsedMs;
-    const roundRatios = ours.map((p, i) => rate(p) / rate(fl[i]!));
-    pairs.push({ c, ours: stepResult("JSON POST /payments/card", c, ours), floor: stepResult("floor (node:http)", c, fl), roundRatios });
-    if (PAIR_ROUNDS > 1) console.log(`  (JSON / floor in each of the ${PAIR_ROUNDS} rounds: ${roundRatios.map((r) => `${(r * 100).toFixed(0)}%`).join(", ")})`);
-  }
-
   // The same requests as protobuf messages, made once: the JSON step only fills a string per call.
   const cardMessages = packets.map((_, seq) =>
     fromJson(CreateCardPaymentRequestSchema, normalizeJson(CreateCardPaymentRequestSchema, JSON.parse(cardJson("x", seq, false))), {
@@ -291,7 +271,6 @@ async function main() {
     ...cardMessages[seq % cardMessages.length]!,
     paymentId: `${prefix}${run}-${seq}-${randomBytes(3).toString("hex")}`,
   });
-  console.log("\ngRPC CreateCardPayment (lean HTTP/2 client, as light as the JSON one; then @grpc/grpc-js)");
   const grpcPoster = createGrpcPoster(serviceUrl);
   const grpcCard = () => async (_w: number, seq: number) => {
     const r = await grpcPoster.call(
@@ -302,13 +281,61 @@ async function main() {
     const res = fromBinary(CreateCardPaymentResponseSchema, r.message);
     if (res.error) throw new Error(res.error);
   };
+
+  console.log("Card payment: the Genstore JSON route, the floor (decrypt + insert + update on the same database), and gRPC");
+  // This VM's speed drifts by tens of percent within a minute, so what is compared takes turns:
+  // PAIR_ROUNDS short windows each, the order rotating every round, their requests and time added
+  // up. gRPC (a lean HTTP/2 client, as light as the JSON one) joins at c=16 and c=64, where its
+  // target is set against JSON.
+  interface Side {
+    name: string;
+    make: () => (worker: number, seq: number) => Promise<void>;
+    measured: (keyof ReturnType<typeof procs>)[];
+    counts: () => Promise<CommandCounts>;
+  }
+  const jsonSide: Side = {
+    name: "JSON POST /payments/card",
+    make: jsonCard,
+    measured: ["service", "ferretdb"],
+    counts: () => serviceCommandCounts(serviceUrl),
+  };
+  const floorSide: Side = { name: "floor (node:http)", make: floorCard, measured: ["floor", "ferretdb"], counts: () => floorCommandCounts(floorUrl) };
+  const grpcSide: Side = { name: "gRPC CreateCardPayment", make: grpcCard, measured: ["service", "ferretdb"], counts: () => serviceCommandCounts(serviceUrl) };
+  async function takeTurns(c: number, sides: Side[]): Promise<Part[][]> {
+    const parts = sides.map((): Part[] => []);
+    for (let round = 0; round < PAIR_ROUNDS; round++)
+      for (let k = 0; k < sides.length; k++) {
+        const i = (k + round) % sides.length;
+        const side = sides[i]!;
+        parts[i]!.push(await measure(c, side.make, side.measured, side.counts, undefined, PAIR_MS));
+      }
+    return parts;
+  }
+  const rate = (p: Part) => p.latencies.length / p.elapsedMs;
+  const roundPcts = (a: Part[], b: Part[]) => a.map((p, i) => `${((rate(p) / rate(b[i]!)) * 100).toFixed(0)}%`).join(", ");
+  const pairs: { c: number; ours: StepResult; floor: StepResult; roundRatios: number[] }[] = [];
+  const grpcResults: StepResult[] = [];
+  for (const c of [1, 16, 64]) {
+    const sides = c === 1 ? [jsonSide, floorSide] : [jsonSide, floorSide, grpcSide];
+    const [ours, fl, grpc] = await takeTurns(c, sides);
+    pairs.push({
+      c,
+      ours: stepResult(jsonSide.name, c, ours!),
+      floor: stepResult(floorSide.name, c, fl!),
+      roundRatios: ours!.map((p, i) => rate(p) / rate(fl![i]!)),
+    });
+    if (grpc) grpcResults.push(stepResult(grpcSide.name, c, grpc));
+    if (PAIR_ROUNDS > 1) {
+      console.log(`  (JSON / floor in each of the ${PAIR_ROUNDS} rounds: ${roundPcts(ours!, fl!)}${grpc ? `; gRPC / JSON: ${roundPcts(grpc, ours!)}` : ""})`);
+    }
+  }
+
   const grpcClient = createGrpcJsClient(PaymentService, new URL(serviceUrl).host);
   const grpcJsCard = () => async (_w: number, seq: number) => {
     const res = await grpcUnary<{ error: string }>(grpcClient, PaymentService.method.createCardPayment, cardMessage("H", seq));
     if (res.error) throw new Error(res.error);
   };
-  const grpcResults: StepResult[] = [];
-  for (const c of [16, 64]) grpcResults.push(await step("gRPC CreateCardPayment", c, grpcCard, ["service", "ferretdb"]));
+  console.log("\ngRPC from @grpc/grpc-js");
   // The same calls from @grpc/grpc-js, whose own CPU per call (about 1.5 ms against the lean
   // client's 1) the two cores share with the service: printed beside the target, not for it.
   const grpcJs = await step("gRPC via @grpc/grpc-js", 16, grpcJsCard, ["service", "ferretdb"]);

@@ -26,7 +26,7 @@ export interface PaymentCache {
  * refunds grows its timeline and outbox with each, and is read from the database instead.
  */
 export function createPaymentCache(maxEntries: number, maxBytes = 16 * 1024): PaymentCache {
-  const docs = createBoundedMap<string, Buffer>({ maxEntries });
+  const docs = createBoundedMap<string, Uint8Array>({ maxEntries });
   return {
     get(key) {
       const bytes = docs.get(key);
@@ -35,7 +35,9 @@ export function createPaymentCache(maxEntries: number, maxBytes = 16 * 1024): Pa
     set(key, doc) {
       // undefined as null, as the driver writes it (BSON's own default leaves the field out).
       const bytes = BSON.serialize(doc, { ignoreUndefined: false });
-      if (bytes.length <= maxBytes) docs.set(key, Buffer.from(bytes));
+      // A copy of its own: BSON's output and Buffer.from are slices of Node's shared 64 KB pool
+      // slabs, and one kept slice keeps its whole slab (up to 128 MB for 2,000 entries).
+      if (bytes.length <= maxBytes) docs.set(key, new Uint8Array(bytes));
       else docs.delete(key);
     },
     drop: (key) => void docs.delete(key),

@@ -35,8 +35,8 @@ export function createPaymentCache(maxEntries: number, maxBytes = 16 * 1024): Pa
     set(key, doc) {
       // undefined as null, as the driver writes it (BSON's own default leaves the field out).
       const bytes = BSON.serialize(doc, { ignoreUndefined: false });
-      // A copy of its own: BSON's output and Buffer.from are slices of Node's shared 64 KB pool
-      // slabs, and one kept slice keeps its whole slab (up to 128 MB for 2,000 entries).
+      // A copy of its own: BSON's output and Buffer.from are slices of Node's shared pool slabs
+      // (64 KB on Node 24 and 26), and one kept slice keeps its whole slab.
       if (bytes.length <= maxBytes) docs.set(key, new Uint8Array(bytes));
       else docs.delete(key);
     },

@@ -3,7 +3,7 @@ import type { PaymentRecord, PaymentState } from "../payments/records.js";
 
 /**
  * Keeps one copy of each short string many payments share (shops, states, PSPs, currencies, card
- * brands and last fours, errors): each record read from the database brings its own copies.
+ * brands and last fours): each record read from the database brings its own copies.
  * Bounded, so that a stream of distinct values cannot grow it without end; past the bound a value
  * is kept as it came.
  */
@@ -23,12 +23,12 @@ export function createInterner(maxEntries = 50_000, maxLength = 64): Interner {
 export type Interner = ((s: string) => string) & { readonly size: number };
 
 const NO_LAGS: readonly number[] = Object.freeze([]);
-const msOf = (d: Date | null) => (d ? d.getTime() : undefined);
+const msOf = (d: Date | null) => (d === null ? undefined : new Date(d).getTime());
 
 /**
  * A payment summary as the in-memory index keeps it, for up to 200,000 payments: times as numbers
  * rather than Date objects, shared strings interned, no array for a payment with no delivered
- * callback. About a third of the memory of a `PaymentSummary` (README, Performance); `summary()`
+ * callback. About half the memory of a `PaymentSummary` (README, Performance); `summary()`
  * gives the full one back for a page.
  */
 export class PaymentEntry implements ListingKey {
@@ -68,7 +68,7 @@ export class PaymentEntry implements ListingKey {
     this.amountMinor = s.amountMinor;
     this.currency = intern(s.currency);
     this.channelPaymentId = s.channelPaymentId;
-    this.error = intern(s.error);
+    this.error = s.error; // not interned: PSPs' error texts are many and would fill the table
     this.updatedMs = s.updatedAt.getTime();
     this.cardBrand = intern(s.cardBrand);
     this.cardLast4 = intern(s.cardLast4);
@@ -79,7 +79,7 @@ export class PaymentEntry implements ListingKey {
   setCallbacks(c: Pick<PaymentSummary, "callbacksPending" | "callbacksParked" | "callbackLagsMs">, next: Date | null): void {
     this.callbacksPending = c.callbacksPending;
     this.callbacksParked = c.callbacksParked;
-    this.callbackLagsMs = c.callbackLagsMs.length ? c.callbackLagsMs : NO_LAGS;
+    this.callbackLagsMs = c.callbackLagsMs.length ? [...c.callbackLagsMs] : NO_LAGS;
     this.nextCallbackMs = msOf(next);
   }
 

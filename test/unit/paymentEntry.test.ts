@@ -68,11 +68,11 @@ test("an update or a callback change reaches the entry; its identity and creatio
 
 test("the interner keeps each short string once, and no more strings than its bound", () => {
   const intern = createInterner(2, 8);
-  for (const v of ["shop", "shop", "other", "shop"]) expect(intern(v)).toBe(v);
+  for (const v of ["shop", "shop", "other", "shop"]) intern(v);
   expect(intern.size).toBe(2);
-  // Full, or longer than the bound: the value passes through unkept.
+  // Full, or longer than the bound: the value passes through unkept (equal, as any string is).
   expect(intern("third")).toBe("third");
-  expect(intern("a-value-longer-than-8")).toBe("a-value-longer-than-8");
+  intern("a-value-longer-than-8");
   expect(intern.size).toBe(2);
   const other = createInterner(10, 8);
   other("a-value-longer-than-8");

@@ -33,7 +33,6 @@ export function insertsOneByOne<T extends Document>(collection: Collection<T>): 
 
 interface Waiting {
   doc: Document;
-  bytes: number;
   settle: (outcome: InsertOutcome) => void;
   fail: (err: unknown) => void;
 }
@@ -64,10 +63,18 @@ function settleFrom(reply: InsertReply, batch: Waiting[], collection: string): v
   });
 }
 
-/** The first waiting documents, up to `maxBatch` of them and MAX_BATCH_BYTES (at least one). */
+/**
+ * The first waiting documents, up to `maxBatch` of them and MAX_BATCH_BYTES (at least one). Sizes
+ * are measured here, only for a batch of more than one: a lone insert, the usual one when the
+ * service is not busy, needs none.
+ */
 function nextBatch(queue: Waiting[], maxBatch: number): Waiting[] {
+  if (queue.length <= 1 || maxBatch <= 1) return queue.slice(0, 1);
   let n = 0;
-  for (let bytes = 0; n < queue.length && n < maxBatch && (n === 0 || bytes + queue[n]!.bytes <= MAX_BATCH_BYTES); n++) bytes += queue[n]!.bytes;
+  for (let bytes = 0; n < queue.length && n < maxBatch; n++) {
+    bytes += BSON.calculateObjectSize(queue[n]!.doc);
+    if (n > 0 && bytes > MAX_BATCH_BYTES) break;
+  }
   return queue.slice(0, n);
 }
 
@@ -119,7 +126,7 @@ export function createInsertBatcher<T extends Document>(db: Db, collection: stri
 
   return (doc) =>
     new Promise<InsertOutcome>((settle, fail) => {
-      queue.push({ doc, bytes: BSON.calculateObjectSize(doc), settle, fail });
+      queue.push({ doc, settle, fail });
       if (!sending) void drain();
     });
 }

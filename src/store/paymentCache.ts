@@ -57,8 +57,9 @@ const outboxFields = (callbacks: readonly CallbackRecord[], nextCallbackAt: Date
  * changed (never from a read, which may return a document older than a write beside it, nor from
  * the caller's copy, which may carry the delivery journal's facts that the document does not).
  * Every write drops its entry first, so that a failed write leaves none, and puts back the entry
- * unchanged when it changed nothing (a guard refused, a stale outbox write). Writes of one payment
- * run under its lock, one at a time. Never for MongoDB, nor a database other instances write to.
+ * unchanged when it changed nothing (a guard refused, a stale outbox write, a claim of an id
+ * taken). Writes of one payment run under its lock, one at a time. Never for MongoDB, nor a
+ * database other instances write to.
  */
 export function cachedPayments(repository: PaymentRepository, cache: PaymentCache): PaymentRepository {
   // By shop and payment id, not the storage key: deriving that is a SHA-256 per lookup.
@@ -71,7 +72,8 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
       return write(
         keyOf(record.shopId, record._id),
         () => repository.claimPayment(record),
-        (_, claimed) => (claimed.inserted ? toStored(record, pspIdempotencyKey("payment", record.shopId, record._id), true) : undefined),
+        // A claim that found the id taken (Genstore's retry) changed nothing: the entry stays.
+        (before, claimed) => (claimed.inserted ? toStored(record, pspIdempotencyKey("payment", record.shopId, record._id), true) : before),
       );
     },
     async findPayment(shopId, paymentId) {

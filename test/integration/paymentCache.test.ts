@@ -131,6 +131,9 @@ test("every kind of write leaves the entry equal to the document, or leaves none
     await repo.claimPayment({ ...capturedPayment("E-1", at, { withCallback: true, minor: 1000 }), note: undefined } as PaymentRecord);
     let p = await fromMemory();
     expect((p as PaymentRecord & { note?: unknown }).note).toBeNull();
+    // Genstore's retry claims the id again: it is taken, nothing changed, the entry stays.
+    expect((await repo.claimPayment(capturedPayment("E-1", at, { withCallback: true, minor: 1000 }))).inserted).toBe(false);
+    p = await fromMemory();
     // A refund the guard refuses changes nothing; one it allows changes what the database changes.
     const refund = { id: "R1", minor: 400 };
     expect(await repo.updatePayment("s1", "E-1", { refundableAtLeast: 5000 }, { event: event("refund requested"), addRefundInFlight: refund }, p)).toBeNull();

@@ -47,6 +47,8 @@ export function createHealthServiceImpl(source: HealthSource): ServiceImpl<typeo
           ctx.signal.addEventListener("abort", done, { once: true });
         });
       }
+      // Ended by its deadline (or the client's going): say why, not OK.
+      ctx.signal.throwIfAborted();
     },
   };
 }

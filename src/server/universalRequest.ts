@@ -1,5 +1,7 @@
 import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { headerTimeout as connectTimeout, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { headerTimeout as grpcTimeout, parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { Http2ServerRequest } from "node:http2";
 import type { NodeRequest, NodeResponse } from "./httpJson.js";
 
@@ -45,6 +47,20 @@ function fromNodeError(err: unknown): ConnectError {
   return ce;
 }
 
+/**
+ * The longest timer Node sets (about 24.8 days). A longer one fires after 1 ms, with a warning on
+ * stderr, so a valid deadline of years (grpc-timeout allows 8 digits of hours) would end a
+ * streaming call at once.
+ */
+const longestTimerMs = 2 ** 31 - 1;
+
+/** Drops a deadline no timer can hold: no call of ours lasts that long, so it is no deadline. */
+function dropEndlessDeadline(header: Headers, name: string, parse: (value: string | null, maxMs: number) => { timeoutMs?: number; error?: unknown }): void {
+  const t = parse(header.get(name), longestTimerMs);
+  // Over the bound, Connect's parsers give the value with an error; malformed ones, no value.
+  if (t.error !== undefined && t.timeoutMs !== undefined) header.delete(name);
+}
+
 function headerOf(req: NodeRequest): Headers {
   const header = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
@@ -52,6 +68,8 @@ function headerOf(req: NodeRequest): Headers {
     if (Array.isArray(v)) for (const e of v) header.append(k, e);
     else header.append(k, String(v));
   }
+  dropEndlessDeadline(header, grpcTimeout, parseGrpcTimeout);
+  dropEndlessDeadline(header, connectTimeout, parseConnectTimeout);
   return header;
 }
 

@@ -3,11 +3,12 @@ import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
+import { connect as http2Connect, constants as h2 } from "node:http2";
 import { PaymentStatus } from "../../gen/genstore/payment/v1/common_pb";
 import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { ServerReflection, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1/reflection_pb";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/health/v1/health_pb";
+import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from "../../gen/health/v1/health_pb";
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary, GrpcCallError } from "../helpers/grpcJsClient";
@@ -135,6 +136,62 @@ describe("gRPC health and reflection on the same port", () => {
       await expect(grpcUnary(health, Health.method.check, { service: "no.Such" })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
     } finally {
       health.close();
+    }
+  });
+
+  /** A Health Watch of "" over raw HTTP/2: the frames it got, and how it ended (gRPC status or Connect error code). */
+  function watch(session: ReturnType<typeof http2Connect>, protocol: "grpc" | "connect", deadline: string) {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Watch",
+      "content-type": protocol === "grpc" ? "application/grpc+proto" : "application/connect+proto",
+      ...(protocol === "grpc" ? { te: "trailers", "grpc-timeout": deadline } : { "connect-timeout-ms": deadline }),
+    });
+    const frames: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    stream.on("data", (c: Buffer) => {
+      pending = Buffer.concat([pending, c]);
+      while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+        frames.push(pending.subarray(0, 5 + pending.readUInt32BE(1)));
+        pending = pending.subarray(5 + pending.readUInt32BE(1));
+      }
+    });
+    const ended = new Promise<string>((resolve) => {
+      let trailers: Record<string, unknown> = {};
+      stream.on("trailers", (t) => (trailers = t));
+      stream.on("close", () => {
+        const last = frames.at(-1);
+        // Connect ends a stream with a frame flagged 0x02 holding its error as JSON.
+        if (protocol === "connect")
+          resolve(last && last[0] === 2 ? String((JSON.parse(last.subarray(5).toString()) as { error?: { code?: string } }).error?.code) : "closed");
+        else resolve(String(trailers["grpc-status"] ?? "closed"));
+      });
+    });
+    stream.end(Buffer.from([0, 0, 0, 0, 0])); // one empty HealthCheckRequest: service ""
+    let state = "open";
+    void ended.then((how) => (state = how));
+    return { frames, ended, state: () => state, cancel: () => stream.close(h2.NGHTTP2_CANCEL) };
+  }
+
+  // A deadline of years is valid (grpc-timeout allows 8 digits of hours), but longer than any
+  // timer Node sets: such a timer fires after 1 ms, which would end the watch at once.
+  test.each([
+    ["gRPC", "grpc", "99999999H", "30m", "4"],
+    ["Connect", "connect", "9999999999", "30", "deadline_exceeded"],
+  ] as const)("a %s Health watch with a deadline of years stays open past a short one's end", async (_name, protocol, years, short, expired) => {
+    const session = http2Connect(server.url);
+    try {
+      const long = watch(session, protocol, years);
+      const clock = watch(session, protocol, short);
+      // The short watch's end is the clock: a 1 ms timer would have ended the long one first.
+      expect(await clock.ended).toBe(expired);
+      expect(long.state()).toBe("open");
+      expect(long.frames.length).toBeGreaterThanOrEqual(1);
+      expect(fromBinary(HealthCheckResponseSchema, long.frames[0]!.subarray(5)).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      long.cancel();
+      await long.ended;
+    } finally {
+      session.close();
     }
   });
 

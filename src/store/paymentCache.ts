@@ -116,8 +116,9 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
 
 /** Writes of cached keys: each drops its entry while it runs, then leaves what it wrote, or none. */
 export function cacheWrites(cache: PaymentCache) {
-  // The last write begun on each key: one that another write overlapped leaves no entry (the
-  // payment's lock makes them one at a time; this keeps the cache right if a caller forgets it).
+  // The last write begun on each key: only it may leave an entry. That is not proof against
+  // overlapping writes (the last begun may land in the database before an earlier one): the
+  // payment's lock keeps a key's writes one at a time; this only narrows what a slip would cost.
   let writes = 0;
   const latest = new Map<string, number>();
   /** Starts a write of `key`: its cached document, dropped until `end` caches what the write left. */

@@ -33,6 +33,12 @@ export interface HttpHandlerOptions {
   log: Logger;
 }
 
+/**
+ * Methods a metric may name; any other is "other". HTTP/2 lets a client send any token as its
+ * method, and each would otherwise be a series kept (and scraped) for the process's life.
+ */
+const labelledMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
 const securityHeaders: Record<string, string> = {
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
@@ -68,7 +74,8 @@ export function createHttpHandler(opts: HttpHandlerOptions) {
       }
     }
     const label = route?.label ?? opts.generated.label(path) ?? "other";
-    res.once("finish", () => opts.observe(label, method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+    const methodLabel = labelledMethods.has(method) ? method : "other";
+    res.once("finish", () => opts.observe(label, methodLabel, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     if (!route?.unlimited && opts.admitAddress(req.socket?.remoteAddress ?? "unknown") > 0) {
       return sendJson(res, 429, { error: "too many requests from this address; slow down and retry" }, { "retry-after": "1" });
     }

@@ -54,6 +54,13 @@ export const servedServices = [
   ServerReflectionV1alpha.typeName,
 ] as const;
 
+/** Every method path of those services (`/package.Service/Method`), for the metric's route label. */
+const servedMethods: ReadonlySet<string> = new Set(
+  [PaymentService, ShopService, OperationsService, Health, ServerReflection, ServerReflectionV1alpha].flatMap((s) =>
+    s.methods.map((m) => `/${s.typeName}/${m.name}`),
+  ),
+);
+
 const servedFiles = [
   file_genstore_payment_v1_payment_service,
   file_genstore_payment_v1_shop_service,
@@ -262,11 +269,8 @@ export function createEdge(p: EdgeParts): (req: NodeRequest, res: NodeResponse) 
   return createHttpHandler({
     routes: routeTable(p),
     generated: {
-      label(path) {
-        const rpc = /^\/([\w.]+)\/\w+$/.exec(path);
-        if (rpc?.[1] && (servedServices as readonly string[]).includes(rpc[1])) return path;
-        return gateway.label(path);
-      },
+      // Only paths we serve are labels: a made-up method name would be a new series each time.
+      label: (path) => (servedMethods.has(path) ? path : gateway.label(path)),
       async handle(req, res) {
         if (!(await gateway.handle(req, res))) connect(req, res);
       },

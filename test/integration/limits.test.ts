@@ -80,6 +80,36 @@ describe("request bodies on Connect and gRPC", () => {
     expect(grew).toBeLessThan(30);
   });
 
+  test("made-up HTTP/2 methods and RPC names add no metric series", async () => {
+    const series = async () => (await (await fetch(`${server.url}/metrics`)).text()).split("\n").filter((l) => l.startsWith("http_request")).length;
+    const send = (session: ReturnType<typeof http2Connect>, method: string, path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":method": method, ":path": path, "content-type": "application/json" });
+        stream.on("response", (h) => resolve(Number(h[":status"])));
+        stream.on("error", reject);
+        stream.resume();
+        stream.end("{}");
+      });
+    const session = http2Connect(server.url);
+    try {
+      // Once each first (the scrape too), so that the series they may make exist before counting.
+      expect(await send(session, "BREW0", "/healthz")).toBe(405);
+      expect(await send(session, "POST", "/grpc.health.v1.Health/Bogus0")).toBe(404);
+      await series();
+      const before = await series();
+      for (let i = 1; i <= 50; i++) {
+        expect(await send(session, `BREW${i}-${"x".repeat(500)}`, "/healthz")).toBe(405);
+        expect(await send(session, "POST", `/grpc.health.v1.Health/Bogus${i}`)).toBe(404);
+        expect(await send(session, "POST", `/genstore.payment.v1.PaymentService/Nothing${i}`)).toBe(404);
+      }
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      expect(text).not.toMatch(/BREW|Bogus|Nothing/);
+      expect(await series()).toBe(before);
+    } finally {
+      session.close();
+    }
+  });
+
   test("a 2 MB request is refused on Connect and on gRPC, and nothing is written", async () => {
     const before = await countAllDocuments(server.db);
     const big = {

@@ -13,6 +13,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary, GrpcCallError } from "../helpers/grpcJsClient";
 import { getJson, postJson, startTestServer, type TestServer } from "../helpers/testServer";
+import { waitFor } from "../helpers/waitFor";
 
 // The same handlers and data through Genstore JSON, Connect (HTTP/1.1 JSON and HTTP/2 binary)
 // and gRPC (@grpc/grpc-js), all on the server's one port.
@@ -190,6 +191,30 @@ describe("gRPC health and reflection on the same port", () => {
       expect(fromBinary(HealthCheckResponseSchema, long.frames[0]!.subarray(5)).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
       long.cancel();
       await long.ended;
+    } finally {
+      session.close();
+    }
+  });
+
+  test("at most 64 Health watches are open at once: one more is refused, and a closed one frees its place", async () => {
+    const session = http2Connect(server.url);
+    try {
+      const open = Array.from({ length: 64 }, () => watch(session, "grpc", "60S"));
+      await waitFor("64 watches to get their first status", () => open.every((w) => w.frames.length >= 1));
+      // RESOURCE_EXHAUSTED: otherwise one client could hold every connection with watches.
+      expect(await watch(session, "grpc", "60S").ended).toBe("8");
+      expect(open.map((w) => w.state())).toEqual(Array(64).fill("open"));
+      open[0]!.cancel();
+      await open[0]!.ended;
+      let again = watch(session, "grpc", "60S");
+      // The place is free once the server has seen the stream close: ask until it has.
+      await waitFor("a watch to be accepted again", async () => {
+        if (again.frames.length >= 1) return true;
+        if (again.state() !== "open") again = watch(session, "grpc", "60S");
+        return false;
+      });
+      expect(again.state()).toBe("open");
+      for (const w of [...open.slice(1), again]) w.cancel();
     } finally {
       session.close();
     }

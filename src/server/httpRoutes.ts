@@ -3,6 +3,7 @@ import { decodePathSegment, sendJson, type NodeRequest, type NodeResponse } from
 import type { Logger } from "../observability/logger.js";
 import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 import { databaseUnavailable, RETRY_AFTER_UNAVAILABLE_S } from "./errorMapping.js";
+import { authorityOf } from "./universalRequest.js";
 
 /** One row of the service's HTTP route table. */
 export interface HttpRoute {
@@ -79,6 +80,9 @@ export function createHttpHandler(opts: HttpHandlerOptions) {
     if (!route?.unlimited && opts.admitAddress(req.socket?.remoteAddress ?? "unknown") > 0) {
       return sendJson(res, 429, { error: "too many requests from this address; slow down and retry" }, { "retry-after": "1" });
     }
+    // Routes build URLs from the target and the host: ones no URL can hold are the client's fault.
+    const malformed = unparsable(req);
+    if (malformed) return sendJson(res, 400, { error: malformed });
     try {
       if (!route || !match) {
         Promise.resolve(opts.generated.handle(req, res)).catch(fail(res));
@@ -93,6 +97,15 @@ export function createHttpHandler(opts: HttpHandlerOptions) {
       fail(res)(err);
     }
   };
+}
+
+/** What makes a request's target or host (Host, :authority) unusable in a URL, if anything. */
+function unparsable(req: NodeRequest): string | undefined {
+  // "//[" and the like read as a host of their own, not a path.
+  if (!URL.canParse(req.url ?? "/", "http://localhost")) return "the request target is not a valid path";
+  const authority = authorityOf(req);
+  if (authority !== undefined && !URL.canParse(`http://${authority}`)) return "the request's host (Host header) is not a valid host name";
+  return undefined;
 }
 
 /** Writes a prepared text answer (metrics, pages). */

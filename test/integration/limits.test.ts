@@ -212,6 +212,21 @@ describe("connections", () => {
     expect(server.logs.filter((l) => l.level === "error")).toEqual([]);
   });
 
+  test.each([
+    ["a target that reads as a host", "GET //[/healthz HTTP/1.1\r\nHost: x\r\n", "the request target is not a valid path"],
+    ["a target that reads as a host, on a payment route", "GET //[/genstore/v1/payments/x HTTP/1.1\r\nHost: x\r\n", "the request target is not a valid path"],
+    ...["[", "a b", "a:99999", "ex%ample", ":"].map((host) => [
+      `Host: ${host} on a Connect route`,
+      `POST /genstore.payment.v1.PaymentService/GetPayment HTTP/1.1\r\nHost: ${host}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n`,
+      "the request's host (Host header) is not a valid host name",
+    ]),
+  ])("%s gets 400, not a failure of ours", async (_name, head, error) => {
+    const { received } = await openFor(`${head}connection: close\r\n\r\n{}`);
+    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received).toContain(JSON.stringify({ error }));
+    expect(server.logs.filter((l) => l.level === "error")).toEqual([]);
+  });
+
   test("a complete request is still served, and the idle keep-alive connection is closed after its timeout", async () => {
     const { ms, received } = await openFor("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(received).toMatch(/^HTTP\/1\.1 200 OK/);

@@ -15,6 +15,9 @@ function hostAllowed(host: string, allowed: readonly string[]): boolean {
  * fetches it. Returns what is wrong, or undefined.
  */
 export function redirectProblem(value: string, allowedHosts: readonly string[] | undefined, production: boolean): string | undefined {
+  // The URL parser would drop a line break or tab silently: say so instead of redirecting elsewhere.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) return "must not contain control characters (line breaks, tabs)";
   let url: URL;
   try {
     url = new URL(value);
@@ -27,11 +30,14 @@ export function redirectProblem(value: string, allowedHosts: readonly string[] |
   return undefined;
 }
 
-/** The URL, checked; a 400 naming the field otherwise. */
+/**
+ * The URL, checked and in the form a Location header can carry (other than ASCII
+ * percent-encoded, the host in punycode: `href`); a 400 naming the field otherwise.
+ */
 export function checkedRedirect(value: string, field: string, allowedHosts: readonly string[] | undefined, production: boolean): string {
   const problem = redirectProblem(value, allowedHosts, production);
   if (problem) throw invalidArgument(`${field} ${problem}`);
-  return value;
+  return new URL(value).href;
 }
 
 /** What an operator may put in a shop's list: a host name, or "*." and a host name. */

@@ -5,7 +5,8 @@ import { ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
 import examples from "../fixtures/apiPageExamples.json";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
 import { cardBody, genstoreClient, storedPayment, uniqueId } from "../helpers/payments";
-import { countAllDocuments, postJson, startTestServer, withAdminToken, type TestServer } from "../helpers/testServer";
+import { createReturnLinks, returnLinkKey } from "../../src/server/auth/returnLinks";
+import { countAllDocuments, postJson, startTestServer, testSecretsKey, withAdminToken, type TestServer } from "../helpers/testServer";
 
 // Rules every request meets before anything is written: Genstore's ids, the shop's redirect
 // hosts, the payment's mode, and production's refusal to let the sandbox answer a live payment.
@@ -79,6 +80,35 @@ describe("redirect hosts", () => {
     });
     expect(await countAllDocuments(server.db)).toBe(before);
     expect((await gs.payOffsite(offsite(uniqueId("RD"), "https://pay.shop.example/r", "https://shop.example/c"))).status).toBe(200);
+  });
+
+  test.each([
+    ["a line break", "https://shop.example/a\r\nSet-Cookie: x=1"],
+    ["a tab", "https://shop.example/a\tb"],
+    ["a NUL", "https://shop.example/a\u0000"],
+  ])("a returnUrl with %s is a 400 naming the field, nothing written", async (_name, returnUrl) => {
+    const before = await countAllDocuments(server.db);
+    const card = cardBody(server, uniqueId("RD"));
+    card.paymentMethod.data.returnUrl = returnUrl;
+    const refused = { status: 400, body: { error: "paymentMethod.data.returnUrl must not contain control characters (line breaks, tabs)" } };
+    expect(await genstoreClient(server, "strict").pay(card)).toEqual(refused);
+    expect(await genstoreClient(server, "strict").payOffsite(offsite(uniqueId("RD"), returnUrl))).toEqual(refused);
+    expect(await countAllDocuments(server.db)).toBe(before);
+  });
+
+  test("a returnUrl beyond ASCII is kept percent-encoded, and the buyer's return is sent there", async () => {
+    const returnUrl = "https://shop.example/订单?x=1&name=Zoë\u2028";
+    const encoded = "https://shop.example/%E8%AE%A2%E5%8D%95?x=1&name=Zo%C3%AB%E2%80%A8";
+    const [cardId, offsiteId] = [uniqueId("RD"), uniqueId("RD")];
+    const card = cardBody(server, cardId, { card: "4000000000003220" }); // 3-D Secure: the buyer comes back
+    card.paymentMethod.data.returnUrl = returnUrl;
+    expect((await genstoreClient(server, "strict").pay(card)).status).toBe(200);
+    expect((await genstoreClient(server, "strict").payOffsite(offsite(offsiteId, returnUrl))).status).toBe(200);
+    for (const id of [cardId, offsiteId]) {
+      expect((await storedPayment(server, id))?.returnUrl).toBe(encoded);
+      const back = await fetch(createReturnLinks(returnLinkKey(testSecretsKey), () => server.url).url("strict", id), { redirect: "manual" });
+      expect([back.status, back.headers.get("location")]).toEqual([303, encoded]);
+    }
   });
 
   test("operators set the list through ShopService, host names only", async () => {

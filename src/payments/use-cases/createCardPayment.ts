@@ -17,7 +17,7 @@ export function createCardPayment(k: Kernel) {
     const connector = k.connectorOf(shop.psp);
     if (!connector.capabilities.card) throw failedPrecondition(`the shop's PSP ${connector.name} does not take card payments`);
     const amount = parseAmount(req.amount, req.currency);
-    if (req.returnUrl) checkedRedirect(req.returnUrl, "paymentMethod.data.returnUrl", shop.redirectHosts, k.production);
+    const returnUrl = req.returnUrl ? checkedRedirect(req.returnUrl, "paymentMethod.data.returnUrl", shop.redirectHosts, k.production) : undefined;
     refuseLiveOnSandbox(k, req.test, connector);
     let card: CardDetails;
     let fingerprint: string;
@@ -44,7 +44,7 @@ export function createCardPayment(k: Kernel) {
         card: fingerprint,
       }),
       card: k.deps.cards.summarize(card, fingerprint),
-      ...(req.returnUrl ? { returnUrl: req.returnUrl } : {}),
+      ...(returnUrl ? { returnUrl } : {}),
     });
     const payment = await startPayment(k, meta, record, (p) =>
       connector.payWithCard(k.pspContext(shop, p.test), {

@@ -16,7 +16,6 @@ function hostAllowed(host: string, allowed: readonly string[]): boolean {
  */
 export function redirectProblem(value: string, allowedHosts: readonly string[] | undefined, production: boolean): string | undefined {
   // The URL parser would drop a line break or tab silently: say so instead of redirecting elsewhere.
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) return "must not contain control characters (line breaks, tabs)";
   let url: URL;
   try {

@@ -18,6 +18,14 @@ export interface GenstoreWebhookDeps {
 
 type Body = Record<string, unknown> & { authCode?: { clientId?: unknown; shopId?: unknown; code?: unknown } };
 
+/** A webhook whose signature matched: its topic, its shop (from the signed body) and that shop's settings. */
+interface Verified {
+  topic: string;
+  shopId: string;
+  body: Body;
+  shop: ShopConfig | null;
+}
+
 /** The shop a webhook is about: from the signed body first; a header may only agree with it. */
 function shopOf(body: Body, headers: NodeRequest["headers"]): string {
   const fromBody = [body.shopId, body.shop_id, body.authCode?.shopId].find((v) => typeof v === "string" || typeof v === "number");
@@ -42,7 +50,7 @@ const otherTopicsFields = ["authCode", "customer", "orders_requested", "ordersRe
  * raw body before anything is read from it; a refusal changes nothing.
  */
 export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
-  async function verified(req: NodeRequest): Promise<{ topic: string; shopId: string; body: Body; shop: ShopConfig | null }> {
+  async function verified(req: NodeRequest): Promise<Verified> {
     const raw = await readBody(req, deps.maxBodyBytes);
     const signature = req.headers[webhookHeaders.hmac];
     if (typeof signature !== "string" || !signature) throw new HttpError(401, "the webhook is not signed (X-Genstore-Hmac-Sha256)");
@@ -61,23 +69,8 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
     return { topic: typeof topic === "string" ? topic : "", shopId, body, shop };
   }
 
-  async function codeGranted(shopId: string, body: Body, req: NodeRequest): Promise<Record<string, unknown>> {
-    const grant = body.authCode ?? {};
-    const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
-    if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return { received: true, ignored: "not for this app" };
-    if (!deps.onboarding.api?.allowsDomain(domain)) throw new HttpError(400, "X-Genstore-Shop-Domain names no Genstore shop domain");
-    try {
-      await deps.onboarding.install(shopId, domain, grant.code, deps.redirectUri());
-      return { received: true, installed: true };
-    } catch (err) {
-      if (!(err instanceof OnboardingError)) throw err;
-      deps.log({ level: "warn", msg: "pushed authorization code not exchanged", shopId, error: err.message });
-      return { received: true, installed: false };
-    }
-  }
-
   return async function genstoreWebhook(req: NodeRequest, res: NodeResponse): Promise<void> {
-    let hook: Awaited<ReturnType<typeof verified>>;
+    let hook: Verified;
     try {
       hook = await verified(req);
     } catch (err) {
@@ -85,37 +78,66 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
       deps.log({ level: "warn", msg: "genstore webhook refused", reason: err.message });
       return sendJson(res, err.status, { error: err.message }, err.status === 413 ? { connection: "close" } : {});
     }
-    const { topic, shopId, body, shop } = hook;
+    const { topic, shopId, body } = hook;
     if ((topic === topics.uninstalled || topic === topics.shopRedact) && otherTopicsFields.some((f) => f in body)) {
       deps.log({ level: "warn", msg: "genstore webhook refused", reason: "another topic's body", topic, shopId });
       return sendJson(res, 401, { error: `the signed body is not a ${topic} body: it carries another topic's fields` });
     }
-    const id = req.headers[webhookHeaders.id];
-    if (typeof id === "string" && id && !(await deps.seen.claim(`genstore-webhook:${id.slice(0, 200)}`, topic)))
-      return sendJson(res, 200, { received: true, duplicate: true });
+    const header = req.headers[webhookHeaders.id];
+    const id = typeof header === "string" && header ? `genstore-webhook:${header.slice(0, 200)}` : undefined;
+    if (id && !(await deps.seen.claim(id, topic))) return sendJson(res, 200, { received: true, duplicate: true });
     deps.log({ level: "info", msg: "genstore webhook", topic, shopId });
-    switch (topic) {
-      case topics.uninstalled:
-        await deps.onboarding.deactivate(shopId, topics.uninstalled);
-        return sendJson(res, 200, { received: true });
-      case topics.codeGranted:
-        return sendJson(res, 200, await codeGranted(shopId, body, req));
-      case topics.customersDataRequest:
-      case topics.customersRedact:
-        // Payments hold amounts, states, PSP references and a card's brand and last four digits:
-        // no name, e-mail, address or phone of a customer, so there is nothing to send or erase.
-        return sendJson(res, 200, { received: true, customerPersonalData: "none kept" });
-      case topics.shopRedact: {
-        // Genstore asks for a redaction after an uninstall; a shop still active keeps its settings.
-        if (shop && !shop.deactivatedAt) {
-          deps.log({ level: "warn", msg: "shop/redact for an active shop ignored", shopId });
-          return sendJson(res, 200, { received: true, ignored: "the shop is still installed: a redaction follows an uninstall" });
-        }
-        await deps.onboarding.redact(shopId);
-        return sendJson(res, 200, { received: true });
-      }
-      default:
-        return sendJson(res, 200, { received: true, ignored: `topic ${topic || "(none)"} is not used` });
+    try {
+      await act(deps, hook, req, res);
+    } catch (err) {
+      // Genstore retries what failed: forget the id, so that the retry acts instead of being
+      // answered as a duplicate (the error itself is answered by the port: 503 or 500).
+      if (id) await deps.seen.release(id).catch(() => {});
+      throw err;
     }
   };
+}
+
+/** A pushed authorization code: the shop installs as if its merchant had consented on our page. */
+async function codeGranted(deps: GenstoreWebhookDeps, shopId: string, body: Body, req: NodeRequest): Promise<Record<string, unknown>> {
+  const grant = body.authCode ?? {};
+  const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
+  if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return { received: true, ignored: "not for this app" };
+  if (!deps.onboarding.api?.allowsDomain(domain)) throw new HttpError(400, "X-Genstore-Shop-Domain names no Genstore shop domain");
+  try {
+    await deps.onboarding.install(shopId, domain, grant.code, deps.redirectUri());
+    return { received: true, installed: true };
+  } catch (err) {
+    if (!(err instanceof OnboardingError)) throw err;
+    deps.log({ level: "warn", msg: "pushed authorization code not exchanged", shopId, error: err.message });
+    return { received: true, installed: false };
+  }
+}
+
+/** What a verified, first-seen webhook does. */
+async function act(deps: GenstoreWebhookDeps, hook: Verified, req: NodeRequest, res: NodeResponse): Promise<void> {
+  const { topic, shopId, body, shop } = hook;
+  switch (topic) {
+    case topics.uninstalled:
+      await deps.onboarding.deactivate(shopId, topics.uninstalled);
+      return sendJson(res, 200, { received: true });
+    case topics.codeGranted:
+      return sendJson(res, 200, await codeGranted(deps, shopId, body, req));
+    case topics.customersDataRequest:
+    case topics.customersRedact:
+      // Payments hold amounts, states, PSP references and a card's brand and last four digits:
+      // no name, e-mail, address or phone of a customer, so there is nothing to send or erase.
+      return sendJson(res, 200, { received: true, customerPersonalData: "none kept" });
+    case topics.shopRedact: {
+      // Genstore asks for a redaction after an uninstall; a shop still active keeps its settings.
+      if (shop && !shop.deactivatedAt) {
+        deps.log({ level: "warn", msg: "shop/redact for an active shop ignored", shopId });
+        return sendJson(res, 200, { received: true, ignored: "the shop is still installed: a redaction follows an uninstall" });
+      }
+      await deps.onboarding.redact(shopId);
+      return sendJson(res, 200, { received: true });
+    }
+    default:
+      return sendJson(res, 200, { received: true, ignored: `topic ${topic || "(none)"} is not used` });
+  }
 }

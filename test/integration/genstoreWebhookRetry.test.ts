@@ -1,0 +1,74 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { MongoClient } from "mongodb";
+import type { Onboarding } from "../../src/onboarding/onboarding";
+import { createGenstoreWebhookRoute } from "../../src/server/genstoreWebhookRoute";
+import { sendJson } from "../../src/server/httpJson";
+import { createWebhookEventRepository } from "../../src/store/webhookEventRepository";
+import { webhookSignature } from "../helpers/fakeGenstoreApp";
+
+// Genstore retries a webhook we failed to act on, with the same X-Genstore-Webhook-Id: the retry
+// must act, not be answered as a duplicate. The route on a real HTTP server and the real
+// webhook-id store; the onboarding it drives fails its first uninstall, as an outage would.
+const secret = "cs_webhook_retry_0123456789";
+let client: MongoClient;
+let server: Server;
+let url: string;
+const deactivated: string[] = [];
+let failNext = 0;
+
+beforeAll(async () => {
+  client = await new MongoClient(process.env.TEST_MONGODB_URI ?? "").connect();
+  const onboarding = {
+    shop: async () => null,
+    async deactivate(shopId: string) {
+      if (failNext > 0) {
+        failNext--;
+        throw new Error("the database went away");
+      }
+      deactivated.push(shopId);
+      return null;
+    },
+  } as unknown as Onboarding;
+  const route = createGenstoreWebhookRoute({
+    onboarding,
+    clientId: "app",
+    clientSecret: secret,
+    seen: createWebhookEventRepository(client.db(`webhook_retry_${Date.now()}`)),
+    maxBodyBytes: 64 * 1024,
+    redirectUri: () => "http://localhost/unused",
+    log: () => {},
+  });
+  server = createServer((req, res) => void route(req, res).catch(() => sendJson(res, 500, { error: "internal error" })));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/genstore/webhooks`;
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  await client.close();
+});
+
+const uninstall = async (webhookId: string) => {
+  const body = JSON.stringify({ shopId: "retried-shop" });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-genstore-topic": "app/uninstalled",
+      "x-genstore-webhook-id": webhookId,
+      "x-genstore-hmac-sha256": webhookSignature(secret, body),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+test("an uninstall that failed is acted on when Genstore retries it; a second delivery after that is a duplicate", async () => {
+  failNext = 1;
+  expect(await uninstall("wh-retry-1")).toEqual({ status: 500, body: { error: "internal error" } });
+  expect(deactivated).toEqual([]);
+  expect(await uninstall("wh-retry-1")).toEqual({ status: 200, body: { received: true } });
+  expect(deactivated).toEqual(["retried-shop"]);
+  expect(await uninstall("wh-retry-1")).toEqual({ status: 200, body: { received: true, duplicate: true } });
+  expect(deactivated).toEqual(["retried-shop"]);
+});

@@ -10,6 +10,7 @@ import {
 import { universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { serverCompressions } from "./compression.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
+import { withClientFaults } from "./parseFailures.js";
 import { authorityOf, universalRequestOf } from "./universalRequest.js";
 import type { GrpcUnaryPath } from "./grpcUnary.js";
 
@@ -60,6 +61,7 @@ export function createConnectHandler(options: ConnectHandlerOptions) {
     }
     const viaConnect = (b: AsyncIterable<Uint8Array>) =>
       handler({ ...uReq, body: b })
+        .then(withClientFaults)
         .then((uRes) => universalResponseToNodeResponse(uRes, res as never))
         .catch((reason: unknown) => {
           if (ConnectError.from(reason).code !== Code.Aborted) options.onError(reason, `${handler.service.typeName}/${handler.method.name}`);

@@ -21,6 +21,7 @@ import {
 } from "@connectrpc/connect/protocol-grpc";
 import type { Http2ServerResponse } from "node:http2";
 import type { NodeResponse } from "./httpJson.js";
+import { asClientFault } from "./parseFailures.js";
 
 export interface GrpcUnaryOptions<S extends DescService> {
   service: S;
@@ -102,7 +103,7 @@ export function createGrpcUnaryPath<S extends DescService>(options: GrpcUnaryOpt
       } catch (err) {
         setTrailerStatus(
           context.responseTrailer,
-          err instanceof ConnectError ? err : new ConnectError("internal error", Code.Internal, undefined, undefined, err),
+          err instanceof ConnectError ? asClientFault(err) : new ConnectError("internal error", Code.Internal, undefined, undefined, err),
         );
       } finally {
         // With a reason: without one, AbortController builds a DOMException and its stack per call.

@@ -142,3 +142,18 @@ test.each([
   expect(decodeURIComponent(String(answer.trailers["grpc-message"]))).toMatch(message);
   expect(await countAllDocuments(server.db)).toBe(before);
 });
+
+test("a message that is not protobuf is the client's fault on every binary protocol: INVALID_ARGUMENT, nothing written", async () => {
+  const garbage = Buffer.from([0x0a, 0x50, 0x41]); // a field promising 80 bytes, with one
+  const before = await countAllDocuments(server.db);
+  const fast = await call("RefundPayment", frame(garbage));
+  const viaConnect = await call("RefundPayment", frame(gzipSync(garbage), 1), { "grpc-encoding": "gzip" });
+  for (const answer of [fast, viaConnect]) expect(answer.trailers).toMatchObject({ "grpc-status": "3", "grpc-message": "parse%20binary%3A%20premature%20EOF" });
+  const connectUnary = await fetch(`${server.url}${service}/RefundPayment`, {
+    method: "POST",
+    headers: { "content-type": "application/proto" },
+    body: garbage,
+  });
+  expect([connectUnary.status, await connectUnary.json()]).toEqual([400, { code: "invalid_argument", message: "parse binary: premature EOF" }]);
+  expect(await countAllDocuments(server.db)).toBe(before);
+});

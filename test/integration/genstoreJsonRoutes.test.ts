@@ -41,7 +41,7 @@ describe("the API page's example bodies, verbatim", () => {
   test("offsite payment: 200 with a redirectUrl to the hosted page, stored with string booleans decoded", async () => {
     const res = await rawRequest(url("/genstore/v1/payments/offsite"), "POST", examples.offsitePayment);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ redirectUrl: expect.stringMatching(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}$`)), error: "" });
+    expect(res.body).toEqual({ redirectUrl: expect.stringMatching(new RegExp(`^${server.url}/sandbox/checkout/ch_[0-9a-f]{24}\\?t=[\\w-]{22}$`)), error: "" });
     const stored = await storedPayment(server, "PI00202410161331562671344");
     expect(stored).toMatchObject({
       shopId: "test-shop",

@@ -45,9 +45,24 @@ describe.each([
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ threeDsUrl: expect.any(String), error: "" });
     const threeDsUrl = String(res.body.threeDsUrl);
-    expect(threeDsUrl).toMatch(new RegExp(`^${server.url}/sandbox/3ds/ch_[0-9a-f]{24}$`));
+    expect(threeDsUrl).toMatch(new RegExp(`^${server.url}/sandbox/3ds/ch_[0-9a-f]{24}\\?t=[\\w-]{22}$`));
     expect(await storedPayment(server, id)).toMatchObject({ state: "requires_action", actionUrl: threeDsUrl });
     expect((await gs.getPayment(id)).body.status).toBe("PROCESSING");
+
+    // The page's address without its secret (the reference alone is no secret: Genstore shows it
+    // as the channel payment id), or with another: not found, and nothing decided.
+    const bare = threeDsUrl.split("?")[0]!;
+    for (const guessed of [bare, `${bare}?t=${"A".repeat(22)}`, `${bare}?t=`]) {
+      expect((await fetch(guessed)).status).toBe(404);
+      const forged = await fetch(guessed, {
+        method: "POST",
+        body: "action=fail",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        redirect: "manual",
+      });
+      expect([forged.status, forged.headers.get("location")]).toEqual([404, null]);
+    }
+    expect(await storedPayment(server, id)).toMatchObject({ state: "requires_action" });
 
     // The shopper's browser: the challenge page is a real form.
     const page = await fetch(threeDsUrl);

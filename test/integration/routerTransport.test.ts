@@ -89,7 +89,7 @@ test("offsite payment: the redirect uses the configured public URL and the recor
     customer: {},
     purchaseInfo: {},
   });
-  expect(res.redirectUrl).toMatch(/^https:\/\/pay\.example\/sandbox\/checkout\/ch_[0-9a-f]{24}$/);
+  expect(res.redirectUrl).toMatch(/^https:\/\/pay\.example\/sandbox\/checkout\/ch_[0-9a-f]{24}\?t=[\w-]{22}$/);
   const stored = await db.collection("payments").findOne({ genstoreId: "OFF-1" });
   expect(stored).toMatchObject({ shopId: "shop-1", amount: { minor: 5, currency: "JPY" }, test: false, createdAt: fixedNow });
 });

@@ -1,8 +1,12 @@
+import { randomBytes } from "node:crypto";
 import type { CardPaymentInput, OffsitePaymentInput, PaymentOutcome, PspContext } from "../connector.js";
 import { chargeOutcome, claimEntry, hashOf, settle, settleLater, type SandboxBooks } from "./books.js";
 import type { LedgerEntry } from "./ledger.js";
 import { orderSummary } from "./orderSummary.js";
 import { behaviourOf } from "./testCards.js";
+
+/** The secret of a hosted page's URL (kept with the charge: a retry gets the same page). */
+const pageToken = () => randomBytes(16).toString("base64url");
 
 const reused: PaymentOutcome = { kind: "unknown", reason: "sandbox: idempotency key reused with different parameters" };
 
@@ -27,6 +31,7 @@ export async function chargeCard(books: SandboxBooks, ctx: PspContext, input: Ca
       flow: "card",
       cardLast4: input.card.number.slice(-4),
       returnUrl: input.returnUrl,
+      ...(status === "requires_action" ? { pageToken: pageToken() } : {}),
       ...(input.order ? { order: orderSummary(input.order) } : {}),
       ...(declined ? { reason: declined } : {}),
       ...(status === "captured" ? { capturedAmount: input.amount.minor } : {}),
@@ -57,6 +62,7 @@ export async function chargeOffsite(books: SandboxBooks, ctx: PspContext, input:
       capture: input.capture,
       flow: "offsite",
       returnUrl: input.returnUrl,
+      pageToken: pageToken(),
       ...(input.order ? { order: orderSummary(input.order) } : {}),
     },
     "ch",

@@ -31,6 +31,12 @@ export interface LedgerEntry {
   cardLast4?: string;
   refundsFail?: boolean;
   returnUrl?: string;
+  /**
+   * Charges waiting on a hosted page: the secret in that page's URL. The reference is no secret
+   * (Genstore and the merchant see it as the channel payment id) and derives from the payment id:
+   * without this, anyone could open another shop's checkout or challenge and decide it.
+   */
+  pageToken?: string;
   /** Asynchronous approval happens at this time. */
   settlesAt?: Date;
   capturedAmount?: number;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { timingSafeEqual } from "node:crypto";
 import type { LedgerEntry, SandboxLedger } from "./ledger.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -65,6 +66,12 @@ const choices: Record<string, Record<string, { status: LedgerEntry["status"] | "
   },
 };
 
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /**
  * The sandbox's hosted pages, real HTML forms: the 3-D Secure challenge and the offsite
  * checkout. A choice updates the sandbox's ledger, then the shopper goes to the return URL the
@@ -72,11 +79,14 @@ const choices: Record<string, Record<string, { status: LedgerEntry["status"] | "
  */
 export function createSandboxPages(ledger: SandboxLedger, onChargeUpdated: (entry: LedgerEntry) => void = () => {}) {
   return async function sandboxPages(req: Req, res: Res): Promise<boolean> {
-    const m = /^\/sandbox\/(3ds|checkout)\/(ch_[0-9a-f]{24})$/.exec((req.url ?? "").split("?")[0] ?? "");
+    const [path = "", query = ""] = (req.url ?? "").split("?", 2);
+    const m = /^\/sandbox\/(3ds|checkout)\/(ch_[0-9a-f]{24})$/.exec(path);
     if (!m || !m[1] || !m[2]) return false;
     const kind = m[1];
     const entry = await ledger.byReference(m[2]);
-    if (!entry || entry.type !== "charge" || (kind === "checkout") !== (entry.flow === "offsite")) {
+    // Without its page's secret a charge is not found: the answer says nothing of whether it exists.
+    const opened = entry?.pageToken !== undefined && sameText(new URLSearchParams(query).get("t") ?? "", entry.pageToken);
+    if (!entry || !opened || entry.type !== "charge" || (kind === "checkout") !== (entry.flow === "offsite")) {
       send(res, 404, page("Not found", "<h1>Payment not found</h1>"));
       return true;
     }

@@ -128,8 +128,8 @@ test("every card path leaves no card number or CVV anywhere", async () => {
   // 3-D Secure through the sandbox page and our return endpoint
   const threeDs = await pay(card("4000000000003220", "164"));
   const challenge = String(threeDs.res.body.threeDsUrl);
-  await call("GET", new URL(challenge).pathname);
-  const submitted = await call("POST", new URL(challenge).pathname, "action=complete");
+  await call("GET", new URL(challenge).pathname + new URL(challenge).search);
+  const submitted = await call("POST", new URL(challenge).pathname + new URL(challenge).search, "action=complete");
   await call("GET", new URL(String(submitted.location)).pathname);
   // asynchronous approval, then Get payment
   const async = await pay(card("4000000000000259", "275"));

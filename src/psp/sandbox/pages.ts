@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { timingSafeEqual } from "node:crypto";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import type { LedgerEntry, SandboxLedger } from "./ledger.js";
 
 type Req = IncomingMessage | Http2ServerRequest;
@@ -66,12 +66,6 @@ const choices: Record<string, Record<string, { status: LedgerEntry["status"] | "
   },
 };
 
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /**
  * The sandbox's hosted pages, real HTML forms: the 3-D Secure challenge and the offsite
  * checkout. A choice updates the sandbox's ledger, then the shopper goes to the return URL the
@@ -85,7 +79,7 @@ export function createSandboxPages(ledger: SandboxLedger, onChargeUpdated: (entr
     const kind = m[1];
     const entry = await ledger.byReference(m[2]);
     // Without its page's secret a charge is not found: the answer says nothing of whether it exists.
-    const opened = entry?.pageToken !== undefined && sameText(new URLSearchParams(query).get("t") ?? "", entry.pageToken);
+    const opened = entry?.pageToken !== undefined && safeEqual(Buffer.from(new URLSearchParams(query).get("t") ?? ""), Buffer.from(entry.pageToken));
     if (!entry || !opened || entry.type !== "charge" || (kind === "checkout") !== (entry.flow === "offsite")) {
       send(res, 404, page("Not found", "<h1>Payment not found</h1>"));
       return true;

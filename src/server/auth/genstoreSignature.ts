@@ -1,12 +1,9 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { hmacKey } from "../../runtime/hmacKey.js";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import { PaymentError } from "../../payments/errors.js";
 
 export const unauthenticated = (message: string) => new PaymentError("unauthenticated", message);
-
-function safeEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /** The query's key=value pairs, neither decoded nor re-encoded (Genstore signs them as sent). */
 export function queryPairs(rawQuery: string): [string, string][] {

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import { PaymentError, invalidArgument } from "../../payments/errors.js";
 import { shopPattern, type ShopConfig, type ShopDirectory } from "../../payments/shops.js";
 import { createTokenBuckets } from "../../runtime/tokenBucket.js";
@@ -189,7 +189,7 @@ export function createRequestGate(opts: RequestGateOptions): RequestGate {
       if (bearerOf(headers) === undefined && opts.consoleSession?.(headers)) return;
       const given = Buffer.from(bearerOf(headers) ?? "");
       const expected = Buffer.from(opts.adminToken);
-      if (!(given.length === expected.length && timingSafeEqual(given, expected))) throw unauthenticated("a valid operator bearer token is required");
+      if (!safeEqual(given, expected)) throw unauthenticated("a valid operator bearer token is required");
     },
   };
 }

@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { createHmac, hkdfSync } from "node:crypto";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import { hmacKey } from "../../runtime/hmacKey.js";
 
 /**
@@ -27,7 +28,7 @@ export function createReturnLinks(key: Buffer, publicUrl: () => string): ReturnL
     valid(shopId, paymentId, given) {
       const expected = token(shopId, paymentId);
       const got = /^[A-Za-z0-9_-]{32}$/.test(given) ? Buffer.from(given, "base64url") : Buffer.alloc(0);
-      return got.length === expected.length && timingSafeEqual(got, expected);
+      return safeEqual(got, expected);
     },
   };
 }

@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import { hmacKey } from "../../runtime/hmacKey.js";
 
 /**
@@ -17,10 +18,6 @@ export interface SessionCookies {
 /** A key for one use, derived from the secrets key (no extra setting to manage). */
 export function derivedKey(secretsKey: Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync("sha256", secretsKey, Buffer.alloc(0), Buffer.from(`genstore-payment-app ${label}`), 32));
-}
-
-function safeEqual(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function createSessionCookies(key: Buffer, now: () => number = Date.now): SessionCookies {

@@ -44,22 +44,14 @@ import type { ConsoleSessions } from "./console/consoleSessions.js";
 /** Operators' services: a bearer token, never reachable through Genstore's routes. */
 const operatorServices: readonly string[] = [ShopService.typeName, OperationsService.typeName];
 
-/** The services we serve over gRPC and Connect, as health and reflection list them. */
-export const servedServices = [
-  PaymentService.typeName,
-  ShopService.typeName,
-  OperationsService.typeName,
-  Health.typeName,
-  ServerReflection.typeName,
-  ServerReflectionV1alpha.typeName,
-] as const;
+/** The services we serve over gRPC and Connect. */
+const servedDescriptors = [PaymentService, ShopService, OperationsService, Health, ServerReflection, ServerReflectionV1alpha];
+
+/** Their names, as health and reflection list them. */
+export const servedServices: readonly string[] = servedDescriptors.map((s) => s.typeName);
 
 /** Every method path of those services (`/package.Service/Method`), for the metric's route label. */
-const servedMethods: ReadonlySet<string> = new Set(
-  [PaymentService, ShopService, OperationsService, Health, ServerReflection, ServerReflectionV1alpha].flatMap((s) =>
-    s.methods.map((m) => `/${s.typeName}/${m.name}`),
-  ),
-);
+const servedMethods: ReadonlySet<string> = new Set(servedDescriptors.flatMap((s) => s.methods.map((m) => `/${s.typeName}/${m.name}`)));
 
 const servedFiles = [
   file_genstore_payment_v1_payment_service,

@@ -20,7 +20,7 @@ export interface OnboardingDeps {
   api: GenstoreShopApi | undefined;
   modules: readonly ConnectorModule<never>[];
   connectorSettings: Record<string, unknown>;
-  seen: WebhookEventRepository;
+  seen: Pick<WebhookEventRepository, "use">;
   log: Logger;
   now?: () => Date;
 }
@@ -56,7 +56,7 @@ async function installApp(
 ): Promise<ShopConfig> {
   // A code is good once: a replay is refused before Genstore (or anything) is called.
   const codeId = `genstore-oauth-code:${createHash("sha256").update(code).digest("base64url")}`;
-  if (!(await deps.seen.claim(codeId, shopId))) throw new OnboardingError("this authorization code was already used: open the app from Genstore again");
+  if (!(await deps.seen.use(codeId, shopId))) throw new OnboardingError("this authorization code was already used: open the app from Genstore again");
   let token: { accessToken: string; scope: string };
   try {
     token = await api.exchangeCode(shopDomain, code, redirectUri);

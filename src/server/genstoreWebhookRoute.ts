@@ -3,6 +3,7 @@ import { topics, webhookHeaders } from "../onboarding/genstoreApp.js";
 import { OnboardingError, type Onboarding } from "../onboarding/onboarding.js";
 import { shopPattern, type ShopConfig } from "../payments/shops.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
+import { busyWebhook, forget, remember } from "./webhookClaims.js";
 import { bodySignatureMatches } from "./auth/genstoreSignature.js";
 import { HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 
@@ -85,16 +86,21 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
     }
     const header = req.headers[webhookHeaders.id];
     const id = typeof header === "string" && header ? `genstore-webhook:${header.slice(0, 200)}` : undefined;
-    if (id && !(await deps.seen.claim(id, topic))) return sendJson(res, 200, { received: true, duplicate: true });
+    const claim = id ? await deps.seen.claim(id, topic) : "claimed";
+    if (claim === "duplicate") return sendJson(res, 200, { received: true, duplicate: true });
+    if (claim === "busy") return sendJson(res, 409, { error: busyWebhook });
     deps.log({ level: "info", msg: "genstore webhook", topic, shopId });
     try {
       await act(deps, hook, req, res);
     } catch (err) {
       // Genstore retries what failed: forget the id, so that the retry acts instead of being
-      // answered as a duplicate (the error itself is answered by the port: 503 or 500).
-      if (id) await deps.seen.release(id).catch(() => {});
-      throw err;
+      // answered as a duplicate.
+      if (id) await forget(deps.seen, id, deps.log);
+      if (!(err instanceof HttpError)) throw err; // answered by the port: 503 or 500
+      deps.log({ level: "warn", msg: "genstore webhook not acted on", topic, shopId, reason: err.message });
+      return sendJson(res, err.status, { error: err.message });
     }
+    if (id) await remember(deps.seen, id, deps.log);
   };
 }
 

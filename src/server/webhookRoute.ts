@@ -4,6 +4,7 @@ import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import { WebhookSignatureError, type WebhookEvent, type WebhookShop } from "../psp/connector.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
+import { busyWebhook, forget, remember } from "./webhookClaims.js";
 import { headersOf, HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 
@@ -48,18 +49,21 @@ export function createWebhookRoute(deps: WebhookRouteDeps) {
     // Genuine, but about nothing of ours (another integration's payment, an event type we do not use).
     if (!event) return sendJson(res, 200, { received: true, ignored: true });
     const id = `${name}:${event.id}`;
-    if (!(await deps.events.claim(id, event.idempotencyKey))) return sendJson(res, 200, { received: true, duplicate: true });
+    const claim = await deps.events.claim(id, event.idempotencyKey);
+    if (claim === "duplicate") return sendJson(res, 200, { received: true, duplicate: true });
+    if (claim === "busy") return sendJson(res, 409, { error: busyWebhook });
     try {
       const result = await deps.useCases.applyWebhook(name, event, shopId);
       deps.log({ level: "info", msg: "webhook applied", connector: name, shopId, event: event.id, outcome: event.outcome.kind, result });
-      sendJson(res, 200, { received: true });
     } catch (err) {
       // Let the PSP retry: forget the event id so the retry is not taken for a duplicate.
-      await deps.events.release(id).catch(() => {});
+      await forget(deps.events, id, deps.log);
       // The PSP retries either way; an outage is answered as one, so its retry waits.
       if (isDatabaseUnavailable(err)) throw err;
       deps.log({ level: "error", msg: "webhook failed", connector: name, event: event.id, error: String(err) });
-      sendJson(res, 500, { error: "internal error" });
+      return sendJson(res, 500, { error: "internal error" });
     }
+    await remember(deps.events, id, deps.log);
+    sendJson(res, 200, { received: true });
   };
 }

@@ -16,6 +16,7 @@ let server: Server;
 let url: string;
 const deactivated: string[] = [];
 let failNext = 0;
+const dbName = `webhook_retry_${Date.now()}`;
 
 beforeAll(async () => {
   client = await new MongoClient(process.env.TEST_MONGODB_URI ?? "").connect();
@@ -34,7 +35,7 @@ beforeAll(async () => {
     onboarding,
     clientId: "app",
     clientSecret: secret,
-    seen: createWebhookEventRepository(client.db(`webhook_retry_${Date.now()}`)),
+    seen: createWebhookEventRepository(client.db(dbName)),
     maxBodyBytes: 64 * 1024,
     redirectUri: () => "http://localhost/unused",
     log: () => {},
@@ -45,16 +46,17 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));
+  await client.db(dbName).dropDatabase();
   await client.close();
 });
 
-const uninstall = async (webhookId: string) => {
-  const body = JSON.stringify({ shopId: "retried-shop" });
+const deliver = async (topic: string, webhookId: string, payload: Record<string, unknown>) => {
+  const body = JSON.stringify(payload);
   const res = await fetch(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
-      "x-genstore-topic": "app/uninstalled",
+      "x-genstore-topic": topic,
       "x-genstore-webhook-id": webhookId,
       "x-genstore-hmac-sha256": webhookSignature(secret, body),
     },
@@ -62,6 +64,7 @@ const uninstall = async (webhookId: string) => {
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
+const uninstall = (webhookId: string) => deliver("app/uninstalled", webhookId, { shopId: "retried-shop" });
 
 test("an uninstall that failed is acted on when Genstore retries it; a second delivery after that is a duplicate", async () => {
   failNext = 1;
@@ -71,4 +74,16 @@ test("an uninstall that failed is acted on when Genstore retries it; a second de
   expect(deactivated).toEqual(["retried-shop"]);
   expect(await uninstall("wh-retry-1")).toEqual({ status: 200, body: { received: true, duplicate: true } });
   expect(deactivated).toEqual(["retried-shop"]);
+});
+
+test("a pushed code the route refuses is answered with its 400, and the id is free for the corrected retry", async () => {
+  // This onboarding knows no Genstore API, so no shop domain is acceptable: the route refuses.
+  const grant = { shopId: "pushed-shop", authCode: { clientId: "app", shopId: "pushed-shop", code: "code-1" } };
+  const refused = await deliver("app/authorizationCodeGranted", "wh-code-1", grant);
+  expect(refused).toEqual({ status: 400, body: { error: "X-Genstore-Shop-Domain names no Genstore shop domain" } });
+  const seen = await client
+    .db(dbName)
+    .collection("webhook_events")
+    .countDocuments({ _id: "genstore-webhook:wh-code-1" as never });
+  expect(seen).toBe(0);
 });

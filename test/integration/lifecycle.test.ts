@@ -1,5 +1,5 @@
 import examples from "../fixtures/apiPageExamples.json";
-import { cardBody, genstoreClient, ledger, storedPayment, uniqueId } from "../helpers/payments";
+import { cardBody, genstoreClient, ledger, sandboxBooks, storedPayment, uniqueId } from "../helpers/payments";
 import { waitFor } from "../helpers/waitFor";
 import { startTestServer, type TestServer } from "../helpers/testServer";
 
@@ -119,6 +119,25 @@ describe.each([
     expect(await gs.getRefund(refundId)).toMatchObject({ status: 200, body: { status: "FAILURE", error: "refund failed: this test card refuses refunds" } });
     expect(await storedPayment(server, id)).toMatchObject({ state: "captured", refundableMinor: 20000, refundReservedMinor: 0, refundedMinor: 0 });
   });
+});
+
+test("a 3-D Secure charge booked before pages had secrets still opens by its reference alone", async () => {
+  const id = uniqueId("PI");
+  const res = await gs.pay(cardBody(server, id, { card: "4000000000003220", manualCapture: false }));
+  const bare = String(res.body.threeDsUrl).split("?")[0]!;
+  // The sandbox's entry as the version before wrote it: no page secret. Its shopper holds the
+  // bare address, which must still lead to the challenge.
+  const forgotten = await sandboxBooks(server.db).updateOne({ reference: bare.split("/").pop() }, { $unset: { pageToken: "" } });
+  expect(forgotten.modifiedCount).toBe(1);
+  expect((await fetch(bare)).status).toBe(200);
+  const submitted = await fetch(bare, {
+    method: "POST",
+    body: "action=complete",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    redirect: "manual",
+  });
+  expect(submitted.status).toBe(303);
+  await waitFor("the challenge to approve the payment", async () => (await storedPayment(server, id))?.state === "captured", 10_000, 50);
 });
 
 describe("authorize, capture, refund", () => {

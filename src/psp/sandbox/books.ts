@@ -34,7 +34,7 @@ export function chargeOutcome(entry: LedgerEntry, publicUrl: string): PaymentOut
       return {
         kind: "requires_action",
         reference: entry.reference,
-        url: `${publicUrl}/sandbox/${entry.flow === "offsite" ? "checkout" : "3ds"}/${entry.reference}?t=${entry.pageToken ?? ""}`,
+        url: `${publicUrl}/sandbox/${entry.flow === "offsite" ? "checkout" : "3ds"}/${entry.reference}${entry.pageToken ? `?t=${entry.pageToken}` : ""}`,
       };
     case "declined":
     case "cancelled":

@@ -177,12 +177,14 @@ describe("gRPC health and reflection on the same port", () => {
   // A deadline of years is valid (grpc-timeout allows 8 digits of hours), but longer than any
   // timer Node sets: such a timer fires after 1 ms, which would end the watch at once.
   test.each([
-    ["gRPC", "grpc", "99999999H", "30m", "4"],
-    ["Connect", "connect", "9999999999", "30", "deadline_exceeded"],
+    ["gRPC", "grpc", "99999999H", "300m", "4"],
+    ["Connect", "connect", "9999999999", "300", "deadline_exceeded"],
   ] as const)("a %s Health watch with a deadline of years stays open past a short one's end", async (_name, protocol, years, short, expired) => {
     const session = http2Connect(server.url);
     try {
       const long = watch(session, protocol, years);
+      // Started once the long one is surely running, so that a busy machine cannot reorder them.
+      await waitFor("the long watch's first status", () => long.frames.length >= 1);
       const clock = watch(session, protocol, short);
       // The short watch's end is the clock: a 1 ms timer would have ended the long one first.
       expect(await clock.ended).toBe(expired);

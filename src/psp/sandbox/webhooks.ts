@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import { hmacKey } from "../../runtime/hmacKey.js";
 import { WebhookSignatureError } from "../connector.js";
 import type { LedgerEntry } from "./ledger.js";
@@ -26,7 +27,7 @@ export function verifySandboxSignature(secret: string, body: Buffer, header: str
   if (Math.abs(now / 1000 - t) > TOLERANCE_S) throw new WebhookSignatureError("webhook timestamp is outside the 5 minute tolerance");
   const expected = createHmac("sha256", hmacKey(secret)).update(`${t}.`).update(body).digest();
   const given = Buffer.from(parts.v1, "hex");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new WebhookSignatureError("webhook signature does not match");
+  if (!safeEqual(given, expected)) throw new WebhookSignatureError("webhook signature does not match");
   let event: SandboxEvent;
   try {
     event = JSON.parse(body.toString("utf8")) as SandboxEvent;

@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
+import { safeEqual } from "../../runtime/safeEqual.js";
 import { cookieName, cookiesOf, createSessionCookies, derivedKey } from "../auth/sessionCookies.js";
 
 export const CONSOLE_COOKIE = "gsp_console";
@@ -24,9 +25,7 @@ export function createConsoleSessions(secretsKey: Buffer, adminToken: string | u
     /** Whether a token typed at the login form is the operators' token. */
     tokenMatches(given: string): boolean {
       if (!adminToken) return false;
-      const a = Buffer.from(given);
-      const b = Buffer.from(adminToken);
-      return a.length === b.length && timingSafeEqual(a, b);
+      return safeEqual(Buffer.from(given), Buffer.from(adminToken));
     },
     session,
     /** A Connect call from the console: a valid session cookie and its CSRF token in the header. */

@@ -143,7 +143,9 @@ async function main() {
     JSON.stringify({ ...template, paymentId: id, manualCapture: String(manualCapture), paymentMethod: { data: packets[seq % packets.length] } });
 
   const results: StepResult[] = [];
-  const procs = () => ({ service: service.child.pid!, ferretdb: database.pid, floor: floor.child.pid! });
+  // The generator is this process: the load and, for the service, the fake Genstore its callbacks
+  // reach. It shares the two cores, so a client that costs more per call leaves the service less.
+  const procs = () => ({ service: service.child.pid!, ferretdb: database.pid, floor: floor.child.pid!, generator: process.pid });
 
   /**
    * Every step starts on a quiet machine: the service folds its delivery journal into the payments
@@ -296,11 +298,21 @@ async function main() {
   const jsonSide: Side = {
     name: "JSON POST /payments/card",
     make: jsonCard,
-    measured: ["service", "ferretdb"],
+    measured: ["service", "ferretdb", "generator"],
     counts: () => serviceCommandCounts(serviceUrl),
   };
-  const floorSide: Side = { name: "floor (node:http)", make: floorCard, measured: ["floor", "ferretdb"], counts: () => floorCommandCounts(floorUrl) };
-  const grpcSide: Side = { name: "gRPC CreateCardPayment", make: grpcCard, measured: ["service", "ferretdb"], counts: () => serviceCommandCounts(serviceUrl) };
+  const floorSide: Side = {
+    name: "floor (node:http)",
+    make: floorCard,
+    measured: ["floor", "ferretdb", "generator"],
+    counts: () => floorCommandCounts(floorUrl),
+  };
+  const grpcSide: Side = {
+    name: "gRPC CreateCardPayment",
+    make: grpcCard,
+    measured: ["service", "ferretdb", "generator"],
+    counts: () => serviceCommandCounts(serviceUrl),
+  };
   async function takeTurns(c: number, sides: Side[]): Promise<Part[][]> {
     const parts = sides.map((): Part[] => []);
     for (let round = 0; round < PAIR_ROUNDS; round++)

@@ -138,6 +138,21 @@ test("a 3-D Secure charge booked before pages had secrets still opens by its ref
   });
   expect(submitted.status).toBe(303);
   await waitFor("the challenge to approve the payment", async () => (await storedPayment(server, id))?.state === "captured", 10_000, 50);
+  // Answered, it awaits no shopper: by its (public) reference alone it is not found any more.
+  expect((await fetch(bare)).status).toBe(404);
+});
+
+test("a charge that never awaited its shopper has no page: its public reference alone opens nothing", async () => {
+  const id = uniqueId("PI");
+  const res = await gs.pay(cardBody(server, id, { manualCapture: false }));
+  expect(res.body.threeDsUrl).toBe("");
+  const reference = (await storedPayment(server, id))?.channelPaymentId;
+  expect(reference).toMatch(/^ch_/);
+  for (const kind of ["3ds", "checkout"]) {
+    const page = await fetch(`${server.url}/sandbox/${kind}/${reference}`);
+    expect(page.status).toBe(404);
+    expect(await page.text()).not.toContain("captured");
+  }
 });
 
 describe("authorize, capture, refund", () => {

@@ -79,8 +79,13 @@ export function createSandboxPages(ledger: SandboxLedger, onChargeUpdated: (entr
     const kind = m[1];
     const entry = await ledger.byReference(m[2]);
     // Without its page's secret a charge is not found: the answer says nothing of whether it exists.
-    // A charge booked before pages had secrets opens by its reference, as its shopper's link was.
-    const opened = entry?.pageToken === undefined || safeEqual(Buffer.from(new URLSearchParams(query).get("t") ?? ""), Buffer.from(entry.pageToken));
+    // A charge booked before pages had secrets opens by its reference while it awaits its shopper,
+    // as that shopper's link did. Charges booked now that never awaited one have no secret either,
+    // and their pages stay not found: their references are public.
+    const opened =
+      entry?.pageToken === undefined
+        ? entry?.status === "requires_action"
+        : safeEqual(Buffer.from(new URLSearchParams(query).get("t") ?? ""), Buffer.from(entry.pageToken));
     if (!entry || !opened || entry.type !== "charge" || (kind === "checkout") !== (entry.flow === "offsite")) {
       send(res, 404, page("Not found", "<h1>Payment not found</h1>"));
       return true;

@@ -3,7 +3,7 @@ import { topics, webhookHeaders } from "../onboarding/genstoreApp.js";
 import { OnboardingError, type Onboarding } from "../onboarding/onboarding.js";
 import { shopPattern, type ShopConfig } from "../payments/shops.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
-import { busyWebhook, forget, remember } from "./webhookClaims.js";
+import { answerBusy, forget, remember } from "./webhookClaims.js";
 import { bodySignatureMatches } from "./auth/genstoreSignature.js";
 import { HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 
@@ -86,22 +86,37 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
     }
     const header = req.headers[webhookHeaders.id];
     const id = typeof header === "string" && header ? `genstore-webhook:${header.slice(0, 200)}` : undefined;
-    const claim = id ? await deps.seen.claim(id, topic) : "claimed";
+    // Refused before its id is claimed: a refusal writes nothing, and the corrected retry acts.
+    const refusal = refusalOf(deps, hook, req);
+    if (refusal) {
+      deps.log({ level: "warn", msg: "genstore webhook not acted on", topic, shopId, reason: refusal });
+      return sendJson(res, 400, { error: refusal });
+    }
+    const claim = id ? await deps.seen.claim(id, topic) : undefined;
     if (claim === "duplicate") return sendJson(res, 200, { received: true, duplicate: true });
-    if (claim === "busy") return sendJson(res, 409, { error: busyWebhook });
+    if (claim === "busy") return answerBusy(res);
     deps.log({ level: "info", msg: "genstore webhook", topic, shopId });
     try {
       await act(deps, hook, req, res);
     } catch (err) {
       // Genstore retries what failed: forget the id, so that the retry acts instead of being
       // answered as a duplicate.
-      if (id) await forget(deps.seen, id, deps.log);
+      if (claim) await forget(deps.seen, claim, deps.log);
       if (!(err instanceof HttpError)) throw err; // answered by the port: 503 or 500
       deps.log({ level: "warn", msg: "genstore webhook not acted on", topic, shopId, reason: err.message });
       return sendJson(res, err.status, { error: err.message });
     }
-    if (id) await remember(deps.seen, id, deps.log);
+    if (claim) await remember(deps.seen, claim, deps.log);
   };
+}
+
+/** Why a genuine webhook is refused as it stands (400), before anything is written; undefined to act on it. */
+function refusalOf(deps: GenstoreWebhookDeps, hook: Verified, req: NodeRequest): string | undefined {
+  if (hook.topic !== topics.codeGranted) return undefined;
+  const grant = hook.body.authCode ?? {};
+  if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return undefined; // ignored, not refused
+  const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
+  return deps.onboarding.api?.allowsDomain(domain) ? undefined : "X-Genstore-Shop-Domain names no Genstore shop domain";
 }
 
 /** A pushed authorization code: the shop installs as if its merchant had consented on our page. */
@@ -109,7 +124,6 @@ async function codeGranted(deps: GenstoreWebhookDeps, shopId: string, body: Body
   const grant = body.authCode ?? {};
   const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
   if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return { received: true, ignored: "not for this app" };
-  if (!deps.onboarding.api?.allowsDomain(domain)) throw new HttpError(400, "X-Genstore-Shop-Domain names no Genstore shop domain");
   try {
     await deps.onboarding.install(shopId, domain, grant.code, deps.redirectUri());
     return { received: true, installed: true };

@@ -4,7 +4,7 @@ import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import { WebhookSignatureError, type WebhookEvent, type WebhookShop } from "../psp/connector.js";
 import type { ConnectorRegistry } from "../psp/registry.js";
 import type { WebhookEventRepository } from "../store/webhookEventRepository.js";
-import { busyWebhook, forget, remember } from "./webhookClaims.js";
+import { answerBusy, forget, remember } from "./webhookClaims.js";
 import { headersOf, HttpError, readBody, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import { isDatabaseUnavailable } from "../runtime/databaseErrors.js";
 
@@ -51,19 +51,19 @@ export function createWebhookRoute(deps: WebhookRouteDeps) {
     const id = `${name}:${event.id}`;
     const claim = await deps.events.claim(id, event.idempotencyKey);
     if (claim === "duplicate") return sendJson(res, 200, { received: true, duplicate: true });
-    if (claim === "busy") return sendJson(res, 409, { error: busyWebhook });
+    if (claim === "busy") return answerBusy(res);
     try {
       const result = await deps.useCases.applyWebhook(name, event, shopId);
       deps.log({ level: "info", msg: "webhook applied", connector: name, shopId, event: event.id, outcome: event.outcome.kind, result });
     } catch (err) {
       // Let the PSP retry: forget the event id so the retry is not taken for a duplicate.
-      await forget(deps.events, id, deps.log);
+      await forget(deps.events, claim, deps.log);
       // The PSP retries either way; an outage is answered as one, so its retry waits.
       if (isDatabaseUnavailable(err)) throw err;
       deps.log({ level: "error", msg: "webhook failed", connector: name, event: event.id, error: String(err) });
       return sendJson(res, 500, { error: "internal error" });
     }
-    await remember(deps.events, id, deps.log);
+    await remember(deps.events, claim, deps.log);
     sendJson(res, 200, { received: true });
   };
 }

@@ -2,11 +2,20 @@ import type { Db } from "mongodb";
 import { isDuplicateKey } from "../runtime/databaseErrors.js";
 
 /**
- * What a delivery may do with a webhook id: act on it ("claimed"), answer it as one already acted
- * on ("duplicate"), or ask the sender to come back later because another delivery of it is being
- * acted on right now ("busy").
+ * A webhook id this delivery holds: the time its claim was written tells it from a later delivery
+ * that took the claim over once it went stale, so that only the holder marks or forgets it.
  */
-export type WebhookClaim = "claimed" | "duplicate" | "busy";
+export interface HeldWebhook {
+  id: string;
+  since: Date;
+}
+
+/**
+ * What a delivery may do with a webhook id: act on it (the claim it holds), answer it as one
+ * already acted on ("duplicate"), or ask the sender to come back later because another delivery
+ * of it is being acted on right now ("busy").
+ */
+export type WebhookClaim = HeldWebhook | "duplicate" | "busy";
 
 /** Webhook ids seen (PSP events, Genstore's app webhooks) and OAuth codes used, so that a webhook delivered twice is acted on once. */
 export interface WebhookEventRepository {
@@ -14,10 +23,10 @@ export interface WebhookEventRepository {
   use(id: string, idempotencyKey: string): Promise<boolean>;
   /** Claims an id for acting on it; a claim neither done nor released is taken over once it is `staleMs` old. */
   claim(id: string, idempotencyKey: string): Promise<WebhookClaim>;
-  /** Marks a claimed id as acted on: its redeliveries are duplicates from now on. */
-  done(id: string): Promise<void>;
-  /** Forgets a claimed id whose acting failed, so that the sender's retry acts. */
-  release(id: string): Promise<void>;
+  /** Marks a held id as acted on: its redeliveries are duplicates from now on. */
+  done(held: HeldWebhook): Promise<void>;
+  /** Forgets a held id whose acting failed, so that the sender's retry acts (not if another delivery took it over). */
+  release(held: HeldWebhook): Promise<void>;
 }
 
 export interface WebhookEventSettings {
@@ -56,7 +65,7 @@ export function createWebhookEventRepository(db: Db, settings: WebhookEventSetti
       const at = new Date(now());
       try {
         await seen.insertOne({ _id: id, receivedAt: at, idempotencyKey, acting: true });
-        return "claimed";
+        return { id, since: at };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
       }
@@ -66,13 +75,15 @@ export function createWebhookEventRepository(db: Db, settings: WebhookEventSetti
       if (at.getTime() - held.receivedAt.getTime() < staleMs) return "busy";
       // Taken over only if nobody took it over since the read (the filter holds the time read).
       const taken = await seen.updateOne({ _id: id, acting: true, receivedAt: held.receivedAt }, { $set: { receivedAt: at } });
-      return taken.modifiedCount === 1 ? "claimed" : "busy";
+      return taken.modifiedCount === 1 ? { id, since: at } : "busy";
     },
-    async done(id) {
-      await seen.updateOne({ _id: id }, { $set: { acting: false } });
+    // Both only while the claim is still this delivery's: a stale holder that finally fails must
+    // not free the id under the delivery that took it over (a third would then act beside it).
+    async done({ id, since }) {
+      await seen.updateOne({ _id: id, acting: true, receivedAt: since }, { $set: { acting: false } });
     },
-    async release(id) {
-      await seen.deleteOne({ _id: id, acting: true });
+    async release({ id, since }) {
+      await seen.deleteOne({ _id: id, acting: true, receivedAt: since });
     },
   };
 }

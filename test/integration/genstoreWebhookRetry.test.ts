@@ -6,6 +6,7 @@ import { createGenstoreWebhookRoute } from "../../src/server/genstoreWebhookRout
 import { sendJson } from "../../src/server/httpJson";
 import { createWebhookEventRepository } from "../../src/store/webhookEventRepository";
 import { webhookSignature } from "../helpers/fakeGenstoreApp";
+import { waitFor } from "../helpers/waitFor";
 
 // Genstore retries a webhook we failed to act on, with the same X-Genstore-Webhook-Id: the retry
 // must act, not be answered as a duplicate. The route on a real HTTP server and the real
@@ -16,6 +17,10 @@ let server: Server;
 let url: string;
 const deactivated: string[] = [];
 let failNext = 0;
+/** While set, an uninstall waits for it: the first delivery is still acting. */
+let holdUninstall: Promise<void> | undefined;
+/** The ids the route claimed, through the real store. */
+const claimed: string[] = [];
 const dbName = `webhook_retry_${Date.now()}`;
 
 beforeAll(async () => {
@@ -23,6 +28,7 @@ beforeAll(async () => {
   const onboarding = {
     shop: async () => null,
     async deactivate(shopId: string) {
+      await holdUninstall;
       if (failNext > 0) {
         failNext--;
         throw new Error("the database went away");
@@ -35,7 +41,16 @@ beforeAll(async () => {
     onboarding,
     clientId: "app",
     clientSecret: secret,
-    seen: createWebhookEventRepository(client.db(dbName)),
+    seen: (() => {
+      const store = createWebhookEventRepository(client.db(dbName));
+      return {
+        ...store,
+        claim: (id: string, key: string) => {
+          claimed.push(id);
+          return store.claim(id, key);
+        },
+      };
+    })(),
     maxBodyBytes: 64 * 1024,
     redirectUri: () => "http://localhost/unused",
     log: () => {},
@@ -62,9 +77,12 @@ const deliver = async (topic: string, webhookId: string, payload: Record<string,
     },
     body,
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), body: (await res.json()) as Record<string, unknown> };
 };
-const uninstall = (webhookId: string) => deliver("app/uninstalled", webhookId, { shopId: "retried-shop" });
+const uninstall = async (webhookId: string) => {
+  const { retryAfter: _, ...answer } = await deliver("app/uninstalled", webhookId, { shopId: "retried-shop" });
+  return answer;
+};
 
 test("an uninstall that failed is acted on when Genstore retries it; a second delivery after that is a duplicate", async () => {
   failNext = 1;
@@ -80,10 +98,27 @@ test("a pushed code the route refuses is answered with its 400, and the id is fr
   // This onboarding knows no Genstore API, so no shop domain is acceptable: the route refuses.
   const grant = { shopId: "pushed-shop", authCode: { clientId: "app", shopId: "pushed-shop", code: "code-1" } };
   const refused = await deliver("app/authorizationCodeGranted", "wh-code-1", grant);
-  expect(refused).toEqual({ status: 400, body: { error: "X-Genstore-Shop-Domain names no Genstore shop domain" } });
+  expect(refused).toMatchObject({ status: 400, body: { error: "X-Genstore-Shop-Domain names no Genstore shop domain" } });
+  // Refused before its id was claimed: nothing was written, not even for a moment.
+  expect(claimed).not.toContain("genstore-webhook:wh-code-1");
   const seen = await client
     .db(dbName)
     .collection("webhook_events")
     .countDocuments({ _id: "genstore-webhook:wh-code-1" as never });
   expect(seen).toBe(0);
+});
+
+test("a redelivery while the first still acts is told to come back (503, Retry-After), then answered as a duplicate", async () => {
+  let letGo = () => {};
+  holdUninstall = new Promise<void>((r) => (letGo = r));
+  const first = uninstall("wh-busy-1");
+  // The first delivery holds the id once its claim is written.
+  const events = client.db(dbName).collection("webhook_events");
+  await waitFor("the first delivery's claim", async () => (await events.countDocuments({ _id: "genstore-webhook:wh-busy-1" as never })) === 1, 10_000, 10);
+  const second = await deliver("app/uninstalled", "wh-busy-1", { shopId: "retried-shop" });
+  expect(second).toEqual({ status: 503, retryAfter: "5", body: { error: "this webhook is being acted on by an earlier delivery: retry later" } });
+  holdUninstall = undefined;
+  letGo();
+  expect(await first).toEqual({ status: 200, body: { received: true } });
+  expect(await uninstall("wh-busy-1")).toEqual({ status: 200, body: { received: true, duplicate: true } });
 });

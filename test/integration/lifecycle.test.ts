@@ -3,6 +3,10 @@ import { cardBody, genstoreClient, ledger, sandboxBooks, storedPayment, uniqueId
 import { waitFor } from "../helpers/waitFor";
 import { startTestServer, type TestServer } from "../helpers/testServer";
 
+/** The shopper's choice on a sandbox page, as its form posts it; the redirect is not followed. */
+const choose = (pageUrl: string, action: string) =>
+  fetch(pageUrl, { method: "POST", body: `action=${action}`, headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "manual" });
+
 // The payment lifecycle over Genstore's JSON routes against the sandbox PSP (decisions.md D5, D10).
 let server: TestServer;
 let gs: ReturnType<typeof genstoreClient>;
@@ -54,12 +58,7 @@ describe.each([
     const bare = threeDsUrl.split("?")[0]!;
     for (const guessed of [bare, `${bare}?t=${"A".repeat(22)}`, `${bare}?t=`]) {
       expect((await fetch(guessed)).status).toBe(404);
-      const forged = await fetch(guessed, {
-        method: "POST",
-        body: "action=fail",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        redirect: "manual",
-      });
+      const forged = await choose(guessed, "fail");
       expect([forged.status, forged.headers.get("location")]).toEqual([404, null]);
     }
     expect(await storedPayment(server, id)).toMatchObject({ state: "requires_action" });
@@ -71,12 +70,7 @@ describe.each([
     expect(html).toContain('<form method="post"');
     expect(html).toContain("•••• 3220");
     expect(html).not.toContain("4000000000003220");
-    const submitted = await fetch(threeDsUrl, {
-      method: "POST",
-      body: "action=complete",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      redirect: "manual",
-    });
+    const submitted = await choose(threeDsUrl, "complete");
     expect(submitted.status).toBe(303);
     const back = String(submitted.headers.get("location"));
     expect(back).toMatch(new RegExp(`^${server.url}/return/test-shop/${encodeURIComponent(id)}\\?t=[\\w-]{32}$`));
@@ -130,12 +124,7 @@ test("a 3-D Secure charge booked before pages had secrets still opens by its ref
   const forgotten = await sandboxBooks(server.db).updateOne({ reference: bare.split("/").pop() }, { $unset: { pageToken: "" } });
   expect(forgotten.modifiedCount).toBe(1);
   expect((await fetch(bare)).status).toBe(200);
-  const submitted = await fetch(bare, {
-    method: "POST",
-    body: "action=complete",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    redirect: "manual",
-  });
+  const submitted = await choose(bare, "complete");
   expect(submitted.status).toBe(303);
   await waitFor("the challenge to approve the payment", async () => (await storedPayment(server, id))?.state === "captured", 10_000, 50);
   // Answered, it awaits no shopper: by its (public) reference alone it is not found any more.
@@ -305,12 +294,7 @@ describe("offsite", () => {
     const redirectUrl = String(res.body.redirectUrl);
     const html = await (await fetch(redirectUrl)).text();
     expect(html).toContain("100.80 USD");
-    const paid = await fetch(redirectUrl, {
-      method: "POST",
-      body: "action=pay",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      redirect: "manual",
-    });
+    const paid = await choose(redirectUrl, "pay");
     const back = await fetch(String(paid.headers.get("location")), { redirect: "manual" });
     expect(back.headers.get("location")).toBe("https://www.xxx.shop/pay/result");
     expect((await gs.getPayment(id)).body.status).toBe("SUCCESS");
@@ -321,12 +305,7 @@ describe("offsite", () => {
     const body = JSON.parse(examples.offsitePayment);
     body.paymentId = id;
     const redirectUrl = String((await gs.payOffsite(body)).body.redirectUrl);
-    const cancelled = await fetch(redirectUrl, {
-      method: "POST",
-      body: "action=cancel",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      redirect: "manual",
-    });
+    const cancelled = await choose(redirectUrl, "cancel");
     const back = await fetch(String(cancelled.headers.get("location")), { redirect: "manual" });
     expect(back.headers.get("location")).toBe("http://test.genstore.ai/xx");
     expect(await gs.getPayment(id)).toMatchObject({ body: { status: "FAILURE", error: "cancelled by the buyer" } });

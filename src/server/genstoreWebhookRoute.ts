@@ -110,22 +110,27 @@ export function createGenstoreWebhookRoute(deps: GenstoreWebhookDeps) {
   };
 }
 
+/** A pushed authorization code for this app, with the shop domain it came with; undefined for another app's. */
+function pushedGrant(deps: GenstoreWebhookDeps, body: Body, req: NodeRequest): { code: string; domain: string } | undefined {
+  const grant = body.authCode ?? {};
+  if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return undefined;
+  return { code: grant.code, domain: String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase() };
+}
+
 /** Why a genuine webhook is refused as it stands (400), before anything is written; undefined to act on it. */
 function refusalOf(deps: GenstoreWebhookDeps, hook: Verified, req: NodeRequest): string | undefined {
   if (hook.topic !== topics.codeGranted) return undefined;
-  const grant = hook.body.authCode ?? {};
-  if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return undefined; // ignored, not refused
-  const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
-  return deps.onboarding.api?.allowsDomain(domain) ? undefined : "X-Genstore-Shop-Domain names no Genstore shop domain";
+  const grant = pushedGrant(deps, hook.body, req);
+  // Another app's code is ignored, not refused.
+  return !grant || deps.onboarding.api?.allowsDomain(grant.domain) ? undefined : "X-Genstore-Shop-Domain names no Genstore shop domain";
 }
 
 /** A pushed authorization code: the shop installs as if its merchant had consented on our page. */
 async function codeGranted(deps: GenstoreWebhookDeps, shopId: string, body: Body, req: NodeRequest): Promise<Record<string, unknown>> {
-  const grant = body.authCode ?? {};
-  const domain = String(req.headers[webhookHeaders.shopDomain] ?? "").toLowerCase();
-  if (grant.clientId !== deps.clientId || typeof grant.code !== "string") return { received: true, ignored: "not for this app" };
+  const grant = pushedGrant(deps, body, req);
+  if (!grant) return { received: true, ignored: "not for this app" };
   try {
-    await deps.onboarding.install(shopId, domain, grant.code, deps.redirectUri());
+    await deps.onboarding.install(shopId, grant.domain, grant.code, deps.redirectUri());
     return { received: true, installed: true };
   } catch (err) {
     if (!(err instanceof OnboardingError)) throw err;

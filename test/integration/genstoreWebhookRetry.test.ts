@@ -98,7 +98,7 @@ test("a pushed code the route refuses is answered with its 400, and the id is fr
   // This onboarding knows no Genstore API, so no shop domain is acceptable: the route refuses.
   const grant = { shopId: "pushed-shop", authCode: { clientId: "app", shopId: "pushed-shop", code: "code-1" } };
   const refused = await deliver("app/authorizationCodeGranted", "wh-code-1", grant);
-  expect(refused).toMatchObject({ status: 400, body: { error: "X-Genstore-Shop-Domain names no Genstore shop domain" } });
+  expect(refused).toEqual({ status: 400, retryAfter: null, body: { error: "X-Genstore-Shop-Domain names no Genstore shop domain" } });
   // Refused before its id was claimed: nothing was written, not even for a moment.
   expect(claimed).not.toContain("genstore-webhook:wh-code-1");
   const seen = await client

@@ -20,9 +20,9 @@ import { genstoreJson, normalizeJson } from "../../src/server/gateway/jsonCoerci
 import { FERRETDB_POOL_SIZE } from "../../src/store/database";
 import { startEmbeddedDatabase } from "../../src/store/embeddedDatabase";
 import examples from "../fixtures/apiPageExamples.json";
-import { startFakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
+import { startCallbackSink } from "./callbackSink";
 import { costPerRequest, floorCommandCounts, journalPayments, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type StepResult } from "./loadGenerator";
 
@@ -32,8 +32,8 @@ const quick = args.has("--quick");
 const WARMUP_MS = quick ? 1000 : 1500;
 const STEP_MS = quick ? 3000 : 6000;
 // The card payment steps: the service and the floor in alternating windows (see below).
-const PAIR_ROUNDS = quick ? 1 : 3;
-const PAIR_MS = quick ? 3000 : 4000;
+const PAIR_ROUNDS = quick ? 1 : 5;
+const PAIR_MS = 3000;
 const SOAK_MS = args.has("--no-soak") ? 0 : quick ? 20_000 : 120_000;
 const TICK_MS = 1000 / 100; // Linux clock ticks of /proc/<pid>/stat
 
@@ -93,7 +93,8 @@ async function main() {
   const books = process.env.SANDBOX_BOOKS || "file";
   console.log(`embedded FerretDB with SQLite synchronous=${sync}; database pool of the service and the floor: ${poolSize}; sandbox books: ${books}\n`);
   const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache"), sync });
-  const genstore = await startFakeGenstore();
+  // Genstore's callback API: a sink that reads, counts and answers (callbackSink.ts).
+  const genstore = await startCallbackSink();
   const pem = generateCardKeyPem();
   const key = parsePrivateKey(pem, "bench");
   const serviceEnv = {
@@ -174,6 +175,8 @@ async function main() {
     firstError?: string;
     cpuMs: Record<string, number>;
     commands: CommandCounts;
+    /** Callbacks Genstore received in the window. */
+    callbacks: number;
   }
 
   async function measure(
@@ -191,7 +194,9 @@ async function main() {
     const pids = procs();
     const countsBefore = await counts();
     const before = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k])]));
+    const callbacksBefore = genstore.received();
     const r = await closedLoop(call, concurrency, ms);
+    const callbacks = genstore.received() - callbacksBefore;
     const cpu = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k]) - before[k]!]));
     // The commands sent in this window alone, so that windows add up.
     const commands: CommandCounts = {};
@@ -199,7 +204,15 @@ async function main() {
       const b = countsBefore[key];
       commands[key] = { n: c.n - (b?.n ?? 0), bytes: c.bytes - (b?.bytes ?? 0), documents: (c.documents ?? 0) - (b?.documents ?? 0) };
     }
-    return { latencies: r.latencies, elapsedMs: r.elapsedMs, errors: r.errors, ...(r.firstError ? { firstError: r.firstError } : {}), cpuMs: cpu, commands };
+    return {
+      latencies: r.latencies,
+      elapsedMs: r.elapsedMs,
+      errors: r.errors,
+      ...(r.firstError ? { firstError: r.firstError } : {}),
+      cpuMs: cpu,
+      commands,
+      callbacks,
+    };
   }
 
   /** A step's figures from one or more windows: requests and time added up, latencies pooled. */
@@ -227,6 +240,7 @@ async function main() {
       p95: percentile(sorted, 95),
       p99: percentile(sorted, 99),
       cpuMsPerRequest: Object.fromEntries(Object.keys(parts[0]!.cpuMs).map((k) => [k, parts.reduce((t, p) => t + p.cpuMs[k]!, 0) / n])),
+      callbacksPerRequest: parts.reduce((t, p) => t + p.callbacks, 0) / n,
       ...(firstError ? { firstError } : {}),
     };
     const db = costPerRequest({}, commands, sorted.length);
@@ -236,7 +250,7 @@ async function main() {
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(", ");
     console.log(
-      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes${db.journalWrites ? ` + ${db.journalWrites.toFixed(2)} journal` : ""} (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
+      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes${db.journalWrites ? ` + ${db.journalWrites.toFixed(2)} journal` : ""} (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.callbacksPerRequest ? `  callbacks/req ${result.callbacksPerRequest.toFixed(2)}` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
     );
     return result;
   }

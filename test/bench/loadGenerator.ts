@@ -13,6 +13,8 @@ export interface StepResult {
   p99: number;
   /** CPU ms per request of each measured process, by name. */
   cpuMsPerRequest: Record<string, number>;
+  /** Callbacks Genstore received during the step's windows, per request. */
+  callbacksPerRequest?: number;
   /** Database commands per request, from the process's own command monitoring. */
   database?: { writes: number; journalWrites: number; documents: number; reads: number; bytes: number; pspWrites: number };
   firstError?: string;

@@ -1,4 +1,5 @@
 import { startCallbackSink, type CallbackSink } from "../bench/callbackSink";
+import { metricTotal } from "../helpers/metrics";
 import { cardBody, uniqueId } from "../helpers/payments";
 import { postJson, startTestServer, type TestServer } from "../helpers/testServer";
 import { waitFor } from "../helpers/waitFor";
@@ -17,10 +18,7 @@ afterAll(async () => {
 });
 
 /** Callbacks the service saw Genstore acknowledge, from its /metrics. */
-async function delivered(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  return [...text.matchAll(/^callbacks_delivered_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-}
+const delivered = () => metricTotal(server.url, "callbacks_delivered_total");
 
 test("each payment's callback is counted once, and the service records it delivered", async () => {
   const [before, deliveredBefore] = [sink.received(), await delivered()];

@@ -7,6 +7,7 @@ import { decodeEntries } from "../../src/store/storedEntries";
 import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { metricTotal } from "../helpers/metrics";
 import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
 import { sandboxFileBooks } from "../helpers/payments";
 import { waitFor } from "../helpers/waitFor";
@@ -225,10 +226,7 @@ test("payments claimed just before a SIGKILL, never sent to the PSP: Genstore's 
   const c4 = ids[3]!;
   // The reconciler asks the PSP about it again (the only payment still open: any "absent" answer
   // from now on is about it) and leaves it open: the retry window has not passed.
-  const absentAnswers = async () => {
-    const text = await (await fetch(`${service!.url}/metrics`)).text();
-    return Number(/^psp_calls_total\{connector="sandbox",call="payment status",outcome="absent"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-  };
+  const absentAnswers = () => metricTotal(service!.url, "psp_calls_total", { connector: "sandbox", call: "payment status", outcome: "absent" });
   const seen = await absentAnswers();
   await waitFor("the reconciler to ask the PSP about the unretried payment", async () => (await absentAnswers()) > seen, 10_000);
   const c4Before = await db.collection("payments").findOne({ genstoreId: c4 });

@@ -3,6 +3,7 @@ import type { OperationRecord, PaymentRepository } from "../../src/payments/reco
 import { cachedOperations } from "../../src/store/operationCache";
 import { createPaymentCache } from "../../src/store/paymentCache";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { metricTotal } from "../helpers/metrics";
 import { cardBody, genstoreClient, uniqueId } from "../helpers/payments";
 import { startTestServer, type TestServer } from "../helpers/testServer";
 
@@ -18,11 +19,7 @@ afterAll(async () => {
 });
 
 /** The service's own count of finds on the refunds collection (db_commands_total). */
-async function refundFinds(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("db_commands_total{") && l.includes('collection="refunds"') && l.includes('command="find"'));
-  return line ? Number(line.split(" ").at(-1)) : 0;
-}
+const refundFinds = () => metricTotal(server.url, "db_commands_total", { collection: "refunds", command: "find" });
 
 test("a get refund right after the refund reads it from memory, and answers what the database holds", async () => {
   const gs = genstoreClient(server);

@@ -9,6 +9,7 @@ import { cachedPayments, createPaymentCache } from "../../src/store/paymentCache
 import { createPaymentRepository } from "../../src/store/paymentRepository";
 import { fromStored, type Stored } from "../../src/store/storedRecords";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { metricTotal } from "../helpers/metrics";
 import { cardBody, genstoreClient, outboxDrained, uniqueId } from "../helpers/payments";
 import { callbackShop, capturedPayment } from "../helpers/records";
 import { startTestServer, type TestServer } from "../helpers/testServer";
@@ -30,11 +31,7 @@ afterAll(async () => {
 });
 
 /** The service's own count of finds on the payments collection (db_commands_total). */
-async function paymentFinds(): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("db_commands_total{") && l.includes('collection="payments"') && l.includes('command="find"'));
-  return line ? Number(line.split(" ").at(-1)) : 0;
-}
+const paymentFinds = () => metricTotal(server.url, "db_commands_total", { collection: "payments", command: "find" });
 
 const ok = async (answer: Promise<{ status: number; body: Record<string, unknown> }>) => {
   const { status, body } = await answer;

@@ -4,6 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ShopService } from "../../gen/genstore/payment/v1/shop_service_pb";
 import { createReturnLinks, returnLinkKey } from "../../src/server/auth/returnLinks";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
+import { metricTotal } from "../helpers/metrics";
 import { cardBody, genstoreClient, storedPayment, uniqueId } from "../helpers/payments";
 import { startStripeEmulator, type StripeEmulator } from "../helpers/stripeEmulator";
 import { startTestServer, testSecretsKey, withAdminToken, type TestServer } from "../helpers/testServer";
@@ -83,10 +84,7 @@ describe("hits on the return endpoint", () => {
     await server.stop();
   });
 
-  const statusQueries = async () => {
-    const text = await (await fetch(`${server.url}/metrics`)).text();
-    return [...text.matchAll(/^psp_calls_total\{connector="sandbox",call="payment status",[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-  };
+  const statusQueries = () => metricTotal(server.url, "psp_calls_total", { connector: "sandbox", call: "payment status" });
 
   // What is asserted is the PSP's load and the document, not speed: 4-15 s alone, more on a busy machine.
   test("1,000 hits add nothing to the payment and ask the PSP at most a couple of times", async () => {

@@ -130,7 +130,7 @@ test("a drain that fails because the database is away is tried again by itself, 
     // the drain's retries (every 1-2 s) go on: the one awaited is a retry after the client is back.
     await own.db("admin").command({ ping: 1 });
     await genstore
-      .waitFor((calls) => calls.some((c) => c.path.endsWith(`/payment/${id}`)), 15_000)
+      .waitFor((calls) => calls.some((c) => c.path.endsWith(`/payment/${id}`)), 10_000)
       .catch((err: Error) => {
         throw new Error(`${err.message.slice(0, 200)}; the dispatcher's last errors: ${JSON.stringify(errors.slice(-3))}`);
       });

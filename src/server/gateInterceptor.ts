@@ -21,7 +21,7 @@ export function accessOf(method: { idempotency: MethodOptions_IdempotencyLevel }
 export function createGateInterceptor(gate: RequestGate, operatorServices: readonly string[], log: Logger): Interceptor {
   return (next) => async (req) => {
     const started = Date.now();
-    const requestId = requestIdFrom(req.header);
+    const requestId = requestIdFrom(req.header.get("x-request-id"));
     const rpc = `${req.service.typeName}/${req.method.name}`;
     // Which pipeline served a gRPC call: Connect's, or the unary path beside it (grpcUnary.ts).
     const direct = req.contextValues.get(servedDirectKey) ? { direct: true } : {};

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { createContextKey } from "@connectrpc/connect";
 import type { ShopConfig } from "../payments/shops.js";
+import { randomId } from "../runtime/randomIds.js";
 import type { Principal } from "./auth/requestGate.js";
 
 /** What the request gate established about a PaymentService request, on every protocol. */
@@ -16,9 +16,8 @@ export const requestContextKey = createContextKey<RequestContext | undefined>(un
 /** The request's id, for logs and each payment's timeline. */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
-/** Takes a caller's X-Request-Id when it is sane, else makes one. */
-export function requestIdFrom(headers: Headers): string {
-  const given = headers.get("x-request-id");
-  if (given && /^[A-Za-z0-9._:-]{1,100}$/.test(given)) return given;
-  return `req_${randomBytes(9).toString("base64url")}`;
+/** Takes a caller's X-Request-Id (the header's value) when it is sane, else makes one. */
+export function requestIdFrom(given: string | string[] | null | undefined): string {
+  if (typeof given === "string" && /^[A-Za-z0-9._:-]{1,100}$/.test(given)) return given;
+  return `req_${randomId(9)}`;
 }

@@ -3,7 +3,7 @@ import { PaymentError } from "../payments/errors.js";
 import type { PaymentUseCases } from "../payments/use-cases/index.js";
 import type { ReturnLinks } from "./auth/returnLinks.js";
 import { httpStatusOf, toConnectError } from "./errorMapping.js";
-import { headersOf, sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "./httpJson.js";
 import type { Logger } from "../observability/logger.js";
 import { requestIdFrom } from "./requestContext.js";
 
@@ -17,7 +17,11 @@ export function createReturnRoute(useCases: Pick<PaymentUseCases, "returnFromPsp
     const query = new URL(req.url ?? "/", "http://x").searchParams;
     if (!links.valid(shopId, paymentId, query.get("t") ?? "")) return sendJson(res, 403, { error: "this return link is not valid" });
     try {
-      const { redirectTo } = await useCases.returnFromPsp({ shopId, requestId: requestIdFrom(headersOf(req)) }, paymentId, query.get("cancelled") === "1");
+      const { redirectTo } = await useCases.returnFromPsp(
+        { shopId, requestId: requestIdFrom(req.headers["x-request-id"]) },
+        paymentId,
+        query.get("cancelled") === "1",
+      );
       (res as ServerResponse).writeHead(303, { location: redirectTo, "cache-control": "no-store" });
       res.end();
     } catch (err) {

@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
 import type { Collection, Db } from "mongodb";
 import type { CallbackRecord, OutboxWrite, PaymentRecord, PaymentRepository } from "../payments/records.js";
 import type { PaymentSummary } from "../payments/paymentListing.js";
 import { createPeriodicTask } from "../runtime/periodicTask.js";
+import { randomId } from "../runtime/randomIds.js";
 import { journaled } from "./journaledRepository.js";
 import { createUnfoldedDeliveries, type Unfolded, type UnfoldedDeliveries } from "./unfoldedDeliveries.js";
 
@@ -179,7 +179,7 @@ async function appendFacts(
   writes: readonly OutboxWrite[],
   current: readonly boolean[],
 ): Promise<void> {
-  const _id = `d_${Date.now().toString(36)}_${randomBytes(6).toString("hex")}`;
+  const _id = `d_${Date.now().toString(36)}_${randomId(6, "hex")}`;
   const facts: Fact[] = [];
   for (const [i, w] of writes.entries())
     for (const id of w.deliveries ?? []) {

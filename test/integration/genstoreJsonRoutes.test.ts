@@ -142,6 +142,26 @@ describe("documented answers", () => {
     expect(voided).toEqual({ status: 200, body: { channelVoidId: expect.stringMatching(/^vd_[0-9a-f]{24}$/), error: "" } });
   });
 
+  test("a request's id: a caller's sane X-Request-Id is kept, answered and on the timeline; any other gets one of ours", async () => {
+    const kept = uniqueId("PAY-RID");
+    const given = `trace-${kept}`;
+    const res = await rawRequest(url("/genstore/v1/payments/card"), "POST", JSON.stringify(cardBody(kept)), { "x-request-id": given });
+    expect(res.status).toBe(200);
+    expect(res.headers["x-request-id"]).toBe(given);
+    expect((await storedPayment(server, kept))?.timeline.map((e) => e.requestId)).toEqual([given, given]);
+
+    const ids = new Set<string>();
+    for (const bad of ["has spaces", "x".repeat(101), ""]) {
+      const paymentId = uniqueId("PAY-RID");
+      const r = await rawRequest(url("/genstore/v1/payments/card"), "POST", JSON.stringify(cardBody(paymentId)), bad ? { "x-request-id": bad } : {});
+      const ours = String(r.headers["x-request-id"]);
+      expect(ours).toMatch(/^req_[\w-]{12}$/);
+      expect((await storedPayment(server, paymentId))?.timeline[0]?.requestId).toBe(ours);
+      ids.add(ours);
+    }
+    expect(ids.size).toBe(3);
+  });
+
   test("the same paymentId again answers the same; with another amount it is refused and changes nothing", async () => {
     const id = uniqueId("PI");
     const body = cardBody(id);

@@ -75,7 +75,7 @@ export function createGateway(service: DescService, impl: ServiceImpl<DescServic
     }
     const { binding } = route;
     const started = Date.now();
-    const requestId = requestIdFrom(headersOf(req));
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
     const seen: { shopId?: string; genstoreId?: string | undefined } = {};
     let answer: JsonAnswer;
     try {

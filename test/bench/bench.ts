@@ -140,6 +140,10 @@ async function main() {
   const packets = Array.from({ length: 2000 }, () => ({ ...encryptLikeGenstore(key.publicKeySpki, testCard()), returnUrl: "https://shop.example/r" }));
   const template = JSON.parse(examples.cardPayment);
   const run = randomBytes(3).toString("hex");
+  // Every id of the run is new: \`seq\` starts again in each window, and a few random bytes beside
+  // it met an earlier window's id once in a run (the floor's E11000 at c=64, 2026-12-02).
+  let issued = 0;
+  const unique = (prefix: string) => `${prefix}${run}-${(++issued).toString(36)}`;
   const cardJson = (id: string, seq: number, manualCapture: boolean) =>
     JSON.stringify({ ...template, paymentId: id, manualCapture: String(manualCapture), paymentMethod: { data: packets[seq % packets.length] } });
 
@@ -269,11 +273,11 @@ async function main() {
   let post = createJsonPoster(serviceUrl, 256);
   const floorPost = createJsonPoster(floorUrl, 256);
   const jsonCard = () => async (_w: number, seq: number) => {
-    const r = await post("/genstore/v1/payments/card", cardJson(`J${run}-${seq}-${randomBytes(3).toString("hex")}`, seq, false));
+    const r = await post("/genstore/v1/payments/card", cardJson(unique("J"), seq, false));
     if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
   };
   const floorCard = () => async (_w: number, seq: number) => {
-    const r = await floorPost("/", cardJson(`F${run}-${seq}-${randomBytes(3).toString("hex")}`, seq, false));
+    const r = await floorPost("/", cardJson(unique("F"), seq, false));
     if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
   };
 
@@ -285,7 +289,7 @@ async function main() {
   );
   const cardMessage = (prefix: string, seq: number) => ({
     ...cardMessages[seq % cardMessages.length]!,
-    paymentId: `${prefix}${run}-${seq}-${randomBytes(3).toString("hex")}`,
+    paymentId: unique(prefix),
   });
   const grpcPoster = createGrpcPoster(serviceUrl);
   const grpcCard = () => async (_w: number, seq: number) => {
@@ -370,7 +374,7 @@ async function main() {
   // Each request's latency in the lifecycle step; the warm-up's are dropped when it is reset.
   let lifecycleRequestMs: number[] = [];
   const lifecycle = () => async (_w: number, seq: number) => {
-    const id = `L${run}-${seq}-${randomBytes(3).toString("hex")}`;
+    const id = unique("L");
     const ok = async (path: string, body: string, method = "POST") => {
       const t0 = performance.now();
       const r = await post(path, body, method);

@@ -11,7 +11,8 @@ let used = POOL_BYTES;
  * only: a key or a secret comes from randomBytes, never from a buffer that outlives it.
  */
 export function randomId(bytes: number, encoding: "base64url" | "hex" = "base64url"): string {
-  if (bytes > POOL_BYTES) throw new RangeError(`randomId: at most ${POOL_BYTES} bytes`);
+  // A whole, positive count: anything else would move `used` back and hand out bytes again.
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > POOL_BYTES) throw new RangeError(`randomId: 1 to ${POOL_BYTES} whole bytes, not ${bytes}`);
   if (used + bytes > POOL_BYTES) {
     randomFillSync(pool);
     used = 0;

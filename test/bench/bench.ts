@@ -140,7 +140,7 @@ async function main() {
   const packets = Array.from({ length: 2000 }, () => ({ ...encryptLikeGenstore(key.publicKeySpki, testCard()), returnUrl: "https://shop.example/r" }));
   const template = JSON.parse(examples.cardPayment);
   const run = randomBytes(3).toString("hex");
-  // Every id of the run is new: \`seq\` starts again in each window, and a few random bytes beside
+  // Every id of the run is new: `seq` starts again in each window, and a few random bytes beside
   // it met an earlier window's id once in a run (the floor's E11000 at c=64, 2026-12-02).
   let issued = 0;
   const unique = (prefix: string) => `${prefix}${run}-${(++issued).toString(36)}`;

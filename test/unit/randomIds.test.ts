@@ -23,6 +23,6 @@ test("the bytes look random: each bit is set about half the time", () => {
   for (const count of ones) expect(Math.abs(count - n / 2)).toBeLessThan(424);
 });
 
-test("more than the pool holds is refused", () => {
-  expect(() => randomId(4097)).toThrow(RangeError);
+test("a count that is not a whole number from 1 to the pool's size is refused", () => {
+  for (const bad of [4097, 0, -3, 2.5, Number.NaN]) expect(() => randomId(bad)).toThrow(RangeError);
 });

@@ -6,9 +6,9 @@ let used = POOL_BYTES;
 
 /**
  * `bytes` random bytes as text, cut from a pool refilled 4 KB at a time. crypto.randomBytes
- * asks the system for each id, and a request id per request made it 3% of the service's CPU at
- * one payment at a time (README, Performance); crypto.randomUUID pools the same way. For ids
- * only: a key or a secret comes from randomBytes, never from a buffer that outlives it.
+ * asks the system for each id: a system call per request, for its request id (README,
+ * Performance); crypto.randomUUID pools the same way. For ids only: a key or a secret comes
+ * from randomBytes, never from a buffer that outlives it.
  */
 export function randomId(bytes: number, encoding: "base64url" | "hex" = "base64url"): string {
   // A whole, positive count: anything else would move `used` back and hand out bytes again.

@@ -52,6 +52,10 @@ func main() {
 	// Tables from an earlier run get their _id indexes (idindex.go) before any client can write:
 	// rebuilding one holds SQLite's write lock for as long as it reads the table.
 	indexTables(context.Background(), *dir, logger)
+	// FERRETDB_BUSY_WAIT=sqlite keeps SQLite's own busy handler (busywait.go), to compare.
+	if os.Getenv("FERRETDB_BUSY_WAIT") != "sqlite" {
+		useCommitWait(logger)
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,

@@ -18,14 +18,21 @@ import (
 // tries, however soon the lock comes free: with the service's two connections both writing, the
 // second one slept a millisecond or more behind a commit that took a fraction of one.
 //
-// Ours waits for the next commit instead: the WAL hook runs right after every commit, once the
-// write lock is released, and wakes every waiter. A waiter also retries after retryAfter, for
-// the releases no commit announces (a rollback, a checkpoint, another process), and gives up
-// after busyTimeout/retryAfter tries: within the 10 s busy_timeout allowed, sooner only for a
-// writer that lost the lock to 40,000 commits in a row.
+// Ours waits for the next commit instead: the WAL hook runs after every commit that steps to its
+// end, once the write lock is released, and wakes every waiter. A waiter also retries after
+// retryAfter (about 1 ms on an idle Linux machine, where Go rounds short timers up), for the
+// releases no commit of this process announces (a rollback, another process), and gives up after
+// busyTimeout of waiting, as busy_timeout did, or at once when its statement is interrupted.
+//
+// Installing them zeroes what PRAGMA busy_timeout and PRAGMA wal_autocheckpoint read, and setting
+// either pragma later would put SQLite's own handler or hook back: FerretDB sets its pragmas when
+// it opens a connection, before the connection hook below runs, and never again.
+const retryAfter = 250 * time.Microsecond
+
+// The longest wait, as FerretDB's busy_timeout (a variable for the tests).
+var busyTimeout = 10 * time.Second
+
 const (
-	retryAfter  = 250 * time.Microsecond
-	busyTimeout = 10 * time.Second
 	// SQLite's own hook checkpoints the WAL into the database once it holds this many pages;
 	// ours replaces it, so it does the same.
 	autoCheckpointPages = 1000
@@ -35,14 +42,25 @@ var (
 	commitMu sync.Mutex
 	// Closed at each commit and replaced: a broadcast to the writers waiting now.
 	committed = make(chan struct{})
+	// Commits so far, so that a waiter knows whether one came since its last try.
+	commits uint64
 	// Waits begun, and retries a commit woke (the tests read them).
 	busyWaits, busyWoken atomic.Int64
+	// Per connection (its sqlite3 handle) that ever waited: when its current wait began and the
+	// commits it had seen at its last try. FerretDB keeps its connections open.
+	waiters sync.Map
 )
 
-func commitSignal() <-chan struct{} {
+type waiter struct {
+	since time.Time
+	seen  uint64
+}
+
+// The commits so far, and the signal of the next one.
+func commitState() (uint64, <-chan struct{}) {
 	commitMu.Lock()
 	defer commitMu.Unlock()
-	return committed
+	return commits, committed
 }
 
 // Calling convention of SQLite's callbacks in modernc's translation (see its __ccgo_fp).
@@ -52,26 +70,38 @@ func callbackPointer(f any) uintptr {
 }
 
 // int xBusy(void *arg, int count): non-zero to try again, 0 to give up with SQLITE_BUSY.
-func busyHandler(_ *libc.TLS, _ uintptr, count int32) int32 {
+// arg is the connection's sqlite3 handle; count is 0 at the first call of each wait.
+func busyHandler(tls *libc.TLS, db uintptr, count int32) int32 {
+	v, _ := waiters.LoadOrStore(db, &waiter{})
+	w := v.(*waiter)
 	if count == 0 {
 		busyWaits.Add(1)
+		w.since = time.Now()
 	}
-	if time.Duration(count)*retryAfter >= busyTimeout {
+	if time.Since(w.since) >= busyTimeout || sqlite3.Xsqlite3_is_interrupted(tls, db) != 0 {
 		return 0
+	}
+	seen, next := commitState()
+	// A commit came between the last try and this call: the lock may be free already.
+	if count > 0 && seen != w.seen {
+		w.seen = seen
+		return 1
 	}
 	timer := time.NewTimer(retryAfter)
 	select {
-	case <-commitSignal():
+	case <-next:
 		busyWoken.Add(1)
 	case <-timer.C:
 	}
 	timer.Stop()
+	w.seen, _ = commitState()
 	return 1
 }
 
 // int xWal(void *arg, sqlite3 *db, const char *zDb, int nPages): after a commit, lock released.
 func walHook(tls *libc.TLS, _ uintptr, db uintptr, zDb uintptr, pages int32) int32 {
 	commitMu.Lock()
+	commits++
 	close(committed)
 	committed = make(chan struct{})
 	commitMu.Unlock()
@@ -110,7 +140,7 @@ func useCommitWait(logger *slog.Logger) {
 			}
 			return nil
 		}
-		sqlite3.Xsqlite3_busy_handler(tls, db, busyHandlerPtr, 0)
+		sqlite3.Xsqlite3_busy_handler(tls, db, busyHandlerPtr, db)
 		sqlite3.Xsqlite3_wal_hook(tls, db, walHookPtr, 0)
 		return nil
 	})

@@ -30,19 +30,31 @@ func openDB(t *testing.T, file string) *sql.DB {
 	return db
 }
 
-// A writer behind another one of this process goes as soon as that one commits. SQLite's own
-// handler would sleep on: past 128 ms of waiting it sleeps 50 ms at a time.
-func TestWriterGoesWhenTheOtherCommits(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "a.sqlite"))
+// holdWriteLock takes the database's write lock on a connection of its own, until the test commits
+// on that connection or ends (then it is rolled back).
+func holdWriteLock(t *testing.T, db *sql.DB) *sql.Conn {
+	t.Helper()
 	ctx := context.Background()
 	holder, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer holder.Close()
+	t.Cleanup(func() {
+		_, _ = holder.ExecContext(ctx, "ROLLBACK") // after a COMMIT: no transaction, an error
+		_ = holder.Close()
+	})
 	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
+	return holder
+}
+
+// A writer behind another one of this process goes as soon as that one commits. SQLite's own
+// handler would sleep on: past 128 ms of waiting it sleeps 50 ms at a time.
+func TestWriterGoesWhenTheOtherCommits(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "a.sqlite"))
+	ctx := context.Background()
+	holder := holdWriteLock(t, db)
 	waits, woken := busyWaits.Load(), busyWoken.Load()
 	done := make(chan time.Time)
 	go func() {
@@ -80,16 +92,7 @@ func TestWriterGoesWhenTheOtherCommits(t *testing.T) {
 func TestAWriterGivesUpAfterTheTimeout(t *testing.T) {
 	dir := t.TempDir()
 	db, other := openDB(t, filepath.Join(dir, "c.sqlite")), openDB(t, filepath.Join(dir, "d.sqlite"))
-	ctx := context.Background()
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	defer holder.ExecContext(ctx, "ROLLBACK") //nolint:errcheck
+	holdWriteLock(t, db)
 	saved := busyTimeout
 	busyTimeout = 300 * time.Millisecond
 	defer func() { busyTimeout = saved }()
@@ -109,7 +112,7 @@ func TestAWriterGivesUpAfterTheTimeout(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	_, err = db.Exec(`INSERT INTO t VALUES (x'03')`)
+	_, err := db.Exec(`INSERT INTO t VALUES (x'03')`)
 	waited := time.Since(start)
 	close(stop)
 	<-stopped
@@ -126,19 +129,11 @@ func TestAWriterGivesUpAfterTheTimeout(t *testing.T) {
 func TestAnInterruptedWriterStopsWaiting(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "e.sqlite"))
 	ctx := context.Background()
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	defer holder.ExecContext(ctx, "ROLLBACK") //nolint:errcheck
+	holdWriteLock(t, db)
 	bounded, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = db.ExecContext(bounded, `INSERT INTO t VALUES (x'05')`)
+	_, err := db.ExecContext(bounded, `INSERT INTO t VALUES (x'05')`)
 	if waited := time.Since(start); err == nil || waited > 2*time.Second {
 		t.Errorf("a writer cancelled after 100 ms ended with %v after %v", err, waited)
 	}

@@ -12,6 +12,13 @@ const run = promisify(execFile);
 /** Our Go program around FerretDB's embeddable package (in src/ also when dist/ runs). */
 export const ferretdbSourceDir = sourceFolder(__dirname, "ferretdb");
 
+/**
+ * How Go builds the launcher: static (no C toolchain needed) and with paths trimmed. The launcher's
+ * Go tests use the same, so that Go reuses what the build compiled.
+ */
+export const goBuildFlags: readonly string[] = ["-trimpath"];
+export const goBuildEnv = (): NodeJS.ProcessEnv => ({ ...process.env, CGO_ENABLED: "0" });
+
 export class EmbeddedDatabaseError extends Error {
   override name = "EmbeddedDatabaseError";
 }
@@ -76,9 +83,9 @@ export async function buildEmbeddedDatabase(cacheDir: string, opts: BuildOptions
     msg: `building the embedded FerretDB once into ${dir} with ${version}: Go modules are downloaded, then compiled (minutes on a new machine; progress every ${(opts.progressEveryMs ?? 5_000) / 1000} s)`,
   });
   try {
-    await runGo(["build", "-v", "-trimpath", "-o", tmp, "."], {
+    await runGo(["build", "-v", ...goBuildFlags, "-o", tmp, "."], {
       cwd: ferretdbSourceDir,
-      env: { ...process.env, CGO_ENABLED: "0" },
+      env: goBuildEnv(),
       started,
       log,
       everyMs: opts.progressEveryMs ?? 5_000,

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { promisify } from "node:util";
 import { MongoClient } from "mongodb";
-import { ferretdbSourceDir } from "../../src/store/ferretdbBuild";
+import { ferretdbSourceDir, goBuildEnv, goBuildFlags } from "../../src/store/ferretdbBuild";
 import { startEmbeddedDatabase, type EmbeddedDatabase } from "../../src/store/embeddedDatabase";
 
 // SQLite has one writer per file; a writer that finds the lock taken waits in the busy handler
@@ -55,10 +55,10 @@ test("a write that met a held lock goes as soon as the lock is released, not at 
 });
 
 test("the launcher's Go tests pass: a writer goes when another commits, gives up after its timeout, the WAL is still checkpointed", async () => {
-  // The launcher build's flags and environment (ferretdbBuild.ts), so that Go reuses what it compiled.
-  const { stdout } = await promisify(execFile)("go", ["test", "-trimpath", "-count=1", "./..."], {
+  // The launcher build's flags and environment, so that Go reuses what it compiled.
+  const { stdout } = await promisify(execFile)("go", ["test", ...goBuildFlags, "-count=1", "./..."], {
     cwd: ferretdbSourceDir,
-    env: { ...process.env, CGO_ENABLED: "0" },
+    env: goBuildEnv(),
     timeout: 240_000,
   });
   expect(stdout).toMatch(/^ok\s/m);

@@ -60,6 +60,9 @@ test("the launcher's Go tests pass: a writer goes when another commits, gives up
     cwd: ferretdbSourceDir,
     env: goBuildEnv(),
     timeout: 240_000,
+  }).catch((err: Error & { stdout?: string; stderr?: string }) => {
+    // Which Go test failed, and why: execFile's message names only the command.
+    throw new Error(`${err.message}\n${err.stdout ?? ""}${err.stderr ?? ""}`);
   });
   expect(stdout).toMatch(/^ok\s/m);
 }, 300_000);

@@ -27,16 +27,15 @@ import (
 // Installing them zeroes what PRAGMA busy_timeout and PRAGMA wal_autocheckpoint read, and setting
 // either pragma later would put SQLite's own handler or hook back: FerretDB sets its pragmas when
 // it opens a connection, before the connection hook below runs, and never again.
-const retryAfter = 250 * time.Microsecond
-
-// The longest wait, as FerretDB's busy_timeout (a variable for the tests).
-var busyTimeout = 10 * time.Second
-
 const (
+	retryAfter = 250 * time.Microsecond
 	// SQLite's own hook checkpoints the WAL into the database once it holds this many pages;
 	// ours replaces it, so it does the same.
 	autoCheckpointPages = 1000
 )
+
+// The longest wait, as FerretDB's busy_timeout (a variable for the tests).
+var busyTimeout = 10 * time.Second
 
 var (
 	commitMu sync.Mutex
@@ -44,7 +43,7 @@ var (
 	committed = make(chan struct{})
 	// Commits so far, so that a waiter knows whether one came since its last try.
 	commits uint64
-	// Waits begun, and retries a commit woke (the tests read them).
+	// Waits begun, and retries after a commit (the tests read them).
 	busyWaits, busyWoken atomic.Int64
 	// Per connection (its sqlite3 handle) that ever waited: when its current wait began and the
 	// commits it had seen at its last try. FerretDB keeps its connections open.
@@ -72,7 +71,10 @@ func callbackPointer(f any) uintptr {
 // int xBusy(void *arg, int count): non-zero to try again, 0 to give up with SQLITE_BUSY.
 // arg is the connection's sqlite3 handle; count is 0 at the first call of each wait.
 func busyHandler(tls *libc.TLS, db uintptr, count int32) int32 {
-	v, _ := waiters.LoadOrStore(db, &waiter{})
+	v, ok := waiters.Load(db)
+	if !ok { // this connection's first wait: its state is made once
+		v, _ = waiters.LoadOrStore(db, &waiter{})
+	}
 	w := v.(*waiter)
 	if count == 0 {
 		busyWaits.Add(1)
@@ -85,16 +87,21 @@ func busyHandler(tls *libc.TLS, db uintptr, count int32) int32 {
 	// A commit came between the last try and this call: the lock may be free already.
 	if count > 0 && seen != w.seen {
 		w.seen = seen
+		busyWoken.Add(1)
 		return 1
 	}
 	timer := time.NewTimer(retryAfter)
 	select {
 	case <-next:
-		busyWoken.Add(1)
 	case <-timer.C:
 	}
 	timer.Stop()
+	// Counted by what happened, not by the case select chose: when both are ready (a late
+	// goroutine), it picks either.
 	w.seen, _ = commitState()
+	if w.seen != seen {
+		busyWoken.Add(1)
+	}
 	return 1
 }
 

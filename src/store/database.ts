@@ -2,6 +2,7 @@ import { MongoClient, type Db, type MongoClientOptions } from "mongodb";
 import type { Logger } from "../observability/logger.js";
 import { boundDatabase } from "./boundedDb.js";
 import { startSupervisedDatabase, type SupervisedDatabase } from "./ferretdbSupervisor.js";
+import { unixSocketOf } from "./embeddedDatabase.js";
 
 /** How the service meets a database that is slow, gone or restarting (config.ts reads them). */
 export interface DatabaseSettings {
@@ -62,6 +63,14 @@ export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
   };
 }
 
+/** The Unix socket in the data directory, or a free loopback port where its path is too long. */
+function embeddedListener(dataDir: string, log: Logger): { unix: string } | { listen: string } {
+  const unix = unixSocketOf(dataDir);
+  if (unix) return { unix };
+  log({ level: "warn", msg: "the data directory's path is too long for a Unix socket: the embedded database listens on a loopback port", dataDir });
+  return { listen: "127.0.0.1:0" };
+}
+
 /**
  * Connects to MONGODB_URI, or starts the embedded FerretDB when it is unset (decisions.md D12),
  * supervised: restarted when it dies, `onFatal` when it cannot come back.
@@ -81,7 +90,9 @@ export async function openDatabase(
         cacheDir: config.cacheDir,
         log,
         sync: config.database.embeddedSync,
-        listen: `127.0.0.1:${config.embeddedPort ?? 0}`,
+        // A fixed port is for other instances to connect to (README "Scaling out"); otherwise
+        // only this service does, through a socket in its data directory.
+        ...(config.embeddedPort ? { listen: `127.0.0.1:${config.embeddedPort}` } : embeddedListener(config.dataDir, log)),
         ...(signal ? { signal } : {}),
       },
       {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Logger } from "../observability/logger.js";
 import { buildEmbeddedDatabase, EmbeddedDatabaseError } from "./ferretdbBuild.js";
@@ -22,12 +22,25 @@ export interface StartOptions {
   cacheDir: string;
   /** Loopback address to listen on; port 0 picks a free one. */
   listen?: string;
+  /** A Unix socket to listen on instead (see unixSocketOf). */
+  unix?: string;
   log?: Logger;
   startTimeoutMs?: number;
   /** SQLite's synchronous setting (EMBEDDED_DATABASE_SYNC): "full" (default) or "normal". */
   sync?: "full" | "normal";
   /** Aborting stops the build or FerretDB while it starts. */
   signal?: AbortSignal;
+}
+
+/**
+ * Where the embedded FerretDB of `dataDir` listens by default: a Unix socket beside its SQLite
+ * files, in a directory only this user can enter, so that no other local user or process reaches
+ * the payments, as any could on a loopback port. undefined when the path is longer than a socket
+ * address holds (108 bytes on Linux): then a loopback port.
+ */
+export function unixSocketOf(dataDir: string): string | undefined {
+  const path = join(resolve(dataDir), "ferretdb", "ferretdb.sock");
+  return Buffer.byteLength(path) < 100 ? path : undefined;
 }
 
 /** Builds (if needed) and starts FerretDB with SQLite files under dataDir/ferretdb. */
@@ -39,7 +52,8 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us. Its own process
   // group: a Ctrl-C reaches only us, and we stop it after our last query, not in the middle.
-  const child = spawn(binary, ["-dir", dir, "-listen", opts.listen ?? "127.0.0.1:0", "-sync", opts.sync ?? "full"], {
+  const where = opts.unix ? ["-unix", opts.unix] : ["-listen", opts.listen ?? "127.0.0.1:0"];
+  const child = spawn(binary, ["-dir", dir, ...where, "-sync", opts.sync ?? "full"], {
     stdio: ["pipe", "pipe", "pipe"],
     detached: true,
   });

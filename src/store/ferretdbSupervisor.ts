@@ -23,15 +23,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /**
  * Starts the embedded FerretDB and keeps it running: when it exits on its own it is started
- * again on the same address (the driver reconnects there by itself), with backoff from 100 ms
+ * again on the same socket or port (the driver reconnects there by itself), with backoff from 100 ms
  * to 2 s. If it is not back within `restartWithinMs` the supervisor gives up and says so; the
  * service then exits non-zero so that its own supervisor (systemd, Kubernetes) restarts it all.
  */
 export async function startSupervisedDatabase(opts: StartOptions, s: Supervision): Promise<SupervisedDatabase> {
   let current = await startEmbeddedDatabase(opts);
-  const listen = new URL(current.uri).host;
+  // Its socket again, or the port it took (a free one the first time).
+  const listen = opts.unix ?? new URL(current.uri).host;
   // The signal stops a first start; a restart is ours to stop (stop()).
-  const { signal: _firstStartOnly, ...again } = opts;
+  const { signal: _firstStartOnly, ...first } = opts;
+  const again = opts.unix ? first : { ...first, listen };
   let stopping = false;
   let restarts = 0;
 
@@ -42,7 +44,7 @@ export async function startSupervisedDatabase(opts: StartOptions, s: Supervision
       await sleep(Math.min(2000, 100 * 2 ** attempt));
       if (stopping) return undefined;
       try {
-        const next = await startEmbeddedDatabase({ ...again, listen });
+        const next = await startEmbeddedDatabase(again);
         restarts++;
         s.onRestart(`the embedded FerretDB is back (pid ${next.pid}) after ${Date.now() - started} ms, restart ${restarts}`);
         return next;

@@ -18,7 +18,7 @@ import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { genstoreJson, normalizeJson } from "../../src/server/gateway/jsonCoercion";
 import { FERRETDB_POOL_SIZE } from "../../src/store/database";
-import { startEmbeddedDatabase } from "../../src/store/embeddedDatabase";
+import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
@@ -92,7 +92,8 @@ async function main() {
   const poolSize = Number(process.env.DATABASE_POOL_SIZE || FERRETDB_POOL_SIZE);
   const books = process.env.SANDBOX_BOOKS || "file";
   console.log(`embedded FerretDB with SQLite synchronous=${sync}; database pool of the service and the floor: ${poolSize}; sandbox books: ${books}\n`);
-  const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache"), sync });
+  // On a Unix socket, as the service starts its own (database.ts); the floor connects there too.
+  const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache"), sync, unix: unixSocketOf(work) });
   // Genstore's callback API: a sink that reads, counts and answers (callbackSink.ts).
   const genstore = await startCallbackSink();
   const pem = generateCardKeyPem();

@@ -1,20 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { decodeEntries } from "../../src/store/storedEntries";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { MongoClient } from "mongodb";
 import examples from "../fixtures/apiPageExamples.json";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { startServiceProcess, type ServiceProcess } from "../helpers/serviceProcess";
 import { sandboxFileBooks } from "../helpers/payments";
+import { unixSocketOf } from "../../src/store/embeddedDatabase";
 import { waitFor } from "../helpers/waitFor";
 
 // The real service with its own embedded FerretDB, serving card payments at about 4 per second,
-// when FerretDB is killed with SIGKILL. The service must notice, restart it on the same port, and
-// answer the gap with fast 503s; afterwards every payment sent in the gap completes on Genstore's
+// when FerretDB is killed with SIGKILL. The service must notice, restart it on the same socket (the
+// killed one leaves its socket file behind), and answer the gap with fast 503s; afterwards every payment sent in the gap completes on Genstore's
 // retry, charged once, with one result reported to Genstore.
 let genstore: FakeGenstore;
 let dataDir: string;
@@ -31,6 +32,31 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+/** The local ports a process listens on over TCP (IPv4 and IPv6), from /proc. */
+function tcpListenersOf(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const m = /^socket:\[(\d+)\]$/.exec(
+      (() => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      })(),
+    );
+    if (m) inodes.add(m[1]!);
+  }
+  const ports: number[] = [];
+  for (const table of ["tcp", "tcp6"])
+    for (const line of readFileSync(`/proc/net/${table}`, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is f[1] ("ADDR:PORT" in hex), st is f[3] (0A: LISTEN), inode is f[9].
+      if (f[3] === "0A" && inodes.has(f[9] ?? "")) ports.push(parseInt(f[1]!.split(":")[1]!, 16));
+    }
+  return ports;
+}
+
 interface Answer {
   id: string;
   status: number;
@@ -45,7 +71,7 @@ const logLines = (s: ServiceProcess) =>
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-test("SIGKILL of the embedded database under load: restarted on its port within a second, every answer of the gap 200 or 503 within 2 s, every payment completed on retry", async () => {
+test("SIGKILL of the embedded database under load: restarted on its socket within a second, every answer of the gap 200 or 503 within 2 s, every payment completed on retry", async () => {
   service = await startServiceProcess({
     DATA_DIR: dataDir,
     CACHE_DIR: resolve(__dirname, "../../.cache"),
@@ -59,6 +85,12 @@ test("SIGKILL of the embedded database under load: restarted on its port within 
   const listening = logLines(s).find((l) => l.msg === "listening");
   const pid = Number(listening?.databasePid);
   expect(pid).toBeGreaterThan(0);
+  // Only this user reaches it: a socket in the owner-only data directory, no TCP port at all.
+  const socket = unixSocketOf(dataDir)!;
+  expect(String(listening?.database)).toContain(encodeURIComponent(socket));
+  expect(statSync(socket).isSocket()).toBe(true);
+  expect(statSync(dirname(socket)).mode & 0o777).toBe(0o700);
+  expect(tcpListenersOf(pid)).toEqual([]);
   const databaseUri = /mongodb:\/\/\S+?\//.exec(String(listening?.database))?.[0] ?? "";
   const publicKey = ((await (await fetch(`${s.url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string }).publicKey;
   const run = randomBytes(3).toString("hex");
@@ -172,13 +204,19 @@ test("a database that cannot come back within DATABASE_RESTART_WITHIN_MS: the se
   const s = await startServiceProcess({ DATA_DIR: dir, CACHE_DIR: resolve(__dirname, "../../.cache"), DATABASE_RESTART_WITHIN_MS: "2000" });
   try {
     const listening = logLines(s).find((l) => l.msg === "listening");
-    const port = Number(/:(\d+)\//.exec(String(listening?.database))?.[1]);
+    const socket = unixSocketOf(dir)!;
+    expect(String(listening?.database)).toContain(encodeURIComponent(socket));
     process.kill(Number(listening?.databasePid), "SIGKILL");
-    // Something else takes the port before the supervisor's first restart (100 ms later).
+    // Something else takes the socket before the supervisor's first restart (100 ms later): the
+    // launcher removes a socket nothing answers on, never one in use.
     const squatter = createServer();
     await waitFor(
-      "the port to be free to take",
-      () => new Promise<boolean>((done) => squatter.once("error", () => done(false)).listen(port, "127.0.0.1", () => done(true))),
+      "the socket to be free to take",
+      () =>
+        new Promise<boolean>((done) => {
+          rmSync(socket, { force: true });
+          squatter.once("error", () => done(false)).listen(socket, () => done(true));
+        }),
       5000,
       5,
     );

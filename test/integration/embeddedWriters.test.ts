@@ -54,7 +54,7 @@ test("a write that met a held lock goes as soon as the lock is released, not at 
   expect(await things.countDocuments()).toBe(2);
 });
 
-test("the launcher's Go tests pass: a writer goes when another commits, gives up after its timeout, the WAL is still checkpointed", async () => {
+test("the launcher's Go tests pass: a writer goes when another commits, gives up after its timeout, the WAL is still checkpointed, a stale socket is cleared", async () => {
   // The launcher build's flags and environment, so that Go reuses what it compiled.
   const { stdout } = await promisify(execFile)("go", ["test", ...goBuildFlags, "-count=1", "./..."], {
     cwd: ferretdbSourceDir,

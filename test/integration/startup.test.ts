@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { MongoClient } from "mongodb";
@@ -78,7 +78,9 @@ test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key,
     expect(s.lines.find((l) => String(l.msg).startsWith("DATA_DIR was readable by other users"))).toMatchObject({ level: "warn", paths: 2 });
     const keyLine = await waitFor(() => s.lines.find((l) => typeof l.publicKey === "string"), 5_000);
     const url = String(listening.url);
-    expect(String(listening.database)).toMatch(/^embedded FerretDB at mongodb:\/\/127\.0\.0\.1:\d+\//);
+    // On a socket in the data directory, not a port any local user could reach.
+    const socket = join(dataDir, "ferretdb", "ferretdb.sock");
+    expect(String(listening.database)).toMatch(new RegExp(`^embedded FerretDB at mongodb://${encodeURIComponent(socket)}/`));
     const served = (await (await fetch(`${url}/genstore/v1/card-encryption-key`)).json()) as { publicKey: string };
     expect(served.publicKey).toBe(keyLine.publicKey);
     const res = await fetch(`${url}/genstore/v1/payments/nope`);
@@ -98,12 +100,17 @@ test("with MONGODB_URI unset it starts its own FerretDB, prints the URL and key,
     expect(Object.keys(found).filter((p) => p.endsWith(".sqlite"))).toEqual(
       expect.arrayContaining(["/psp/sandbox/ledger.sqlite", expect.stringMatching(/^\/ferretdb\//)]),
     );
-    for (const [path, mode] of Object.entries(found)) expect([path, mode]).toEqual([path, lstatSync(join(dataDir, path)).isDirectory() ? "700" : "600"]);
+    expect(found["/ferretdb/ferretdb.sock"]).toBe("700");
+    for (const [path, mode] of Object.entries(found)) {
+      const st = lstatSync(join(dataDir, path));
+      expect([path, mode]).toEqual([path, st.isDirectory() || st.isSocket() ? "700" : "600"]);
+    }
 
     const dbUri = /mongodb:\/\/\S+/.exec(String(listening.database))?.[0] ?? "";
     s.child.kill("SIGTERM");
     expect(await s.exited).toBe(0);
-    // FerretDB went with it.
+    // FerretDB went with it, and took its socket.
+    expect(existsSync(socket)).toBe(false);
     const client = new MongoClient(dbUri, { serverSelectionTimeoutMS: 1000 });
     await expect(client.connect()).rejects.toThrow();
     await client.close();

@@ -1,5 +1,6 @@
 // Command ferretdb runs FerretDB's embeddable package on loopback for the payment app, and
 // keeps its tables indexed for lookups by _id (see idindex.go).
+// It listens on a Unix socket (-unix) or a loopback TCP address (-listen).
 // It prints "ready <mongodb-uri>" on stdout once it accepts connections and exits when
 // its stdin closes (the parent died) or on SIGTERM/SIGINT.
 package main
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -22,6 +25,9 @@ import (
 func main() {
 	dir := flag.String("dir", "data/ferretdb", "directory holding the SQLite files")
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (loopback only)")
+	// A Unix socket in the owner-only data directory: no other user of the machine can connect,
+	// as any can to a loopback port, and a command costs less than over loopback TCP.
+	unix := flag.String("unix", "", "Unix socket to listen on instead of TCP")
 	// full: every commit is on disk when it is acknowledged. normal: SQLite's WAL is synced at
 	// checkpoints only, so a power loss or OS crash may roll back the last commits (a crash of
 	// this process or of the service loses nothing).
@@ -56,8 +62,16 @@ func main() {
 	if os.Getenv("FERRETDB_BUSY_WAIT") != "sqlite" {
 		useCommitWait(logger)
 	}
+	listener := ferretdb.ListenerConfig{TCP: *listen}
+	if *unix != "" {
+		if err := clearStaleSocket(*unix); err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+			os.Exit(1)
+		}
+		listener = ferretdb.ListenerConfig{Unix: *unix}
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  listener,
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + *dir + "/?_pragma=synchronous(" + *sync + ")",
@@ -83,7 +97,32 @@ func main() {
 	}()
 
 	// MongoDBURI blocks until the listener is bound.
-	fmt.Printf("ready %s\n", f.MongoDBURI())
+	uri := f.MongoDBURI()
+	if *unix != "" {
+		// The Node driver takes a socket's path, escaped, as the URI's host.
+		uri = "mongodb://" + url.PathEscape(*unix) + "/"
+	}
+	fmt.Printf("ready %s\n", uri)
 	go keepIndexed(ctx, *dir, 2*time.Second, logger)
 	<-done
+}
+
+// clearStaleSocket removes the socket a killed FerretDB left behind (a clean stop removes its
+// own), so that listening there again does not fail; a socket something still answers on stays.
+func clearStaleSocket(path string) error {
+	info, err := os.Lstat(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if info.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s exists and is not a socket", path)
+	}
+	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		_ = conn.Close()
+		return fmt.Errorf("%s is in use by another process", path)
+	}
+	return os.Remove(path)
 }

@@ -48,7 +48,8 @@ export function ensureDataDir(dir: string): void {
 /**
  * DATA_DIR holds the embedded database (payments, shops) and development keys: only the
  * service's user may read it. Makes the folder 0700 and everything under it 0700 (folders) or
- * 0600 (files), and returns what it had to tighten, so start-up can say so.
+ * 0600 (files; a socket closed to others is left as it is), and returns what it had to tighten,
+ * so start-up can say so.
  */
 export function secureDataDir(dir: string): string[] {
   ensureDataDir(dir);
@@ -57,6 +58,8 @@ export function secureDataDir(dir: string): string[] {
     const walk = (path: string) => {
       const st = lstatSync(path);
       if (st.isSymbolicLink()) return;
+      // A socket (the embedded database's, left by a killed FerretDB) needs only to be this user's.
+      if (st.isSocket() && (st.mode & 0o077) === 0) return;
       const want = st.isDirectory() ? 0o700 : 0o600;
       if ((st.mode & 0o777) !== want) {
         chmodSync(path, want);

@@ -2,7 +2,7 @@ import { MongoClient, type Db, type MongoClientOptions } from "mongodb";
 import type { Logger } from "../observability/logger.js";
 import { boundDatabase } from "./boundedDb.js";
 import { startSupervisedDatabase, type SupervisedDatabase } from "./ferretdbSupervisor.js";
-import { unixSocketOf } from "./embeddedDatabase.js";
+import { EmbeddedDatabaseError, SOCKET_PATH_MAX, unixSocketOf } from "./embeddedDatabase.js";
 
 /** How the service meets a database that is slow, gone or restarting (config.ts reads them). */
 export interface DatabaseSettings {
@@ -63,12 +63,16 @@ export function clientOptions(settings: DatabaseSettings): MongoClientOptions {
   };
 }
 
-/** The Unix socket in the data directory, or a free loopback port where its path is too long. */
-function embeddedListener(dataDir: string, log: Logger): { unix: string } | { listen: string } {
+/**
+ * The Unix socket in the data directory. A path too long for a socket address is refused rather
+ * than served on a loopback port, which every local user could reach without a password.
+ */
+function embeddedSocket(dataDir: string): { unix: string } {
   const unix = unixSocketOf(dataDir);
   if (unix) return { unix };
-  log({ level: "warn", msg: "the data directory's path is too long for a Unix socket: the embedded database listens on a loopback port", dataDir });
-  return { listen: "127.0.0.1:0" };
+  throw new EmbeddedDatabaseError(
+    `DATA_DIR ${dataDir} is too long for the embedded database's socket (${SOCKET_PATH_MAX} bytes at most with ferretdb/ferretdb.sock): choose a shorter DATA_DIR, or set EMBEDDED_DATABASE_PORT to listen on a loopback port, which any local user can reach`,
+  );
 }
 
 /**
@@ -92,7 +96,7 @@ export async function openDatabase(
         sync: config.database.embeddedSync,
         // A fixed port is for other instances to connect to (README "Scaling out"); otherwise
         // only this service does, through a socket in its data directory.
-        ...(config.embeddedPort ? { listen: `127.0.0.1:${config.embeddedPort}` } : embeddedListener(config.dataDir, log)),
+        ...(config.embeddedPort ? { listen: `127.0.0.1:${config.embeddedPort}` } : embeddedSocket(config.dataDir)),
         ...(signal ? { signal } : {}),
       },
       {

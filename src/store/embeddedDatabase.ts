@@ -32,15 +32,18 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
+/** The longest socket path taken: a socket address holds 107 bytes and a NUL on Linux, 103 on macOS. */
+export const SOCKET_PATH_MAX = 100;
+
 /**
  * Where the embedded FerretDB of `dataDir` listens by default: a Unix socket beside its SQLite
  * files, in a directory only this user can enter, so that no other local user or process reaches
- * the payments, as any could on a loopback port. undefined when the path is longer than a socket
- * address holds (108 bytes on Linux): then a loopback port.
+ * the payments, as any could on a loopback port. undefined when the path is longer than
+ * SOCKET_PATH_MAX bytes.
  */
 export function unixSocketOf(dataDir: string): string | undefined {
   const path = join(resolve(dataDir), "ferretdb", "ferretdb.sock");
-  return Buffer.byteLength(path) < 100 ? path : undefined;
+  return Buffer.byteLength(path) <= SOCKET_PATH_MAX ? path : undefined;
 }
 
 /** Builds (if needed) and starts FerretDB with SQLite files under dataDir/ferretdb. */

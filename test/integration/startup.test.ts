@@ -148,6 +148,11 @@ test.each([
     () => ({ MONGODB_URI: "mongodb://127.0.0.1:1/" }),
     /^genstore-payment-app: cannot start: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1\//,
   ],
+  [
+    "a DATA_DIR too long for the embedded database's socket",
+    () => ({ DATA_DIR: join(dataDir, "d".repeat(100)) }),
+    /^genstore-payment-app: cannot start: DATA_DIR \S+ is too long for the embedded database's socket .*set EMBEDDED_DATABASE_PORT/,
+  ],
   ["a bad PORT", () => ({ PORT: "eighty" }), /^genstore-payment-app: cannot start: PORT must be a whole number, got "eighty"$/],
   [
     "production without a card key",

@@ -1,4 +1,4 @@
-// Command ferretdb runs FerretDB's embeddable package on loopback for the payment app, and
+// Command ferretdb runs FerretDB's embeddable package for the payment app, and
 // keeps its tables indexed for lookups by _id (see idindex.go).
 // It listens on a Unix socket (-unix) or a loopback TCP address (-listen).
 // It prints "ready <mongodb-uri>" on stdout once it accepts connections and exits when
@@ -7,15 +7,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,6 +66,10 @@ func main() {
 	}
 	listener := ferretdb.ListenerConfig{TCP: *listen}
 	if *unix != "" {
+		if err := checkPrivateDir(filepath.Dir(*unix)); err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+			os.Exit(1)
+		}
 		if err := clearStaleSocket(*unix); err != nil {
 			fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 			os.Exit(1)
@@ -99,8 +105,10 @@ func main() {
 	// MongoDBURI blocks until the listener is bound.
 	uri := f.MongoDBURI()
 	if *unix != "" {
-		// The Node driver takes a socket's path, escaped, as the URI's host.
-		uri = "mongodb://" + url.PathEscape(*unix) + "/"
+		// The Node driver takes a socket's path as the URI's host, every byte but the unreserved
+		// ones escaped (an "@" left as it is would read as a user name), and only a host ending
+		// in ".sock" as a socket.
+		uri = "mongodb://" + escapeAll(*unix) + "/"
 	}
 	fmt.Printf("ready %s\n", uri)
 	go keepIndexed(ctx, *dir, 2*time.Second, logger)
@@ -120,9 +128,43 @@ func clearStaleSocket(path string) error {
 	if info.Mode()&os.ModeSocket == 0 {
 		return fmt.Errorf("%s exists and is not a socket", path)
 	}
-	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
 		_ = conn.Close()
 		return fmt.Errorf("%s is in use by another process", path)
 	}
+	// Only a refused connection says nobody listens; a full backlog or a timeout may be a live
+	// FerretDB on the same files, whose socket must not be taken from it.
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%s may be in use (%v)", path, err)
+	}
 	return os.Remove(path)
+}
+
+// checkPrivateDir refuses a socket directory another user could enter or write to (a symlink
+// to a shared folder, say): there, someone could take the socket's place between two starts.
+func checkPrivateDir(dir string) error {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !info.IsDir() || info.Mode().Perm()&0o077 != 0 || !ok || int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s must be a directory of this user closed to others (mode 0700) to hold the database's socket", dir)
+	}
+	return nil
+}
+
+// escapeAll percent-encodes every byte of s but the unreserved ones (RFC 3986).
+func escapeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }

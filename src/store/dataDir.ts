@@ -1,4 +1,4 @@
-import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export class DataDirError extends Error {
@@ -67,7 +67,9 @@ export function secureDataDir(dir: string): string[] {
       }
       if (st.isDirectory()) for (const entry of readdirSync(path)) walk(join(path, entry));
     };
-    walk(dir);
+    // DATA_DIR itself may be a symlink (to a bigger disk, say): the folder it names is made
+    // private. Symlinks inside it are not followed.
+    walk(realpathSync(dir));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new DataDirError(`DATA_DIR ${dir} cannot be made private to this user (${e.code ?? e.message}): fix its owner or choose another DATA_DIR`);

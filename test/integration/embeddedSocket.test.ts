@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -60,4 +60,16 @@ test("start-up's permission check leaves a socket closed to others alone and clo
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+test("start-up's permission check makes private the folder a symlinked DATA_DIR names", () => {
+  const real = tempDir("gs-real-");
+  mkdirSync(join(real, "ferretdb"));
+  chmodSync(real, 0o755);
+  chmodSync(join(real, "ferretdb"), 0o755);
+  const link = join(tempDir("gs-link-"), "data");
+  symlinkSync(real, link);
+  expect(secureDataDir(link)).toEqual([real, join(real, "ferretdb")]);
+  expect(statSync(real).mode & 0o777).toBe(0o700);
+  expect(statSync(join(real, "ferretdb")).mode & 0o777).toBe(0o700);
 });

@@ -1,19 +1,18 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
-import { createPaymentCache } from "../../src/store/paymentCache";
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
 
 // A cached document must cost its own bytes. BSON's output and Buffer.from are slices of Node's
 // shared pool slabs (64 KB on Node 24 and 26; on Node 22 8 KB, for buffers under 4 KB): a kept slice keeps its whole slab, and with the service's
 // other allocations between two cache writes, 2,000 entries kept most of 2,000 slabs.
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-/**
- * The ArrayBuffer bytes left after full collections, once two readings 20 ms apart agree: buffers
- * of earlier test files in this worker may still be on their way out when this one starts.
- */
-async function settledArrayBuffers(): Promise<number> {
-  let last = Number.NaN;
+//
+// Measured in a Node process of its own (the compiled cache from dist/, which the test run's
+// global setup builds): in this worker, buffers of earlier test files were still being freed
+// between the two readings, by as much as 113 MB once, whatever the settling before them.
+const measure = `
+const { createPaymentCache } = require(${JSON.stringify(resolve(__dirname, "../../dist/src/store/paymentCache.js"))});
+async function settled() {
+  let last = NaN;
   for (let i = 0; i < 100; i++) {
     gc();
     await new Promise((r) => setTimeout(r, 20));
@@ -23,24 +22,30 @@ async function settledArrayBuffers(): Promise<number> {
   }
   throw new Error("ArrayBuffer memory never settled");
 }
+(async () => {
+  // Held only through this object (no local name), so that deleting it lets the cache go.
+  const kept = { cache: createPaymentCache(2000) };
+  let garbage = 0;
+  for (let i = 0; i < 2000; i++) {
+    kept.cache.set("k" + i, { _id: "P" + i, state: "captured", fields: "x".repeat(1500) });
+    // What the rest of the service allocates from the same pool meanwhile, dropped at once.
+    garbage += Buffer.from("y".repeat(20000)).length;
+  }
+  const last = kept.cache.get("k1999")._id;
+  // What the cache holds is what leaves with it.
+  const withCache = await settled();
+  delete kept.cache;
+  const held = withCache - (await settled());
+  process.stdout.write(JSON.stringify({ garbage, last, held }));
+})();
+`;
 
 test("2,000 cached documents hold about their own size, not the pool slabs they were made in", async () => {
-  // Held only through this object (no local name), so that deleting it lets the cache go.
-  const kept: { cache?: ReturnType<typeof createPaymentCache> } = { cache: createPaymentCache(2_000) };
-  const doc = (i: number) => ({ _id: `P${i}`, state: "captured", fields: "x".repeat(1_500) });
-  let garbage = 0;
-  for (let i = 0; i < 2_000; i++) {
-    kept.cache!.set(`k${i}`, doc(i));
-    // What the rest of the service allocates from the same pool meanwhile, dropped at once.
-    garbage += Buffer.from("y".repeat(20_000)).length;
-  }
+  const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "-e", measure], { timeout: 60_000 });
+  const { garbage, last, held } = JSON.parse(stdout) as { garbage: number; last: string; held: number };
   expect(garbage).toBe(40_000_000);
-  expect(kept.cache!.get("k1999")?._id).toBe("P1999");
-  // What the cache holds is what leaves with it.
-  const withCache = await settledArrayBuffers();
-  delete kept.cache;
-  const held = withCache - (await settledArrayBuffers());
+  expect(last).toBe("P1999");
   const own = 2_000 * 1_560;
   expect(held).toBeGreaterThan(own * 0.9);
   expect(held).toBeLessThan(own * 1.5);
-});
+}, 90_000);

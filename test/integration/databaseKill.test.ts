@@ -14,9 +14,10 @@ import { unixSocketOf } from "../../src/store/embeddedDatabase";
 import { waitFor } from "../helpers/waitFor";
 
 // The real service with its own embedded FerretDB, serving card payments at about 4 per second,
-// when FerretDB is killed with SIGKILL. The service must notice, restart it on the same socket (the
-// killed one leaves its socket file behind), and answer the gap with fast 503s; afterwards every payment sent in the gap completes on Genstore's
-// retry, charged once, with one result reported to Genstore.
+// when FerretDB is killed with SIGKILL. The service must notice, restart it on the same socket
+// (the killed one leaves its socket file behind), and answer the gap with fast 503s; afterwards
+// every payment sent in the gap completes on Genstore's retry, charged once, with one result
+// reported to Genstore.
 let genstore: FakeGenstore;
 let dataDir: string;
 let service: ServiceProcess | undefined;
@@ -34,17 +35,17 @@ afterAll(async () => {
 
 /** The local ports a process listens on over TCP (IPv4 and IPv6), from /proc. */
 function tcpListenersOf(pid: number): number[] {
+  // A descriptor may close between listing and reading it.
+  const target = (fd: string) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      return "";
+    }
+  };
   const inodes = new Set<string>();
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    const m = /^socket:\[(\d+)\]$/.exec(
-      (() => {
-        try {
-          return readlinkSync(`/proc/${pid}/fd/${fd}`);
-        } catch {
-          return "";
-        }
-      })(),
-    );
+    const m = /^socket:\[(\d+)\]$/.exec(target(fd));
     if (m) inodes.add(m[1]!);
   }
   const ports: number[] = [];

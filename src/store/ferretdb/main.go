@@ -28,7 +28,7 @@ func main() {
 	dir := flag.String("dir", "data/ferretdb", "directory holding the SQLite files")
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on (loopback only)")
 	// A Unix socket in the owner-only data directory: no other user of the machine can connect,
-	// as any can to a loopback port, and a command costs less than over loopback TCP.
+	// as any can to a loopback port (README, Performance, for what it costs on two shared cores).
 	unix := flag.String("unix", "", "Unix socket to listen on instead of TCP")
 	// full: every commit is on disk when it is acknowledged. normal: SQLite's WAL is synced at
 	// checkpoints only, so a power loss or OS crash may roll back the last commits (a crash of
@@ -66,11 +66,11 @@ func main() {
 	}
 	listener := ferretdb.ListenerConfig{TCP: *listen}
 	if *unix != "" {
-		if err := checkPrivateDir(filepath.Dir(*unix)); err != nil {
-			fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
-			os.Exit(1)
+		err := checkPrivateDir(filepath.Dir(*unix))
+		if err == nil {
+			err = clearStaleSocket(*unix)
 		}
-		if err := clearStaleSocket(*unix); err != nil {
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 			os.Exit(1)
 		}

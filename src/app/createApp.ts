@@ -93,6 +93,8 @@ export interface App {
   start(): void;
   /** Stops them, waiting for work under way. */
   stop(): Promise<void>;
+  /** Resolves once the writes that follow payments already answered are done (startPayment.ts). */
+  settled(): Promise<void>;
   /** The payments as the service reads and writes them (on FerretDB, with the in-memory index). */
   payments: PaymentRepository;
   listing: PaymentListing; // the operators' listing (on FerretDB, the in-memory index)
@@ -173,7 +175,7 @@ export function createApp(opts: AppOptions): App {
     start: () => journal.start((shopId, paymentId, task) => mutex.run(paymentLockKey(shopId, paymentId), task)),
     stop: journal.stop,
   };
-  return { handler, payments, listing, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper, folding }) };
+  return { handler, payments, listing, ...backgroundOf(opts, { health, dispatcher, reconciler, index, instances, sweeper, folding, useCases }) };
 }
 
 /** The background work: the database's health monitor, the dispatcher, the reconciler, the console's index. */
@@ -187,11 +189,13 @@ function backgroundOf(
     instances: { stop?(): Promise<void> | void }[];
     sweeper: { start(): void; stop(): Promise<void> } | undefined;
     folding: { start(): void; stop(): Promise<void> } | undefined;
+    useCases: { settled(): Promise<void> };
   },
 ): Omit<App, "handler" | "payments" | "listing"> {
   let indexLoad: Promise<unknown> | undefined;
   let stopped = false;
   return {
+    settled: () => parts.useCases.settled(),
     start() {
       const started = Date.now();
       stopped = false;
@@ -212,6 +216,8 @@ function backgroundOf(
     },
     async stop() {
       stopped = true;
+      // Payments answered whose final write is still under way (startPayment.ts) land first.
+      await parts.useCases.settled();
       parts.health.stop();
       await Promise.all([parts.dispatcher.stop(), parts.reconciler.stop(), indexLoad, parts.sweeper?.stop()]);
       await parts.folding?.stop();

@@ -13,8 +13,11 @@ export interface Cause {
 }
 
 export interface OutcomeRecorder {
-  /** Moves a payment by a PSP outcome; an outcome that would move it backwards is ignored. */
-  applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, cause: Cause, event: string): Promise<PaymentRecord>;
+  /**
+   * Moves a payment by a PSP outcome; an outcome that would move it backwards is ignored.
+   * `answer`, if given, hears the payment as the move leaves it once the write is under way, before it lands.
+   */
+  applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, cause: Cause, event: string, answer?: (moved: PaymentRecord) => void): Promise<PaymentRecord>;
   /** Fails a payment whose outcome never came (expired 3-D Secure or checkout). */
   failPayment(p: PaymentRecord, reason: string, cause: Cause): Promise<PaymentRecord>;
   /**
@@ -71,6 +74,7 @@ async function move(
   cause: Cause,
   event: string,
   detail?: string,
+  answer?: (moved: PaymentRecord) => void,
 ): Promise<PaymentRecord> {
   // Nothing new (a final state again, or an open one with the same details): no write, so
   // repeated status queries (Get payment, buyers' returns) never grow the payment.
@@ -86,7 +90,11 @@ async function move(
     event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
     ...(callback ? { callback } : {}),
   };
-  const updated = await d.repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, change, p);
+  const written = d.repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, change, p);
+  // Under the lock, the guard holds for what was just read: the write lands as sent, or fails
+  // (the caller's lock holds until it is done; a crash leaves the payment to the reconciler).
+  answer?.({ ...p, ...change.set });
+  const updated = await written;
   if (updated && callback) d.onCallbackQueued(p.shopId, p._id, updated);
   if (updated && !openStates.includes(to) && p.state !== to) d.observer.paymentFinal(to);
   return updated ?? (await d.repository.findPayment(p.shopId, p._id)) ?? p;
@@ -193,10 +201,10 @@ export function createOutcomeRecorder(
 ): OutcomeRecorder {
   const d: RecorderDeps = { repository, log, now, onCallbackQueued, observer };
   return {
-    applyPaymentOutcome(p, outcome, cause, event) {
+    applyPaymentOutcome(p, outcome, cause, event, answer) {
       const { to, set } = outcomeChange(p, outcome);
       const detail = outcome.kind === "declined" || outcome.kind === "unknown" || outcome.kind === "absent" ? outcome.reason : undefined;
-      return move(d, p, to, set, cause, event, detail);
+      return move(d, p, to, set, cause, event, detail, answer);
     },
     failPayment: (p, reason, cause) => move(d, p, "failed", { error: reason }, cause, "payment expired", reason),
     settleOperation: (op, outcome, cause, current) => settleOperation(d, op, outcome, cause, current),

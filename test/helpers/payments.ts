@@ -49,8 +49,13 @@ export function genstoreClient(server: TestServer, shopId?: string) {
   };
 }
 
-/** The payment's stored document, its timeline and callbacks read as records (storedEntries.ts). */
+/**
+ * The payment's stored document, its timeline and callbacks read as records (storedEntries.ts),
+ * once the writes that follow answers already given have landed (the service answers a payment
+ * while its final write is under way; its own reads wait for that write too).
+ */
 export async function storedPayment(server: TestServer, paymentId: string) {
+  await server.app.settled();
   const doc = await server.db.collection("payments").findOne({ genstoreId: paymentId });
   return doc && decodeEntries(doc);
 }

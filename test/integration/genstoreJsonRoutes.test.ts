@@ -65,6 +65,7 @@ describe("the API page's example bodies, verbatim", () => {
       billingCountry: "US",
       shippingCountry: "US",
     });
+    await server.app.settled();
     const everything =
       JSON.stringify(await server.db.collection("payments").find({}).toArray()) + JSON.stringify(await sandboxBooks(server.db).find({}).toArray());
     for (const personal of ["xx@gmail.com", "Marshville", "John", "Smith", "+8618800008888", "10013"]) expect(everything).not.toContain(personal);
@@ -267,6 +268,7 @@ describe("bad input: a 4xx naming the problem, and nothing written", () => {
     const id = uniqueId("PI");
     const res = await postJson(url("/genstore/v1/payments/card"), cardBody(id, { surprise: { $where: "1" }, futureField: "x" }));
     expect(res.status).toBe(200);
+    await server.app.settled();
     const stored = await server.db.collection("payments").findOne({ genstoreId: id });
     expect(JSON.stringify(stored)).not.toContain("surprise");
     expect(JSON.stringify(stored)).not.toContain("futureField");

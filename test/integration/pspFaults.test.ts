@@ -86,6 +86,7 @@ test("connections reset mid-request: unknown and PROCESSING at once; once Stripe
   await addToxic("reset_peer", { timeout: 0 });
   const { bodies, answers } = await paymentsDuringFault(server, 2, { prefix: "PRST", shopId });
   expectWithinBudget(answers);
+  await server.app.settled();
   for (const b of bodies) expect(await server.db.collection("payments").findOne({ genstoreId: b.paymentId })).toMatchObject({ state: "unknown" });
   await proxy.getToxic("reset_peer").then((t) => t.remove());
   // Every call was reset, the first (the card's PaymentMethod) included: no PaymentIntent exists.

@@ -11,6 +11,8 @@ export function getPayment(k: Kernel) {
   const refresh = refreshPayment(k);
   return async (meta: RequestMeta, paymentId: string): Promise<PaymentStatusAnswer> => {
     await k.shopOf(meta);
+    // Not older than an answer already given: the write that follows it lands first.
+    await k.settled(meta.shopId, paymentId);
     let payment = await k.repository.findPayment(meta.shopId, paymentId);
     // The API page's own answer for a payment the provider does not know.
     if (!payment) throw notFound("Not found payment information.");

@@ -32,5 +32,6 @@ export function createPaymentUseCases(deps: PaymentUseCaseDeps): PaymentUseCases
     refreshOperation: refreshOperation(k),
     expirePayment: expirePayment(k),
     applyWebhook: applyWebhook(k),
+    settled: () => k.allSettled(),
   };
 }

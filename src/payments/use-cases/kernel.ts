@@ -60,8 +60,16 @@ export interface Kernel {
   pspContext(shop: ShopConfig, test: boolean): PspContext;
   /** Runs `task` under the payment's lock (no time budget: background work and status queries). */
   locked<T>(shopId: string, paymentId: string, task: () => Promise<T>): Promise<T>;
-  /** Runs `task` under the payment's lock; answers with `late()` if it overruns the PSP budget. */
-  serialized<T>(meta: RequestMeta, paymentId: string, task: () => Promise<T>, late: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `task` under the payment's lock; answers with `late()` if it overruns the PSP budget.
+   * `task` may answer before it ends (`answer`): it keeps the lock until its writes are done,
+   * and `settled` waits for them. Not with leases between instances (`lockWrites`).
+   */
+  serialized<T>(meta: RequestMeta, paymentId: string, task: (answer: (value: T) => void) => Promise<T>, late: () => Promise<T>): Promise<T>;
+  /** Resolves once the writes that follow an answer already given about this payment are done. */
+  settled(shopId: string, paymentId: string): Promise<void>;
+  /** Resolves once the writes that follow every answer already given are done (shutdown waits for them). */
+  allSettled(): Promise<void>;
   /**
    * Calls the PSP through the shop's circuit breaker; a throw is an unknown outcome, never a
    * decline. `refused` says what a call that did not happen makes of it (a decline or a failed
@@ -118,6 +126,7 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
     return c;
   };
   const locked = <T>(shopId: string, paymentId: string, task: () => Promise<T>) => mutex.run(paymentLockKey(shopId, paymentId), task);
+  const settling = createSettling();
 
   const kernel: Kernel = {
     deps,
@@ -130,13 +139,25 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
     pspContext: (shop, test) => ({ mode: test ? "test" : "live", credentials: test ? shop.testCredentials : shop.liveCredentials, shopId: shop.shopId }),
     locked,
 
-    async serialized(meta, paymentId, task, late) {
-      const work = locked(meta.shopId, paymentId, task);
-      const result = await withinBudget(work, deps.pspTimeoutMs, (err) =>
-        deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) }),
+    async serialized<T>(meta: RequestMeta, paymentId: string, task: (answer: (value: T) => void) => Promise<T>, late: () => Promise<T>) {
+      const failed = (err: unknown) => deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) });
+      let answered: ((value: T) => void) | undefined;
+      const early = new Promise<T>((resolve) => (answered = resolve));
+      const key = paymentLockKey(meta.shopId, paymentId);
+      const work: Promise<T> = locked(meta.shopId, paymentId, () =>
+        task((value) => {
+          // Between instances, another one's reads could not wait for this write: answer after it.
+          if (!answered || deps.lockWrites) return;
+          answered(value);
+          answered = undefined;
+          settling.track(key, work, failed);
+        }),
       );
+      const result = await withinBudget(Promise.race([early, work]), deps.pspTimeoutMs, failed);
       return result.done ? result.value : late();
     },
+    settled: (shopId, paymentId) => settling.of(paymentLockKey(shopId, paymentId)),
+    allSettled: () => settling.all(),
 
     callPsp: (call) => callThroughBreaker(call, breaker, deps, observer),
 
@@ -164,6 +185,27 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
     },
   };
   return kernel;
+}
+
+/**
+ * The work that goes on under a payment's lock after its answer was given (its final write):
+ * readers outside the lock wait for it, so that nothing reads a payment older than its answer.
+ */
+function createSettling() {
+  const after = new Map<string, Promise<void>>();
+  return {
+    track(key: string, work: Promise<unknown>, failed: (err: unknown) => void) {
+      const done = work.then(() => {}, failed);
+      after.set(key, done);
+      void done.then(() => {
+        if (after.get(key) === done) after.delete(key);
+      });
+    },
+    of: (key: string): Promise<void> => after.get(key) ?? Promise.resolve(),
+    all: async (): Promise<void> => {
+      while (after.size) await Promise.all(after.values());
+    },
+  };
 }
 
 /** Payments in live mode need a PSP that moves money: the sandbox never reports a live success. */

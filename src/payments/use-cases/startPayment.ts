@@ -61,7 +61,7 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
   return k.serialized(
     meta,
     record._id,
-    async () => {
+    async (answer) => {
       const claimed = await k.repository.claimPayment(record);
       if (!claimed.inserted) {
         if (claimed.record.shopId !== record.shopId || claimed.record.requestHash !== record.requestHash) throw conflict("paymentId", record._id);
@@ -77,7 +77,10 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
         // A resumed payment may have reached the PSP before the crash: only a new one is refused unsent.
         fresh: claimed.inserted,
       });
-      return k.recorder.applyPaymentOutcome(p, outcome, meta, claimed.inserted ? `psp: ${outcome.kind}` : `psp (resumed on Genstore's retry): ${outcome.kind}`);
+      // The answer tells the PSP's outcome once the final write is under way; the lock is held
+      // until it lands (README "Payments": what a crash in between leaves).
+      const event = claimed.inserted ? `psp: ${outcome.kind}` : `psp (resumed on Genstore's retry): ${outcome.kind}`;
+      return k.recorder.applyPaymentOutcome(p, outcome, meta, event, answer);
     },
     async () => (await k.repository.findPayment(meta.shopId, record._id)) ?? record,
   );

@@ -141,6 +141,8 @@ export interface PaymentUseCases {
    * `shopId` is set when the webhook came to a shop's own URL: it may only touch that shop.
    */
   applyWebhook(connectorName: string, event: WebhookEvent, shopId?: string): Promise<WebhookResult>;
+  /** Resolves once the writes that follow answers already given are done (shutdown waits for them). */
+  settled(): Promise<void>;
 }
 
 export type { PaymentOutcome };

@@ -94,10 +94,31 @@ async function move(
   // Under the lock, the guard holds for what was just read: the write lands as sent, or fails
   // (the caller's lock holds until it is done; a crash leaves the payment to the reconciler).
   answer?.({ ...p, ...change.set });
-  const updated = await written;
+  const updated = await (answer ? answeredWrite(d, p, to, written) : written);
   if (updated && callback) d.onCallbackQueued(p.shopId, p._id, updated);
   if (updated && !openStates.includes(to) && p.state !== to) d.observer.paymentFinal(to);
   return updated ?? (await d.repository.findPayment(p.shopId, p._id)) ?? p;
+}
+
+/** The write after its answer went out: if it does not land, the operator hears what was answered. */
+async function answeredWrite(d: RecorderDeps, p: PaymentRecord, to: PaymentState, written: Promise<PaymentRecord | null>): Promise<PaymentRecord | null> {
+  const lost = (why: string) =>
+    d.log({
+      level: "error",
+      msg: "a payment was answered but its result was not written; reconciliation will settle it",
+      paymentId: p._id,
+      shopId: p.shopId,
+      answered: to,
+      error: why,
+    });
+  try {
+    const updated = await written;
+    if (!updated) lost("the payment had changed under its lock");
+    return updated;
+  } catch (err) {
+    lost(String(err));
+    throw err;
+  }
 }
 
 /** What a final operation result does to its payment, guarded by the hold the operation took. */

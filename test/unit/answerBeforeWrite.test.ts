@@ -65,7 +65,15 @@ function setup(lockWrites = false) {
   });
   const packet = encryptLikeGenstore(key.publicKeySpki, testCard("4242424242424242"));
   const pay = (paymentId: string) =>
-    useCases.createCardPayment(meta, { paymentId, amount: "10.00", currency: "USD", test: true, manualCapture: false, packet });
+    useCases.createCardPayment(meta, {
+      paymentId,
+      amount: "10.00",
+      currency: "USD",
+      test: true,
+      manualCapture: false,
+      packet,
+      returnUrl: "https://shop.example/back",
+    });
   return { memory, writes, psp, logs, useCases, pay };
 }
 
@@ -104,20 +112,27 @@ test("the answer comes with the PSP's outcome; Get payment, a retry and shutdown
   expect((await memory.findPayment("s", "P1"))?.callbacks).toHaveLength(1);
 });
 
-test("a decline and a 3-D Secure challenge are answered from the outcome, as the write will record them", async () => {
+test("a 3-D Secure challenge is answered from the outcome; a decline only once its write has landed", async () => {
   const { writes, psp, useCases, pay } = setup();
-  psp.answers.payment = { kind: "declined", reason: "card declined" };
-  const declined = pay("P2");
-  await waitFor("the decline's write to be sent", () => writes.held.length === 1);
-  expect(await declined).toEqual({ threeDsUrl: "", error: "card declined" });
   psp.answers.payment = { kind: "requires_action", url: "https://acs.example/challenge/1", reference: "ch_3" };
   const challenged = pay("P3");
-  await waitFor("the challenge's write to be sent", () => writes.held.length === 2);
+  await waitFor("the challenge's write to be sent", () => writes.held.length === 1);
   expect(await challenged).toEqual({ threeDsUrl: "https://acs.example/challenge/1", error: "" });
+  // The buyer back from the challenge page: the PSP is asked under the lock, after the write.
+  psp.answers.status = { kind: "approved", reference: "ch_3" };
+  const back = useCases.returnFromPsp(meta, "P3");
+  expect(await settledYet(back)).toBe(false);
+  // A decline may be one the PSP never saw (an open circuit): answered, its payment must be written
+  // declined, or Genstore's retry of an unwritten one would go to the PSP after all.
+  psp.answers.payment = { kind: "declined", reason: "card declined" };
+  const declined = pay("P2");
+  await waitFor("the decline's write to be sent", () => writes.held.length === 2);
+  expect(await settledYet(declined)).toBe(false);
   writes.release();
+  expect(await back).toEqual({ redirectTo: "https://shop.example/back" });
+  expect(await declined).toEqual({ threeDsUrl: "", error: "card declined" });
   expect(await useCases.getPayment(meta, "P2")).toEqual({ channelPaymentId: "", status: "FAILURE", error: "card declined" });
-  psp.answers.status = { kind: "requires_action", url: "https://acs.example/challenge/1", reference: "ch_3" };
-  expect(await useCases.getPayment(meta, "P3")).toEqual({ channelPaymentId: "ch_3", status: "PROCESSING", error: "" });
+  expect(await useCases.getPayment(meta, "P3")).toEqual({ channelPaymentId: "ch_3", status: "SUCCESS", error: "" });
 });
 
 test("a final write that fails after the answer is logged, and the payment is left received for the reconciler", async () => {
@@ -128,9 +143,16 @@ test("a final write that fails after the answer is logged, and the payment is le
   expect(await answer).toEqual({ threeDsUrl: "", error: "" });
   writes.fail(new Error("connection reset by the database"));
   await useCases.settled();
-  expect(logs).toContainEqual(
-    expect.objectContaining({ level: "error", msg: "background work failed", paymentId: "P4", error: "Error: connection reset by the database" }),
-  );
+  // Once each: what was answered and lost, for the operator, and the failure of the work.
+  expect(logs.filter((e) => e.level === "error")).toEqual([
+    expect.objectContaining({
+      msg: expect.stringMatching(/^a payment was answered but its result was not written/),
+      paymentId: "P4",
+      answered: "captured",
+      error: "Error: connection reset by the database",
+    }),
+    expect.objectContaining({ msg: "background work failed", paymentId: "P4", error: "Error: connection reset by the database" }),
+  ]);
   expect((await memory.findPayment("s", "P4"))?.state).toBe("received");
   // Get payment tells the truth as stored: still processing.
   expect(await useCases.getPayment(meta, "P4")).toEqual({ channelPaymentId: "", status: "PROCESSING", error: "" });

@@ -193,9 +193,16 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
  */
 function createSettling() {
   const after = new Map<string, Promise<void>>();
+  const quietly = (failed: (err: unknown) => void) => (err: unknown) => {
+    try {
+      failed(err);
+    } catch {
+      // a log that throws must not keep the entry (or shutdown) waiting
+    }
+  };
   return {
     track(key: string, work: Promise<unknown>, failed: (err: unknown) => void) {
-      const done = work.then(() => {}, failed);
+      const done = work.then(() => {}, quietly(failed));
       after.set(key, done);
       void done.then(() => {
         if (after.get(key) === done) after.delete(key);

@@ -78,9 +78,12 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
         fresh: claimed.inserted,
       });
       // The answer tells the PSP's outcome once the final write is under way; the lock is held
-      // until it lands (README "Payments": what a crash in between leaves).
+      // until it lands (decisions.md D3). Not a decline: it may be one the PSP never saw (an open
+      // circuit, refused credentials), which the PSP holds nothing of under the key; should its
+      // write fail, Genstore's retry must still find the payment unanswered, not charge it.
       const event = claimed.inserted ? `psp: ${outcome.kind}` : `psp (resumed on Genstore's retry): ${outcome.kind}`;
-      return k.recorder.applyPaymentOutcome(p, outcome, meta, event, answer);
+      const early = outcome.kind === "declined" || outcome.kind === "absent" ? undefined : answer;
+      return k.recorder.applyPaymentOutcome(p, outcome, meta, event, early);
     },
     async () => (await k.repository.findPayment(meta.shopId, record._id)) ?? record,
   );

@@ -1,3 +1,4 @@
+import type { ShopConfig } from "../../src/payments/shops";
 import type { Connector, OperationOutcome, PaymentOutcome } from "../../src/psp/connector";
 
 /**
@@ -45,3 +46,21 @@ export function createScriptedConnector() {
   };
   return { connector, calls, answers };
 }
+
+const at = new Date("2026-03-01T00:00:00Z");
+
+/** The unit tests' shop: its PSP is the scripted connector, manualCapture means authorize only. */
+export const scriptedShop: ShopConfig = {
+  shopId: "s",
+  psp: "scripted",
+  testCredentials: {},
+  liveCredentials: {},
+  genstoreAccessToken: "t",
+  callbackBaseUrl: "https://s.example",
+  manualCaptureMeansAuthorizeOnly: true,
+  createdAt: at,
+  updatedAt: at,
+};
+
+/** A request of that shop, as the edge hands it to the use cases. */
+export const scriptedMeta = { shopId: "s", requestId: "r", shop: scriptedShop };

@@ -2,31 +2,19 @@ import { randomBytes } from "node:crypto";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import type { PaymentRepository } from "../../src/payments/records";
-import type { ShopConfig } from "../../src/payments/shops";
 import { createPaymentUseCases } from "../../src/payments/use-cases/index";
 import { createConnectorRegistry } from "../../src/psp/registry";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createMemoryPaymentRepository, createMemoryShops } from "../helpers/memoryRepositories";
-import { createScriptedConnector } from "../helpers/scriptedConnector";
+import { createScriptedConnector, scriptedMeta, scriptedShop } from "../helpers/scriptedConnector";
 import { waitFor } from "../helpers/waitFor";
 
 // A payment is answered once the PSP's outcome is known, while its final write is under way;
 // nothing that reads the payment afterwards (Get payment, Genstore's retry, a capture, shutdown)
 // may see it older than that answer. The final write is held here until the test lets it go.
 const key = parsePrivateKey(generateCardKeyPem(), "unit");
-const at = new Date("2026-03-01T00:00:00Z");
-const shop: ShopConfig = {
-  shopId: "s",
-  psp: "scripted",
-  testCredentials: {},
-  liveCredentials: {},
-  genstoreAccessToken: "t",
-  callbackBaseUrl: "https://s.example",
-  manualCaptureMeansAuthorizeOnly: true,
-  createdAt: at,
-  updatedAt: at,
-};
-const meta = { shopId: "s", requestId: "r", shop };
+const shop = scriptedShop;
+const meta = scriptedMeta;
 
 /** The memory repository, with each payment update held until `release` (or failed by `fail`); after `release`, none. */
 function heldWrites(inner: PaymentRepository & { payments: Map<string, unknown> }) {

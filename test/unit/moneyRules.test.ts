@@ -3,7 +3,6 @@ import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { canMove, openStates } from "../../src/payments/stateMachine";
 import { genstorePaymentStatus } from "../../src/payments/status";
-import type { ShopConfig } from "../../src/payments/shops";
 import { createPaymentUseCases } from "../../src/payments/use-cases/index";
 import type { PaymentUseCaseDeps } from "../../src/payments/use-cases/kernel";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
@@ -11,24 +10,14 @@ import { requestHash } from "../../src/payments/use-cases/startPayment";
 import { createConnectorRegistry } from "../../src/psp/registry";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createMemoryPaymentRepository, createMemoryShops } from "../helpers/memoryRepositories";
-import { createScriptedConnector } from "../helpers/scriptedConnector";
+import { createScriptedConnector, scriptedMeta, scriptedShop } from "../helpers/scriptedConnector";
 
 // The money rules and the state machine through the real use cases, over in-memory repositories
 // and a scripted PSP: milliseconds per test, no database.
 const key = parsePrivateKey(generateCardKeyPem(), "unit");
-const at = new Date("2026-03-01T00:00:00Z");
-const shop: ShopConfig = {
-  shopId: "s",
-  psp: "scripted",
-  testCredentials: {},
-  liveCredentials: {},
-  genstoreAccessToken: "t",
-  callbackBaseUrl: "https://s.example",
-  manualCaptureMeansAuthorizeOnly: true,
-  createdAt: at,
-  updatedAt: at,
-};
-const meta = { shopId: "s", requestId: "r", shop };
+const shop = scriptedShop;
+const at = shop.createdAt;
+const meta = scriptedMeta;
 
 function setup(now?: () => Date, extra: Partial<PaymentUseCaseDeps> = {}) {
   const repository = createMemoryPaymentRepository();

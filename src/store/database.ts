@@ -2,7 +2,7 @@ import { MongoClient, type Db, type MongoClientOptions } from "mongodb";
 import type { Logger } from "../observability/logger.js";
 import { boundDatabase } from "./boundedDb.js";
 import { startSupervisedDatabase, type SupervisedDatabase } from "./ferretdbSupervisor.js";
-import { EmbeddedDatabaseError, SOCKET_PATH_MAX, unixSocketOf } from "./embeddedDatabase.js";
+import { EmbeddedDatabaseError, SOCKET_IN_DATA_DIR, SOCKET_PATH_MAX, unixSocketOf } from "./embeddedDatabase.js";
 
 /** How the service meets a database that is slow, gone or restarting (config.ts reads them). */
 export interface DatabaseSettings {
@@ -71,7 +71,7 @@ function embeddedSocket(dataDir: string): { unix: string } {
   const unix = unixSocketOf(dataDir);
   if (unix) return { unix };
   throw new EmbeddedDatabaseError(
-    `DATA_DIR ${dataDir} is too long for the embedded database's socket (${SOCKET_PATH_MAX} bytes at most with ferretdb/ferretdb.sock): choose a shorter DATA_DIR, or set EMBEDDED_DATABASE_PORT to listen on a loopback port, which any local user can reach`,
+    `DATA_DIR ${dataDir} is too long for the embedded database's socket (${SOCKET_PATH_MAX} bytes at most with ${SOCKET_IN_DATA_DIR}): choose a shorter DATA_DIR, or set EMBEDDED_DATABASE_PORT to listen on a loopback port, which any local user can reach`,
   );
 }
 

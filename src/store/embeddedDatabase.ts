@@ -35,6 +35,11 @@ export interface StartOptions {
 /** The longest socket path taken: a socket address holds 107 bytes and a NUL on Linux, 103 on macOS. */
 export const SOCKET_PATH_MAX = 100;
 
+/** The folder under DATA_DIR with the SQLite files, made owner-only; the socket goes there too. */
+const DATABASE_FOLDER = "ferretdb";
+/** The socket's place under DATA_DIR. */
+export const SOCKET_IN_DATA_DIR = join(DATABASE_FOLDER, "ferretdb.sock");
+
 /**
  * Where the embedded FerretDB of `dataDir` listens by default: a Unix socket beside its SQLite
  * files, in a directory only this user can enter, so that no other local user or process reaches
@@ -42,7 +47,7 @@ export const SOCKET_PATH_MAX = 100;
  * SOCKET_PATH_MAX bytes.
  */
 export function unixSocketOf(dataDir: string): string | undefined {
-  const path = join(resolve(dataDir), "ferretdb", "ferretdb.sock");
+  const path = join(resolve(dataDir), SOCKET_IN_DATA_DIR);
   return Buffer.byteLength(path) <= SOCKET_PATH_MAX ? path : undefined;
 }
 
@@ -51,7 +56,7 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   const log = opts.log ?? (() => {});
   const binary = await buildEmbeddedDatabase(opts.cacheDir, { log, ...(opts.signal ? { signal: opts.signal } : {}) });
   opts.signal?.throwIfAborted();
-  const dir = join(opts.dataDir, "ferretdb");
+  const dir = join(opts.dataDir, DATABASE_FOLDER);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us. Its own process
   // group: a Ctrl-C reaches only us, and we stop it after our last query, not in the middle.

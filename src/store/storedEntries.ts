@@ -55,10 +55,11 @@ export function decodeEvent(stored: string | TimelineEvent): TimelineEvent {
   if (!Array.isArray(e)) return { ...e, at: date(e.at) };
   const [at, event, requestId, state, kind, id, detail] = e;
   const decoded: TimelineEvent = { at: date(at), event };
-  if (requestId) decoded.requestId = requestId;
-  if (state) decoded.state = state as TimelineEvent["state"];
-  if (kind && id) decoded.operation = { kind: kind as OperationKind, id };
-  if (detail) decoded.detail = detail;
+  // null is a blank; an empty string is a value.
+  if (requestId != null) decoded.requestId = requestId;
+  if (state != null) decoded.state = state as TimelineEvent["state"];
+  if (kind != null && id != null) decoded.operation = { kind: kind as OperationKind, id };
+  if (detail != null) decoded.detail = detail;
   return decoded;
 }
 

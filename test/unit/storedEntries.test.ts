@@ -34,10 +34,11 @@ test("entries read back as written: the same records, dates as dates", () => {
 
 test("the texts are compact: an event is an array, dates are milliseconds, a callback's id is derived", () => {
   const p = paymentWithEntries();
-  p.timeline.push({ at, event: "noted" });
+  p.timeline.push({ at, event: "noted" }, { at, event: "", requestId: "", detail: "" });
   const stored = encodeEntries(p);
   expect(JSON.parse(stored.timeline[0] as string)).toEqual([at.getTime() + 5, "refund requested", "r1", null, "refund", "R1"]);
   expect(JSON.parse(stored.timeline[1] as string)).toEqual([at.getTime(), "noted"]);
+  expect(JSON.parse(stored.timeline[2] as string)).toEqual([at.getTime(), "", "", null, null, null, ""]);
   const parked = JSON.parse(stored.callbacks[1] as string) as Record<string, unknown>;
   expect(parked).not.toHaveProperty("id");
   expect(parked).not.toHaveProperty("nextAttemptAt");

@@ -111,9 +111,9 @@ async function updateCheckedHere<T extends { _id: string }>(
  * The update of a payment whose cold fields are packed (storedEntries.ts): those fields' changes
  * become one $set of the packed text, computed from the record as read under the payment's lock.
  */
-function packedUpdate(change: PaymentChange, after: PaymentRecord, key: string): UpdateFilter<Stored<PaymentRecord>> {
+function packedUpdate(change: PaymentChange, after: PaymentRecord): UpdateFilter<Stored<PaymentRecord>> {
   const { $set, $push } = toUpdate(change) as { $set: Record<string, unknown>; $push: Record<string, unknown> };
-  const set: Record<string, unknown> = { fields: packFields(after, key) };
+  const set: Record<string, unknown> = { fields: packFields(after) };
   for (const [k, v] of Object.entries($set)) if (!isPacked(k)) set[k] = v;
   const { refundsInFlight: _inFlight, ...push } = $push;
   return { $set: set, $push: push, $inc: { version: 1 } } as UpdateFilter<Stored<PaymentRecord>>;
@@ -189,7 +189,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
         key,
         known,
         (p) => meets(p, shopId, guard),
-        (p) => packedUpdate(change, (after = afterChange(p, change)), key),
+        (p) => packedUpdate(change, (after = afterChange(p, change))),
         (p) => after ?? afterChange(p, change),
       );
       return seen(updated);

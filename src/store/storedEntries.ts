@@ -1,4 +1,4 @@
-import type { CallbackAttempt, CallbackRecord, OperationKind, PaymentRecord, TimelineEvent } from "../payments/records.js";
+import type { CallbackAttempt, CallbackRecord, PaymentRecord, TimelineEvent } from "../payments/records.js";
 
 /**
  * A payment's timeline events and outbox callbacks are stored one JSON text each, not as nested
@@ -15,61 +15,24 @@ export interface StoredEntries {
   parkedCallbacks?: number;
 }
 
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string | number));
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string));
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 
-/*
- * The texts are compact: FerretDB's cost per write grows with the document's bytes too (a
- * payment-shaped insert and update cost it 2.0 ms of CPU at 1.4 KB against 1.7 at 1.1 KB and 1.3
- * for the floor's 60 bytes, README "Performance"). An event is an array, dates are milliseconds
- * since the epoch, and what can be derived (a callback's id) or is the default is left out. Texts
- * written in the longer form before read as they are.
- */
-
-/** An event: [at, event, requestId, state, operation kind, operation id, detail], trailing blanks left out. */
-type EventText = [number, string, ...(string | null)[]];
-
-export function encodeEvent(e: TimelineEvent): string {
-  const text: EventText = [e.at.getTime(), e.event, e.requestId ?? null, e.state ?? null, e.operation?.kind ?? null, e.operation?.id ?? null, e.detail ?? null];
-  while (text.length > 2 && text[text.length - 1] === null) text.pop();
-  return JSON.stringify(text);
-}
-
-export function encodeCallback(c: CallbackRecord): string {
-  const { id, attempts, nextAttemptAt, createdAt, deliveredAt, retryFrom, ...rest } = c;
-  const text: Record<string, unknown> = rest;
-  if (id !== callbackId(c)) text.id = id;
-  if (attempts.length) text.attempts = attempts.map((a) => ({ ...a, at: a.at.getTime() }));
-  if (nextAttemptAt) text.nextAttemptAt = nextAttemptAt.getTime();
-  text.createdAt = createdAt.getTime();
-  if (deliveredAt) text.deliveredAt = deliveredAt.getTime();
-  if (retryFrom) text.retryFrom = retryFrom.getTime();
-  return JSON.stringify(text);
-}
-
-const callbackId = (c: Pick<CallbackRecord, "kind" | "targetId">) => `${c.kind}:${c.targetId}`;
+export const encodeEvent = (e: TimelineEvent): string => JSON.stringify(e);
+export const encodeCallback = (c: CallbackRecord): string => JSON.stringify(c);
 
 export function decodeEvent(stored: string | TimelineEvent): TimelineEvent {
   if (typeof stored !== "string") return stored;
-  const e = JSON.parse(stored) as TimelineEvent | EventText;
-  if (!Array.isArray(e)) return { ...e, at: date(e.at) };
-  const [at, event, requestId, state, kind, id, detail] = e;
-  const decoded: TimelineEvent = { at: date(at), event };
-  // null is a blank; an empty string is a value.
-  if (requestId != null) decoded.requestId = requestId;
-  if (state != null) decoded.state = state as TimelineEvent["state"];
-  if (kind != null && id != null) decoded.operation = { kind: kind as OperationKind, id };
-  if (detail != null) decoded.detail = detail;
-  return decoded;
+  const e = JSON.parse(stored) as TimelineEvent;
+  return { ...e, at: date(e.at) };
 }
 
 export function decodeCallback(stored: string | CallbackRecord): CallbackRecord {
   if (typeof stored !== "string") return stored;
-  const c = JSON.parse(stored) as Omit<CallbackRecord, "id" | "attempts"> & Partial<Pick<CallbackRecord, "id" | "attempts">>;
+  const c = JSON.parse(stored) as CallbackRecord;
   const decoded: CallbackRecord = {
     ...c,
-    id: c.id ?? callbackId(c),
-    attempts: (c.attempts ?? []).map((a): CallbackAttempt => ({ ...a, at: date(a.at) })),
+    attempts: c.attempts.map((a): CallbackAttempt => ({ ...a, at: date(a.at) })),
     nextAttemptAt: dateOrNull(c.nextAttemptAt),
     createdAt: date(c.createdAt),
   };
@@ -116,53 +79,23 @@ export const PACKED_FIELDS = [
 const packed = new Set<string>(PACKED_FIELDS);
 export const isPacked = (field: string): boolean => packed.has(field);
 
-/** Packed fields left out of the text while they hold these values (a new payment's). */
-const PACKED_DEFAULTS: Partial<PaymentRecord> = {
-  method: "card",
-  manualCapture: false,
-  captureAtOnce: true,
-  channelPaymentId: "",
-  authorizedMinor: 0,
-  capturedMinor: 0,
-  refundableMinor: 0,
-  refundReservedMinor: 0,
-  refundedMinor: 0,
-  activeOperation: null,
-};
-const isDefault = (k: string, v: unknown) => (k === "refundsInFlight" ? Array.isArray(v) && v.length === 0 : PACKED_DEFAULTS[k as keyof PaymentRecord] === v);
-
-/**
- * The packed text of a payment's cold fields stored under `key`: defaults are left out, and so is
- * the PSP idempotency key, which is the payment's storage key (the document's _id).
- */
-export function packFields(p: Partial<PaymentRecord>, key: string): string {
+/** The packed text of a payment's cold fields. */
+export function packFields(p: Partial<PaymentRecord>): string {
   const cold: Record<string, unknown> = {};
-  for (const k of PACKED_FIELDS) if (p[k] !== undefined && !isDefault(k, p[k]) && !(k === "idempotencyKey" && p[k] === key)) cold[k] = p[k];
+  for (const k of PACKED_FIELDS) if (p[k] !== undefined) cold[k] = p[k];
   return JSON.stringify(cold);
 }
 
-/** The cold fields of a packed text read from the document stored under `key`. */
-function unpackFields(text: string, key: unknown): Partial<PaymentRecord> {
-  const cold = JSON.parse(text) as Partial<PaymentRecord>;
-  return { ...PACKED_DEFAULTS, refundsInFlight: [], ...(typeof key === "string" ? { idempotencyKey: key } : {}), ...cold };
-}
-
-/** A payment's fields as stored under `key`; with `pack`, its cold fields in one text (see PACKED_FIELDS). */
-export function encodeEntries<T extends Pick<PaymentRecord, "timeline" | "callbacks">>(
-  p: T,
-  pack: { key: string } | false = false,
-): Omit<T, "timeline" | "callbacks"> & StoredEntries {
-  const fields = pack ? { ...Object.fromEntries(Object.entries(p).filter(([k]) => !isPacked(k))), fields: packFields(p, pack.key) } : p;
+/** A payment's fields as stored; `pack`: its cold fields in one text (see PACKED_FIELDS). */
+export function encodeEntries<T extends Pick<PaymentRecord, "timeline" | "callbacks">>(p: T, pack = false): Omit<T, "timeline" | "callbacks"> & StoredEntries {
+  const fields = pack ? { ...Object.fromEntries(Object.entries(p).filter(([k]) => !isPacked(k))), fields: packFields(p) } : p;
   return { ...(fields as T), timeline: p.timeline.map(encodeEvent), ...storedOutbox(p.callbacks) };
 }
 
-/**
- * A stored payment's fields as records (any form: packed fields win over top-level ones an older
- * version left). `_id`, the storage key, stays: the packed text's idempotency key defaults to it.
- */
+/** A stored payment's fields as records (any form: packed fields win over top-level ones an older version left). */
 export function decodeEntries<T extends object>(doc: T): Omit<T, "timeline" | "callbacks" | "parkedCallbacks"> & Pick<PaymentRecord, "timeline" | "callbacks"> {
   const { parkedCallbacks: _count, timeline, callbacks, fields, ...rest } = doc as T & Partial<StoredEntries> & { fields?: unknown };
-  const unpacked = typeof fields === "string" ? unpackFields(fields, (rest as { _id?: unknown })._id) : {};
+  const unpacked = typeof fields === "string" ? (JSON.parse(fields) as object) : {};
   return { ...rest, ...unpacked, timeline: (timeline ?? []).map(decodeEvent), callbacks: (callbacks ?? []).map(decodeCallback) } as unknown as Omit<
     T,
     "timeline" | "callbacks" | "parkedCallbacks"

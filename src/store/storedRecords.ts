@@ -11,7 +11,7 @@ export type Stored<T extends { _id: string }> = Omit<T, "_id"> & { _id: string; 
 
 // A payment (the one record with a timeline) keeps its events and callbacks as texts: storedEntries.ts.
 export function toStored<T extends { _id: string }>(record: T, key: string, pack = false): Stored<T> {
-  const fields = "timeline" in record ? encodeEntries(record as unknown as PaymentRecord, pack && { key }) : record;
+  const fields = "timeline" in record ? encodeEntries(record as unknown as PaymentRecord, pack) : record;
   return { ...fields, _id: key, genstoreId: record._id } as unknown as Stored<T>;
 }
 

@@ -144,7 +144,7 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
       let answered: ((value: T) => void) | undefined;
       const early = new Promise<T>((resolve) => (answered = resolve));
       const key = paymentLockKey(meta.shopId, paymentId);
-      const work: Promise<T> = locked(meta.shopId, paymentId, () =>
+      const work: Promise<T> = mutex.run(key, () =>
         task((value) => {
           // Between instances, another one's reads could not wait for this write: answer after it.
           if (!answered || deps.lockWrites) return;

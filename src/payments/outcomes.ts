@@ -57,7 +57,16 @@ function paymentResult(p: PaymentRecord, to: PaymentState, error: string | undef
   return undefined;
 }
 
+/**
+ * How many payments may be answered while their writes have yet to land. A database slower than
+ * the requests then slows the answers, instead of gathering an ever longer queue of answered,
+ * unwritten payments (the embedded FerretDB's batched updates let the answers run ahead).
+ */
+export const MAX_ANSWERS_AHEAD = 32;
+
 interface RecorderDeps {
+  /** Answered writes not landed yet. */
+  ahead: { count: number };
   repository: PaymentRepository;
   log: (e: Record<string, unknown>) => void;
   now: () => Date;
@@ -93,8 +102,11 @@ async function move(
   const written = d.repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, change, p);
   // Under the lock, the guard holds for what was just read: the write lands as sent, or fails
   // (the caller's lock holds until it is done; a crash leaves the payment to the reconciler).
-  answer?.({ ...p, ...change.set });
-  const updated = await (answer ? answeredWrite(d, p, to, written) : written);
+  // Past MAX_ANSWERS_AHEAD answered writes still to land, the answer waits for its own.
+  const early = answer && d.ahead.count < MAX_ANSWERS_AHEAD ? answer : undefined;
+  if (early) d.ahead.count++;
+  early?.({ ...p, ...change.set });
+  const updated = await (early ? answeredWrite(d, p, to, written).finally(() => d.ahead.count--) : written);
   if (updated && callback) d.onCallbackQueued(p.shopId, p._id, updated);
   if (updated && !openStates.includes(to) && p.state !== to) d.observer.paymentFinal(to);
   return updated ?? (await d.repository.findPayment(p.shopId, p._id)) ?? p;
@@ -220,7 +232,7 @@ export function createOutcomeRecorder(
   onCallbackQueued: (shopId: string, paymentId: string, snapshot: PaymentRecord) => void = () => {},
   observer: Pick<PaymentObserver, "paymentFinal"> = noObserver,
 ): OutcomeRecorder {
-  const d: RecorderDeps = { repository, log, now, onCallbackQueued, observer };
+  const d: RecorderDeps = { ahead: { count: 0 }, repository, log, now, onCallbackQueued, observer };
   return {
     applyPaymentOutcome(p, outcome, cause, event, answer) {
       const { to, set } = outcomeChange(p, outcome);

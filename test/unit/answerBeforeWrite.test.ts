@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import type { PaymentRepository } from "../../src/payments/records";
+import { MAX_ANSWERS_AHEAD } from "../../src/payments/outcomes";
 import { createPaymentUseCases } from "../../src/payments/use-cases/index";
 import { createConnectorRegistry } from "../../src/psp/registry";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
@@ -33,6 +34,7 @@ function heldWrites(inner: PaymentRepository & { payments: Map<string, unknown> 
       held.splice(0).forEach((h) => h.go());
     },
     fail: (err: Error) => held.splice(0).forEach((h) => h.fail(err)),
+    hold: () => void (holding = true),
   };
 }
 
@@ -154,4 +156,22 @@ test("between instances (leases), the answer waits for the write: another instan
   expect(await settledYet(answer)).toBe(false);
   writes.release();
   expect(await answer).toEqual({ threeDsUrl: "", error: "" });
+});
+
+test(`at most ${MAX_ANSWERS_AHEAD} payments are answered ahead of their writes; past that, the answer waits for its own`, async () => {
+  const { writes, psp, pay } = setup();
+  psp.answers.payment = { kind: "approved", reference: "ch_8" };
+  const ids = Array.from({ length: MAX_ANSWERS_AHEAD + 3 }, (_, i) => `Q${i}`);
+  const answers = ids.map(pay);
+  await waitFor("every final write to be sent", () => writes.held.length === ids.length);
+  const settled = await Promise.all(answers.map(settledYet));
+  expect(settled.filter(Boolean)).toHaveLength(MAX_ANSWERS_AHEAD);
+  writes.release();
+  expect(await Promise.all(answers)).toEqual(ids.map(() => ({ threeDsUrl: "", error: "" })));
+  // The count comes back down: the next one is answered ahead again.
+  writes.hold();
+  const next = pay("R1");
+  await waitFor("its write to be sent", () => writes.held.length === 1);
+  expect(await settledYet(next)).toBe(true);
+  writes.release();
 });

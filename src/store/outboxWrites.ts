@@ -1,6 +1,7 @@
 import type { Collection } from "mongodb";
 import type { OutboxWrite, PaymentRecord } from "../payments/records.js";
 import { createBoundedMap } from "../runtime/boundedMap.js";
+import type { StatementBudget } from "./statementBudget.js";
 import { storedOutbox } from "./storedEntries.js";
 
 /**
@@ -40,7 +41,12 @@ export function createVersionBook(atomicConditionalUpdates: boolean, shared = fa
 type Payments = Collection<any>;
 
 /** Several payments' outboxes in one command (one `update` with a statement each); see VersionBook. */
-export async function saveOutboxes(collection: Payments, versions: VersionBook, writes: readonly (OutboxWrite & { key: string })[]): Promise<boolean[]> {
+export async function saveOutboxes(
+  collection: Payments,
+  versions: VersionBook,
+  writes: readonly (OutboxWrite & { key: string })[],
+  budget?: StatementBudget,
+): Promise<boolean[]> {
   const set = (w: OutboxWrite) => ({ $set: { ...storedOutbox(w.callbacks), nextCallbackAt: w.nextCallbackAt } });
   if (versions.inFilter) {
     // Per statement, so that each one's match is known.
@@ -52,6 +58,7 @@ export async function saveOutboxes(collection: Payments, versions: VersionBook, 
   }
   const fresh = writes.map((w) => versions.current(w.key) === (w.version ?? 0));
   const ops = writes.filter((_, i) => fresh[i]).map((w) => ({ updateOne: { filter: { _id: w.key }, update: set(w) } }));
-  if (ops.length) await collection.bulkWrite(ops, { ordered: false });
+  const write = () => collection.bulkWrite(ops, { ordered: false });
+  if (ops.length) await (budget ? budget.run(ops.length, write) : write());
   return fresh;
 }

@@ -3,6 +3,8 @@ import { operationKindOfKey, pspIdempotencyKey } from "../payments/idempotencyKe
 import { createVersionBook, saveOutboxes, type VersionBook } from "./outboxWrites.js";
 import { outboxAndScans } from "./outboxAndScans.js";
 import { createInsertBatcher, insertsOneByOne, type InsertOne } from "./insertBatcher.js";
+import { createStatementBudget } from "./statementBudget.js";
+import { createUpdateBatchers, type UpdateById } from "./updateBatcher.js";
 import { fromStored, toStored, type Operations, type Payments, type Stored } from "./storedRecords.js";
 import { encodeCallback, encodeEvent, isPacked, packFields } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
@@ -90,10 +92,12 @@ export function afterChange(p: PaymentRecord, change: PaymentChange): PaymentRec
 /**
  * FerretDB's way (see atomicConditionalUpdates): the condition is checked on the record as read
  * under its lock (`known`), or read now. With `known` the result is computed here, not sent back:
- * a plain update costs FerretDB less than a findAndModify.
+ * a plain update costs FerretDB less than a findAndModify, and goes in a batch with those
+ * of other payments (updateBatcher.ts).
  */
 async function updateCheckedHere<T extends { _id: string }>(
   collection: Collection<Stored<T>>,
+  updateById: UpdateById,
   key: string,
   known: T | undefined,
   allowed: (current: T) => boolean,
@@ -103,7 +107,7 @@ async function updateCheckedHere<T extends { _id: string }>(
   const current = known ?? fromStored<T>((await collection.findOne({ _id: key } as never)) as Stored<T> | null);
   if (!current || !allowed(current)) return null;
   const update = updateOf(current);
-  if (known) return (await collection.updateOne({ _id: key } as never, update)).matchedCount === 1 ? after(known) : null;
+  if (known) return (await updateById(key, update)) ? after(known) : null;
   return fromStored<T>((await collection.findOneAndUpdate({ _id: key } as never, update, { returnDocument: "after" })) as Stored<T> | null);
 }
 
@@ -141,6 +145,10 @@ function claimsOf(db: Db, payments: Payments, operations: Operations, atomic: bo
 /** An operation of this shop still processing: the only kind that may be finished or deleted. */
 const unfinishedIn = (shopId: string) => (op: Pick<OperationRecord, "shopId" | "state">) => op.shopId === shopId && op.state === "processing";
 
+/** Outbox writes with their payments' storage keys. */
+const withPaymentKeys = <W extends { shopId: string; paymentId: string }>(writes: readonly W[]) =>
+  writes.map((w) => ({ ...w, key: pspIdempotencyKey("payment", w.shopId, w.paymentId) }));
+
 export interface PaymentRepositoryOptions {
   /**
    * true on MongoDB: guards go into the update's filter, atomic across instances. false on the
@@ -165,6 +173,9 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   const versions = opts.versions ?? createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
   const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
   const claims = claimsOf(db, payments, operations, opts.atomicConditionalUpdates, byKey);
+  // FerretDB's updates by _id go in batches (updateCheckedHere), within one budget with the outbox writes.
+  const budget = createStatementBudget();
+  const updateById = createUpdateBatchers(db, budget);
 
   return {
     claimPayment: async (record) => {
@@ -186,6 +197,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       let after: PaymentRecord | undefined;
       const updated = await updateCheckedHere(
         payments,
+        updateById(payments.collectionName),
         key,
         known,
         (p) => meets(p, shopId, guard),
@@ -212,6 +224,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       }
       return updateCheckedHere(
         operations(kind),
+        updateById(collectionOf[kind]),
         key,
         known,
         unfinishedIn(shopId),
@@ -225,12 +238,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       filter: (shopId, paymentId) => byKey(paymentKey(shopId, paymentId), shopId),
       bumped: (shopId, paymentId, version) => versions.seen(paymentKey(shopId, paymentId), { version } as PaymentRecord),
     }),
-    saveOutboxes: (writes) =>
-      saveOutboxes(
-        payments,
-        versions,
-        writes.map((w) => ({ ...w, key: paymentKey(w.shopId, w.paymentId) })),
-      ),
+    saveOutboxes: (writes) => saveOutboxes(payments, versions, withPaymentKeys(writes), budget),
   };
 }
 

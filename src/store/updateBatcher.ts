@@ -1,0 +1,72 @@
+import type { Db, Document } from "mongodb";
+import { createCommandBatcher, DocumentRefused, refusalsOf, type EntryOutcome, type WriteReply } from "./commandBatcher.js";
+import type { StatementBudget } from "./statementBudget.js";
+
+/** Applies `update` to the document with `_id` `id`; says whether one had it. */
+export type UpdateById = (id: string, update: Document) => Promise<boolean>;
+
+/**
+ * Statements per command. FerretDB holds a SQLite connection for each until the command ends
+ * (statementBudget.ts); at c=16 a batch holds at most 16 anyway, and at c=64 this still saves
+ * fifteen commands of sixteen.
+ */
+export const MAX_UPDATE_BATCH = 16;
+
+interface Statement extends Document {
+  q: { _id: string };
+  u: Document;
+}
+
+/**
+ * Updates by `_id` of one collection that arrive while one is on its way go together, as one
+ * unordered update command (commandBatcher.ts, decisions.md D11). FerretDB still applies each
+ * statement apart; what the batch saves is the command around them, which cost the service and
+ * FerretDB more than the statement itself: a payment's final update, one command each at c=16,
+ * was the service's largest cost after decryption.
+ *
+ * The reply counts the documents matched, not which: when it counts fewer than were tried, each
+ * statement's `_id` is looked up, and, the filter being `_id` alone, a document that is there is
+ * one its statement matched. For the embedded FerretDB only, where the service checks each
+ * update's guard itself and runs a payment's writes one at a time; on MongoDB a guard lives in
+ * each update's filter.
+ */
+export function createUpdateBatcher(db: Db, collection: string, budget: StatementBudget, maxBatch = MAX_UPDATE_BATCH): UpdateById {
+  // Ordered: FerretDB stops at a refused statement even when told not to, leaving those after it
+  // untried, and says nothing of them; they are sent again, as MongoDB would also leave them.
+  const sendOrdered = async (updates: Statement[]): Promise<EntryOutcome<boolean>[]> => {
+    if (updates.length === 0) return [];
+    const reply = (await budget.run(updates.length, () => db.command({ update: collection, updates, ordered: true }))) as WriteReply;
+    const refused = refusalsOf(reply, collection);
+    const stop = refused.size ? Math.min(...refused.keys()) : updates.length;
+    const tried = updates.slice(0, stop);
+    let matched: boolean[] = tried.map(() => true);
+    if (reply.n !== tried.length) {
+      // One findOne each: FerretDB answers a filter on _id alone from its index, $in by a scan.
+      const byId = (s: Statement) => db.collection(collection).findOne({ _id: s.q._id as never }, { projection: { _id: 1 } });
+      matched = await Promise.all(tried.map(async (s) => (await byId(s)) !== null));
+    }
+    const outcomes: EntryOutcome<boolean>[] = matched.map((value) => ({ value }));
+    if (stop === updates.length) return outcomes;
+    const e = refused.get(stop)!;
+    outcomes.push({ error: new DocumentRefused(e.errmsg ?? "the database refused the update", e.code) });
+    const rest = updates.slice(stop + 1);
+    try {
+      return [...outcomes, ...(await sendOrdered(rest))];
+    } catch (err) {
+      // Those before landed as told; only the resent ones met the failure.
+      return [...outcomes, ...rest.map(() => ({ error: err instanceof Error ? err : new Error(String(err)) }))];
+    }
+  };
+  const batched = createCommandBatcher<Statement, boolean>(sendOrdered, maxBatch);
+  return (id, update) => batched({ q: { _id: id }, u: update });
+}
+
+/** A batcher per collection of `db`, made at its first update, all within one budget. */
+export function createUpdateBatchers(db: Db, budget: StatementBudget): (collection: string) => UpdateById {
+  const batchers = new Map<string, UpdateById>();
+  return (collection) => {
+    let batcher = batchers.get(collection);
+    if (!batcher) batchers.set(collection, (batcher = createUpdateBatcher(db, collection, budget)));
+    return batcher;
+  };
+}

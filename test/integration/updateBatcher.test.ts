@@ -1,0 +1,113 @@
+import { randomBytes } from "node:crypto";
+import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
+import { DocumentRefused } from "../../src/store/commandBatcher";
+import { createStatementBudget } from "../../src/store/statementBudget";
+import { createUpdateBatcher } from "../../src/store/updateBatcher";
+
+// Updates by _id that meet go to the database as one update command (src/store/updateBatcher.ts),
+// on the real embedded FerretDB, and each caller still hears whether its own document was there.
+let client: MongoClient;
+let db: Db;
+const commands: CommandStartedEvent[] = [];
+beforeAll(async () => {
+  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "", { monitorCommands: true });
+  client.on("commandStarted", (e) => ["update", "find"].includes(e.commandName) && commands.push(e));
+  await client.connect();
+  db = client.db(`upd_${randomBytes(4).toString("hex")}`);
+});
+afterAll(async () => {
+  await db.dropDatabase();
+  await client.close();
+});
+
+interface Doc {
+  _id: string;
+  n: number;
+  label: string;
+  seen: string[];
+}
+
+const statementsOf = (e: CommandStartedEvent) => (e.command.updates as unknown[]).length;
+const updatesSent = () => commands.filter((e) => e.commandName === "update").map(statementsOf);
+const lookups = () => commands.filter((e) => e.commandName === "find").length;
+const bump = (by: string) => ({ $inc: { n: 1 }, $push: { seen: by } });
+
+test("updates that meet go as few commands, each applied once; each caller hears its own", async () => {
+  const collection = db.collection<Doc>("payments");
+  const ids = Array.from({ length: 27 }, (_, i) => `p-${i}`);
+  await collection.insertMany(ids.map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
+  const update = createUpdateBatcher(db, "payments", createStatementBudget(), 8);
+  commands.length = 0;
+  const outcomes = await Promise.all(ids.map((id) => update(id, bump(id))));
+  expect(outcomes).toEqual(ids.map(() => true));
+  // The first went alone, at once; the 26 that came meanwhile went at most 8 to a command.
+  expect(updatesSent()).toEqual([1, 8, 8, 8, 2]);
+  // Every one matched: no lookup.
+  expect(lookups()).toBe(0);
+  const stored = await collection.find({}).toArray();
+  for (const d of stored) expect([d._id, d.n, d.seen]).toEqual([d._id, 1, [d._id]]);
+});
+
+test("a statement that matched nothing is told apart by a lookup; a refused one fails its own caller only", async () => {
+  const collection = db.collection<Doc>("mixed");
+  await collection.insertMany(["a", "b", "c", "d"].map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
+  const update = createUpdateBatcher(db, "mixed", createStatementBudget());
+  commands.length = 0;
+  // "b" is refused by the database ($inc of a text), "ghost" has no document.
+  const outcomes = await Promise.allSettled([
+    update("a", bump("a")),
+    update("b", { $inc: { label: 1 } }),
+    update("ghost", bump("ghost")),
+    update("c", bump("c")),
+    update("d", bump("d")),
+  ]);
+  const fate = outcomes.map((o) => (o.status === "fulfilled" ? o.value : o.reason instanceof DocumentRefused ? "refused" : String(o.reason)));
+  expect(fate).toEqual([true, "refused", false, true, true]);
+  // The four that waited went as one command; those after the refused one were sent again.
+  expect(updatesSent()).toEqual([1, 4, 3]);
+  const stored = await collection.find({}).sort({ _id: 1 }).toArray();
+  expect(stored.map((d) => [d._id, d.n, d.label])).toEqual([
+    ["a", 1, "x"],
+    ["b", 0, "x"],
+    ["c", 1, "x"],
+    ["d", 1, "x"],
+  ]);
+  // No document was made for the ghost.
+  expect(await collection.countDocuments({ _id: "ghost" })).toBe(0);
+});
+
+test("when the database cannot be reached, those waiting fail with the batch, unsent", async () => {
+  const unreachable = new MongoClient("mongodb://127.0.0.1:9/", { serverSelectionTimeoutMS: 200 });
+  const update = createUpdateBatcher(unreachable.db("nowhere"), "payments", createStatementBudget());
+  const failed = await Promise.allSettled(["a", "b", "c"].map((id) => update(id, bump(id))));
+  expect(failed.map((o) => (o.status === "rejected" ? (o.reason as Error).name : o.value))).toEqual(Array(3).fill("MongoServerSelectionError"));
+  await unreachable.close();
+});
+
+test("a command carries at most 16 statements: FerretDB holds a connection for each until it ends", async () => {
+  const collection = db.collection<Doc>("many");
+  const ids = Array.from({ length: 41 }, (_, i) => `m-${i}`);
+  await collection.insertMany(ids.map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
+  const update = createUpdateBatcher(db, "many", createStatementBudget());
+  commands.length = 0;
+  expect(await Promise.all(ids.map((id) => update(id, bump(id))))).toEqual(ids.map(() => true));
+  expect(updatesSent()).toEqual([1, 16, 16, 8]);
+});
+
+test("batches of several collections at once stay within FerretDB's connections, where unbudgeted they would hang it", async () => {
+  // Its own client with room for four commands at once, its own database: a hang stays in it.
+  const wide = new MongoClient(process.env.TEST_MONGODB_URI ?? "", { maxPoolSize: 4, socketTimeoutMS: 15_000 });
+  await wide.connect();
+  const own = wide.db(`budget_${randomBytes(4).toString("hex")}`);
+  const names = ["a", "b", "c"];
+  const ids = Array.from({ length: 130 }, (_, i) => `d-${i}`);
+  for (const name of names) await own.collection<Doc>(name).insertMany(ids.map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
+  // One budget for the database; batches of 64, as the outbox writes may be: three at once hold 192 statements.
+  const budget = createStatementBudget();
+  const batchers = names.map((name) => createUpdateBatcher(own, name, budget, 64));
+  const all = names.flatMap((_, k) => ids.map((id) => batchers[k]!(id, bump(id))));
+  expect((await Promise.all(all)).every(Boolean)).toBe(true);
+  for (const name of names) expect(await own.collection<Doc>(name).countDocuments({ n: 1 })).toBe(ids.length);
+  await own.dropDatabase();
+  await wide.close();
+}, 60_000);

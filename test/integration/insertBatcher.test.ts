@@ -1,22 +1,12 @@
-import { randomBytes } from "node:crypto";
 import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
 import { createInsertBatcher, DocumentRefused } from "../../src/store/insertBatcher";
+import { useMonitoredDatabase } from "../helpers/monitoredDatabase";
 
 // Claims that meet go to the database as one insert command (src/store/insertBatcher.ts), on the
 // real embedded FerretDB, and each caller still hears what became of its own document.
-let client: MongoClient;
-let db: Db;
-const inserts: CommandStartedEvent[] = [];
-beforeAll(async () => {
-  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "", { monitorCommands: true });
-  client.on("commandStarted", (e) => e.commandName === "insert" && inserts.push(e));
-  await client.connect();
-  db = client.db(`batch_${randomBytes(4).toString("hex")}`);
-});
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
+const monitored = useMonitoredDatabase("batch", ["insert"]);
+const inserts = monitored.commands;
+const db = () => monitored.db();
 
 interface Doc {
   _id: string;
@@ -26,9 +16,9 @@ interface Doc {
 const documentsOf = (e: CommandStartedEvent) => (e.command.documents as unknown[]).length;
 
 test("inserts that meet go as few commands; each caller hears its own document's fate", async () => {
-  const collection = db.collection<Doc>("claims");
+  const collection = db().collection<Doc>("claims");
   await collection.insertOne({ _id: "taken", n: 0 });
-  const insert = createInsertBatcher<Doc>(db, "claims", 8);
+  const insert = createInsertBatcher<Doc>(db(), "claims", 8);
   inserts.length = 0;
   const fresh = Array.from({ length: 26 }, (_, i) => `fresh-${i}`);
   // "refused" carries a field name the database refuses: mid-batch, so an insert that stopped at
@@ -57,14 +47,14 @@ test("inserts that meet go as few commands; each caller hears its own document's
 test("a command the database refuses whole fails its own batch only; the next batch goes", async () => {
   // FerretDB refuses a collection name with a dollar sign before it looks at any document.
   inserts.length = 0;
-  const insert = createInsertBatcher<Doc>(db, "no$such");
+  const insert = createInsertBatcher<Doc>(db(), "no$such");
   const failed = await Promise.allSettled([insert({ _id: "a", n: 1 }), insert({ _id: "b", n: 2 }), insert({ _id: "c", n: 3 })]);
   expect(failed.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
   expect(failed.some((o) => (o as PromiseRejectedResult).reason instanceof DocumentRefused)).toBe(false);
   // The database answered: the two that waited behind the first were sent, as their own batch.
   expect(inserts.map(documentsOf)).toEqual([1, 2]);
 
-  const good = createInsertBatcher<Doc>(db, "after");
+  const good = createInsertBatcher<Doc>(db(), "after");
   await expect(Promise.all([good({ _id: "x", n: 1 }), good({ _id: "y", n: 2 })])).resolves.toEqual(["inserted", "inserted"]);
 });
 
@@ -85,7 +75,7 @@ test("when the database cannot be reached, those waiting fail with the batch, un
 });
 
 test("a batch holds at most 8 MB of documents, however many wait", async () => {
-  const insert = createInsertBatcher<Doc & { pad: string }>(db, "large");
+  const insert = createInsertBatcher<Doc & { pad: string }>(db(), "large");
   inserts.length = 0;
   const pad = "x".repeat(5 * 1024 * 1024);
   const outcomes = await Promise.all(["a", "b", "c", "d"].map((id, n) => insert({ _id: id, n, pad: n === 3 ? "" : pad })));

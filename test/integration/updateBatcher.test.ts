@@ -1,24 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
+import { MongoClient, type CommandStartedEvent } from "mongodb";
 import { DocumentRefused } from "../../src/store/commandBatcher";
 import { createStatementBudget } from "../../src/store/statementBudget";
 import { createUpdateBatcher } from "../../src/store/updateBatcher";
+import { useMonitoredDatabase } from "../helpers/monitoredDatabase";
 
 // Updates by _id that meet go to the database as one update command (src/store/updateBatcher.ts),
 // on the real embedded FerretDB, and each caller still hears whether its own document was there.
-let client: MongoClient;
-let db: Db;
-const commands: CommandStartedEvent[] = [];
-beforeAll(async () => {
-  client = new MongoClient(process.env.TEST_MONGODB_URI ?? "", { monitorCommands: true });
-  client.on("commandStarted", (e) => ["update", "find"].includes(e.commandName) && commands.push(e));
-  await client.connect();
-  db = client.db(`upd_${randomBytes(4).toString("hex")}`);
-});
-afterAll(async () => {
-  await db.dropDatabase();
-  await client.close();
-});
+const monitored = useMonitoredDatabase("upd", ["update", "find"]);
+const commands = monitored.commands;
+const db = () => monitored.db();
 
 interface Doc {
   _id: string;
@@ -33,10 +24,10 @@ const lookups = () => commands.filter((e) => e.commandName === "find").length;
 const bump = (by: string) => ({ $inc: { n: 1 }, $push: { seen: by } });
 
 test("updates that meet go as few commands, each applied once; each caller hears its own", async () => {
-  const collection = db.collection<Doc>("payments");
+  const collection = db().collection<Doc>("payments");
   const ids = Array.from({ length: 27 }, (_, i) => `p-${i}`);
   await collection.insertMany(ids.map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
-  const update = createUpdateBatcher(db, "payments", createStatementBudget(), 8);
+  const update = createUpdateBatcher(db(), "payments", createStatementBudget(), 8);
   commands.length = 0;
   const outcomes = await Promise.all(ids.map((id) => update(id, bump(id))));
   expect(outcomes).toEqual(ids.map(() => true));
@@ -49,9 +40,9 @@ test("updates that meet go as few commands, each applied once; each caller hears
 });
 
 test("a statement that matched nothing is told apart by a lookup; a refused one fails its own caller only", async () => {
-  const collection = db.collection<Doc>("mixed");
+  const collection = db().collection<Doc>("mixed");
   await collection.insertMany(["a", "b", "c", "d"].map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
-  const update = createUpdateBatcher(db, "mixed", createStatementBudget());
+  const update = createUpdateBatcher(db(), "mixed", createStatementBudget());
   commands.length = 0;
   // "b" is refused by the database ($inc of a text), "ghost" has no document.
   const outcomes = await Promise.allSettled([
@@ -85,10 +76,10 @@ test("when the database cannot be reached, those waiting fail with the batch, un
 });
 
 test("a command carries at most 16 statements: FerretDB holds a connection for each until it ends", async () => {
-  const collection = db.collection<Doc>("many");
+  const collection = db().collection<Doc>("many");
   const ids = Array.from({ length: 41 }, (_, i) => `m-${i}`);
   await collection.insertMany(ids.map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
-  const update = createUpdateBatcher(db, "many", createStatementBudget());
+  const update = createUpdateBatcher(db(), "many", createStatementBudget());
   commands.length = 0;
   expect(await Promise.all(ids.map((id) => update(id, bump(id))))).toEqual(ids.map(() => true));
   expect(updatesSent()).toEqual([1, 16, 16, 8]);

@@ -105,7 +105,12 @@ async function move(
   // Past MAX_ANSWERS_AHEAD answered writes still to land, the answer waits for its own.
   const early = answer && d.ahead.count < MAX_ANSWERS_AHEAD ? answer : undefined;
   if (early) d.ahead.count++;
-  early?.({ ...p, ...change.set });
+  try {
+    early?.({ ...p, ...change.set });
+  } catch (err) {
+    d.ahead.count--;
+    throw err;
+  }
   const updated = await (early ? answeredWrite(d, p, to, written).finally(() => d.ahead.count--) : written);
   if (updated && callback) d.onCallbackQueued(p.shopId, p._id, updated);
   if (updated && !openStates.includes(to) && p.state !== to) d.observer.paymentFinal(to);

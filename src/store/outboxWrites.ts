@@ -58,7 +58,11 @@ export async function saveOutboxes(
   }
   const fresh = writes.map((w) => versions.current(w.key) === (w.version ?? 0));
   const ops = writes.filter((_, i) => fresh[i]).map((w) => ({ updateOne: { filter: { _id: w.key }, update: set(w) } }));
-  const write = () => collection.bulkWrite(ops, { ordered: false });
-  if (ops.length) await (budget ? budget.run(ops.length, write) : write());
+  // At most 64 statements to a command: FerretDB holds a connection for each (statementBudget.ts).
+  for (let i = 0; i < ops.length; i += 64) {
+    const chunk = ops.slice(i, i + 64);
+    const write = () => collection.bulkWrite(chunk, { ordered: false });
+    await (budget ? budget.run(chunk.length, write) : write());
+  }
   return fresh;
 }

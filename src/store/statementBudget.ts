@@ -7,7 +7,7 @@
  * (DATABASE_POOL_SIZE) would otherwise let the batched updates and outbox writes reach it.
  */
 export interface StatementBudget {
-  /** Runs `work` once `statements` (at most the whole budget) are free, and frees them after. */
+  /** Runs `work` once `statements` are free, and frees them after; refuses more than the whole budget. */
   run<T>(statements: number, work: () => Promise<T>): Promise<T>;
 }
 
@@ -27,7 +27,9 @@ export function createStatementBudget(limit = FERRETDB_STATEMENTS): StatementBud
   };
   return {
     async run(statements, work) {
-      const n = Math.max(1, Math.min(statements, limit));
+      // More than the budget in one command would hang FerretDB by itself: never sent.
+      if (statements > limit) throw new Error(`a command of ${statements} statements is over FerretDB's budget of ${limit}`);
+      const n = Math.max(1, statements);
       if (waiting.length === 0 && n <= free) free -= n;
       else await new Promise<void>((go) => waiting.push({ n, go }));
       try {

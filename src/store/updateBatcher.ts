@@ -19,7 +19,7 @@ interface Statement extends Document {
 
 /**
  * Updates by `_id` of one collection that arrive while one is on its way go together, as one
- * unordered update command (commandBatcher.ts, decisions.md D11). FerretDB still applies each
+ * ordered update command (commandBatcher.ts, decisions.md D11). FerretDB still applies each
  * statement apart; what the batch saves is the command around them, which cost the service and
  * FerretDB more than the statement itself: a payment's final update, one command each at c=16,
  * was the service's largest cost after decryption.
@@ -31,33 +31,27 @@ interface Statement extends Document {
  * each update's filter.
  */
 export function createUpdateBatcher(db: Db, collection: string, budget: StatementBudget, maxBatch = MAX_UPDATE_BATCH): UpdateById {
-  // Ordered: FerretDB stops at a refused statement even when told not to, leaving those after it
-  // untried, and says nothing of them; they are sent again, as MongoDB would also leave them.
-  const sendOrdered = async (updates: Statement[]): Promise<EntryOutcome<boolean>[]> => {
-    if (updates.length === 0) return [];
+  const send = async (updates: Statement[]): Promise<EntryOutcome<boolean>[]> => {
     const reply = (await budget.run(updates.length, () => db.command({ update: collection, updates, ordered: true }))) as WriteReply;
-    const refused = refusalsOf(reply, collection);
-    const stop = refused.size ? Math.min(...refused.keys()) : updates.length;
-    const tried = updates.slice(0, stop);
-    let matched: boolean[] = tried.map(() => true);
-    if (reply.n !== tried.length) {
-      // One findOne each: FerretDB answers a filter on _id alone from its index, $in by a scan.
-      const byId = (s: Statement) => db.collection(collection).findOne({ _id: s.q._id as never }, { projection: { _id: 1 } });
-      matched = await Promise.all(tried.map(async (s) => (await byId(s)) !== null));
+    const refused = [...refusalsOf(reply, collection).values()];
+    if (refused.length > 0) {
+      const why = refused[0]!.errmsg ?? "the database refused the update";
+      if (updates.length === 1) return [{ error: new DocumentRefused(why, refused[0]!.code) }];
+      // FerretDB stops at a refused statement, even unordered, and names neither its place (it says
+      // 0 whichever it was) nor how many landed before it: those before it are applied, those after
+      // not, and which is which is unknown. None is sent again (a second $inc or $push would double
+      // it); each caller hears that its update may or may not have landed.
+      const unknown = new Error(
+        `${collection}: the database refused one of ${updates.length} updates sent together (${why}); each may or may not have been applied`,
+      );
+      return updates.map(() => ({ error: unknown }));
     }
-    const outcomes: EntryOutcome<boolean>[] = matched.map((value) => ({ value }));
-    if (stop === updates.length) return outcomes;
-    const e = refused.get(stop)!;
-    outcomes.push({ error: new DocumentRefused(e.errmsg ?? "the database refused the update", e.code) });
-    const rest = updates.slice(stop + 1);
-    try {
-      return [...outcomes, ...(await sendOrdered(rest))];
-    } catch (err) {
-      // Those before landed as told; only the resent ones met the failure.
-      return [...outcomes, ...rest.map(() => ({ error: err instanceof Error ? err : new Error(String(err)) }))];
-    }
+    if (reply.n === updates.length) return updates.map(() => ({ value: true }));
+    // One findOne each: FerretDB answers a filter on _id alone from its index, $in by a scan.
+    const byId = (s: Statement) => db.collection(collection).findOne({ _id: s.q._id as never }, { projection: { _id: 1 } });
+    return Promise.all(updates.map(async (s) => ({ value: (await byId(s)) !== null })));
   };
-  const batched = createCommandBatcher<Statement, boolean>(sendOrdered, maxBatch);
+  const batched = createCommandBatcher<Statement, boolean>(send, maxBatch);
   return (id, update) => batched({ q: { _id: id }, u: update });
 }
 

@@ -175,3 +175,18 @@ test(`at most ${MAX_ANSWERS_AHEAD} payments are answered ahead of their writes; 
   expect(await settledYet(next)).toBe(true);
   writes.release();
 });
+
+test("answered writes that fail count no more against the bound", async () => {
+  const { writes, psp, pay, useCases } = setup();
+  psp.answers.payment = { kind: "approved", reference: "ch_6" };
+  const ids = Array.from({ length: MAX_ANSWERS_AHEAD }, (_, i) => `F${i}`);
+  const answers = ids.map(pay);
+  await waitFor("every final write to be sent", () => writes.held.length === ids.length);
+  await Promise.all(answers);
+  writes.fail(new Error("connection reset by the database"));
+  await useCases.settled();
+  const next = pay("F-next");
+  await waitFor("its write to be sent", () => writes.held.length === 1);
+  expect(await settledYet(next)).toBe(true);
+  writes.release();
+});

@@ -40,9 +40,12 @@ test("work waits until its statements are free, first come first served, and nev
   expect(most).toBe(8);
 });
 
-test("work larger than the whole budget runs alone; a failure frees its statements", async () => {
+test("work larger than the whole budget is refused unrun; a failure frees its statements", async () => {
   const budget = createStatementBudget(10);
-  await expect(budget.run(50, () => Promise.reject(new Error("refused")))).rejects.toThrow("refused");
+  let ran = false;
+  await expect(budget.run(11, async () => void (ran = true))).rejects.toThrow(/over FerretDB's budget of 10/);
+  expect(ran).toBe(false);
+  await expect(budget.run(10, () => Promise.reject(new Error("refused")))).rejects.toThrow("refused");
   // All ten are free again: two of five run together.
   let together = 0;
   let most = 0;

@@ -3,12 +3,21 @@ import type { Db } from "mongodb";
 /** A database call that did not answer within its bound: the database is slow or gone (→ 503). */
 export class DatabaseTimeoutError extends Error {
   override name = "DatabaseTimeoutError";
+  constructor(
+    message: string,
+    /** Settles when the call itself does, answered or not: the database may still be running it. */
+    readonly late: Promise<unknown> = Promise.resolve(),
+  ) {
+    super(message);
+  }
 }
+
+const noop = () => {};
 
 function bounded<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   // One promise and one timer per call (every database call of every request passes here).
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new DatabaseTimeoutError(`the database did not answer ${what} within ${ms} ms`)), ms);
+    const timer = setTimeout(() => reject(new DatabaseTimeoutError(`the database did not answer ${what} within ${ms} ms`, work.then(noop, noop))), ms);
     // The call goes on past the bound; its late result or error is dropped (as a lost reply would be).
     work.then(
       (value) => {

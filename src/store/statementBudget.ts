@@ -1,3 +1,5 @@
+import { DatabaseTimeoutError } from "./boundedDb.js";
+
 /**
  * How many update statements the commands of one embedded FerretDB database may carry at once.
  * FerretDB 1.24 keeps each statement's query open, on one of the database's 100 SQLite
@@ -32,11 +34,20 @@ export function createStatementBudget(limit = FERRETDB_STATEMENTS): StatementBud
       const n = Math.max(1, statements);
       if (waiting.length === 0 && n <= free) free -= n;
       else await new Promise<void>((go) => waiting.push({ n, go }));
-      try {
-        return await work();
-      } finally {
+      const release = () => {
         free += n;
         wake();
+      };
+      try {
+        const result = await work();
+        release();
+        return result;
+      } catch (err) {
+        // Past its bound the command may still hold its connections in FerretDB: until the call
+        // itself ends, its statements stay counted.
+        if (err instanceof DatabaseTimeoutError) void err.late.then(release);
+        else release();
+        throw err;
       }
     },
   };

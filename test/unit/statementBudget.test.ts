@@ -1,3 +1,4 @@
+import { DatabaseTimeoutError } from "../../src/store/boundedDb";
 import { createStatementBudget } from "../../src/store/statementBudget";
 
 // The budget of update statements in flight on one embedded FerretDB database (statementBudget.ts).
@@ -57,4 +58,18 @@ test("work larger than the whole budget is refused unrun; a failure frees its st
     });
   await Promise.all([run(), run()]);
   expect(most).toBe(2);
+});
+
+test("a command past its bound keeps its statements counted until the call itself ends", async () => {
+  const budget = createStatementBudget(10);
+  const call = gate();
+  await expect(budget.run(8, () => Promise.reject(new DatabaseTimeoutError("no answer within 1500 ms", call.opened)))).rejects.toThrow("no answer");
+  // FerretDB may still be running it: a command of 8 more waits.
+  let ran = false;
+  const next = budget.run(8, async () => void (ran = true));
+  await new Promise(setImmediate);
+  expect(ran).toBe(false);
+  call.open();
+  await next;
+  expect(ran).toBe(true);
 });

@@ -55,7 +55,7 @@ func TestWriterGoesWhenTheOtherCommits(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "a.sqlite"))
 	ctx := context.Background()
 	holder := holdWriteLock(t, db)
-	waits, woken := busyWaits.Load(), busyWoken.Load()
+	waits := busyWaits.Load()
 	done := make(chan time.Time)
 	go func() {
 		if _, err := db.Exec(`INSERT INTO t VALUES (x'01')`); err != nil {
@@ -82,9 +82,9 @@ func TestWriterGoesWhenTheOtherCommits(t *testing.T) {
 	if late > 25*time.Millisecond {
 		t.Errorf("the second writer went %v after the commit", late)
 	}
-	if busyWoken.Load() == woken {
-		t.Error("no waiter was woken by the commit")
-	}
+	// Not asserted: that the commit's signal, rather than the retry every retryAfter, let it go. The
+	// lock is free a moment before the WAL hook runs, and a retry that falls in that moment takes it
+	// without being woken (seen once in CI with the other core busy); either way it went at once.
 }
 
 // A writer gives up with SQLITE_BUSY after busyTimeout of waiting, however many commits (here, to

@@ -21,7 +21,7 @@ export class DocumentRefused extends Error {
   }
 }
 
-/** The reply of an unordered insert or update command: how many were stored or matched, and each refused by its place. */
+/** The reply of an insert or update command: how many were stored or matched, and the refusals with the place the database gave them. */
 export interface WriteReply {
   n?: number;
   writeErrors?: { index: number; code?: number; errmsg?: string }[];
@@ -42,7 +42,7 @@ interface Waiting<E, O> {
 }
 
 /** A batch's entries in all, well under the 16 MiB of a MongoDB command and FerretDB's 48 MB. */
-export const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
 /**
  * The first waiting entries, up to `maxBatch` of them and MAX_BATCH_BYTES (at least one). Sizes

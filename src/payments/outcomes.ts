@@ -94,16 +94,17 @@ async function move(
   }
   const at = d.now();
   const callback = p.state === to ? undefined : paymentResult({ ...p, ...set }, to, detail ?? set.error, at);
-  const change: PaymentChange = {
-    set: { ...set, state: to },
-    event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
-    ...(callback ? { callback } : {}),
-  };
-  const written = d.repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, change, p);
   // Under the lock, the guard holds for what was just read: the write lands as sent, or fails
   // (the caller's lock holds until it is done; a crash leaves the payment to the reconciler).
   // Past MAX_ANSWERS_AHEAD answered writes still to land, the answer waits for its own.
   const early = answer && d.ahead.count < MAX_ANSWERS_AHEAD ? answer : undefined;
+  const change: PaymentChange = {
+    set: { ...set, state: to },
+    event: { at, event, requestId: cause.requestId, state: to, ...(detail ? { detail } : {}) },
+    ...(callback ? { callback } : {}),
+    ...(early ? { answered: true } : {}),
+  };
+  const written = d.repository.updatePayment(p.shopId, p._id, { states: [p.state, ...statesBefore(to)] }, change, p);
   if (early) d.ahead.count++;
   try {
     early?.({ ...p, ...change.set });

@@ -154,6 +154,8 @@ export interface PaymentChange {
   addRefundInFlight?: { id: string; minor: number };
   /** The exact entry added for it (FerretDB pulls array elements by equality only). */
   removeRefundInFlight?: { id: string; minor: number };
+  /** Its answer went out already: no one waits for the write, which may queue behind others. Not stored. */
+  answered?: boolean;
 }
 
 /** Storage the use cases need; src/store implements it on MongoDB. */

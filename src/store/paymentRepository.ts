@@ -197,7 +197,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
       let after: PaymentRecord | undefined;
       const updated = await updateCheckedHere(
         payments,
-        updateById(payments.collectionName),
+        (id, update) => updateById(payments.collectionName)(id, update, change.answered),
         key,
         known,
         (p) => meets(p, shopId, guard),

@@ -13,9 +13,12 @@ import { capturedPayment } from "../helpers/records";
 let client: MongoClient;
 let db: Db;
 const insertCommands: string[] = [];
+/** The _ids of each update command's statements, as sent. */
+const updateCommands: string[][] = [];
 beforeAll(async () => {
   client = new MongoClient(process.env.TEST_MONGODB_URI ?? "", { monitorCommands: true });
   client.on("commandStarted", (e) => e.commandName === "insert" && insertCommands.push(e.command.insert as string));
+  client.on("commandStarted", (e) => e.commandName === "update" && updateCommands.push((e.command.updates as { q: { _id: string } }[]).map((u) => u.q._id)));
   await client.connect();
   db = client.db(`repo_${randomBytes(4).toString("hex")}`);
 });
@@ -285,4 +288,22 @@ test("FerretDB keeps no secondary index of ours: those an older version made are
   } finally {
     await other.dropDatabase();
   }
+});
+
+test("on FerretDB a change answered already queues with the others; one someone waits for goes beside them", async () => {
+  const repo = createPaymentRepository(db, { atomicConditionalUpdates: false });
+  const ids = ["LA-1", "LA-2", "LA-3", "LW-1"];
+  const claimed = await Promise.all(ids.map(async (id) => (await repo.claimPayment(payment(id, "shop-l"))).record));
+  const key = (id: string) => pspIdempotencyKey("payment", "shop-l", id);
+  updateCommands.length = 0;
+  const event = { at, event: "psp: approved" };
+  const written = await Promise.all(
+    claimed.map((p) => repo.updatePayment("shop-l", p._id, {}, { event, ...(p._id.startsWith("LA") ? { answered: true } : {}) }, p)),
+  );
+  expect(written.map((p) => p?.version)).toEqual([1, 1, 1, 1]);
+  // The first answered one at once, the waited one at once beside it, the other two answered
+  // ones together once the first came back.
+  expect(updateCommands).toEqual([[key("LA-1")], [key("LW-1")], [key("LA-2"), key("LA-3")]]);
+  // Only how to send it: never stored.
+  expect(await db.collection("payments").countDocuments({ answered: { $exists: true } })).toBe(0);
 });

@@ -96,6 +96,19 @@ test("when the database cannot be reached, those waiting fail with the batch, un
   await unreachable.close();
 });
 
+test("an update someone waits for goes at once, beside a command of answered ones, not in the batch behind it", async () => {
+  const collection = db().collection<Doc>("lanes");
+  const ids = Array.from({ length: 9 }, (_, i) => `l-${i}`);
+  await collection.insertMany([...ids, "waited"].map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
+  const update = createUpdateBatcher(db(), "lanes", createStatementBudget());
+  commands.length = 0;
+  const answered = ids.map((id) => update(id, bump(id), true));
+  const waited = update("waited", bump("waited"));
+  expect(await Promise.all([...answered, waited])).toEqual(Array(10).fill(true));
+  const sent = commands.filter((e) => e.commandName === "update").map((e) => (e.command.updates as { q: { _id: string } }[]).map((s) => s.q._id));
+  expect(sent).toEqual([["l-0"], ["waited"], ids.slice(1)]);
+});
+
 test("a command carries at most 16 statements: FerretDB holds a connection for each until it ends", async () => {
   const collection = db().collection<Doc>("many");
   const ids = Array.from({ length: 41 }, (_, i) => `m-${i}`);

@@ -19,12 +19,15 @@ const meta = scriptedMeta;
 
 /** The memory repository, with each payment update held until `release` (or failed by `fail`); after `release`, none. */
 function heldWrites(inner: PaymentRepository & { payments: Map<string, unknown> }) {
-  const held: { go: () => void; fail: (err: Error) => void }[] = [];
+  // `answered`: the write was marked as one whose answer went out (it may queue behind others).
+  const held: { go: () => void; fail: (err: Error) => void; answered: boolean }[] = [];
   let holding = true;
   const repository: PaymentRepository = {
     ...inner,
     updatePayment: (...args) =>
-      holding ? new Promise<void>((go, fail) => held.push({ go, fail })).then(() => inner.updatePayment(...args)) : inner.updatePayment(...args),
+      holding
+        ? new Promise<void>((go, fail) => held.push({ go, fail, answered: args[3].answered === true })).then(() => inner.updatePayment(...args))
+        : inner.updatePayment(...args),
   };
   return {
     repository,
@@ -118,6 +121,7 @@ test("a 3-D Secure challenge is answered from the outcome; a decline only once i
   const declined = pay("P2");
   await waitFor("the decline's write to be sent", () => writes.held.length === 2);
   expect(await settledYet(declined)).toBe(false);
+  expect(writes.held.map((h) => h.answered)).toEqual([true, false]);
   writes.release();
   expect(await back).toEqual({ redirectTo: "https://shop.example/back" });
   expect(await declined).toEqual({ threeDsUrl: "", error: "card declined" });
@@ -166,6 +170,8 @@ test(`at most ${MAX_ANSWERS_AHEAD} payments are answered ahead of their writes; 
   await waitFor("every final write to be sent", () => writes.held.length === ids.length);
   const settled = await Promise.all(answers.map(settledYet));
   expect(settled.filter(Boolean)).toHaveLength(MAX_ANSWERS_AHEAD);
+  // Those answered are the writes marked so; the three that wait go out unmarked, not behind them.
+  expect(writes.held.map((h) => h.answered)).toEqual(settled);
   writes.release();
   expect(await Promise.all(answers)).toEqual(ids.map(() => ({ threeDsUrl: "", error: "" })));
   // The count comes back down: the next one is answered ahead again.

@@ -36,8 +36,9 @@ interface Statement extends Document {
  * Two lanes, each one command at a time: the updates whose answers went out already (the card
  * payments answered ahead of their writes, most of them under load), and the updates someone
  * waits for. These would otherwise wait behind a batch of up to 16 that no one waits for and then
- * in their own: at c=16 that wait was the slowest tenth of card payments' answers. In FerretDB the
- * two commands' statements take turns at SQLite's write lock.
+ * in their own: at c=16 that wait was the slowest tenth of card payments' answers. The lanes share
+ * the driver's connections (two on FerretDB), and in FerretDB their statements take turns at
+ * SQLite's write lock.
  */
 export function createUpdateBatcher(db: Db, collection: string, budget: StatementBudget, maxBatch = MAX_UPDATE_BATCH): UpdateById {
   const send = async (updates: Statement[]): Promise<EntryOutcome<boolean>[]> => {

@@ -290,7 +290,7 @@ test("FerretDB keeps no secondary index of ours: those an older version made are
   }
 });
 
-test("on FerretDB a change answered already queues with the others; one someone waits for goes beside them", async () => {
+test("on FerretDB a change answered already queues with the others; one someone waits for never joins them", async () => {
   const repo = createPaymentRepository(db, { atomicConditionalUpdates: false });
   const ids = ["LA-1", "LA-2", "LA-3", "LW-1"];
   const claimed = await Promise.all(ids.map(async (id) => (await repo.claimPayment(payment(id, "shop-l"))).record));
@@ -301,9 +301,10 @@ test("on FerretDB a change answered already queues with the others; one someone 
     claimed.map((p) => repo.updatePayment("shop-l", p._id, {}, { event, ...(p._id.startsWith("LA") ? { answered: true } : {}) }, p)),
   );
   expect(written.map((p) => p?.version)).toEqual([1, 1, 1, 1]);
-  // The first answered one at once, the waited one at once beside it, the other two answered
-  // ones together once the first came back.
-  expect(updateCommands).toEqual([[key("LA-1")], [key("LW-1")], [key("LA-2"), key("LA-3")]]);
+  // The first answered one at once, the other two together once it came back, the waited one in a
+  // command of its own (before or after theirs, as the driver finds a connection).
+  expect(updateCommands).toHaveLength(3);
+  expect(updateCommands).toEqual(expect.arrayContaining([[key("LA-1")], [key("LW-1")], [key("LA-2"), key("LA-3")]]));
   // Only how to send it: never stored.
   expect(await db.collection("payments").countDocuments({ answered: { $exists: true } })).toBe(0);
 });

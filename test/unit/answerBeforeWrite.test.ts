@@ -158,6 +158,8 @@ test("between instances (leases), the answer waits for the write: another instan
   const answer = pay("P5");
   await waitFor("the final write to be sent", () => writes.held.length === 1);
   expect(await settledYet(answer)).toBe(false);
+  // Its caller waits for it: not a write of the answered ones' lane.
+  expect(writes.held.map((h) => h.answered)).toEqual([false]);
   writes.release();
   expect(await answer).toEqual({ threeDsUrl: "", error: "" });
 });

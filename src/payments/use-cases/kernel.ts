@@ -63,9 +63,10 @@ export interface Kernel {
   /**
    * Runs `task` under the payment's lock; answers with `late()` if it overruns the PSP budget.
    * `task` may answer before it ends (`answer`): it keeps the lock until its writes are done,
-   * and `settled` waits for them. Not with leases between instances (`lockWrites`).
+   * and `settled` waits for them. Not with leases between instances (`lockWrites`): there `task`
+   * gets no `answer`, so that its writes are not taken for answered ones.
    */
-  serialized<T>(meta: RequestMeta, paymentId: string, task: (answer: (value: T) => void) => Promise<T>, late: () => Promise<T>): Promise<T>;
+  serialized<T>(meta: RequestMeta, paymentId: string, task: (answer?: (value: T) => void) => Promise<T>, late: () => Promise<T>): Promise<T>;
   /** Resolves once the writes that follow an answer already given about this payment are done. */
   settled(shopId: string, paymentId: string): Promise<void>;
   /** Resolves once the writes that follow every answer already given are done (shutdown waits for them). */
@@ -139,20 +140,21 @@ export function createKernel(deps: PaymentUseCaseDeps): Kernel {
     pspContext: (shop, test) => ({ mode: test ? "test" : "live", credentials: test ? shop.testCredentials : shop.liveCredentials, shopId: shop.shopId }),
     locked,
 
-    async serialized<T>(meta: RequestMeta, paymentId: string, task: (answer: (value: T) => void) => Promise<T>, late: () => Promise<T>) {
+    async serialized<T>(meta: RequestMeta, paymentId: string, task: (answer?: (value: T) => void) => Promise<T>, late: () => Promise<T>) {
       const failed = (err: unknown) => deps.log({ level: "error", msg: "background work failed", paymentId, shopId: meta.shopId, error: String(err) });
       let answered: ((value: T) => void) | undefined;
       const early = new Promise<T>((resolve) => (answered = resolve));
       const key = paymentLockKey(meta.shopId, paymentId);
-      const work: Promise<T> = mutex.run(key, () =>
-        task((value) => {
-          // Between instances, another one's reads could not wait for this write: answer after it.
-          if (!answered || deps.lockWrites) return;
-          answered(value);
-          answered = undefined;
-          settling.track(key, work, failed);
-        }),
-      );
+      // Between instances, another one's reads could not wait for this write: answer after it.
+      const answer = deps.lockWrites
+        ? undefined
+        : (value: T) => {
+            if (!answered) return;
+            answered(value);
+            answered = undefined;
+            settling.track(key, work, failed);
+          };
+      const work: Promise<T> = mutex.run(key, () => task(answer));
       const result = await withinBudget(Promise.race([early, work]), deps.pspTimeoutMs, failed);
       return result.done ? result.value : late();
     },

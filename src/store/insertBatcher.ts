@@ -2,8 +2,6 @@ import type { Collection, Db, Document, OptionalUnlessRequiredId } from "mongodb
 import { DUPLICATE_KEY, isDuplicateKey } from "../runtime/databaseErrors.js";
 import { createCommandBatcher, DocumentRefused, refusalsOf, type EntryOutcome, type WriteReply } from "./commandBatcher.js";
 
-export { DocumentRefused } from "./commandBatcher.js";
-
 /** What became of one document: stored, or refused because its `_id` is taken. */
 export type InsertOutcome = "inserted" | "duplicate";
 

@@ -1,5 +1,6 @@
 import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
-import { createInsertBatcher, DocumentRefused } from "../../src/store/insertBatcher";
+import { DocumentRefused } from "../../src/store/commandBatcher";
+import { createInsertBatcher } from "../../src/store/insertBatcher";
 import { useMonitoredDatabase } from "../helpers/monitoredDatabase";
 
 // Claims that meet go to the database as one insert command (src/store/insertBatcher.ts), on the

@@ -1,3 +1,4 @@
+import { flushLineBuffers } from "../observability/lineBuffer.js";
 import { startupFailureLine } from "./startupFailure.js";
 import { unsupportedNodeWarning } from "./supportedNode.js";
 
@@ -12,6 +13,7 @@ const DEFAULT_SHUTDOWN_MS = 10_000;
 const DATABASE_STOP_MS = 5_000;
 
 function line(stream: NodeJS.WriteStream, entry: Record<string, unknown>): void {
+  flushLineBuffers(); // the service's log lines held so far come first
   stream.write(JSON.stringify({ level: entry.level, time: new Date().toISOString(), ...entry }) + "\n");
 }
 

@@ -68,6 +68,7 @@ export function runAsProcess(start: (signal: AbortSignal) => Promise<Running>, e
         process.exit(0);
       }
       if (env.LOG_LEVEL === "debug") line(process.stdout, { level: "debug", msg: "start-up failed", stack: String((err as Error)?.stack ?? err) });
+      flushLineBuffers(); // what led to it comes first where stdout and stderr meet
       process.stderr.write(`genstore-payment-app: cannot start: ${startupFailureLine(err)}\n`);
       process.exit(1);
     },

@@ -13,11 +13,16 @@ export function flushLineBuffers(): void {
   for (const b of open) b.flush();
 }
 
+/** Lines that may wait: info and debug (the level is the first field, see logger.ts). */
+const mayWait = (line: string) => line.startsWith('{"level":"info"') || line.startsWith('{"level":"debug"');
+
 /**
- * Log lines held for at most `flushMs` (or `maxBytes`), then written together: on a pipe every
- * write wakes its reader, and two lines per card payment, one write each, cost the service and
- * the process reading its logs more than the lines themselves (README, Performance). Written at
- * process exit too (process.exit included); a SIGKILL loses at most the last `flushMs`.
+ * Info and debug lines held for at most `flushMs` (or `maxBytes`), then written together: on a
+ * pipe every write wakes its reader, and two lines per card payment, one write each, cost the
+ * service and the process reading its logs more than the lines themselves (README, Performance).
+ * Any other line (warn, error: rare, and often the one that explains a death) is written at once,
+ * with those held before it. Written at process exit too (process.exit included); a death that
+ * skips the exit hook (SIGKILL, an out-of-memory abort) loses the held lines.
  */
 export function createLineBuffer(stream: NodeJS.WritableStream, flushMs = 50, maxBytes = 16 * 1024): LineBuffer {
   let lines: string[] = [];
@@ -27,7 +32,7 @@ export function createLineBuffer(stream: NodeJS.WritableStream, flushMs = 50, ma
     write(line) {
       lines.push(line);
       bytes += line.length;
-      if (bytes >= maxBytes) buffer.flush();
+      if (bytes >= maxBytes || !mayWait(line)) buffer.flush();
       // Unref'd: a buffer never keeps the process alive; the exit hook writes what it holds.
       else timer ??= setTimeout(() => buffer.flush(), flushMs).unref();
       return true;

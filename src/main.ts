@@ -11,7 +11,6 @@ import { createApp } from "./app/createApp.js";
 import { runAsProcess } from "./app/runProcess.js";
 import { listenFailure } from "./app/startupFailure.js";
 import { listen } from "./server/createServer.js";
-import { createLineBuffer } from "./observability/lineBuffer.js";
 import { createJsonLogger, type Logger } from "./observability/logger.js";
 import { openDatabase } from "./store/database.js";
 import { secureDataDir } from "./store/dataDir.js";
@@ -27,7 +26,7 @@ export async function main(
   exit: (code: number) => void = (code) => process.exit(code),
 ) {
   const config = loadConfig(env);
-  const log = createJsonLogger(createLineBuffer(process.stdout), config.logLevel, { instance: config.scaleOut.instanceId });
+  const log = createJsonLogger(process.stdout, config.logLevel, { instance: config.scaleOut.instanceId });
   const undo: (() => Promise<void> | void)[] = [];
   try {
     const lock = await prepareDataDir(config, log);

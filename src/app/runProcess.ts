@@ -1,4 +1,3 @@
-import { flushLineBuffers } from "../observability/lineBuffer.js";
 import { startupFailureLine } from "./startupFailure.js";
 import { unsupportedNodeWarning } from "./supportedNode.js";
 
@@ -13,7 +12,6 @@ const DEFAULT_SHUTDOWN_MS = 10_000;
 const DATABASE_STOP_MS = 5_000;
 
 function line(stream: NodeJS.WriteStream, entry: Record<string, unknown>): void {
-  flushLineBuffers(); // the service's log lines held so far come first
   stream.write(JSON.stringify({ level: entry.level, time: new Date().toISOString(), ...entry }) + "\n");
 }
 
@@ -68,7 +66,6 @@ export function runAsProcess(start: (signal: AbortSignal) => Promise<Running>, e
         process.exit(0);
       }
       if (env.LOG_LEVEL === "debug") line(process.stdout, { level: "debug", msg: "start-up failed", stack: String((err as Error)?.stack ?? err) });
-      flushLineBuffers(); // what led to it comes first where stdout and stderr meet
       process.stderr.write(`genstore-payment-app: cannot start: ${startupFailureLine(err)}\n`);
       process.exit(1);
     },

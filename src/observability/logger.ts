@@ -71,7 +71,7 @@ export function redact(value: unknown, depth = 0): unknown {
 
 /** pino, one JSON object per line, with card and secret fields redacted by name at any depth. */
 export function createJsonLogger(
-  stream: { write(line: string): unknown } = process.stdout,
+  stream: NodeJS.WritableStream = process.stdout,
   minLevel: "debug" | "info" | "warn" | "error" = "info",
   /** Fields on every line (the instance's id). */
   base?: Record<string, string>,

@@ -23,6 +23,7 @@ import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
 import { startCallbackSink } from "./callbackSink";
+import { benchServiceEnv } from "./serviceEnv";
 import { costPerRequest, floorCommandCounts, journalPayments, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type StepResult } from "./loadGenerator";
 
@@ -100,25 +101,14 @@ async function main() {
   const key = parsePrivateKey(pem, "bench");
   const serviceEnv = {
     PORT: "0",
-    DATA_DIR: join(work, "service"),
-    MONGODB_URI: database.uri,
-    MONGODB_DATABASE: "bench_service",
-    CARD_PRIVATE_KEY: pem,
-    GENSTORE_CALLBACK_BASE_URL: genstore.url,
-    GENSTORE_ACCESS_TOKEN: "bench",
-    // The fake Genstore has no rate limit; Genstore's 2/s per shop would only queue callbacks.
-    GENSTORE_RATE_LIMIT_BURST: "100000",
-    GENSTORE_RATE_LIMIT_PER_SECOND: "100000",
-    SANDBOX_LATENCY_MS: "0",
-    // The service runs on the bench's own FerretDB (to count its CPU and share it with the floor)
-    // and so gets MONGODB_URI; its books as beside the embedded database, where auto puts them.
-    SANDBOX_BOOKS: books,
-    LOG_LEVEL: "info",
-    // One client address and one shop carry all the load here: measure the service, not its limiter.
-    RATE_LIMIT_PER_IP: "1000000",
-    RATE_LIMIT_PER_SHOP: "1000000",
-    // To compare pool sizes: DATABASE_POOL_SIZE=100 npm run bench (unset: the service's default).
-    ...(process.env.DATABASE_POOL_SIZE ? { DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE } : {}),
+    ...benchServiceEnv({
+      dataDir: join(work, "service"),
+      databaseUri: database.uri,
+      databaseName: "bench_service",
+      cardKeyPem: pem,
+      genstoreUrl: genstore.url,
+      books,
+    }),
   };
   // The service as npm start runs it: compiled JavaScript, no TypeScript loader in the request path.
   execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", ".ci/tsconfig.build.json"], { cwd: root, stdio: "inherit" });

@@ -1,0 +1,189 @@
+// npm run bench:ab: two builds of the service (or one build with two settings) side by side on one
+// embedded FerretDB, JSON card payments in alternating windows, so that a lever's effect is read
+// against the same minutes of this VM's drifting speed. Prints figures; never fails on speed.
+//
+//   npm run bench:ab -- --b ../other-checkout            # this checkout (A) against another (B)
+//   npm run bench:ab -- --b-env LOG_LEVEL=warn -c 1      # one build, two settings, at c=1
+//
+// A side is a directory holding a built checkout (`npm run build` run in it: dist/ beside src/, and
+// its node_modules, a link to this one's will do); it runs as its package.json's start script does.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
+import examples from "../fixtures/apiPageExamples.json";
+import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
+import { freePort } from "../helpers/serviceProcess";
+import { startCallbackSink } from "./callbackSink";
+import { journalPayments } from "./databaseCounts";
+import { closedLoop, createJsonPoster, percentile } from "./loadGenerator";
+import { benchServiceEnv } from "./serviceEnv";
+
+const root = resolve(__dirname, "../..");
+const { values } = parseArgs({
+  options: {
+    a: { type: "string", default: "." },
+    b: { type: "string", default: "." },
+    "a-env": { type: "string", multiple: true, default: [] },
+    "b-env": { type: "string", multiple: true, default: [] },
+    concurrency: { type: "string", short: "c", default: "1" },
+    rounds: { type: "string", default: "8" },
+    "window-ms": { type: "string", default: "3000" },
+  },
+});
+const concurrency = Number(values.concurrency);
+const rounds = Number(values.rounds);
+const windowMs = Number(values["window-ms"]);
+
+/** CPU time (user + system) of a process so far, from /proc, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function envPairs(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((p) => {
+      const at = p.indexOf("=");
+      if (at < 1) throw new Error(`--a-env and --b-env take NAME=value, got "${p}"`);
+      return [p.slice(0, at), p.slice(at + 1)];
+    }),
+  );
+}
+
+interface Side {
+  name: "A" | "B";
+  dir: string;
+  env: Record<string, string>;
+  child?: ChildProcess;
+  url?: string;
+  totals: { requests: number; ms: number; serviceMs: number; ferretdbMs: number; generatorMs: number; latencies: number[]; errors: number; callbacks: number };
+}
+
+async function startSide(side: Side, env: Record<string, string>): Promise<void> {
+  const main = join(side.dir, "dist/src/main.js");
+  if (!existsSync(main)) throw new Error(`${side.name}: ${main} is missing; run npm run build in ${side.dir}`);
+  const start = (JSON.parse(readFileSync(join(side.dir, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+  const port = await freePort();
+  const child = spawn(process.execPath, [...start.split(" ").filter((w) => w.startsWith("--")), main], {
+    cwd: side.dir,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env, ...side.env, PORT: String(port) },
+    // Its log lines are read one by one, as a log collector would (and as bench.ts does), and
+    // dropped; its errors shown.
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  createInterface({ input: child.stdout! }).on("line", () => {});
+  side.child = child;
+  side.url = `http://127.0.0.1:${port}`;
+  for (const until = Date.now() + 120_000; ;) {
+    if (child.exitCode !== null) throw new Error(`${side.name} exited with ${child.exitCode} at start`);
+    if (
+      await fetch(`${side.url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    if (Date.now() > until) throw new Error(`${side.name} did not answer /healthz within 120 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), "genstore-bench-ab-"));
+  const database = await startEmbeddedDatabase({ dataDir: work, cacheDir: join(root, ".cache"), sync: "full", unix: unixSocketOf(work) });
+  const genstore = await startCallbackSink();
+  const pem = generateCardKeyPem();
+  const key = parsePrivateKey(pem, "bench");
+  const sides: Side[] = (["A", "B"] as const).map((name) => ({
+    name,
+    dir: resolve(name === "A" ? values.a : values.b),
+    env: envPairs(name === "A" ? values["a-env"] : values["b-env"]),
+    totals: { requests: 0, ms: 0, serviceMs: 0, ferretdbMs: 0, generatorMs: 0, latencies: [], errors: 0, callbacks: 0 },
+  }));
+  try {
+    for (const side of sides) {
+      const env = benchServiceEnv({
+        dataDir: join(work, side.name),
+        databaseUri: database.uri,
+        databaseName: `bench_ab_${side.name}`,
+        cardKeyPem: pem,
+        genstoreUrl: genstore.url,
+        books: "file",
+      });
+      await startSide(side, env);
+      console.log(`${side.name}: ${side.dir}${Object.keys(side.env).length ? ` with ${values[side.name === "A" ? "a-env" : "b-env"].join(" ")}` : ""}`);
+    }
+    await compare(sides, key.publicKeySpki, database.pid, () => genstore.received());
+  } finally {
+    for (const side of sides) side.child?.kill("SIGTERM");
+    await Promise.all(sides.map((s) => s.child && s.child.exitCode === null && new Promise((r) => s.child!.once("exit", r))));
+    await genstore.stop();
+    await database.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number, callbacks: () => number): Promise<void> {
+  const packets = Array.from({ length: 500 }, () => ({ ...encryptLikeGenstore(publicKeySpki, testCard()), returnUrl: "https://shop.example/r" }));
+  const template = JSON.parse(examples.cardPayment) as Record<string, unknown>;
+  const run = randomBytes(3).toString("hex");
+  let issued = 0;
+  console.log(`JSON card payments at c=${concurrency}, ${rounds} rounds of a ${windowMs} ms window per side, the order alternating\n`);
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const rps: Record<string, number> = {};
+    for (const side of round % 2 ? [...sides].reverse() : sides) {
+      // Each window starts with both services' delivery journals folded: the idle one's folding
+      // would land in the other's window (the first window of a round ran up to 60% faster).
+      for (const s of sides) while ((await journalPayments(s.url!)) > 0) await new Promise((r) => setTimeout(r, 200));
+      const post = createJsonPoster(side.url!, 256);
+      const call = async (_w: number, seq: number) => {
+        const body = {
+          ...template,
+          paymentId: `${side.name}${run}-${(++issued).toString(36)}`,
+          manualCapture: "false",
+          paymentMethod: { data: packets[seq % packets.length] },
+        };
+        const r = await post("/genstore/v1/payments/card", JSON.stringify(body));
+        if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
+      };
+      await closedLoop(call, concurrency, 1000);
+      const before = { service: cpuMs(side.child!.pid!), ferretdb: cpuMs(ferretdbPid), generator: cpuMs(process.pid), callbacks: callbacks() };
+      const r = await closedLoop(call, concurrency, windowMs);
+      const t = side.totals;
+      t.requests += r.latencies.length;
+      t.ms += r.elapsedMs;
+      t.serviceMs += cpuMs(side.child!.pid!) - before.service;
+      t.ferretdbMs += cpuMs(ferretdbPid) - before.ferretdb;
+      t.generatorMs += cpuMs(process.pid) - before.generator;
+      t.latencies.push(...r.latencies);
+      t.errors += r.errors;
+      t.callbacks += callbacks() - before.callbacks;
+      rps[side.name] = r.latencies.length / (r.elapsedMs / 1000);
+      if (r.firstError) console.log(`  ${side.name}: ${r.errors} errors, the first: ${r.firstError}`);
+    }
+    ratios.push((100 * rps.B!) / rps.A!);
+    console.log(`round ${round + 1}: A ${rps.A!.toFixed(0)} req/s, B ${rps.B!.toFixed(0)} req/s (B/A ${ratios[round]!.toFixed(0)}%)`);
+  }
+  console.log("");
+  for (const { name, totals: t } of sides) {
+    const sorted = t.latencies.sort((x, y) => x - y);
+    const perRequest = (ms: number) => (ms / Math.max(1, t.requests)).toFixed(2);
+    console.log(
+      `${name}: ${((1000 * t.requests) / t.ms).toFixed(1)} req/s  p50 ${percentile(sorted, 50).toFixed(2)} ms  p99 ${percentile(sorted, 99).toFixed(2)} ms  errors ${t.errors}  CPU ms/req: service ${perRequest(t.serviceMs)}, ferretdb ${perRequest(t.ferretdbMs)}, generator ${perRequest(t.generatorMs)}  callbacks/req ${perRequest(t.callbacks)}`,
+    );
+  }
+  const [a, b] = sides.map((s) => s.totals.requests / s.totals.ms) as [number, number];
+  console.log(`B / A throughput: ${((100 * b) / a).toFixed(1)}% (rounds ${ratios.map((r) => `${r.toFixed(0)}%`).join(", ")})`);
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

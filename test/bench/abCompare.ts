@@ -8,7 +8,6 @@
 // A side is a directory holding a built checkout (`npm run build` run in it: dist/ beside src/, and
 // its node_modules, a link to this one's will do); it runs as its package.json's start script does.
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,12 +15,12 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
-import examples from "../fixtures/apiPageExamples.json";
-import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { freePort } from "../helpers/serviceProcess";
+import { createCardPayloads } from "./cardPayloads";
 import { startCallbackSink } from "./callbackSink";
 import { journalPayments } from "./databaseCounts";
 import { closedLoop, createJsonPoster, percentile } from "./loadGenerator";
+import { cpuMs } from "./processStats";
 import { benchServiceEnv } from "./serviceEnv";
 
 const root = resolve(__dirname, "../..");
@@ -39,12 +38,6 @@ const { values } = parseArgs({
 const concurrency = Number(values.concurrency);
 const rounds = Number(values.rounds);
 const windowMs = Number(values["window-ms"]);
-
-/** CPU time (user + system) of a process so far, from /proc, in ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 function envPairs(pairs: string[]): Record<string, string> {
   return Object.fromEntries(
@@ -130,10 +123,7 @@ async function main() {
 }
 
 async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number, callbacks: () => number): Promise<void> {
-  const packets = Array.from({ length: 500 }, () => ({ ...encryptLikeGenstore(publicKeySpki, testCard()), returnUrl: "https://shop.example/r" }));
-  const template = JSON.parse(examples.cardPayment) as Record<string, unknown>;
-  const run = randomBytes(3).toString("hex");
-  let issued = 0;
+  const { unique, cardJson } = createCardPayloads(publicKeySpki, 500);
   console.log(`JSON card payments at c=${concurrency}, ${rounds} rounds of a ${windowMs} ms window per side, the order alternating\n`);
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -144,13 +134,7 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
       for (const s of sides) while ((await journalPayments(s.url!)) > 0) await new Promise((r) => setTimeout(r, 200));
       const post = createJsonPoster(side.url!, 256);
       const call = async (_w: number, seq: number) => {
-        const body = {
-          ...template,
-          paymentId: `${side.name}${run}-${(++issued).toString(36)}`,
-          manualCapture: "false",
-          paymentMethod: { data: packets[seq % packets.length] },
-        };
-        const r = await post("/genstore/v1/payments/card", JSON.stringify(body));
+        const r = await post("/genstore/v1/payments/card", cardJson(unique(side.name), seq, false));
         if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
       };
       await closedLoop(call, concurrency, 1000);

@@ -20,10 +20,11 @@ import { genstoreJson, normalizeJson } from "../../src/server/gateway/jsonCoerci
 import { FERRETDB_POOL_SIZE } from "../../src/store/database";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
 import examples from "../fixtures/apiPageExamples.json";
-import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
 import { startCallbackSink } from "./callbackSink";
 import { benchServiceEnv } from "./serviceEnv";
+import { createCardPayloads } from "./cardPayloads";
+import { cpuMs, rssMb } from "./processStats";
 import { costPerRequest, floorCommandCounts, journalPayments, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type StepResult } from "./loadGenerator";
 
@@ -36,19 +37,6 @@ const STEP_MS = quick ? 3000 : 6000;
 const PAIR_ROUNDS = quick ? 1 : 5;
 const PAIR_MS = 3000;
 const SOAK_MS = args.has("--no-soak") ? 0 : quick ? 20_000 : 120_000;
-const TICK_MS = 1000 / 100; // Linux clock ticks of /proc/<pid>/stat
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("VmRSS:"));
-  return Number(line?.replace(/\D+/g, "") ?? 0) / 1024;
-}
-
 async function spawnAndWait(
   cmd: string[],
   env: Record<string, string>,
@@ -128,15 +116,7 @@ async function main() {
   const floorUrl = `http://127.0.0.1:${floor.match[1]}`;
 
   // N payloads encrypted like Genstore, each with its own ephemeral key.
-  const packets = Array.from({ length: 2000 }, () => ({ ...encryptLikeGenstore(key.publicKeySpki, testCard()), returnUrl: "https://shop.example/r" }));
-  const template = JSON.parse(examples.cardPayment);
-  const run = randomBytes(3).toString("hex");
-  // Every id of the run is new: `seq` starts again in each window, and a few random bytes beside
-  // it met an earlier window's id once in a run (the floor's E11000 at c=64, 2026-12-02).
-  let issued = 0;
-  const unique = (prefix: string) => `${prefix}${run}-${(++issued).toString(36)}`;
-  const cardJson = (id: string, seq: number, manualCapture: boolean) =>
-    JSON.stringify({ ...template, paymentId: id, manualCapture: String(manualCapture), paymentMethod: { data: packets[seq % packets.length] } });
+  const { packets, unique, cardJson } = createCardPayloads(key.publicKeySpki, 2000);
 
   const results: StepResult[] = [];
   // The generator is this process: the load and, for the service, the fake Genstore its callbacks

@@ -4,6 +4,7 @@
 //
 //   npm run bench:ab -- --b ../other-checkout            # this checkout (A) against another (B)
 //   npm run bench:ab -- --b-env LOG_LEVEL=warn -c 1      # one build, two settings, at c=1
+//   npm run bench:ab -- --b-route grpc -c 16             # one build, JSON against gRPC
 //
 // A side is a directory holding a built checkout (`npm run build` run in it: dist/ beside src/, and
 // its node_modules, a link to this one's will do); it runs as its package.json's start script does.
@@ -13,13 +14,16 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { CreateCardPaymentRequestSchema, CreateCardPaymentResponseSchema, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
+import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
 import { freePort } from "../helpers/serviceProcess";
 import { createCardPayloads } from "./cardPayloads";
 import { startCallbackSink } from "./callbackSink";
 import { journalPayments } from "./databaseCounts";
-import { closedLoop, createJsonPoster, percentile } from "./loadGenerator";
+import { closedLoop, createGrpcPoster, createJsonPoster, percentile } from "./loadGenerator";
 import { cpuMs } from "./processStats";
 import { benchServiceEnv } from "./serviceEnv";
 
@@ -30,6 +34,8 @@ const { values } = parseArgs({
     b: { type: "string", default: "." },
     "a-env": { type: "string", multiple: true, default: [] },
     "b-env": { type: "string", multiple: true, default: [] },
+    "a-route": { type: "string", default: "json" },
+    "b-route": { type: "string", default: "json" },
     concurrency: { type: "string", short: "c", default: "1" },
     rounds: { type: "string", default: "8" },
     "window-ms": { type: "string", default: "3000" },
@@ -49,10 +55,19 @@ function envPairs(pairs: string[]): Record<string, string> {
   );
 }
 
+/** How a side is called: the Genstore JSON route, gRPC from the bench's lean client, or from @grpc/grpc-js. */
+const ROUTES = ["json", "grpc", "grpc-js"] as const;
+type Route = (typeof ROUTES)[number];
+function routeOf(value: string | undefined): Route {
+  if (!ROUTES.includes(value as Route)) throw new Error(`--a-route and --b-route take ${ROUTES.join(", ")}, got "${value}"`);
+  return value as Route;
+}
+
 interface Side {
   name: "A" | "B";
   dir: string;
   env: Record<string, string>;
+  route: Route;
   child?: ChildProcess;
   url?: string;
   totals: { requests: number; ms: number; serviceMs: number; ferretdbMs: number; generatorMs: number; latencies: number[]; errors: number; callbacks: number };
@@ -97,6 +112,7 @@ async function main() {
     name,
     dir: resolve(name === "A" ? values.a : values.b),
     env: envPairs(name === "A" ? values["a-env"] : values["b-env"]),
+    route: routeOf(name === "A" ? values["a-route"] : values["b-route"]),
     totals: { requests: 0, ms: 0, serviceMs: 0, ferretdbMs: 0, generatorMs: 0, latencies: [], errors: 0, callbacks: 0 },
   }));
   try {
@@ -110,7 +126,9 @@ async function main() {
         books: "file",
       });
       await startSide(side, env);
-      console.log(`${side.name}: ${side.dir}${Object.keys(side.env).length ? ` with ${values[side.name === "A" ? "a-env" : "b-env"].join(" ")}` : ""}`);
+      console.log(
+        `${side.name}: ${side.dir}${Object.keys(side.env).length ? ` with ${values[side.name === "A" ? "a-env" : "b-env"].join(" ")}` : ""}, ${side.route}`,
+      );
     }
     await compare(sides, key.publicKeySpki, database.pid, () => genstore.received());
   } finally {
@@ -123,8 +141,9 @@ async function main() {
 }
 
 async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number, callbacks: () => number): Promise<void> {
-  const { unique, cardJson } = createCardPayloads(publicKeySpki, 500);
-  console.log(`JSON card payments at c=${concurrency}, ${rounds} rounds of a ${windowMs} ms window per side, the order alternating\n`);
+  const payloads = createCardPayloads(publicKeySpki, 500);
+  const callers = new Map(sides.map((side) => [side.name, cardCaller(side, payloads)]));
+  console.log(`Card payments at c=${concurrency}, ${rounds} rounds of a ${windowMs} ms window per side, the order alternating\n`);
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const rps: Record<string, number> = {};
@@ -132,11 +151,7 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
       // Each window starts with both services' delivery journals folded: the idle one's folding
       // would land in the other's window (the first window of a round ran up to 60% faster).
       for (const s of sides) while ((await journalPayments(s.url!)) > 0) await new Promise((r) => setTimeout(r, 200));
-      const post = createJsonPoster(side.url!, 256);
-      const call = async (_w: number, seq: number) => {
-        const r = await post("/genstore/v1/payments/card", cardJson(unique(side.name), seq, false));
-        if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
-      };
+      const call = callers.get(side.name)!.call;
       await closedLoop(call, concurrency, 1000);
       const before = { service: cpuMs(side.child!.pid!), ferretdb: cpuMs(ferretdbPid), generator: cpuMs(process.pid), callbacks: callbacks() };
       const r = await closedLoop(call, concurrency, windowMs);
@@ -165,6 +180,43 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
   }
   const [a, b] = sides.map((s) => s.totals.requests / s.totals.ms) as [number, number];
   console.log(`B / A throughput: ${((100 * b) / a).toFixed(1)}% (rounds ${ratios.map((r) => `${r.toFixed(0)}%`).join(", ")})`);
+  for (const c of callers.values()) c.close();
+}
+
+/** One card payment on a side's route, failing on anything but an answer without `error`. */
+function cardCaller(side: Side, payloads: ReturnType<typeof createCardPayloads>): { call: (w: number, seq: number) => Promise<void>; close(): void } {
+  const { unique, cardJson, cardMessage } = payloads;
+  if (side.route === "json") {
+    const post = createJsonPoster(side.url!, 256);
+    return {
+      call: async (_w, seq) => {
+        const r = await post("/genstore/v1/payments/card", cardJson(unique(side.name), seq, false));
+        if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
+      },
+      close: () => {},
+    };
+  }
+  if (side.route === "grpc") {
+    const poster = createGrpcPoster(side.url!);
+    const path = `/${PaymentService.typeName}/${PaymentService.method.createCardPayment.name}`;
+    return {
+      call: async (_w, seq) => {
+        const r = await poster.call(path, toBinary(CreateCardPaymentRequestSchema, cardMessage(side.name, seq)));
+        if (r.grpcStatus !== 0) throw new Error(`gRPC status ${r.grpcStatus}: ${r.grpcMessage}`);
+        const error = fromBinary(CreateCardPaymentResponseSchema, r.message).error;
+        if (error) throw new Error(error);
+      },
+      close: () => poster.close(),
+    };
+  }
+  const client = createGrpcJsClient(PaymentService, new URL(side.url!).host);
+  return {
+    call: async (_w, seq) => {
+      const res = await grpcUnary<{ error: string }>(client, PaymentService.method.createCardPayment, cardMessage(side.name, seq));
+      if (res.error) throw new Error(res.error);
+    },
+    close: () => client.close(),
+  };
 }
 
 void main().catch((err: unknown) => {

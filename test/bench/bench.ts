@@ -116,7 +116,7 @@ async function main() {
   const floorUrl = `http://127.0.0.1:${floor.match[1]}`;
 
   // N payloads encrypted like Genstore, each with its own ephemeral key.
-  const { packets, unique, cardJson } = createCardPayloads(key.publicKeySpki, 2000);
+  const { packets, unique, cardJson, cardMessage } = createCardPayloads(key.publicKeySpki, 2000);
 
   const results: StepResult[] = [];
   // The generator is this process: the load and, for the service, the fake Genstore its callbacks
@@ -252,16 +252,6 @@ async function main() {
     if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
   };
 
-  // The same requests as protobuf messages, made once: the JSON step only fills a string per call.
-  const cardMessages = packets.map((_, seq) =>
-    fromJson(CreateCardPaymentRequestSchema, normalizeJson(CreateCardPaymentRequestSchema, JSON.parse(cardJson("x", seq, false))), {
-      ignoreUnknownFields: true,
-    }),
-  );
-  const cardMessage = (prefix: string, seq: number) => ({
-    ...cardMessages[seq % cardMessages.length]!,
-    paymentId: unique(prefix),
-  });
   const grpcPoster = createGrpcPoster(serviceUrl);
   const grpcCard = () => async (_w: number, seq: number) => {
     const r = await grpcPoster.call(

@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { fromJson } from "@bufbuild/protobuf";
+import { CreateCardPaymentRequestSchema, type CreateCardPaymentRequest } from "../../gen/genstore/payment/v1/payment_service_pb";
+import { normalizeJson } from "../../src/server/gateway/jsonCoercion";
 import examples from "../fixtures/apiPageExamples.json";
 import { encryptLikeGenstore, testCard } from "../helpers/genstoreEncrypt";
 
@@ -13,10 +16,19 @@ export function createCardPayloads(publicKeySpki: string, count: number) {
   const template = JSON.parse(examples.cardPayment) as Record<string, unknown>;
   const run = randomBytes(3).toString("hex");
   let issued = 0;
+  const unique = (prefix: string) => `${prefix}${run}-${(++issued).toString(36)}`;
+  const cardJson = (id: string, seq: number, manualCapture: boolean) =>
+    JSON.stringify({ ...template, paymentId: id, manualCapture: String(manualCapture), paymentMethod: { data: packets[seq % packets.length] } });
+  // The same requests as protobuf messages for the gRPC clients, made once: a call only sets its id.
+  const messages = packets.map((_, seq) =>
+    fromJson(CreateCardPaymentRequestSchema, normalizeJson(CreateCardPaymentRequestSchema, JSON.parse(cardJson("x", seq, false))), {
+      ignoreUnknownFields: true,
+    }),
+  );
   return {
     packets,
-    unique: (prefix: string) => `${prefix}${run}-${(++issued).toString(36)}`,
-    cardJson: (id: string, seq: number, manualCapture: boolean) =>
-      JSON.stringify({ ...template, paymentId: id, manualCapture: String(manualCapture), paymentMethod: { data: packets[seq % packets.length] } }),
+    unique,
+    cardJson,
+    cardMessage: (prefix: string, seq: number): CreateCardPaymentRequest => ({ ...messages[seq % messages.length]!, paymentId: unique(prefix) }),
   };
 }

@@ -14,16 +14,16 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { CreateCardPaymentRequestSchema, CreateCardPaymentResponseSchema, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
+import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
-import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
+import { createGrpcJsClient } from "../helpers/grpcJsClient";
 import { freePort } from "../helpers/serviceProcess";
+import { grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
 import { createCardPayloads } from "./cardPayloads";
 import { startCallbackSink } from "./callbackSink";
 import { journalPayments } from "./databaseCounts";
-import { closedLoop, createGrpcPoster, createJsonPoster, percentile } from "./loadGenerator";
+import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type Call } from "./loadGenerator";
 import { cpuMs } from "./processStats";
 import { benchServiceEnv } from "./serviceEnv";
 
@@ -183,40 +183,15 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
   for (const c of callers.values()) c.close();
 }
 
-/** One card payment on a side's route, failing on anything but an answer without `error`. */
-function cardCaller(side: Side, payloads: ReturnType<typeof createCardPayloads>): { call: (w: number, seq: number) => Promise<void>; close(): void } {
-  const { unique, cardJson, cardMessage } = payloads;
-  if (side.route === "json") {
-    const post = createJsonPoster(side.url!, 256);
-    return {
-      call: async (_w, seq) => {
-        const r = await post("/genstore/v1/payments/card", cardJson(unique(side.name), seq, false));
-        if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
-      },
-      close: () => {},
-    };
-  }
+/** A side's card payments on its route, and the client to close after. */
+function cardCaller(side: Side, payloads: ReturnType<typeof createCardPayloads>): { call: Call; close(): void } {
+  if (side.route === "json") return { call: jsonCardCall(createJsonPoster(side.url!, 256), payloads, side.name), close: () => {} };
   if (side.route === "grpc") {
     const poster = createGrpcPoster(side.url!);
-    const path = `/${PaymentService.typeName}/${PaymentService.method.createCardPayment.name}`;
-    return {
-      call: async (_w, seq) => {
-        const r = await poster.call(path, toBinary(CreateCardPaymentRequestSchema, cardMessage(side.name, seq)));
-        if (r.grpcStatus !== 0) throw new Error(`gRPC status ${r.grpcStatus}: ${r.grpcMessage}`);
-        const error = fromBinary(CreateCardPaymentResponseSchema, r.message).error;
-        if (error) throw new Error(error);
-      },
-      close: () => poster.close(),
-    };
+    return { call: grpcCardCall(poster, payloads, side.name), close: () => poster.close() };
   }
   const client = createGrpcJsClient(PaymentService, new URL(side.url!).host);
-  return {
-    call: async (_w, seq) => {
-      const res = await grpcUnary<{ error: string }>(client, PaymentService.method.createCardPayment, cardMessage(side.name, seq));
-      if (res.error) throw new Error(res.error);
-    },
-    close: () => client.close(),
-  };
+  return { call: grpcJsCardCall(client, payloads, side.name), close: () => client.close() };
 }
 
 void main().catch((err: unknown) => {

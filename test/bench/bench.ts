@@ -7,22 +7,18 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
-import {
-  CreateCardPaymentRequestSchema,
-  CreateCardPaymentResponseSchema,
-  GetPaymentResponseSchema,
-  PaymentService,
-} from "../../gen/genstore/payment/v1/payment_service_pb";
+import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { CreateCardPaymentRequestSchema, GetPaymentResponseSchema, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { genstoreJson, normalizeJson } from "../../src/server/gateway/jsonCoercion";
 import { FERRETDB_POOL_SIZE } from "../../src/store/database";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
 import examples from "../fixtures/apiPageExamples.json";
-import { createGrpcJsClient, grpcUnary } from "../helpers/grpcJsClient";
+import { createGrpcJsClient } from "../helpers/grpcJsClient";
 import { startCallbackSink } from "./callbackSink";
 import { benchServiceEnv } from "./serviceEnv";
+import { grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
 import { createCardPayloads } from "./cardPayloads";
 import { cpuMs, rssMb } from "./processStats";
 import { costPerRequest, floorCommandCounts, journalPayments, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
@@ -116,7 +112,8 @@ async function main() {
   const floorUrl = `http://127.0.0.1:${floor.match[1]}`;
 
   // N payloads encrypted like Genstore, each with its own ephemeral key.
-  const { packets, unique, cardJson, cardMessage } = createCardPayloads(key.publicKeySpki, 2000);
+  const payloads = createCardPayloads(key.publicKeySpki, 2000);
+  const { packets, unique, cardJson } = payloads;
 
   const results: StepResult[] = [];
   // The generator is this process: the load and, for the service, the fake Genstore its callbacks
@@ -243,25 +240,15 @@ async function main() {
 
   let post = createJsonPoster(serviceUrl, 256);
   const floorPost = createJsonPoster(floorUrl, 256);
-  const jsonCard = () => async (_w: number, seq: number) => {
-    const r = await post("/genstore/v1/payments/card", cardJson(unique("J"), seq, false));
-    if (r.status !== 200 || (JSON.parse(r.text) as { error?: string }).error !== "") throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
-  };
+  // Made again for each window: the profile step below starts a new service, and a new poster for it.
+  const jsonCard = () => jsonCardCall(post, payloads, "J");
   const floorCard = () => async (_w: number, seq: number) => {
     const r = await floorPost("/", cardJson(unique("F"), seq, false));
     if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
   };
 
   const grpcPoster = createGrpcPoster(serviceUrl);
-  const grpcCard = () => async (_w: number, seq: number) => {
-    const r = await grpcPoster.call(
-      `/${PaymentService.typeName}/${PaymentService.method.createCardPayment.name}`,
-      toBinary(CreateCardPaymentRequestSchema, cardMessage("G", seq)),
-    );
-    if (r.grpcStatus !== 0) throw new Error(`gRPC status ${r.grpcStatus}: ${r.grpcMessage}`);
-    const res = fromBinary(CreateCardPaymentResponseSchema, r.message);
-    if (res.error) throw new Error(res.error);
-  };
+  const grpcCard = () => grpcCardCall(grpcPoster, payloads, "G");
 
   console.log("Card payment: the Genstore JSON route, the floor (decrypt + insert + update on the same database), and gRPC");
   // This VM's speed drifts by tens of percent within a minute, so what is compared takes turns:
@@ -322,10 +309,7 @@ async function main() {
   }
 
   const grpcClient = createGrpcJsClient(PaymentService, new URL(serviceUrl).host);
-  const grpcJsCard = () => async (_w: number, seq: number) => {
-    const res = await grpcUnary<{ error: string }>(grpcClient, PaymentService.method.createCardPayment, cardMessage("H", seq));
-    if (res.error) throw new Error(res.error);
-  };
+  const grpcJsCard = () => grpcJsCardCall(grpcClient, payloads, "H");
   console.log("\ngRPC from @grpc/grpc-js");
   // The same calls from @grpc/grpc-js, whose own CPU per call (about 1.5 ms against the lean
   // client's 1) the two cores share with the service: printed beside the target, not for it.

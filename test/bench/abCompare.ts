@@ -24,7 +24,7 @@ import { createCardPayloads } from "./cardPayloads";
 import { startCallbackSink } from "./callbackSink";
 import { journalPayments } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type Call } from "./loadGenerator";
-import { cpuMs } from "./processStats";
+import { cpuMs, machineTicks, shareText, stolenShare } from "./processStats";
 import { benchServiceEnv } from "./serviceEnv";
 
 const root = resolve(__dirname, "../..");
@@ -70,7 +70,17 @@ interface Side {
   route: Route;
   child?: ChildProcess;
   url?: string;
-  totals: { requests: number; ms: number; serviceMs: number; ferretdbMs: number; generatorMs: number; latencies: number[]; errors: number; callbacks: number };
+  totals: {
+    requests: number;
+    ms: number;
+    serviceMs: number;
+    ferretdbMs: number;
+    generatorMs: number;
+    latencies: number[];
+    errors: number;
+    callbacks: number;
+    stolenMs: number;
+  };
 }
 
 async function startSide(side: Side, env: Record<string, string>): Promise<void> {
@@ -113,7 +123,7 @@ async function main() {
     dir: resolve(name === "A" ? values.a : values.b),
     env: envPairs(name === "A" ? values["a-env"] : values["b-env"]),
     route: routeOf(name === "A" ? values["a-route"] : values["b-route"]),
-    totals: { requests: 0, ms: 0, serviceMs: 0, ferretdbMs: 0, generatorMs: 0, latencies: [], errors: 0, callbacks: 0 },
+    totals: { requests: 0, ms: 0, serviceMs: 0, ferretdbMs: 0, generatorMs: 0, latencies: [], errors: 0, callbacks: 0, stolenMs: 0 },
   }));
   try {
     for (const side of sides) {
@@ -147,6 +157,7 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const rps: Record<string, number> = {};
+    const stolen: Record<string, number> = {};
     for (const side of round % 2 ? [...sides].reverse() : sides) {
       // Each window starts with both services' delivery journals folded: the idle one's folding
       // would land in the other's window (the first window of a round ran up to 60% faster).
@@ -154,7 +165,9 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
       const call = callers.get(side.name)!.call;
       await closedLoop(call, concurrency, 1000);
       const before = { service: cpuMs(side.child!.pid!), ferretdb: cpuMs(ferretdbPid), generator: cpuMs(process.pid), callbacks: callbacks() };
+      const ticks = machineTicks();
       const r = await closedLoop(call, concurrency, windowMs);
+      stolen[side.name] = stolenShare(ticks, machineTicks());
       const t = side.totals;
       t.requests += r.latencies.length;
       t.ms += r.elapsedMs;
@@ -164,18 +177,21 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
       t.latencies.push(...r.latencies);
       t.errors += r.errors;
       t.callbacks += callbacks() - before.callbacks;
+      t.stolenMs += stolen[side.name]! * r.elapsedMs;
       rps[side.name] = r.latencies.length / (r.elapsedMs / 1000);
       if (r.firstError) console.log(`  ${side.name}: ${r.errors} errors, the first: ${r.firstError}`);
     }
     ratios.push((100 * rps.B!) / rps.A!);
-    console.log(`round ${round + 1}: A ${rps.A!.toFixed(0)} req/s, B ${rps.B!.toFixed(0)} req/s (B/A ${ratios[round]!.toFixed(0)}%)`);
+    // The hypervisor's share of each window: a round where one side lost far more is weighed by eye.
+    const side = (name: "A" | "B") => `${name} ${rps[name]!.toFixed(0)} req/s (stolen ${shareText(stolen[name]!)})`;
+    console.log(`round ${round + 1}: ${side("A")}, ${side("B")}, B/A ${ratios[round]!.toFixed(0)}%`);
   }
   console.log("");
   for (const { name, totals: t } of sides) {
     const sorted = t.latencies.sort((x, y) => x - y);
     const perRequest = (ms: number) => (ms / Math.max(1, t.requests)).toFixed(2);
     console.log(
-      `${name}: ${((1000 * t.requests) / t.ms).toFixed(1)} req/s  p50 ${percentile(sorted, 50).toFixed(2)} ms  p99 ${percentile(sorted, 99).toFixed(2)} ms  errors ${t.errors}  CPU ms/req: service ${perRequest(t.serviceMs)}, ferretdb ${perRequest(t.ferretdbMs)}, generator ${perRequest(t.generatorMs)}  callbacks/req ${perRequest(t.callbacks)}`,
+      `${name}: ${((1000 * t.requests) / t.ms).toFixed(1)} req/s  p50 ${percentile(sorted, 50).toFixed(2)} ms  p99 ${percentile(sorted, 99).toFixed(2)} ms  errors ${t.errors}  CPU ms/req: service ${perRequest(t.serviceMs)}, ferretdb ${perRequest(t.ferretdbMs)}, generator ${perRequest(t.generatorMs)}  callbacks/req ${perRequest(t.callbacks)}  stolen ${shareText(t.stolenMs / Math.max(1, t.ms))}`,
     );
   }
   const [a, b] = sides.map((s) => s.totals.requests / s.totals.ms) as [number, number];

@@ -20,7 +20,7 @@ import { startCallbackSink } from "./callbackSink";
 import { benchServiceEnv } from "./serviceEnv";
 import { grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
 import { createCardPayloads } from "./cardPayloads";
-import { cpuMs, rssMb } from "./processStats";
+import { cpuMs, machineTicks, rssMb, shareText, stolenShare } from "./processStats";
 import { costPerRequest, floorCommandCounts, journalPayments, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type StepResult } from "./loadGenerator";
 
@@ -149,6 +149,8 @@ async function main() {
     commands: CommandCounts;
     /** Callbacks Genstore received in the window. */
     callbacks: number;
+    /** The share of the machine's time the hypervisor took in the window (processStats.ts). */
+    stolen: number;
   }
 
   async function measure(
@@ -167,7 +169,9 @@ async function main() {
     const countsBefore = await counts();
     const before = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k])]));
     const callbacksBefore = genstore.received();
+    const ticks = machineTicks();
     const r = await closedLoop(call, concurrency, ms);
+    const stolen = stolenShare(ticks, machineTicks());
     const callbacks = genstore.received() - callbacksBefore;
     const cpu = Object.fromEntries(measured.map((k) => [k, cpuMs(pids[k]) - before[k]!]));
     // The commands sent in this window alone, so that windows add up.
@@ -184,6 +188,7 @@ async function main() {
       cpuMs: cpu,
       commands,
       callbacks,
+      stolen,
     };
   }
 
@@ -213,6 +218,7 @@ async function main() {
       p99: percentile(sorted, 99),
       cpuMsPerRequest: Object.fromEntries(Object.keys(parts[0]!.cpuMs).map((k) => [k, parts.reduce((t, p) => t + p.cpuMs[k]!, 0) / n])),
       callbacksPerRequest: parts.reduce((t, p) => t + p.callbacks, 0) / n,
+      stolen: parts.reduce((t, p) => t + p.stolen * p.elapsedMs, 0) / Math.max(1, elapsedMs),
       ...(firstError ? { firstError } : {}),
     };
     const db = costPerRequest({}, commands, sorted.length);
@@ -222,7 +228,7 @@ async function main() {
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(", ");
     console.log(
-      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes${db.journalWrites ? ` + ${db.journalWrites.toFixed(2)} journal` : ""} (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.callbacksPerRequest ? `  callbacks/req ${result.callbacksPerRequest.toFixed(2)}` : ""}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
+      `${name.padEnd(28)} c=${String(concurrency).padEnd(3)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(1).padStart(6)} ms  p95 ${result.p95.toFixed(1).padStart(6)} ms  p99 ${result.p99.toFixed(1).padStart(6)} ms  errors ${result.errors}  CPU ms/req: ${cpu}  DB/req: ${db.writes.toFixed(2)} writes${db.journalWrites ? ` + ${db.journalWrites.toFixed(2)} journal` : ""} (${db.documents.toFixed(2)} docs), ${db.reads.toFixed(2)} reads, ${db.bytes.toFixed(0)} B${db.pspWrites ? ` (+${db.pspWrites.toFixed(2)} PSP writes)` : ""}${result.callbacksPerRequest ? `  callbacks/req ${result.callbacksPerRequest.toFixed(2)}` : ""}  stolen ${shareText(result.stolen ?? 0)}${result.firstError ? `  first error: ${result.firstError}` : ""}`,
     );
     return result;
   }
@@ -291,6 +297,7 @@ async function main() {
   }
   const rate = (p: Part) => p.latencies.length / p.elapsedMs;
   const roundPcts = (a: Part[], b: Part[]) => a.map((p, i) => `${((rate(p) / rate(b[i]!)) * 100).toFixed(0)}%`).join(", ");
+  const roundStolen = (sideParts: Part[][]) => sideParts[0]!.map((_, i) => sideParts.map((p) => shareText(p[i]!.stolen)).join("/")).join(", ");
   const pairs: { c: number; ours: StepResult; floor: StepResult; roundRatios: number[] }[] = [];
   const grpcResults: StepResult[] = [];
   for (const c of [1, 16, 64]) {
@@ -305,6 +312,9 @@ async function main() {
     if (grpc) grpcResults.push(stepResult(grpcSide.name, c, grpc));
     if (PAIR_ROUNDS > 1) {
       console.log(`  (JSON / floor in each of the ${PAIR_ROUNDS} rounds: ${roundPcts(ours!, fl!)}${grpc ? `; gRPC / JSON: ${roundPcts(grpc, ours!)}` : ""})`);
+      console.log(
+        `  (time the hypervisor took in each round, ${grpc ? "JSON/floor/gRPC" : "JSON/floor"}: ${roundStolen(grpc ? [ours!, fl!, grpc] : [ours!, fl!])})`,
+      );
     }
   }
 

@@ -17,6 +17,8 @@ export interface StepResult {
   callbacksPerRequest?: number;
   /** Database commands per request, from the process's own command monitoring. */
   database?: { writes: number; journalWrites: number; documents: number; reads: number; bytes: number; pspWrites: number };
+  /** The share of the machine's time the hypervisor took during the step's windows. */
+  stolen?: number;
   firstError?: string;
 }
 

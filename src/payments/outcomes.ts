@@ -15,7 +15,7 @@ export interface Cause {
 export interface OutcomeRecorder {
   /**
    * Moves a payment by a PSP outcome; an outcome that would move it backwards is ignored.
-   * `answer`, if given, hears the payment as the move leaves it once the write is under way, before it lands.
+   * `answer`, if given, hears the payment as the move leaves it once the write is queued, before it lands.
    */
   applyPaymentOutcome(p: PaymentRecord, outcome: PaymentOutcome, cause: Cause, event: string, answer?: (moved: PaymentRecord) => void): Promise<PaymentRecord>;
   /** Fails a payment whose outcome never came (expired 3-D Secure or checkout). */

@@ -69,8 +69,13 @@ function nextBatch<E extends Document, O>(queue: Waiting<E, O>[], maxBatch: numb
  * caller of the batch, each of whose entries may or may not have been applied, as with a command
  * of its own; when it says the database is unreachable or past its bound, it also reaches every
  * caller still waiting, who would meet the same database a bound later.
+ *
+ * `afterTurn`: a lone entry waits for the end of the event loop's turn (setImmediate), for
+ * entries no caller waits on, whose answers went out in that turn: those answers reach the
+ * socket before the command wakes the database, which on two shared cores may take the core
+ * from this process on the spot (README "Performance").
  */
-export function createCommandBatcher<E extends Document, O>(send: SendBatch<E, O>, maxBatch = 100): (entry: E) => Promise<O> {
+export function createCommandBatcher<E extends Document, O>(send: SendBatch<E, O>, maxBatch = 100, afterTurn = false): (entry: E) => Promise<O> {
   let queue: Waiting<E, O>[] = [];
   let sending = false;
 
@@ -110,6 +115,9 @@ export function createCommandBatcher<E extends Document, O>(send: SendBatch<E, O
   return (entry) =>
     new Promise<O>((settle, fail) => {
       queue.push({ entry, settle, fail });
-      if (!sending) void drain();
+      if (sending) return;
+      if (!afterTurn) return void drain();
+      sending = true; // the entries of this turn join the one command
+      setImmediate(() => void drain());
     });
 }

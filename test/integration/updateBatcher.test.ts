@@ -105,11 +105,29 @@ test("an update someone waits for never goes in a batch of answered ones, nor wa
   const answered = ids.map((id) => update(id, bump(id), true));
   const waited = update("waited", bump("waited"));
   expect(await Promise.all([...answered, waited])).toEqual(Array(10).fill(true));
-  // In one lane it went in the second batch, with the eight answered ones that queued behind the
-  // first. Whether it is sent before or after that batch is the driver's (a free connection).
+  // The waited one went at once, alone, though queued last. The answered ones waited for the end
+  // of the turn that queued them (their answers go out in it), and went as one command.
   const sent = commands.filter((e) => e.commandName === "update").map((e) => (e.command.updates as { q: { _id: string } }[]).map((s) => s.q._id));
-  expect(sent).toHaveLength(3);
-  expect(sent).toEqual(expect.arrayContaining([["l-0"], ["waited"], ids.slice(1)]));
+  expect(sent).toEqual([["waited"], ids]);
+});
+
+test("an answered update is sent after the turn that queued it, where one waited for goes within it", async () => {
+  const collection = db().collection<Doc>("turns");
+  await collection.insertMany(["answered", "waited"].map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
+  const update = createUpdateBatcher(db(), "turns", createStatementBudget());
+  // Warm: a connection is free, so a command goes out without waiting for the network.
+  await update("waited", bump("warm"));
+  const sentWithinTurn = async (answered: boolean) => {
+    commands.length = 0;
+    // Queued before the update: runs once this turn (and everything it chains) is done.
+    const turnEnded = new Promise<number>((r) => setImmediate(() => r(commands.length)));
+    const written = update(answered ? "answered" : "waited", bump("t"), answered);
+    const sent = await turnEnded;
+    expect(await written).toBe(true);
+    return sent;
+  };
+  expect(await sentWithinTurn(false)).toBe(1);
+  expect(await sentWithinTurn(true)).toBe(0);
 });
 
 test("a command carries at most 16 statements: FerretDB holds a connection for each until it ends", async () => {

@@ -77,7 +77,7 @@ export function startPayment(k: Kernel, meta: RequestMeta, record: PaymentRecord
         // A resumed payment may have reached the PSP before the crash: only a new one is refused unsent.
         fresh: claimed.inserted,
       });
-      // The answer tells the PSP's outcome once the final write is under way; the lock is held
+      // The answer tells the PSP's outcome once the final write is queued; the lock is held
       // until it lands (decisions.md D3). Not a decline: it may be one the PSP never saw (an open
       // circuit, refused credentials), which the PSP holds nothing of under the key; should its
       // write fail, Genstore's retry must still find the payment unanswered, not charge it.

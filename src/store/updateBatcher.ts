@@ -35,10 +35,11 @@ interface Statement extends Document {
  *
  * Two lanes, each one command at a time: the updates whose answers went out already (the card
  * payments answered ahead of their writes, most of them under load), sent once the turn that
- * answered them ends (commandBatcher.ts), and the updates someone waits for. These would otherwise wait behind a batch of up to 16 that no one waits for and then
- * in their own: at c=16 that wait was the slowest tenth of card payments' answers. The lanes share
- * the driver's connections (two on FerretDB), and in FerretDB their statements take turns at
- * SQLite's write lock.
+ * answered them ends (commandBatcher.ts), and the updates someone waits for. These would
+ * otherwise wait behind a batch of up to 16 that no one waits for and then in their own: at c=16
+ * that wait was the slowest tenth of card payments' answers. The lanes share the driver's
+ * connections (two on FerretDB), and in FerretDB their statements take turns at SQLite's write
+ * lock.
  */
 export function createUpdateBatcher(db: Db, collection: string, budget: StatementBudget, maxBatch = MAX_UPDATE_BATCH): UpdateById {
   const send = async (updates: Statement[]): Promise<EntryOutcome<boolean>[]> => {

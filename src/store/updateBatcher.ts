@@ -34,8 +34,8 @@ interface Statement extends Document {
  * each update's filter.
  *
  * Two lanes, each one command at a time: the updates whose answers went out already (the card
- * payments answered ahead of their writes, most of them under load), sent once the turn that
- * answered them ends (commandBatcher.ts), and the updates someone waits for. These would
+ * payments answered ahead of their writes, most of them under load), sent once the answers'
+ * continuations have run (commandBatcher.ts), and the updates someone waits for. These would
  * otherwise wait behind a batch of up to 16 that no one waits for and then in their own: at c=16
  * that wait was the slowest tenth of card payments' answers. The lanes share the driver's
  * connections (two on FerretDB), and in FerretDB their statements take turns at SQLite's write

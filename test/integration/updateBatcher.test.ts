@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { MongoClient, type CommandStartedEvent } from "mongodb";
+import { MongoClient, type CommandStartedEvent, type Db } from "mongodb";
 import { DocumentRefused } from "../../src/store/commandBatcher";
 import { createStatementBudget } from "../../src/store/statementBudget";
 import { createUpdateBatcher } from "../../src/store/updateBatcher";
@@ -105,29 +105,40 @@ test("an update someone waits for never goes in a batch of answered ones, nor wa
   const answered = ids.map((id) => update(id, bump(id), true));
   const waited = update("waited", bump("waited"));
   expect(await Promise.all([...answered, waited])).toEqual(Array(10).fill(true));
-  // The waited one went at once, alone, though queued last. The answered ones waited for the end
-  // of the turn that queued them (their answers go out in it), and went as one command.
+  // The waited one went at once, alone, though queued last. The answered ones waited for the
+  // continuations queued with them (their answers), and went as one command.
   const sent = commands.filter((e) => e.commandName === "update").map((e) => (e.command.updates as { q: { _id: string } }[]).map((s) => s.q._id));
   expect(sent).toEqual([["waited"], ids]);
 });
 
-test("an answered update is sent after the turn that queued it, where one waited for goes within it", async () => {
+test("an answered update is sent after the continuations queued with it, and before the next I/O", async () => {
   const collection = db().collection<Doc>("turns");
   await collection.insertMany(["answered", "waited"].map((_id) => ({ _id, n: 0, label: "x", seen: [] })));
-  const update = createUpdateBatcher(db(), "turns", createStatementBudget());
-  // Warm: a connection is free, so a command goes out without waiting for the network.
-  await update("waited", bump("warm"));
-  const sentWithinTurn = async (answered: boolean) => {
-    commands.length = 0;
-    // Queued before the update: runs once this turn (and everything it chains) is done.
-    const turnEnded = new Promise<number>((r) => setImmediate(() => r(commands.length)));
+  // The real database, with each command the batcher sends noted as it is sent.
+  const steps: string[] = [];
+  const noted = new Proxy(db(), {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (prop === "command") return (...args: Parameters<Db["command"]>) => (steps.push("command"), target.command(...args));
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const update = createUpdateBatcher(noted, "turns", createStatementBudget());
+  const order = async (answered: boolean) => {
+    steps.length = 0;
+    setImmediate(() => steps.push("next I/O")); // the poll phase's work comes after this
     const written = update(answered ? "answered" : "waited", bump("t"), answered);
-    const sent = await turnEnded;
+    // The answer's continuations, queued after the update, two steps deep.
+    const answer = Promise.resolve()
+      .then(() => Promise.resolve())
+      .then(() => steps.push("answer"));
     expect(await written).toBe(true);
-    return sent;
+    await answer;
+    await new Promise((r) => setImmediate(r));
+    return steps;
   };
-  expect(await sentWithinTurn(false)).toBe(1);
-  expect(await sentWithinTurn(true)).toBe(0);
+  expect(await order(false)).toEqual(["command", "answer", "next I/O"]);
+  expect(await order(true)).toEqual(["answer", "command", "next I/O"]);
 });
 
 test("a command carries at most 16 statements: FerretDB holds a connection for each until it ends", async () => {

@@ -72,10 +72,10 @@ function nextBatch<E extends Document, O>(queue: Waiting<E, O>[], maxBatch: numb
  *
  * `afterContinuations`, for entries no caller waits on, whose answers are being written: a lone
  * entry waits until the promise continuations queued so far have run (process.nextTick runs once
- * they are done), the answer's among them, so that the answer reaches its socket before the
+ * they are done), the answer's among them, so that a JSON answer reaches its socket before the
  * command wakes the database, which on two shared cores may take this process's core on the spot.
- * Not setImmediate: that waits behind whatever I/O the next poll brings, and cost 2–10% at c=16
- * (README "Performance").
+ * (Node writes an HTTP/2 answer later, in the check phase.) Not setImmediate: that also waits
+ * behind the rest of the poll phase's I/O, and cost 2–10% at c=16 (README "Performance").
  */
 export function createCommandBatcher<E extends Document, O>(send: SendBatch<E, O>, maxBatch = 100, afterContinuations = false): (entry: E) => Promise<O> {
   let queue: Waiting<E, O>[] = [];

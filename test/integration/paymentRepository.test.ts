@@ -302,7 +302,7 @@ test("on FerretDB a change answered already queues with the others; one someone 
   );
   expect(written.map((p) => p?.version)).toEqual([1, 1, 1, 1]);
   // The waited one at once, in a command of its own; the three answered ones together, once the
-  // turn that queued them (and would have written their answers) was over.
+  // continuations queued with them (where their answers would be written) had run.
   expect(updateCommands).toEqual([[key("LW-1")], [key("LA-1"), key("LA-2"), key("LA-3")]]);
   // Only how to send it: never stored.
   expect(await db.collection("payments").countDocuments({ answered: { $exists: true } })).toBe(0);

@@ -183,8 +183,8 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
     }
     ratios.push((100 * rps.B!) / rps.A!);
     // The hypervisor's share of each window: a round where one side lost far more is weighed by eye.
-    const side = (name: "A" | "B") => `${name} ${rps[name]!.toFixed(0)} req/s (stolen ${shareText(stolen[name]!)})`;
-    console.log(`round ${round + 1}: ${side("A")}, ${side("B")}, B/A ${ratios[round]!.toFixed(0)}%`);
+    const sideText = (name: "A" | "B") => `${name} ${rps[name]!.toFixed(0)} req/s (stolen ${shareText(stolen[name]!)})`;
+    console.log(`round ${round + 1}: ${sideText("A")}, ${sideText("B")}, B/A ${ratios[round]!.toFixed(0)}%`);
   }
   console.log("");
   for (const { name, totals: t } of sides) {

@@ -58,13 +58,11 @@ export async function startEmbeddedDatabase(opts: StartOptions): Promise<Embedde
   opts.signal?.throwIfAborted();
   const dir = join(opts.dataDir, DATABASE_FOLDER);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us. Its own process
-  // group: a Ctrl-C reaches only us, and we stop it after our last query, not in the middle.
+  // stdin stays a pipe: FerretDB exits when it closes, so it never outlives us. It makes its own
+  // process group (a Ctrl-C reaches only us, and we stop it after our last query, not in the
+  // middle) in our session: not detached, which would make a session of its own (main.go says why).
   const where = opts.unix ? ["-unix", opts.unix] : ["-listen", opts.listen ?? "127.0.0.1:0"];
-  const child = spawn(binary, ["-dir", dir, ...where, "-sync", opts.sync ?? "full"], {
-    stdio: ["pipe", "pipe", "pipe"],
-    detached: true,
-  });
+  const child = spawn(binary, ["-dir", dir, ...where, "-sync", opts.sync ?? "full"], { stdio: ["pipe", "pipe", "pipe"] });
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr }).on("line", (line) => {
     stderrTail.push(line);

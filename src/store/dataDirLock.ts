@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { procStatFields } from "../runtime/procStatFields.js";
 import { DataDirError } from "./dataDir.js";
 
 /** What the lock file says about the instance holding it. */
@@ -23,13 +24,7 @@ export interface DataDirLock {
 
 /** Field 22 of /proc/<pid>/stat; undefined where there is no /proc or no such process. */
 export function processStartOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
+  return procStatFields(pid)?.[19];
 }
 
 function alive(pid: number): boolean {

@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { procStatFields } from "../../src/runtime/procStatFields";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
 
 // Where the embedded FerretDB runs: a process group of its own, so that a Ctrl-C in the terminal
@@ -11,10 +12,9 @@ const cacheDir = resolve(__dirname, "../../.cache");
 const dataDir = mkdtempSync(join(tmpdir(), "gs-pgrp-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-/** A process's group and session ids from /proc (the name in parentheses may hold spaces). */
+/** A process's group and session ids: fields 5 and 6 of /proc/<pid>/stat. */
 function groupAndSession(pid: number | "self"): { pgrp: number; session: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const [, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [, , pgrp, session] = procStatFields(pid) ?? [];
   return { pgrp: Number(pgrp), session: Number(session) };
 }
 

@@ -5,9 +5,13 @@
 //   npm run bench:ab -- --b ../other-checkout            # this checkout (A) against another (B)
 //   npm run bench:ab -- --b-env LOG_LEVEL=warn -c 1      # one build, two settings, at c=1
 //   npm run bench:ab -- --b-route grpc -c 16             # one build, JSON against gRPC
+//   npm run bench:ab -- --b floor -c 1                   # this checkout against the bench's floor
 //
 // A side is a directory holding a built checkout (`npm run build` run in it: dist/ beside src/, and
 // its node_modules, a link to this one's will do); it runs as its package.json's start script does.
+// `floor` for a side is the bench's floor server (floorServer.ts), on the JSON route: where the
+// service's cost differs from the floor's, both profiled (`--b-env NODE_OPTIONS=--cpu-prof`) in the
+// same minutes.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,9 +23,11 @@ import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
 import { createGrpcJsClient } from "../helpers/grpcJsClient";
 import { freePort } from "../helpers/serviceProcess";
-import { grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
+import { floorCardCall, grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
 import { createCardPayloads } from "./cardPayloads";
 import { startCallbackSink } from "./callbackSink";
+import { FERRETDB_POOL_SIZE } from "../../src/store/database";
+import { startFloor } from "./startFloor";
 import { journalPayments } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type Call } from "./loadGenerator";
 import { cpuMs, machineTicks, shareText, stolenShare } from "./processStats";
@@ -63,8 +69,12 @@ function routeOf(value: string | undefined): Route {
   return value as Route;
 }
 
+/** The value of --a or --b that makes a side the bench's floor server. */
+const FLOOR = "floor";
+
 interface Side {
   name: "A" | "B";
+  /** A built checkout, or FLOOR. */
   dir: string;
   env: Record<string, string>;
   route: Route;
@@ -120,7 +130,7 @@ async function main() {
   const key = parsePrivateKey(pem, "bench");
   const sides: Side[] = (["A", "B"] as const).map((name) => ({
     name,
-    dir: resolve(name === "A" ? values.a : values.b),
+    dir: (name === "A" ? values.a : values.b) === FLOOR ? FLOOR : resolve(name === "A" ? values.a : values.b),
     env: envPairs(name === "A" ? values["a-env"] : values["b-env"]),
     route: routeOf(name === "A" ? values["a-route"] : values["b-route"]),
     totals: { requests: 0, ms: 0, serviceMs: 0, ferretdbMs: 0, generatorMs: 0, latencies: [], errors: 0, callbacks: 0, stolenMs: 0 },
@@ -135,7 +145,19 @@ async function main() {
         genstoreUrl: genstore.url,
         books: "file",
       });
-      await startSide(side, env);
+      if (side.dir !== FLOOR) await startSide(side, env);
+      else {
+        if (side.route !== "json") throw new Error(`the floor takes JSON only, not ${side.route}`);
+        const floor = await startFloor({
+          databaseUri: database.uri,
+          databaseName: `bench_ab_floor_${side.name}`,
+          cardKeyPem: pem,
+          poolSize: Number(process.env.DATABASE_POOL_SIZE || FERRETDB_POOL_SIZE),
+          env: side.env,
+        });
+        side.child = floor.child;
+        side.url = floor.url;
+      }
       console.log(
         `${side.name}: ${side.dir}${Object.keys(side.env).length ? ` with ${values[side.name === "A" ? "a-env" : "b-env"].join(" ")}` : ""}, ${side.route}`,
       );
@@ -161,7 +183,7 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
     for (const side of round % 2 ? [...sides].reverse() : sides) {
       // Each window starts with both services' delivery journals folded: the idle one's folding
       // would land in the other's window (the first window of a round ran up to 60% faster).
-      for (const s of sides) while ((await journalPayments(s.url!)) > 0) await new Promise((r) => setTimeout(r, 200));
+      for (const s of sides) while (s.dir !== FLOOR && (await journalPayments(s.url!)) > 0) await new Promise((r) => setTimeout(r, 200));
       const call = callers.get(side.name)!.call;
       await closedLoop(call, concurrency, 1000);
       const before = { service: cpuMs(side.child!.pid!), ferretdb: cpuMs(ferretdbPid), generator: cpuMs(process.pid), callbacks: callbacks() };
@@ -201,6 +223,7 @@ async function compare(sides: Side[], publicKeySpki: string, ferretdbPid: number
 
 /** A side's card payments on its route, and the client to close after. */
 function cardCaller(side: Side, payloads: ReturnType<typeof createCardPayloads>): { call: Call; close(): void } {
+  if (side.dir === FLOOR) return { call: floorCardCall(createJsonPoster(side.url!, 256), payloads, side.name), close: () => {} };
   if (side.route === "json") return { call: jsonCardCall(createJsonPoster(side.url!, 256), payloads, side.name), close: () => {} };
   if (side.route === "grpc") {
     const poster = createGrpcPoster(side.url!);

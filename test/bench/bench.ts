@@ -1,12 +1,11 @@
 // npm run bench: throughput and latency of one instance against the floor the hardware and the
 // database set, measured side by side in one run. Prints tables; writes .cache/bench/*.json.
 // Flags: --quick (short steps, short soak), --no-soak, --no-profile.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { create, fromJson, toJson } from "@bufbuild/protobuf";
 import { CreateCardPaymentRequestSchema, GetPaymentResponseSchema, PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { createCardDecryptor } from "../../src/crypto/cardDecryptor";
@@ -18,7 +17,9 @@ import examples from "../fixtures/apiPageExamples.json";
 import { createGrpcJsClient } from "../helpers/grpcJsClient";
 import { startCallbackSink } from "./callbackSink";
 import { benchServiceEnv } from "./serviceEnv";
-import { grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
+import { spawnAndWait } from "./spawnAndWait";
+import { startFloor } from "./startFloor";
+import { floorCardCall, grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
 import { createCardPayloads } from "./cardPayloads";
 import { cpuMs, machineTicks, rssMb, shareText, stolenShare } from "./processStats";
 import { costPerRequest, floorCommandCounts, journalPayments, serviceCommandCounts, type CommandCounts } from "./databaseCounts";
@@ -33,37 +34,6 @@ const STEP_MS = quick ? 3000 : 6000;
 const PAIR_ROUNDS = quick ? 1 : 5;
 const PAIR_MS = 3000;
 const SOAK_MS = args.has("--no-soak") ? 0 : quick ? 20_000 : 120_000;
-async function spawnAndWait(
-  cmd: string[],
-  env: Record<string, string>,
-  ready: RegExp,
-  /** Another line to wait for after `ready`. */
-  then?: RegExp,
-): Promise<{ child: ChildProcess; match: RegExpExecArray; exited: Promise<void> }> {
-  const child = spawn(cmd[0]!, cmd.slice(1), {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  let tail = "";
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd.join(" ")} did not start: ${tail}`)), 60_000);
-    let match: RegExpExecArray | null = null;
-    const onLine = (line: string) => {
-      tail = (tail + line + "\n").slice(-2000);
-      match ??= ready.exec(line);
-      if (match && (!then || then.test(line))) {
-        clearTimeout(timer);
-        resolveStart({ child, match, exited });
-      }
-    };
-    createInterface({ input: child.stdout! }).on("line", onLine);
-    createInterface({ input: child.stderr! }).on("line", onLine);
-    child.once("exit", (code) => reject(new Error(`${cmd.join(" ")} exited ${code}: ${tail}`)));
-  });
-}
-
 async function main() {
   const started = Date.now();
   const outDir = join(root, ".cache", "bench");
@@ -102,14 +72,9 @@ async function main() {
   const startService = (extraNodeArgs: string[] = [], then?: RegExp) =>
     spawnAndWait([process.execPath, ...startFlags, ...extraNodeArgs, "dist/src/main.js"], serviceEnv, /^(?=.*"msg":"listening").*?"url":"([^"]+)"/m, then);
   let service = await startService();
-  const floor = await spawnAndWait(
-    [process.execPath, "--import", "tsx", "test/bench/floorServer.ts"],
-    // The floor's driver pool is the service's, so that both wait on the database alike.
-    { MONGODB_URI: database.uri, MONGODB_DATABASE: "bench_floor", FLOOR_PRIVATE_KEY: pem, FLOOR_POOL_SIZE: String(poolSize) },
-    /^listening (\d+)$/,
-  );
+  const floor = await startFloor({ databaseUri: database.uri, databaseName: "bench_floor", cardKeyPem: pem, poolSize });
   let serviceUrl = service.match[1]!;
-  const floorUrl = `http://127.0.0.1:${floor.match[1]}`;
+  const floorUrl = floor.url;
 
   // N payloads encrypted like Genstore, each with its own ephemeral key.
   const payloads = createCardPayloads(key.publicKeySpki, 2000);
@@ -248,10 +213,7 @@ async function main() {
   const floorPost = createJsonPoster(floorUrl, 256);
   // Made again for each window: the profile step below starts a new service, and a new poster for it.
   const jsonCard = () => jsonCardCall(post, payloads, "J");
-  const floorCard = () => async (_w: number, seq: number) => {
-    const r = await floorPost("/", cardJson(unique("F"), seq, false));
-    if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
-  };
+  const floorCard = () => floorCardCall(floorPost, payloads, "F");
 
   const grpcPoster = createGrpcPoster(serviceUrl);
   const grpcCard = () => grpcCardCall(grpcPoster, payloads, "G");

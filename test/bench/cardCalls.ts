@@ -19,6 +19,14 @@ export function jsonCardCall(post: ReturnType<typeof createJsonPoster>, payloads
   };
 }
 
+/** To the floor (floorServer.ts), which answers any POST with `{}`. */
+export function floorCardCall(post: ReturnType<typeof createJsonPoster>, payloads: Payloads, prefix: string): Call {
+  return async (_w, seq) => {
+    const r = await post("/", payloads.cardJson(payloads.unique(prefix), seq, false));
+    if (r.status !== 200) throw new Error(`${r.status} ${r.text.slice(0, 120)}`);
+  };
+}
+
 /** Over gRPC, from the bench's lean HTTP/2 client. */
 export function grpcCardCall(poster: ReturnType<typeof createGrpcPoster>, payloads: Payloads, prefix: string): Call {
   return async (_w, seq) => {

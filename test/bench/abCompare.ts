@@ -20,13 +20,13 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { PaymentService } from "../../gen/genstore/payment/v1/payment_service_pb";
 import { generateCardKeyPem, parsePrivateKey } from "../../src/crypto/keyring";
+import { FERRETDB_POOL_SIZE } from "../../src/store/database";
 import { startEmbeddedDatabase, unixSocketOf } from "../../src/store/embeddedDatabase";
 import { createGrpcJsClient } from "../helpers/grpcJsClient";
 import { freePort } from "../helpers/serviceProcess";
 import { floorCardCall, grpcCardCall, grpcJsCardCall, jsonCardCall } from "./cardCalls";
 import { createCardPayloads } from "./cardPayloads";
 import { startCallbackSink } from "./callbackSink";
-import { FERRETDB_POOL_SIZE } from "../../src/store/database";
 import { startFloor } from "./startFloor";
 import { journalPayments } from "./databaseCounts";
 import { closedLoop, createGrpcPoster, createJsonPoster, percentile, type Call } from "./loadGenerator";
@@ -71,6 +71,9 @@ function routeOf(value: string | undefined): Route {
 
 /** The value of --a or --b that makes a side the bench's floor server. */
 const FLOOR = "floor";
+
+/** A side's checkout as an absolute path, or FLOOR. */
+const sideDir = (value: string): string => (value === FLOOR ? FLOOR : resolve(value));
 
 interface Side {
   name: "A" | "B";
@@ -130,7 +133,7 @@ async function main() {
   const key = parsePrivateKey(pem, "bench");
   const sides: Side[] = (["A", "B"] as const).map((name) => ({
     name,
-    dir: (name === "A" ? values.a : values.b) === FLOOR ? FLOOR : resolve(name === "A" ? values.a : values.b),
+    dir: sideDir(name === "A" ? values.a : values.b),
     env: envPairs(name === "A" ? values["a-env"] : values["b-env"]),
     route: routeOf(name === "A" ? values["a-route"] : values["b-route"]),
     totals: { requests: 0, ms: 0, serviceMs: 0, ferretdbMs: 0, generatorMs: 0, latencies: [], errors: 0, callbacks: 0, stolenMs: 0 },

@@ -5,8 +5,9 @@ import { grpcUnary } from "../helpers/grpcJsClient";
 import type { createCardPayloads } from "./cardPayloads";
 import type { Call, createGrpcPoster, createJsonPoster } from "./loadGenerator";
 
-// One card payment per call, on each of the ways the bench calls the service (bench.ts, abCompare.ts).
-// Each fails on anything but an answer without `error`; `prefix` starts its payment ids.
+// One card payment per call, on each of the ways the bench calls the service or the floor (bench.ts,
+// abCompare.ts). Each fails on anything but an answer without `error` (the floor's: on anything but
+// a 200); `prefix` starts its payment ids.
 
 type Payloads = ReturnType<typeof createCardPayloads>;
 const createCardPaymentPath = `/${PaymentService.typeName}/${PaymentService.method.createCardPayment.name}`;

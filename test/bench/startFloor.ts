@@ -7,8 +7,6 @@ export interface FloorOptions {
   cardKeyPem: string;
   /** The service's driver pool, so that both wait on the database alike. */
   poolSize: number;
-  /** node's own flags (a `--cpu-prof`), before the script. */
-  nodeArgs?: string[];
   /** More environment (NODE_OPTIONS). */
   env?: Record<string, string>;
 }
@@ -16,7 +14,7 @@ export interface FloorOptions {
 /** The floor server (floorServer.ts) on a free port of its own, once it listens. */
 export async function startFloor(o: FloorOptions) {
   const floor = await spawnAndWait(
-    [process.execPath, ...(o.nodeArgs ?? []), "--import", "tsx", "test/bench/floorServer.ts"],
+    [process.execPath, "--import", "tsx", "test/bench/floorServer.ts"],
     { ...o.env, MONGODB_URI: o.databaseUri, MONGODB_DATABASE: o.databaseName, FLOOR_PRIVATE_KEY: o.cardKeyPem, FLOOR_POOL_SIZE: String(o.poolSize) },
     /^listening (\d+)$/,
   );

@@ -23,7 +23,11 @@ export async function spawnAndWait(
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   let tail = "";
   return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd.join(" ")} did not start: ${tail}`)), 60_000);
+    // A child that never got ready is stopped, not left running (and holding its port) after the bench.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd.join(" ")} did not start within 60 s: ${tail}`));
+    }, 60_000);
     let match: RegExpExecArray | null = null;
     const onLine = (line: string) => {
       tail = (tail + line + "\n").slice(-2000);

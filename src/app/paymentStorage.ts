@@ -9,6 +9,7 @@ import { cachedPayments, createPaymentCache } from "../store/paymentCache.js";
 import { createPaymentIndex } from "../store/paymentIndex.js";
 import { createPaymentQueries, scanSummaries } from "../store/paymentListing.js";
 import { createPaymentRepository } from "../store/paymentRepository.js";
+import { createSentWrites } from "../store/sentWrites.js";
 
 /**
  * Payments: the repository, and the operators' listing. On the embedded FerretDB (no atomic
@@ -39,11 +40,12 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
 /** The repository on a FerretDB this instance owns, with the delivery journal beside it (sharing its VersionBook). */
 export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded" | "quietMs">) {
   const versions = createVersionBook(false);
+  const sent = createSentWrites();
   // 2,000 payments of at most 16 KB (32 MB at worst, a few MB as payments go): those a capture,
   // a refund or a delivery is about to read again; and the 2,000 operations written last (a few
   // hundred bytes each), which a "get refund" reads.
   const stored = cachedOperations(
-    cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions }), createPaymentCache(2_000)),
+    cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions, sent }), createPaymentCache(2_000), sent),
     createPaymentCache(2_000, 4 * 1024),
   );
   const journal = createDeliveryJournal(db, {

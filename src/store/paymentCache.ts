@@ -5,6 +5,7 @@ import { createBoundedMap } from "../runtime/boundedMap.js";
 import { afterChange } from "./paymentRepository.js";
 import { storedOutbox } from "./storedEntries.js";
 import { fromStored, toStored, type Stored } from "./storedRecords.js";
+import { applyUpdate, type SentWrites } from "./sentWrites.js";
 
 const decoded = (doc: Doc | undefined) => fromStored<PaymentRecord>((doc ?? null) as Stored<PaymentRecord> | null);
 
@@ -61,7 +62,7 @@ const outboxFields = (callbacks: readonly CallbackRecord[], nextCallbackAt: Date
  * taken). Writes of one payment run under its lock, one at a time. Never for MongoDB, nor a
  * database other instances write to.
  */
-export function cachedPayments(repository: PaymentRepository, cache: PaymentCache): PaymentRepository {
+export function cachedPayments(repository: PaymentRepository, cache: PaymentCache, sent?: SentWrites): PaymentRepository {
   // By shop and payment id, not the storage key: deriving that is a SHA-256 per lookup.
   const keyOf = (shopId: string, paymentId: string) => `${shopId}\u0000${paymentId}`;
   const { begin, write } = cacheWrites(cache);
@@ -73,7 +74,8 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
         keyOf(record.shopId, record._id),
         () => repository.claimPayment(record),
         // A claim that found the id taken (Genstore's retry) changed nothing: the entry stays.
-        (before, claimed) => (claimed.inserted ? toStored(record, pspIdempotencyKey("payment", record.shopId, record._id), true) : before),
+        (before, claimed) =>
+          claimed.inserted ? (sent?.takeClaim(record) ?? toStored(record, pspIdempotencyKey("payment", record.shopId, record._id), true)) : before,
       );
     },
     async findPayment(shopId, paymentId) {
@@ -85,7 +87,13 @@ export function cachedPayments(repository: PaymentRepository, cache: PaymentCach
         keyOf(shopId, paymentId),
         () => repository.updatePayment(shopId, paymentId, guard, change, current),
         // No update (a guard refused, or no document): the document is as it was, under its _id.
-        (before, updated) => before && (updated ? toStored(afterChange(decoded(before)!, change), before._id as string, true) : before),
+        // Else the update as sent, laid over it, is what the database did to it; computed from
+        // the decoded entry only where the repository did not say what it sent.
+        (before, updated) => {
+          const sentUpdate = sent?.takeUpdate(change);
+          if (!before || !updated) return before;
+          return (sentUpdate && applyUpdate(before, sentUpdate)) ?? toStored(afterChange(decoded(before)!, change), before._id as string, true);
+        },
       );
     },
     saveCallbacks(shopId, paymentId, callbacks, next, changed) {

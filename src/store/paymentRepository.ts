@@ -5,6 +5,7 @@ import { outboxAndScans } from "./outboxAndScans.js";
 import { createInsertBatcher, insertsOneByOne, type InsertOne } from "./insertBatcher.js";
 import { createStatementBudget } from "./statementBudget.js";
 import { createUpdateBatchers, type UpdateById } from "./updateBatcher.js";
+import type { SentWrites } from "./sentWrites.js";
 import { fromStored, toStored, type Operations, type Payments, type Stored } from "./storedRecords.js";
 import { encodeCallback, encodeEvent, isPacked, packFields } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
@@ -24,8 +25,11 @@ async function claim<T extends { _id: string; shopId: string }>(
   key: string,
   byKey: KeyFilter,
   pack: boolean,
+  sent?: SentWrites,
 ): Promise<ClaimResult<T>> {
-  if ((await insert(toStored(record, key, pack) as never)) === "inserted") return { inserted: true, record };
+  const doc = toStored(record, key, pack);
+  sent?.claimed(record, doc);
+  if ((await insert(doc as never)) === "inserted") return { inserted: true, record };
   const existing = fromStored<T>(await collection.findOne(byKey(key, record.shopId) as never));
   if (!existing) throw new Error(`${collection.collectionName} ${key}: the insert met a duplicate _id, and no document holds it`);
   return { inserted: false, record: existing };
@@ -129,13 +133,13 @@ function packedUpdate(change: PaymentChange, after: PaymentRecord): UpdateFilter
  * goes at once. A payment's cold fields are packed where guards are checked here (FerretDB),
  * top-level where filters test them.
  */
-function claimsOf(db: Db, payments: Payments, operations: Operations, atomic: boolean, byKey: KeyFilter) {
-  const claimer = <T extends { _id: string; shopId: string }>(c: Collection<Stored<T>>, pack: boolean) => {
+function claimsOf(db: Db, payments: Payments, operations: Operations, atomic: boolean, byKey: KeyFilter, sent?: SentWrites) {
+  const claimer = <T extends { _id: string; shopId: string }>(c: Collection<Stored<T>>, pack: boolean, sentHere?: SentWrites) => {
     const insert = atomic ? insertsOneByOne(c) : createInsertBatcher<Stored<T>>(db, c.collectionName);
-    return (record: T, key: string) => claim(c, insert, record, key, byKey, pack);
+    return (record: T, key: string) => claim(c, insert, record, key, byKey, pack, sentHere);
   };
   return {
-    payment: claimer(payments, !atomic),
+    payment: claimer(payments, !atomic, sent),
     capture: claimer(operations("capture"), false),
     void: claimer(operations("void"), false),
     refund: claimer(operations("refund"), false),
@@ -159,6 +163,7 @@ export interface PaymentRepositoryOptions {
   atomicConditionalUpdates: boolean;
   sharedDatabase?: boolean; // other instances write to the same database (see VersionBook)
   versions?: VersionBook; // shared with the delivery journal
+  sent?: SentWrites; // payments' claims and updates as sent, for the payment cache (FerretDB only)
 }
 
 export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions = { atomicConditionalUpdates: true }): PaymentRepository {
@@ -172,7 +177,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
   const byKey: KeyFilter = (key, shopId) => (opts.atomicConditionalUpdates ? { _id: key, shopId } : { _id: key });
   const versions = opts.versions ?? createVersionBook(opts.atomicConditionalUpdates, opts.sharedDatabase ?? false);
   const seen = (record: PaymentRecord | null) => versions.seen(record && paymentKey(record.shopId, record._id), record);
-  const claims = claimsOf(db, payments, operations, opts.atomicConditionalUpdates, byKey);
+  const claims = claimsOf(db, payments, operations, opts.atomicConditionalUpdates, byKey, opts.sent);
   // FerretDB's updates by _id go in batches (updateCheckedHere), within one budget with the outbox writes.
   const budget = createStatementBudget();
   const updateById = createUpdateBatchers(db, budget);
@@ -201,7 +206,11 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
         key,
         known,
         (p) => meets(p, shopId, guard),
-        (p) => packedUpdate(change, (after = afterChange(p, change))),
+        (p) => {
+          const update = packedUpdate(change, (after = afterChange(p, change)));
+          opts.sent?.updated(change, update);
+          return update;
+        },
         (p) => after ?? afterChange(p, change),
       );
       return seen(updated);

@@ -7,6 +7,7 @@ import { paymentLockKey } from "../../src/payments/use-cases/index";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { cachedPayments, createPaymentCache } from "../../src/store/paymentCache";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
+import { createSentWrites } from "../../src/store/sentWrites";
 import { fromStored, type Stored } from "../../src/store/storedRecords";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { metricTotal } from "../helpers/metrics";
@@ -105,14 +106,21 @@ test("a change made from a copy with journaled deliveries leaves in memory only 
   }
 });
 
-test("every kind of write leaves the entry equal to the document, or leaves none", async () => {
+// Each write's entry is the claim or update the repository sent, laid over the entry before it
+// (sentWrites.ts); without that record, as for a repository that does not keep one, it is worked
+// out from the decoded entry. Both must leave what the database holds.
+test.each([
+  ["the writes as sent", true],
+  ["the writes worked out again", false],
+])("every kind of write leaves the entry equal to the document, or leaves none (%s)", async (_how, withSent) => {
   const db = server.db.client.db(`cache_${randomBytes(4).toString("hex")}`);
   try {
-    const inner = createPaymentRepository(db, { atomicConditionalUpdates: false });
+    const sent = withSent ? createSentWrites() : undefined;
+    const inner = createPaymentRepository(db, { atomicConditionalUpdates: false, sent });
     let reads = 0;
     const counted: PaymentRepository = { ...inner, findPayment: (shopId, id) => (reads++, inner.findPayment(shopId, id)) };
     const cache = createPaymentCache(10);
-    const repo = cachedPayments(counted, cache);
+    const repo = cachedPayments(counted, cache, sent);
     /** Read from memory, and equal to what the database holds. */
     const fromMemory = async () => {
       const before = reads;
@@ -179,7 +187,7 @@ test("every kind of write leaves the entry equal to the document, or leaves none
     expect(reads).toBe(before + 1);
 
     // A document over the cache's size bound (a payment with many refunds) is read from the database.
-    const small = cachedPayments(counted, createPaymentCache(10, 4096));
+    const small = cachedPayments(counted, createPaymentCache(10, 4096), sent);
     const big = capturedPayment("E-3", at);
     big.timeline = Array.from({ length: 60 }, (_, i) => ({ at, event: `refund ${i} requested`, requestId: `req_${i}` }));
     await small.claimPayment(big);

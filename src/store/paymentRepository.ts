@@ -127,6 +127,12 @@ function packedUpdate(change: PaymentChange, after: PaymentRecord): UpdateFilter
   return { $set: set, $push: push, $inc: { version: 1 } } as UpdateFilter<Stored<PaymentRecord>>;
 }
 
+/** `update`, noted as sent for `change` (sentWrites.ts). */
+function noted(sent: SentWrites | undefined, change: PaymentChange, update: UpdateFilter<Stored<PaymentRecord>>) {
+  sent?.updated(change, update);
+  return update;
+}
+
 /**
  * Claims, by kind of record. On FerretDB the inserts of claims that meet go as one command, one
  * SQLite commit (decisions.md D11); MongoDB runs concurrent inserts side by side, so there each
@@ -206,11 +212,7 @@ export function createPaymentRepository(db: Db, opts: PaymentRepositoryOptions =
         key,
         known,
         (p) => meets(p, shopId, guard),
-        (p) => {
-          const update = packedUpdate(change, (after = afterChange(p, change)));
-          opts.sent?.updated(change, update);
-          return update;
-        },
+        (p) => noted(opts.sent, change, packedUpdate(change, (after = afterChange(p, change)))),
         (p) => after ?? afterChange(p, change),
       );
       return seen(updated);

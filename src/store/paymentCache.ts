@@ -54,9 +54,11 @@ const outboxFields = (callbacks: readonly CallbackRecord[], nextCallbackAt: Date
  * reads the payment the request before it has just written, and each such read cost FerretDB a
  * lookup and the decoding of the whole document (6 of them per lifecycle in the bench).
  *
- * Only writes fill the cache, each with the document it left behind, computed from the entry it
- * changed (never from a read, which may return a document older than a write beside it, nor from
- * the caller's copy, which may carry the delivery journal's facts that the document does not).
+ * Only writes fill the cache, each with the document it left behind: the entry it changed with the
+ * write laid over it as the repository sent it (`sent`, sentWrites.ts), or else with the change
+ * applied to the decoded entry. Never from a read, which may return a document older than a write
+ * beside it, nor from the caller's copy, which may carry the delivery journal's facts that the
+ * document does not.
  * Every write drops its entry first, so that a failed write leaves none, and puts back the entry
  * unchanged when it changed nothing (a guard refused, a stale outbox write, a claim of an id
  * taken). Writes of one payment run under its lock, one at a time. Never for MongoDB, nor a

@@ -11,7 +11,7 @@ import type { Document } from "mongodb";
 export interface SentWrites {
   claimed(record: object, doc: Document): void;
   updated(change: object, update: Document): void;
-  /** The document the claim of `record` inserted, once. */
+  /** The document sent to claim `record`, once (noted before the insert: take it only once inserted). */
   takeClaim(record: object): Document | undefined;
   /** The update sent for `change`, once. */
   takeUpdate(change: object): Document | undefined;

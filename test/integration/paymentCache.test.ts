@@ -7,7 +7,7 @@ import { paymentLockKey } from "../../src/payments/use-cases/index";
 import { createKeyedMutex } from "../../src/runtime/keyedMutex";
 import { cachedPayments, createPaymentCache } from "../../src/store/paymentCache";
 import { createPaymentRepository } from "../../src/store/paymentRepository";
-import { createSentWrites } from "../../src/store/sentWrites";
+import { createSentWrites, type SentWrites } from "../../src/store/sentWrites";
 import { fromStored, type Stored } from "../../src/store/storedRecords";
 import { startFakeGenstore, type FakeGenstore } from "../helpers/fakeGenstore";
 import { metricTotal } from "../helpers/metrics";
@@ -115,7 +115,17 @@ test.each([
 ])("every kind of write leaves the entry equal to the document, or leaves none (%s)", async (_how, withSent) => {
   const db = server.db.client.db(`cache_${randomBytes(4).toString("hex")}`);
   try {
-    const sent = withSent ? createSentWrites() : undefined;
+    // Counts the writes whose entry was made from what was sent: the other way gives the same
+    // entries, so without this the first case could pass on the second's path.
+    const used = { claims: 0, updates: 0 };
+    const recorded = createSentWrites();
+    const sent: SentWrites | undefined = withSent
+      ? {
+          ...recorded,
+          takeClaim: (record) => ((r) => (r && used.claims++, r))(recorded.takeClaim(record)),
+          takeUpdate: (change) => ((u) => (u && used.updates++, u))(recorded.takeUpdate(change)),
+        }
+      : undefined;
     const inner = createPaymentRepository(db, { atomicConditionalUpdates: false, sent });
     let reads = 0;
     const counted: PaymentRepository = { ...inner, findPayment: (shopId, id) => (reads++, inner.findPayment(shopId, id)) };
@@ -127,6 +137,8 @@ test.each([
       const p = (await repo.findPayment("s1", "E-1"))!;
       expect(reads).toBe(before);
       expect(p).toEqual(await inner.findPayment("s1", "E-1"));
+      // The entry itself, as stored (packed fields, outbox count and all), is the document.
+      expect(cache.get("s1\u0000E-1")).toEqual(await db.collection("payments").findOne({ genstoreId: "E-1" }));
       return p;
     };
     const at = new Date();
@@ -168,6 +180,11 @@ test.each([
     );
     p = await fromMemory();
     expect([p.state, p.refundableMinor, p.refundedMinor, p.refundsInFlight, p.callbacks.length]).toEqual(["partially_refunded", 600, 400, [], 2]);
+    // An update with no copy of the payment at hand reads it and updates it in one findAndModify.
+    await repo.updatePayment("s1", "E-1", { states: ["partially_refunded"] }, { event: event("noted"), set: { state: "partially_refunded" } });
+    p = await fromMemory();
+    expect(p.timeline.at(-1)!.event).toBe("noted");
+    expect(used).toEqual(withSent ? { claims: 1, updates: 3 } : { claims: 0, updates: 0 });
     // An operator's redelivery bumps the version; an outbox write from an older copy writes nothing.
     await repo.saveCallbacks("s1", "E-1", p.callbacks, at, { from: p.version ?? 0 });
     p = await fromMemory();

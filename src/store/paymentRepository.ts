@@ -5,7 +5,7 @@ import { outboxAndScans } from "./outboxAndScans.js";
 import { createInsertBatcher, insertsOneByOne, type InsertOne } from "./insertBatcher.js";
 import { createStatementBudget } from "./statementBudget.js";
 import { createUpdateBatchers, type UpdateById } from "./updateBatcher.js";
-import type { SentWrites } from "./sentWrites.js";
+import { asSet, type SentWrites } from "./sentWrites.js";
 import { fromStored, toStored, type Operations, type Payments, type Stored } from "./storedRecords.js";
 import { encodeCallback, encodeEvent, isPacked, packFields } from "./storedEntries.js";
 import type { ClaimResult, OperationKind, OperationRecord, PaymentChange, PaymentGuard, PaymentRecord, PaymentRepository } from "../payments/records.js";
@@ -71,9 +71,6 @@ function toUpdate(change: PaymentChange): UpdateFilter<Stored<PaymentRecord>> {
   }
   return update;
 }
-
-/** Fields as a $set stores them: BSON writes undefined as null. */
-const asSet = <T extends object>(fields: T): T => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v === undefined ? null : v])) as T;
 
 /** What toUpdate(change) makes of `p` in the database, computed here. */
 export function afterChange(p: PaymentRecord, change: PaymentChange): PaymentRecord {

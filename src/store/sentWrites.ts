@@ -35,6 +35,9 @@ export function createSentWrites(): SentWrites {
 
 const APPLIED = new Set(["$set", "$push", "$inc"]);
 
+/** Fields as a $set stores them: BSON writes undefined as null. */
+export const asSet = <T extends object>(fields: T): T => Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v === undefined ? null : v])) as T;
+
 /**
  * `doc` after `update`, as the database applies it: `$set` (undefined stored as null, as the
  * driver writes it), `$push` of one value, `$inc`. Undefined for any other operator or form
@@ -48,8 +51,7 @@ export function applyUpdate(doc: Document, update: Document): Document | undefin
       if (op === "$push" && v !== null && typeof v === "object" && Object.keys(v as object).some((m) => m.startsWith("$"))) return undefined;
     }
   }
-  const after: Document = { ...doc };
-  for (const [k, v] of Object.entries((update.$set ?? {}) as Document)) after[k] = v === undefined ? null : v;
+  const after: Document = { ...doc, ...asSet((update.$set ?? {}) as Document) };
   for (const [k, v] of Object.entries((update.$push ?? {}) as Document)) after[k] = [...((after[k] as unknown[] | undefined) ?? []), v];
   for (const [k, v] of Object.entries((update.$inc ?? {}) as Document)) after[k] = (Number(after[k]) || 0) + (v as number);
   return after;

@@ -118,12 +118,16 @@ test.each([
     // Counts the writes whose entry was made from what was sent: the other way gives the same
     // entries, so without this the first case could pass on the second's path.
     const used = { claims: 0, updates: 0 };
+    const tally = <T>(found: T | undefined, kind: keyof typeof used) => {
+      if (found) used[kind]++;
+      return found;
+    };
     const recorded = createSentWrites();
     const sent: SentWrites | undefined = withSent
       ? {
           ...recorded,
-          takeClaim: (record) => ((r) => (r && used.claims++, r))(recorded.takeClaim(record)),
-          takeUpdate: (change) => ((u) => (u && used.updates++, u))(recorded.takeUpdate(change)),
+          takeClaim: (record) => tally(recorded.takeClaim(record), "claims"),
+          takeUpdate: (change) => tally(recorded.takeUpdate(change), "updates"),
         }
       : undefined;
     const inner = createPaymentRepository(db, { atomicConditionalUpdates: false, sent });

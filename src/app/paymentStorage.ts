@@ -41,9 +41,10 @@ export function paymentStorage(opts: { db: Db; atomicConditionalUpdates: boolean
 export function journaledStorage(db: Db, opts: Pick<DeliveryJournalOptions, "log" | "foldWhenQuiet" | "maxUnfolded" | "quietMs">) {
   const versions = createVersionBook(false);
   const sent = createSentWrites();
-  // 2,000 payments of at most 16 KB (32 MB at worst, a few MB as payments go): those a capture,
-  // a refund or a delivery is about to read again; and the 2,000 operations written last (a few
-  // hundred bytes each), which a "get refund" reads.
+  // 2,000 payments of at most 16 K characters (64 MB at worst, as V8 holds text outside Latin-1
+  // in two bytes a character; a few MB as payments go): those a capture, a refund or a delivery is
+  // about to read again; and the 2,000 operations written last (a few hundred bytes each), which
+  // a "get refund" reads.
   const stored = cachedOperations(
     cachedPayments(createPaymentRepository(db, { atomicConditionalUpdates: false, versions, sent }), createPaymentCache(2_000), sent),
     createPaymentCache(2_000, 4 * 1024),

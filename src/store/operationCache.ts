@@ -12,7 +12,7 @@ import { fromStored, toStored, type Stored } from "./storedRecords.js";
  * As for payments (paymentCache.ts): only writes fill it, each with the record it left, and every
  * write drops its entry first, so a failed one leaves none. A claim that found the id taken, and a
  * finish that changed nothing (already final), leave the entry as it was. The records are kept as
- * stored (BSON), so that each read gets its own copy. Never for MongoDB, nor a shared database.
+ * stored, and each read gets its own copy (paymentCache.ts). Never for MongoDB, nor a shared database.
  */
 export function cachedOperations(repository: PaymentRepository, cache: PaymentCache): PaymentRepository {
   const keyOf = (kind: OperationKind, shopId: string, id: string) => `${kind}\u0000${shopId}\u0000${id}`;

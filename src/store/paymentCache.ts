@@ -13,8 +13,8 @@ const decoded = (doc: Doc | undefined) => fromStored<PaymentRecord>((doc ?? null
 type Doc = Document;
 
 /**
- * The payment documents this instance wrote last, exactly as the database holds them. Every read
- * gets its own copy, which a caller may change without changing the cache.
+ * The payment documents this instance wrote last, as the database holds them (what a BSON round
+ * trip gives back). Every read gets its own copy, which a caller may change without changing the cache.
  */
 export interface PaymentCache {
   get(key: string): Doc | undefined;
@@ -49,6 +49,9 @@ export function createPaymentCache(maxEntries: number, maxBytes = 16 * 1024): Pa
 
 const NOT_PLAIN = Symbol("not plain data");
 
+/** ES2024's string methods (Node 20 and later), beyond the ES2023 library this project compiles against. */
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
+
 /**
  * A deep copy of plain data as BSON would give it back: undefined as null (as the driver writes
  * it), dates as new dates. `size.bytes` counts its texts and keys, 8 for every other value.
@@ -58,7 +61,8 @@ const NOT_PLAIN = Symbol("not plain data");
 function copyPlain(value: unknown, size: { bytes: number }, depth = 0): unknown {
   if (typeof value === "string") {
     size.bytes += value.length;
-    return value;
+    // BSON writes a lone surrogate (a JSON body may carry one) as U+FFFD, and so reads it back.
+    return (value as WellFormed).isWellFormed() ? value : (value as WellFormed).toWellFormed();
   }
   size.bytes += 8;
   if (value === undefined) return null;

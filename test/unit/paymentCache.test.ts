@@ -4,6 +4,8 @@ import { createPaymentCache } from "../../src/store/paymentCache";
 // The cache keeps objects; what it gives back must be what a BSON round trip (the database) gives.
 const stored = () => ({
   _id: "gspay_1",
+  // A lone surrogate, as a JSON body may send in an id: BSON stores it as U+FFFD.
+  genstoreId: "P-\ud800",
   state: "captured",
   note: undefined,
   timeline: ['{"event":"payment received"}', '{"event":"psp: approved"}'],
